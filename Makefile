@@ -1,0 +1,105 @@
+# Two commands matter: `make run` (set up, train if needed, start everything) and `make test`.
+# Setup is idempotent: virtual environments and trained models are cached under $(CACHE), keyed by
+# the hash of what they are built from, so a fresh clone on the same machine reuses them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.10 || command -v python3)
+CACHE ?= $(HOME)/.cache/gemeente-intake
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+BOT_ENV_HASH := $(shell cat requirements/bot.txt requirements/bot.lock | sha256sum | cut -c1-12)
+BOT_ENV := $(CACHE)/venvs/bot-$(BOT_ENV_HASH)
+# Everything a trained model depends on; a change to any of these retrains.
+MODEL_INPUTS := config.yml domain.yml credentials.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
+	bot/knowledge/lexicon.yml bot/nlp/build.py requirements/bot.lock
+MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
+MODEL = models/intake-$(MODEL_HASH).tar.gz
+SPACY_DIR := models/spacy-nl
+
+.PHONY: help setup spacy train run test test-bot test-rasa test-nlu test-handover bench nlu-compare lint clean
+
+help:
+	@echo "make run    - installeer, train (als nodig) en start de assistent"
+	@echo "make test   - installeer en draai alle tests"
+	@echo "make train | make bench | make nlu-compare | make lint | make clean"
+
+## setup: the bot's virtual environment (Python 3.10, Rasa 3.6), cached per requirements hash
+setup: $(VENV)/.ready
+$(VENV)/.ready: requirements/bot.txt requirements/bot.lock
+	@if [ ! -x "$(BOT_ENV)/bin/rasa" ] || [ ! -f "$(BOT_ENV)/.complete" ]; then \
+		echo "Virtuele omgeving maken in $(BOT_ENV) (eenmalig, een paar minuten)"; \
+		rm -rf "$(BOT_ENV)"; mkdir -p "$(dir $(BOT_ENV))"; \
+		"$(PYTHON)" -c 'import sys; assert sys.version_info[:2] == (3, 10), "Rasa 3.6 heeft Python 3.10 nodig"'; \
+		"$(PYTHON)" -m venv "$(BOT_ENV)"; \
+		"$(BOT_ENV)/bin/pip" install -q --upgrade "pip<24.1"; \
+		"$(BOT_ENV)/bin/pip" install -q -r requirements/bot.txt -c requirements/bot.lock; \
+		touch "$(BOT_ENV)/.complete"; \
+	fi
+	@ln -sfn "$(BOT_ENV)" $(VENV)
+	@touch $(VENV)/.ready
+
+## spacy: the Dutch spaCy pipeline (blank nl + lookup lemmas + entity ruler; nl_core_news_sm when installed)
+spacy: setup
+	@$(PY) -m bot.nlp.build $(SPACY_DIR)
+
+## train: train the Rasa model unless one for exactly these inputs exists (here or in the cache)
+train: spacy
+	@if [ -f "$(MODEL)" ]; then echo "Model is actueel: $(MODEL)"; \
+	elif [ -f "$(CACHE)/$(MODEL)" ]; then mkdir -p models; cp "$(CACHE)/$(MODEL)" "$(MODEL)"; echo "Model uit cache: $(MODEL)"; \
+	else \
+		$(RASA) train --domain bot/domain --data bot/data --config config.yml --out models \
+			--fixed-model-name "$(notdir $(basename $(basename $(MODEL))))" --force; \
+		mkdir -p "$(CACHE)/models"; cp "$(MODEL)" "$(CACHE)/$(MODEL)"; \
+	fi
+	@find models -maxdepth 1 -name 'intake-*.tar.gz' ! -name "$(notdir $(MODEL))" -delete
+	@ln -sfn "$(notdir $(MODEL))" models/current.tar.gz
+
+run: train handover-setup
+	@MODEL="$(MODEL)" scripts/run.sh
+
+handover-setup:
+	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover setup; fi
+
+## test: everything CI checks
+test: train
+	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-rasa
+	$(MAKE) --no-print-directory test-nlu
+	$(MAKE) --no-print-directory test-handover
+
+test-bot: setup
+	$(PY) -m pytest tests -q -m "not model and not e2e" -p no:cacheprovider
+
+## Rasa's own checks: domain/data consistency and the persona conversations
+test-rasa: train
+	$(PY) scripts/validate.py
+	$(RASA) test core --model $(MODEL) --stories tests/conversations --out reports/core \
+		--fail-on-prediction-errors --no-plot
+	$(PY) scripts/check_conversations.py reports/core
+
+## NLU evaluation on a held-out 20 % of the data; fails below macro-F1 0.85 (report: reports/nlu/)
+test-nlu: spacy
+	$(PY) -m bot.evaluate --out reports/nlu --cache "$(CACHE)/nlu-eval" --min-macro-f1 0.85
+
+test-handover:
+	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover test; fi
+
+bench: train handover-setup
+	$(PY) -m bench.turns --model $(MODEL)
+	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover bench; fi
+
+nlu-compare: spacy
+	$(PY) -m bot.evaluate --compare --out reports/nlu-compare --cache "$(CACHE)/nlu-eval"
+
+lint: setup
+	$(VENV)/bin/pip install -q ruff==0.14.4 && $(VENV)/bin/ruff check bot tests scripts bench
+
+clean:
+	rm -rf models/*.tar.gz models/current.tar.gz $(SPACY_DIR) reports .pytest_cache

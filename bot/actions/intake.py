@@ -1,0 +1,28 @@
+"""The stroomschema intake: one action runs the tree (bot/intake/engine.py) for every citizen turn."""
+
+from __future__ import annotations
+
+from typing import List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.messages import intake, send, slot_changes, state_of, user_input
+
+
+class ActionIntake(Action):
+    """Advance the intake by one turn: confirm a topic, ask the next question, or give the outcome."""
+
+    def name(self) -> str:
+        return "action_intake"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Run the engine on the latest message and store its new state in slots."""
+        before = state_of(tracker)
+        turn = intake().handle(before, user_input(tracker))
+        send(dispatcher, turn.replies)
+        return slot_changes(before, turn.state)

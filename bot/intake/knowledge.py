@@ -1,0 +1,200 @@
+"""The knowledge files in `bot/knowledge/`, loaded once into typed objects.
+
+Everything the bot says about organisations, topics and signals comes from these YAML files, so a
+municipality can change wording and contact routes without touching code. Environment variables
+override the demo municipality's contact details (see README, "Instellingen").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import yaml
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """An organisation a citizen can be sent to, with its public contact route."""
+
+    id: str
+    naam: str
+    wat: str
+    website: str
+    contact: str
+    telefoon: Optional[str] = None
+    bereikbaar: Optional[str] = None
+    professionallijn: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A catalogue topic (question type) with its plain-Dutch labels."""
+
+    id: str
+    organisations: Tuple[str, ...]
+    label: str
+    knop: str
+
+
+@dataclass(frozen=True)
+class LifeEvent:
+    """A catalogue life event with its plain-Dutch labels and recognition patterns."""
+
+    id: str
+    organisations: Tuple[str, ...]
+    label: str
+    knop: str
+    afhankelijk: bool
+    patterns: Tuple[re.Pattern, ...] = ()
+
+
+@dataclass(frozen=True)
+class Signal:
+    """An urgency or hidden-problem signal, recognised in the citizen's own words."""
+
+    id: str
+    label: str
+    urgent: bool
+    patterns: Tuple[re.Pattern, ...]
+
+
+@dataclass(frozen=True)
+class MenuGroup:
+    """A group of topics for the "choose a subject" menu."""
+
+    id: str
+    knop: str
+    items: Tuple[str, ...]  # "onderwerp:<topic id>" or "leven:<life event id>"
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """All knowledge files together."""
+
+    organisations: Mapping[str, Organisation]
+    topics: Mapping[str, Topic]
+    life_events: Mapping[str, LifeEvent]
+    signals: Mapping[str, Signal]
+    menu: Tuple[MenuGroup, ...]
+    org_variants: Mapping[str, str]  # lowercase variant -> organisation id
+    regeling_variants: Mapping[str, str]  # lowercase variant -> regeling id
+    spelling: Mapping[str, str]
+    jargon: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+
+    def topic_or_event_label(self, key: str) -> str:
+        """Label for a candidate key: a topic id or `leven.<life event id>`."""
+        if key.startswith("leven."):
+            return self.life_events[key.removeprefix("leven.")].label
+        return self.topics[key].label
+
+    def topic_or_event_button(self, key: str) -> str:
+        """Short button title for a candidate key."""
+        if key.startswith("leven."):
+            return self.life_events[key.removeprefix("leven.")].knop
+        return self.topics[key].knop
+
+
+def _read(name: str, directory: Path) -> dict:
+    return yaml.safe_load((directory / name).read_text(encoding="utf-8")) or {}
+
+
+def _compile(patterns: List[str]) -> Tuple[re.Pattern, ...]:
+    return tuple(re.compile(p) for p in patterns)
+
+
+def _gemeente_overrides(org: dict) -> dict:
+    # The demo municipality ships in the knowledge file; an installation names its own.
+    env = {
+        "naam": os.environ.get("GEMEENTE_NAAM"),
+        "telefoon": os.environ.get("GEMEENTE_TELEFOON"),
+        "website": os.environ.get("GEMEENTE_WEBSITE"),
+        "contact": os.environ.get("GEMEENTE_CONTACT_URL"),
+        "bereikbaar": os.environ.get("GEMEENTE_BEREIKBAAR"),
+    }
+    return {**org, **{k: v for k, v in env.items() if v}}
+
+
+def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
+    """Read every knowledge file from `directory`."""
+    catalogue = _read("catalogus.yml", directory)
+    labels = _read("onderwerpen.yml", directory)
+    events_extra = _read("levensgebeurtenissen.yml", directory).get("levensgebeurtenissen", {})
+
+    organisations: Dict[str, Organisation] = {}
+    for org_id, raw in _read("organisaties.yml", directory)["organisaties"].items():
+        if org_id == "gemeente":
+            raw = _gemeente_overrides(raw)
+        organisations[org_id] = Organisation(id=org_id, **raw)
+
+    topics = {
+        t["id"]: Topic(
+            id=t["id"],
+            organisations=tuple(t["organisations"]),
+            label=labels["onderwerpen"][t["id"]]["label"],
+            knop=labels["onderwerpen"][t["id"]]["knop"],
+        )
+        for t in catalogue["topics"]
+    }
+    life_events = {
+        event_id: LifeEvent(
+            id=event_id,
+            organisations=tuple(raw["organisations"]),
+            label=labels["levensgebeurtenissen"][event_id]["label"],
+            knop=labels["levensgebeurtenissen"][event_id]["knop"],
+            afhankelijk=bool(events_extra.get(event_id, {}).get("afhankelijk", False)),
+            patterns=_compile(events_extra.get(event_id, {}).get("woorden", [])),
+        )
+        for event_id, raw in catalogue["life_events"].items()
+    }
+    signals = {
+        signal_id: Signal(
+            id=signal_id,
+            label=raw["label"],
+            urgent=bool(raw.get("urgent", False)),
+            patterns=_compile(raw.get("woorden", [])),
+        )
+        for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()
+    }
+    menu = tuple(
+        MenuGroup(id=raw["id"], knop=raw["knop"], items=tuple(raw["items"]))
+        for raw in _read("menu.yml", directory)["groepen"]
+    )
+    lexicon = _read("lexicon.yml", directory)
+    org_variants = {
+        variant.lower(): org_id
+        for org_id, variants in lexicon.get("organisaties", {}).items()
+        for variant in variants
+    }
+    regeling_variants = {
+        variant.lower(): regeling_id
+        for regeling_id, variants in lexicon.get("regelingen", {}).items()
+        for variant in variants
+    }
+    jargon = {
+        term: tuple(explanations)
+        for term, explanations in _read("taal.yml", directory).get("jargon", {}).items()
+    }
+    return Knowledge(
+        organisations=organisations,
+        topics=topics,
+        life_events=life_events,
+        signals=signals,
+        menu=menu,
+        org_variants=org_variants,
+        regeling_variants=regeling_variants,
+        spelling=dict(lexicon.get("spelling", {})),
+        jargon=jargon,
+    )
+
+
+@lru_cache(maxsize=1)
+def knowledge() -> Knowledge:
+    """The knowledge of this installation, read on first use (never at import)."""
+    return load_knowledge()

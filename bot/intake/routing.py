@@ -1,0 +1,151 @@
+"""From what the citizen wrote (plus the NLU parse) to catalogue ids.
+
+One function, `route`, serves both the bot's actions and the batch CLI (`python -m bot.route`), so
+what a municipality measures on its own question logs is exactly what the bot does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from bot.intake.knowledge import Knowledge
+
+LIFE_EVENT_PREFIX = "leven."
+WANTS_HUMAN_INTENT = "medewerker"
+WANTS_HUMAN_SIGNAL = "wil_persoon"
+# Below this confidence the bot does not assume a topic; it asks (engine) or reports none (CLI).
+MIN_CONFIDENCE = 0.30
+# A second candidate this close to the first is offered as a choice too.
+CANDIDATE_MARGIN = 0.25
+MAX_CANDIDATES = 3
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a question belongs, in catalogue ids."""
+
+    topic: Optional[str]
+    organisations: Tuple[str, ...]
+    life_event: Optional[str]
+    urgent: bool
+    wants_human: bool
+    question_type: Optional[int]
+    confidence: float
+    signals: Tuple[str, ...] = ()
+    candidates: Tuple[str, ...] = field(default=())  # topic ids or "leven.<id>", best first
+
+    def as_json(self) -> Dict[str, Any]:
+        """The batch CLI's output fields."""
+        return {
+            "topic": self.topic,
+            "organisations": list(self.organisations),
+            "life_event": self.life_event,
+            "urgent": self.urgent,
+            "wants_human": self.wants_human,
+            "question_type": self.question_type,
+            "confidence": round(self.confidence, 4),
+        }
+
+
+def is_candidate(intent: str, kb: Knowledge) -> bool:
+    """Whether an intent names a catalogue topic or life event."""
+    if intent.startswith(LIFE_EVENT_PREFIX):
+        return intent[len(LIFE_EVENT_PREFIX) :] in kb.life_events
+    return intent in kb.topics
+
+
+def question_type(organisations: Sequence[str], dependent: bool) -> Optional[int]:
+    """1 = one organisation; 2 = several, independent; 3 = several that depend on each other."""
+    if not organisations:
+        return None
+    if len(organisations) == 1:
+        return 1
+    return 3 if dependent else 2
+
+
+def find_signals(text: str, kb: Knowledge) -> Tuple[str, ...]:
+    """Ids of the signals whose patterns occur in the text."""
+    lowered = text.lower()
+    return tuple(s.id for s in kb.signals.values() if any(p.search(lowered) for p in s.patterns))
+
+
+def find_life_event(text: str, kb: Knowledge) -> Optional[str]:
+    """The first life event whose patterns occur in the text."""
+    lowered = text.lower()
+    for event in kb.life_events.values():
+        if any(p.search(lowered) for p in event.patterns):
+            return event.id
+    return None
+
+
+def mentioned_organisations(entities: Iterable[Mapping[str, Any]], kb: Knowledge) -> Tuple[str, ...]:
+    """Catalogue ids of the organisations named in the text (from the spaCy entity ruler)."""
+    found: List[str] = []
+    for entity in entities:
+        if entity.get("entity") != "organisatie":
+            continue
+        org = kb.org_variants.get(str(entity.get("value", "")).lower())
+        if org and org not in found:
+            found.append(org)
+    return tuple(found)
+
+
+def candidates(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[Tuple[str, float], ...]:
+    """The plausible topics / life events from the NLU ranking, best first."""
+    ranking = [
+        (r["name"], float(r.get("confidence") or 0.0))
+        for r in parse.get("intent_ranking") or [parse.get("intent") or {}]
+        if r.get("name") and is_candidate(r["name"], kb)
+    ]
+    if not ranking or ranking[0][1] < MIN_CONFIDENCE:
+        return ()
+    best = ranking[0][1]
+    return tuple((name, conf) for name, conf in ranking[:MAX_CANDIDATES] if conf >= best - CANDIDATE_MARGIN)
+
+
+def _merge(*groups: Iterable[str]) -> Tuple[str, ...]:
+    merged: List[str] = []
+    for group in groups:
+        merged.extend(x for x in group if x not in merged)
+    return tuple(merged)
+
+
+def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
+    """Route one message: the NLU parse (Rasa's parse result) plus rules over the text."""
+    text = str(parse.get("text") or "")
+    intent = (parse.get("intent") or {}).get("name") or ""
+    found = candidates(parse, kb)
+    signals = find_signals(text, kb)
+    mentioned = mentioned_organisations(parse.get("entities") or (), kb)
+    best = found[0][0] if found else None
+    confidence = found[0][1] if found else float((parse.get("intent") or {}).get("confidence") or 0.0)
+
+    topic: Optional[str] = None
+    life_event = find_life_event(text, kb)
+    dependent = False
+    if best and best.startswith(LIFE_EVENT_PREFIX):
+        life_event = best[len(LIFE_EVENT_PREFIX) :]
+        event = kb.life_events[life_event]
+        organisations = _merge(event.organisations, mentioned)
+        dependent = event.afhankelijk
+    elif best:
+        topic = best
+        organisations = _merge(kb.topics[best].organisations, mentioned)
+    else:
+        organisations = mentioned
+    if topic and life_event:
+        # A life event behind a concrete question makes the organisations' answers depend on each other.
+        dependent = kb.life_events[life_event].afhankelijk and len(organisations) > 1
+    urgent = any(kb.signals[s].urgent for s in signals)
+    return Routing(
+        topic=topic,
+        organisations=organisations,
+        life_event=life_event,
+        urgent=urgent,
+        wants_human=intent == WANTS_HUMAN_INTENT or WANTS_HUMAN_SIGNAL in signals,
+        question_type=question_type(organisations, dependent),
+        confidence=confidence,
+        signals=signals,
+        candidates=tuple(name for name, _ in found),
+    )
