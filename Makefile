@@ -12,6 +12,8 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
+# No usage data or crash reports leave the machine.
+export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 BOT_ENV_HASH := $(shell cat requirements/bot.txt requirements/bot.lock | sha256sum | cut -c1-12)
@@ -62,7 +64,7 @@ train: spacy
 	@ln -sfn "$(notdir $(MODEL))" models/current.tar.gz
 
 run: train handover-setup
-	@MODEL="$(MODEL)" scripts/run.sh
+	@MODEL="$(MODEL)" $(PY) -m tools.run
 
 handover-setup:
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover setup; fi
@@ -82,7 +84,6 @@ test-rasa: train
 	$(PY) scripts/validate.py
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --out reports/core \
 		--fail-on-prediction-errors --no-plot
-	$(PY) scripts/check_conversations.py reports/core
 
 ## NLU evaluation on a held-out 20 % of the data; fails below macro-F1 0.85 (report: reports/nlu/)
 test-nlu: spacy

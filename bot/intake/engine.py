@@ -151,14 +151,15 @@ class Intake:
     def _on_story(self, state: IntakeState, user: UserInput) -> Turn:
         routing = route(user.parse, self.kb)
         state = self._remember_story(state, user.text, routing)
-        if not routing.candidates:
+        candidates = self._distinct_routes(routing)
+        if not candidates:
             return self._not_understood(state)
         replies: List[Reply] = []
         if routing.urgent:
             replies.append(Reply(response="utter_urgent_gezien"))
-        state = replace(state, intake_fase=CONFIRMING, kandidaten=routing.candidates, misverstanden=0)
-        if len(routing.candidates) == 1:
-            key = routing.candidates[0]
+        state = replace(state, intake_fase=CONFIRMING, kandidaten=candidates, misverstanden=0)
+        if len(candidates) == 1:
+            key = candidates[0]
             replies.append(
                 Reply(
                     response="utter_bevestig_onderwerp",
@@ -172,13 +173,24 @@ class Intake:
             )
         else:
             buttons = tuple(
-                (self.kb.topic_or_event_button(key), choice_payload(f"bevestig|{key}"))
-                for key in routing.candidates
+                (self.kb.topic_or_event_button(key), choice_payload(f"bevestig|{key}")) for key in candidates
             )
             replies.append(
                 Reply(response="utter_kies_uit_onderwerpen", buttons=(*buttons, ("Iets anders", choice_payload("menu"))))
             )
         return Turn(tuple(replies), state)
+
+    def _distinct_routes(self, routing: Routing) -> Tuple[str, ...]:
+        """Candidates worth asking about: one per entry node (two topics that start the same route
+        are one question for the citizen), or the life event named in the words when NLU is unsure."""
+        keys = routing.candidates or ((f"{LIFE_EVENT_PREFIX}{routing.life_event}",) if routing.life_event else ())
+        seen, distinct = set(), []
+        for key in keys:
+            entry = self.tree.entry_for(key)
+            if entry not in seen:
+                seen.add(entry)
+                distinct.append(key)
+        return tuple(distinct)
 
     def _remember_story(self, state: IntakeState, text: str, routing: Routing) -> IntakeState:
         text = text.strip()

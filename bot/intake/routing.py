@@ -132,6 +132,11 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     elif best:
         topic = best
         organisations = _merge(kb.topics[best].organisations, mentioned)
+    elif life_event:
+        # No clear question, but a life event in the words: its organisations are the route.
+        event = kb.life_events[life_event]
+        organisations = _merge(event.organisations, mentioned)
+        dependent = event.afhankelijk
     else:
         organisations = mentioned
     if topic and life_event:

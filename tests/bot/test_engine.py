@@ -243,3 +243,18 @@ def test_replies_only_name_responses_that_exist(intake: Intake) -> None:
     turn = _walk(intake, turn.state, turn, ["Ja, dat klopt", "Nee", "Nee, lukt niet", "Ja", "66+, geen AOW"])
     seen += list(turn.replies)
     assert {r.response for r in seen if r.response} <= known
+
+
+def test_topics_that_start_the_same_route_are_one_question(intake: Intake) -> None:
+    ranking = [("cjib.betalingsregeling", 0.6), ("cjib.openstaande_boetes", 0.36)]
+    turn = intake.handle(IntakeState(), said("brief cjib boete niet betalen", "cjib.betalingsregeling", 0.6, ranking))
+    assert responses(turn) == ["utter_bevestig_onderwerp"]
+    assert turn.state.kandidaten == ("cjib.betalingsregeling",)
+
+
+def test_a_life_event_in_the_words_is_offered_when_nlu_is_unsure(intake: Intake) -> None:
+    ranking = [("nlu_fallback", 0.3), ("leven.verhuizen", 0.17)]
+    turn = intake.handle(IntakeState(), said("de deurwaarder komt ons huis ontruimen", "nlu_fallback", 0.3, ranking))
+    assert responses(turn) == ["utter_urgent_gezien", "utter_bevestig_onderwerp"]
+    assert turn.state.kandidaten == ("leven.schulden",)
+    assert turn.state.urgent is True

@@ -1,0 +1,118 @@
+"""The domain, rules, knowledge files and catalogue agree with each other."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Set
+
+import pytest
+import yaml
+
+from bot.intake.knowledge import knowledge
+from tests.bot.helpers import ROOT, domain
+
+SHARED_CATALOGUE = ROOT.parent / "shared" / "catalogue.yml"
+GENERAL_INTENTS = {
+    "begroeten", "afscheid", "bedankt", "bevestigen", "ontkennen", "past_niet", "medewerker",
+    "buiten_bereik", "status_vraag", "verwijder_gegevens", "kies",
+}
+
+
+def catalogue_intents() -> Set[str]:
+    kb = knowledge()
+    return set(kb.topics) | {f"leven.{e}" for e in kb.life_events}
+
+
+def test_domain_intents_are_the_catalogue_plus_the_general_ones() -> None:
+    assert set(domain()["intents"]) == catalogue_intents() | GENERAL_INTENTS
+
+
+def test_every_intent_has_training_examples_except_button_only_ones() -> None:
+    examples = {}
+    for path in (ROOT / "bot" / "data" / "nlu").glob("*.yml"):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if "intent" in block:
+                examples[block["intent"]] = [l for l in block["examples"].splitlines() if l.strip().startswith("-")]
+    missing = (catalogue_intents() | GENERAL_INTENTS) - {"kies"} - set(examples)
+    assert missing == set()
+    too_few = {i: len(examples[i]) for i in catalogue_intents() if len(examples[i]) < 20}
+    assert too_few == {}
+
+
+def test_the_intake_rule_covers_every_topic_and_life_event() -> None:
+    rules = yaml.safe_load((ROOT / "bot" / "data" / "rules" / "intake.yml").read_text(encoding="utf-8"))["rules"]
+    covered = {step["intent"] for rule in rules for step in rule["steps"][0]["or"]}
+    assert catalogue_intents() <= covered
+
+
+def _responses_named_in_code() -> Set[str]:
+    names: Set[str] = set()
+    for path in (ROOT / "bot").rglob("*.py"):
+        names |= set(re.findall(r'"(utter_[a-z_0-9]+)"', path.read_text(encoding="utf-8")))
+    engine = (ROOT / "bot" / "intake" / "engine.py").read_text(encoding="utf-8")
+    if 'f"utter_advies_vraagtype_{qtype}"' in engine:
+        names |= {"utter_advies_vraagtype_2", "utter_advies_vraagtype_3"}
+    return names
+
+
+def _responses_named_in_rules() -> Set[str]:
+    names: Set[str] = set()
+    for path in (ROOT / "bot" / "data" / "rules").glob("*.yml"):
+        names |= set(re.findall(r"action: (utter_[a-z_0-9]+)", path.read_text(encoding="utf-8")))
+    return names
+
+
+def test_every_response_the_code_names_exists() -> None:
+    assert _responses_named_in_code() - set(domain()["responses"]) == set()
+
+
+def test_every_response_in_the_domain_is_used() -> None:
+    unused = set(domain()["responses"]) - _responses_named_in_code() - _responses_named_in_rules()
+    assert unused == set()
+
+
+def test_every_action_in_the_domain_is_implemented() -> None:
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("bot.actions")
+    assert set(domain()["actions"]) <= set(executor.actions)
+
+
+def test_knowledge_has_labels_for_every_topic_and_life_event() -> None:
+    kb = knowledge()
+    assert all(t.label and t.knop for t in kb.topics.values())
+    assert all(e.label and e.knop for e in kb.life_events.values())
+    assert set(kb.organisations) == {o for t in kb.topics.values() for o in t.organisations} | {"juridisch_loket"}
+
+
+def test_every_organisation_has_a_public_contact_route() -> None:
+    for org in knowledge().organisations.values():
+        assert org.contact.startswith("https://"), org.id
+        assert org.website.startswith("https://"), org.id
+
+
+def test_the_menu_lists_every_topic_and_life_event_once() -> None:
+    kb = knowledge()
+    items = [item for group in kb.menu for item in group.items]
+    expected = {f"onderwerp:{t}" for t in kb.topics} | {f"leven:{e}" for e in kb.life_events}
+    assert sorted(items) == sorted(expected)
+    assert len(kb.menu) <= 10 and all(len(g.items) <= 9 for g in kb.menu)  # plus a "Terug" row
+
+
+@pytest.mark.skipif(not SHARED_CATALOGUE.exists(), reason="shared/catalogue.yml is not next to this checkout")
+def test_the_catalogue_copy_has_the_shared_ids() -> None:
+    ours = yaml.safe_load((ROOT / "bot" / "knowledge" / "catalogus.yml").read_text(encoding="utf-8"))
+    shared = yaml.safe_load(SHARED_CATALOGUE.read_text(encoding="utf-8"))
+    assert ours == shared
+
+
+def test_the_gemeente_can_be_renamed_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.intake.knowledge import load_knowledge
+
+    monkeypatch.setenv("GEMEENTE_NAAM", "Gemeente Zuidstad")
+    monkeypatch.setenv("GEMEENTE_TELEFOON", "14 0123")
+    kb = load_knowledge()
+    assert kb.organisations["gemeente"].naam == "Gemeente Zuidstad"
+    assert kb.organisations["gemeente"].telefoon == "14 0123"

@@ -1,0 +1,74 @@
+"""`make run`: start the action server, the Rasa server and (when present) the handover service.
+
+Ports and storage come from the environment (README, "Instellingen"); the defaults need nothing
+installed: SQLite in var/. Stops everything on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools.stack import ROOT, Stack, wait_for
+
+
+def main() -> int:
+    """Start everything, print the addresses, wait."""
+    model = Path(os.environ.get("MODEL", ROOT / "models" / "current.tar.gz"))
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    token = os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24)
+    stack = Stack(
+        model=model,
+        workdir=var / "logs",
+        rasa_port=int(os.environ.get("RASA_PORT", "5005")),
+        actions_port=int(os.environ.get("ACTIONS_PORT", "5055")),
+        token=token,
+        host=os.environ.get("RASA_HOST", "127.0.0.1"),
+        endpoints=ROOT / os.environ.get("RASA_ENDPOINTS", "endpoints.yml"),
+    )
+    os.environ.setdefault("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}")
+    print("Assistent starten (dit duurt ongeveer een halve minuut)...", flush=True)
+    stack.start()
+    handover = None
+    try:
+        if (ROOT / "handover" / ".venv").exists():
+            handover = subprocess.Popen(
+                ["make", "--no-print-directory", "-C", "handover", "run"],
+                env={**os.environ, "RASA_URL": stack.url, "RASA_TOKEN": token},
+                start_new_session=True,
+            )
+            port = os.environ.get("HANDOVER_PORT", "8080")
+            wait_for(f"http://127.0.0.1:{port}/healthz", 120, handover)
+        print(
+            "\nDe assistent draait:\n"
+            f"  Rasa (REST):      {stack.url}/webhooks/rest/webhook\n"
+            f"  Rasa (socket.io): {stack.url}/socket.io\n"
+            f"  Action server:    {stack.actions_url}/health\n"
+            f"  Logs:             {stack.workdir}\n"
+            "Probeer:\n"
+            f"  curl -s {stack.url}/webhooks/rest/webhook -d "
+            "'{\"sender\":\"t1\",\"message\":\"Ik heb een brief van het CJIB en ik kan de boete niet betalen\"}'\n"
+            "Stoppen: Ctrl-C\n",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(1)
+        print("Een van de processen is gestopt; zie de logs.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if handover is not None and handover.poll() is None:
+            os.killpg(handover.pid, signal.SIGTERM)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
