@@ -1,0 +1,105 @@
+"""``python -m handover``: ensure the demo casemanager exists, then serve.
+
+Run ``alembic upgrade head`` first (``make run`` does). ``python -m handover create-user``
+adds a casemanager from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import getpass
+import logging
+import sys
+
+from aiohttp import web
+from sqlalchemy import select
+
+from .auth import create_user, hash_password
+from .db import make_engine, make_sessionmaker
+from .models import Role, User
+from .settings import Settings, generate_secret
+
+DEMO_USERNAME = "demo"
+
+
+async def ensure_demo_user(settings: Settings, password: str) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            user = await session.scalar(select(User).where(User.username == DEMO_USERNAME))
+            if user is None:
+                await create_user(
+                    session,
+                    username=DEMO_USERNAME,
+                    password=password,
+                    display_name="Demo Casemanager",
+                    first_name="Sanne",
+                    role=Role.TEAMLEIDER,
+                    teams=[],
+                )
+            else:  # keep the printed password valid
+                user.password_hash = hash_password(password)
+    finally:
+        await engine.dispose()
+
+
+async def add_user(settings: Settings, args: argparse.Namespace) -> None:
+    password = getpass.getpass("Wachtwoord: ")
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await create_user(
+                session,
+                username=args.username,
+                password=password,
+                display_name=args.display_name,
+                first_name=args.first_name,
+                role=Role(args.role),
+                teams=args.teams,
+            )
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m handover")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="start the service (default)")
+    cu = sub.add_parser("create-user", help="add a casemanager")
+    cu.add_argument("username")
+    cu.add_argument("--display-name", required=True)
+    cu.add_argument("--first-name", required=True)
+    cu.add_argument("--role", choices=[r.value for r in Role], default=Role.CASEMANAGER.value)
+    cu.add_argument("--teams", nargs="*", default=[])
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "create-user":
+        asyncio.run(add_user(settings, args))
+        return
+
+    if not settings.shared_secret:
+        settings = dataclasses.replace(settings, shared_secret=generate_secret())
+        print(f"HANDOVER_SHARED_SECRET was not set; generated for this run: {settings.shared_secret}")
+    password = settings.demo_password or generate_secret()
+    asyncio.run(ensure_demo_user(settings, password))
+    print(f"Werkplek: http://{settings.host}:{settings.port}/wachtrij")
+    print(f"Demo-login: gebruikersnaam {DEMO_USERNAME!r}, wachtwoord {password!r}")
+    sys.stdout.flush()
+
+    from .app import PrivacyAccessLogger, create_app  # after logging is configured
+
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_class=PrivacyAccessLogger,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Typed application state. Every value stored on the app lives behind one of these keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .clients.rasa import RasaClient
+from .directory import Directory
+from .realtime import Hub
+from .settings import Settings
+from .teams import TeamMapping
+
+settings_key = web.AppKey("settings", Settings)
+engine_key = web.AppKey("engine", AsyncEngine)
+sessionmaker_key = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+teams_key = web.AppKey("teams", TeamMapping)
+directory_key = web.AppKey("directory", Directory)
+http_key = web.AppKey("http", aiohttp.ClientSession)
+rasa_key = web.AppKey("rasa", RasaClient)
+hub_key = web.AppKey("hub", Hub)
+outbox_wakeup_key = web.AppKey("outbox_wakeup", asyncio.Event)
+background_tasks_key = web.AppKey("background_tasks", list[asyncio.Task[None]])

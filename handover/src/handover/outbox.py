@@ -1,0 +1,155 @@
+"""Delivers persisted Rasa calls, in order per conversation, with retry and backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import and_, case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from .clients.rasa import RasaClient, RasaError
+from .keys import background_tasks_key, outbox_wakeup_key, rasa_key, sessionmaker_key, settings_key
+from .models import OutboxMessage, OutboxStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(seconds=30)
+BATCH = 200
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4 ... seconds, capped at five minutes."""
+    return dt.timedelta(seconds=min(2 ** max(attempts - 1, 0), 300))
+
+
+async def _lease_batch(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
+    """Lease the oldest undelivered message of each conversation that is due.
+
+    Only the head of a conversation is eligible, so a message waiting for a retry holds back
+    the later ones: the citizen never receives messages out of order. SKIP LOCKED lets
+    several instances drain side by side on PostgreSQL.
+    """
+    now = utcnow()
+    earlier = aliased(OutboxMessage)
+    async with sessionmaker() as session, session.begin():
+        rows = list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    OutboxMessage.next_attempt_at <= now,
+                    (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until < now),
+                    ~select(earlier.id)
+                    .where(
+                        and_(
+                            earlier.sender_id == OutboxMessage.sender_id,
+                            earlier.channel == OutboxMessage.channel,
+                            earlier.status == OutboxStatus.PENDING.value,
+                            earlier.id < OutboxMessage.id,
+                        )
+                    )
+                    .exists(),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True, of=OutboxMessage)
+            )
+        )
+        for row in rows:
+            row.lease_until = now + LEASE
+    return rows
+
+
+async def _deliver(rasa: RasaClient, msg: OutboxMessage) -> str | None:
+    try:
+        await rasa.trigger_intent(msg.sender_id, msg.channel, msg.intent, msg.entities)
+    except RasaError as e:
+        return str(e)[:255]
+    return None
+
+
+async def drain_once(
+    sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient, max_attempts: int
+) -> int:
+    """Deliver one round; returns the number of messages attempted."""
+    batch = await _lease_batch(sessionmaker)
+    if not batch:
+        return 0
+    errors = await asyncio.gather(*(_deliver(rasa, m) for m in batch))
+    now = utcnow()
+    sent = [m.id for m, error in zip(batch, errors, strict=False) if error is None]
+    async with sessionmaker() as session, session.begin():
+        if sent:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(sent))
+                .values(
+                    status=case(
+                        (OutboxMessage.status == OutboxStatus.PENDING.value, OutboxStatus.SENT.value),
+                        else_=OutboxMessage.status,
+                    ),
+                    sent_at=now,
+                    lease_until=None,
+                    last_error=None,
+                    attempts=OutboxMessage.attempts + 1,
+                )
+            )
+        for msg, error in zip(batch, errors, strict=False):
+            if error is None:
+                continue
+            row = await session.get_one(OutboxMessage, msg.id)
+            row.lease_until = None
+            row.attempts += 1
+            row.last_error = error
+            if row.attempts >= max_attempts:
+                row.status = OutboxStatus.DEAD.value
+                log.error("outbox %s (case %s, %s) gave up: %s", row.id, row.case_id, row.intent, error)
+            else:
+                row.next_attempt_at = now + backoff(row.attempts)
+                log.warning(
+                    "outbox %s (case %s, %s) attempt %s failed: %s",
+                    row.id,
+                    row.case_id,
+                    row.intent,
+                    row.attempts,
+                    error,
+                )
+    return len(batch)
+
+
+async def run_drainer(app: web.Application) -> None:
+    settings = app[settings_key]
+    wakeup = app[outbox_wakeup_key]
+    sessionmaker, rasa = app[sessionmaker_key], app[rasa_key]
+    while True:
+        try:
+            while await drain_once(sessionmaker, rasa, settings.outbox_max_attempts):
+                pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox drain round failed")
+        # Woken right after a commit that added messages; the poll catches retries and
+        # rows written by other instances.
+        try:
+            await asyncio.wait_for(wakeup.wait(), timeout=settings.outbox_poll_seconds)
+        except asyncio.TimeoutError:
+            pass
+        wakeup.clear()
+
+
+async def outbox_context(app: web.Application) -> AsyncIterator[None]:
+    app[outbox_wakeup_key] = asyncio.Event()
+    task = asyncio.create_task(run_drainer(app), name="outbox-drainer")
+    app[background_tasks_key].append(task)
+    yield
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass

@@ -1,0 +1,147 @@
+"""Service configuration. This module is the only place that reads environment variables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+HANDOVER_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = HANDOVER_ROOT.parent
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SEGMENT = re.compile(
+    r"^(?P<d1>[a-z]{3})(?:-(?P<d2>[a-z]{3}))?\s+(?P<h1>\d{1,2}):(?P<m1>\d{2})-(?P<h2>\d{1,2}):(?P<m2>\d{2})$"
+)
+
+
+class SettingsError(ValueError):
+    """A configuration value cannot be parsed."""
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """Opening hours per weekday (0 = Monday) in a given timezone."""
+
+    windows: Mapping[int, tuple[dt.time, dt.time]]
+    timezone: str = "Europe/Amsterdam"
+
+    @classmethod
+    def parse(cls, spec: str, timezone: str = "Europe/Amsterdam") -> OfficeHours:
+        """Parse e.g. ``"mon-fri 09:00-17:00"`` or ``"mon-thu 09:00-17:00; fri 09:00-12:00"``."""
+        windows: dict[int, tuple[dt.time, dt.time]] = {}
+        for raw in re.split(r"[;,]", spec.lower()):
+            part = " ".join(raw.split())
+            if not part:
+                continue
+            match = _SEGMENT.match(part)
+            if match is None:
+                raise SettingsError(f"Cannot parse office hours segment {part!r}")
+            try:
+                first = _DAYS.index(match["d1"])
+                last = _DAYS.index(match["d2"] or match["d1"])
+                start = dt.time(int(match["h1"]), int(match["m1"]))
+                end = dt.time(int(match["h2"]), int(match["m2"]))
+            except ValueError as e:
+                raise SettingsError(f"Invalid day or time in {part!r}") from e
+            if last < first or end <= start:
+                raise SettingsError(f"Empty range in office hours segment {part!r}")
+            for day in range(first, last + 1):
+                windows[day] = (start, end)
+        ZoneInfo(timezone)  # fail at start-up, not at the first request
+        return cls(windows=windows, timezone=timezone)
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """Return whether ``now`` (timezone-aware) falls inside the opening hours."""
+        local = now.astimezone(ZoneInfo(self.timezone))
+        window = self.windows.get(local.weekday())
+        return window is not None and window[0] <= local.time() < window[1]
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{HANDOVER_ROOT / 'var' / 'handover.db'}"
+
+
+def default_contacts_file() -> Path:
+    # The bot team maintains the organisation knowledge; fall back to our own copy.
+    bot_file = REPO_ROOT / "bot" / "knowledge" / "organisaties.yml"
+    return bot_file if bot_file.exists() else HANDOVER_ROOT / "contacts.yml"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app factory needs; tests construct it directly."""
+
+    database_url: str = field(default_factory=default_database_url)
+    shared_secret: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rasa_url: str | None = None
+    rasa_token: str | None = None
+    redis_url: str | None = None
+    redis_channel: str = "handover:events"
+    office_hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse("mon-fri 09:00-17:00"))
+    teams_file: Path = HANDOVER_ROOT / "teams.yml"
+    contacts_file: Path = field(default_factory=default_contacts_file)
+    cookie_secure: bool = False
+    session_hours: int = 10
+    demo_password: str | None = None
+    minutes_per_case: int = 8
+    presence_timeout_seconds: int = 90
+    client_max_size: int = 256 * 1024
+    outbox_poll_seconds: float = 2.0
+    outbox_max_attempts: int = 12
+    rasa_timeout_seconds: float = 5.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``HANDOVER_*``, ``RASA_*`` and ``REDIS_URL`` variables."""
+        env = os.environ if environ is None else environ
+        secret = env.get("HANDOVER_SHARED_SECRET", "")
+        tz = env.get("HANDOVER_TIMEZONE", "Europe/Amsterdam")
+        try:
+            return cls(
+                database_url=env.get("HANDOVER_DATABASE_URL") or default_database_url(),
+                shared_secret=secret,
+                host=env.get("HANDOVER_HOST", "127.0.0.1"),
+                port=int(env.get("HANDOVER_PORT", "8080")),
+                rasa_url=(env.get("RASA_URL") or "").rstrip("/") or None,
+                rasa_token=env.get("RASA_TOKEN") or None,
+                redis_url=env.get("REDIS_URL") or None,
+                redis_channel=env.get("HANDOVER_REDIS_CHANNEL", "handover:events"),
+                office_hours=OfficeHours.parse(env.get("HANDOVER_OFFICE_HOURS", "mon-fri 09:00-17:00"), tz),
+                teams_file=Path(env.get("HANDOVER_TEAMS_FILE") or HANDOVER_ROOT / "teams.yml"),
+                contacts_file=Path(env["HANDOVER_CONTACTS_FILE"])
+                if env.get("HANDOVER_CONTACTS_FILE")
+                else default_contacts_file(),
+                cookie_secure=_bool(env.get("HANDOVER_COOKIE_SECURE", "false")),
+                session_hours=int(env.get("HANDOVER_SESSION_HOURS", "10")),
+                demo_password=env.get("HANDOVER_DEMO_PASSWORD") or None,
+                minutes_per_case=int(env.get("HANDOVER_MINUTES_PER_CASE", "8")),
+                presence_timeout_seconds=int(env.get("HANDOVER_PRESENCE_TIMEOUT", "90")),
+                client_max_size=int(env.get("HANDOVER_MAX_BODY_BYTES", str(256 * 1024))),
+                outbox_poll_seconds=float(env.get("HANDOVER_OUTBOX_POLL_SECONDS", "2")),
+                outbox_max_attempts=int(env.get("HANDOVER_OUTBOX_MAX_ATTEMPTS", "12")),
+                rasa_timeout_seconds=float(env.get("RASA_TIMEOUT_SECONDS", "5")),
+                log_level=env.get("HANDOVER_LOG_LEVEL", "INFO").upper(),
+            )
+        except ValueError as e:
+            raise SettingsError(str(e)) from e
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(24)

@@ -1,0 +1,53 @@
+"""Unit of work: one database transaction plus the side effects to run after it commits.
+
+Services record what happened (events for the workspace, queues whose positions changed,
+new outbox rows); they never publish before the data is committed, so a casemanager never
+sees a case that a rolled-back transaction would remove again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+@dataclass
+class Effects:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    queue_teams: set[str] = field(default_factory=set)
+    outbox: bool = False
+
+
+class UnitOfWork:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self.effects = Effects()
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessionmaker()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+                self.effects = Effects()
+        finally:
+            await self.session.close()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.effects.events.append(event)
+
+    def queue_changed(self, team: str) -> None:
+        self.effects.queue_teams.add(team)

@@ -1,0 +1,428 @@
+"""Casemanager workspace: login, queue, case pages (server-rendered) and the live WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import json
+import logging
+import secrets
+from typing import Any, NoReturn
+
+import aiohttp_jinja2
+from aiohttp import WSMsgType, web
+from yarl import URL
+
+from . import auth, services
+from .auth import Staff, require_staff
+from .keys import directory_key, hub_key, sessionmaker_key, settings_key, teams_key
+from .models import Kind, Status, utcnow
+from .realtime import Connection
+from .uow import UnitOfWork
+from .workflow import transaction
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+def _flash_redirect(location: str | URL, melding: str) -> NoReturn:
+    url = URL(str(location)).update_query(melding=melding)
+    raise web.HTTPFound(location=url)
+
+
+def _case_url(request: web.Request, reference: str) -> URL:
+    return request.app.router["case"].url_for(reference=reference)
+
+
+def _safe_next(value: str | None) -> str:
+    # Only local paths: an open redirect after login would be a phishing aid.
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/wachtrij"
+
+
+async def _touch(request: web.Request, staff: Staff) -> None:
+    async with UnitOfWork(request.app[sessionmaker_key]) as uow:
+        await services.touch_presence(uow, staff.user.id)
+
+
+# --- login ------------------------------------------------------------------------------
+
+
+@routes.get("/login", name="login")
+async def login_page(request: web.Request) -> web.Response:
+    csrf = secrets.token_urlsafe(24)
+    response = aiohttp_jinja2.render_template(
+        "login.html",
+        request,
+        {"csrf_token": csrf, "next": _safe_next(request.query.get("next")), "error": None, "user": None},
+    )
+    response.set_cookie(
+        auth.LOGIN_CSRF_COOKIE,
+        csrf,
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[settings_key].cookie_secure,
+        path="/login",
+    )
+    return response
+
+
+@routes.post("/login")
+async def login_submit(request: web.Request) -> web.Response:
+    form = await request.post()
+    sent = str(form.get("csrf_token", ""))
+    cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
+        raise web.HTTPForbidden(text="Ongeldig formulier; laad de inlogpagina opnieuw.")
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    settings = request.app[settings_key]
+    async with UnitOfWork(request.app[sessionmaker_key]) as uow:
+        user = await auth.authenticate(uow.session, username, password)
+        if user is not None:
+            token, _csrf = await auth.start_session(uow.session, user, settings.session_hours)
+            user.online = True
+            user.last_seen_at = utcnow()
+    if user is None:
+        log.info("failed login attempt")
+        response = aiohttp_jinja2.render_template(
+            "login.html",
+            request,
+            {
+                "csrf_token": cookie,
+                "next": _safe_next(str(form.get("next", ""))),
+                "user": None,
+                "error": "Onjuiste gebruikersnaam of wachtwoord.",
+            },
+            status=401,
+        )
+        return response
+    log.info("user %s logged in", user.id)
+    response = web.HTTPFound(location=_safe_next(str(form.get("next", ""))))
+    auth.set_session_cookie(response, request, token)
+    response.del_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
+    raise response
+
+
+@routes.post("/logout", name="logout")
+@require_staff
+async def logout(request: web.Request, staff: Staff) -> web.Response:
+    async with UnitOfWork(request.app[sessionmaker_key]) as uow:
+        await auth.end_session(uow.session, staff.token)
+        await services.touch_presence(uow, staff.user.id, online=False)
+    response = web.HTTPFound(location="/login")
+    response.del_cookie(auth.SESSION_COOKIE, path="/")
+    raise response
+
+
+@routes.post("/beschikbaarheid", name="presence")
+@require_staff
+async def toggle_presence(request: web.Request, staff: Staff) -> web.Response:
+    form = await request.post()
+    online = form.get("online") == "1"
+    async with transaction(request.app) as uow:
+        await services.touch_presence(uow, staff.user.id, online=online)
+    raise web.HTTPFound(location="/wachtrij")
+
+
+# --- queue ------------------------------------------------------------------------------
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.Response:
+    raise web.HTTPFound(location="/wachtrij")
+
+
+def _selected_team(request: web.Request, staff: Staff) -> str | None:
+    teams = request.app[teams_key]
+    team = request.query.get("team")
+    if team is None:  # default to the casemanager's own (first) team
+        return staff.user.teams[0] if staff.user.teams else None
+    return team if team in teams.teams else None
+
+
+@routes.get("/wachtrij", name="queue")
+@require_staff
+async def queue_page(request: web.Request, staff: Staff) -> web.Response:
+    team = _selected_team(request, staff)
+    now = utcnow()
+    await _touch(request, staff)
+    async with request.app[sessionmaker_key]() as session:
+        page = await services.list_queue(session, team)
+        mine = await services.my_cases(session, staff.user)
+        tasks = await services.open_follow_ups_for(session, staff.user)
+        online = await services.online_casemanagers(
+            session, request.app[settings_key].presence_timeout_seconds
+        )
+    return aiohttp_jinja2.render_template(
+        "queue.html",
+        request,
+        {
+            "user": staff.user,
+            "csrf_token": staff.csrf_token,
+            "page": page,
+            "team": team,
+            "teams": request.app[teams_key],
+            "mine": mine,
+            "tasks": tasks,
+            "today": dt.date.today(),
+            "now": now,
+            "online": online,
+            "melding": request.query.get("melding"),
+        },
+    )
+
+
+@routes.get("/wachtrij.json", name="queue_json")
+@require_staff
+async def queue_json(request: web.Request, staff: Staff) -> web.Response:
+    team = _selected_team(request, staff)
+    now = utcnow()
+    async with request.app[sessionmaker_key]() as session:
+        page = await services.list_queue(session, team)
+    return web.json_response(
+        {
+            "team": team,
+            "total": page.total,
+            "cases": [
+                {
+                    "reference": c.reference,
+                    "team": c.team,
+                    "topic": c.topic,
+                    "organisations": c.organisations,
+                    "question_type": c.question_type,
+                    "urgent": c.urgent,
+                    "kind": c.kind,
+                    "waiting_minutes": int((now - c.created_at).total_seconds() // 60),
+                }
+                for c in page.cases
+            ],
+        }
+    )
+
+
+@routes.post("/wachtrij/volgende", name="claim_next")
+@require_staff
+async def claim_next(request: web.Request, staff: Staff) -> web.Response:
+    form = await request.post()
+    team = str(form.get("team", "")) or None
+    teams = [team] if team else staff.user.teams or None
+    try:
+        async with transaction(request.app) as uow:
+            case = await services.claim_next(uow, staff.user, teams)
+    except services.QueueEmpty as e:
+        _flash_redirect("/wachtrij", str(e))
+    raise web.HTTPFound(location=_case_url(request, case.reference))
+
+
+# --- case page and actions ------------------------------------------------------------
+
+
+@routes.get("/zaken/{reference}", name="case")
+@require_staff
+async def case_page(request: web.Request, staff: Staff) -> web.Response:
+    settings = request.app[settings_key]
+    async with request.app[sessionmaker_key]() as session:
+        try:
+            case = await services.get_case(session, request.match_info["reference"])
+        except services.CaseNotFound as e:
+            raise web.HTTPNotFound(text=str(e)) from e
+        claimed_by = await session.get(type(staff.user), case.claimed_by_id) if case.claimed_by_id else None
+        context: dict[str, Any] = {
+            "user": staff.user,
+            "csrf_token": staff.csrf_token,
+            "case": case,
+            "claimed_by": claimed_by,
+            "mine": case.claimed_by_id == staff.user.id and case.status == Status.IN_PROGRESS.value,
+            "can_act": case.status == Status.IN_PROGRESS.value
+            and (case.claimed_by_id == staff.user.id or staff.user.is_teamleader),
+            "is_chat": case.kind == Kind.CHAT.value,
+            "messages": await services.transcript(session, case),
+            "history": await services.history(session, case),
+            "notes": await services.notes(session, case),
+            "follow_ups": await services.follow_ups(session, case),
+            "colleagues": await services.colleagues(session, staff.user),
+            "position": await services.queue_position(session, case),
+            "teams": request.app[teams_key],
+            "organisations": request.app[directory_key].for_organisations(case.organisations),
+            "now": utcnow(),
+            "melding": request.query.get("melding"),
+            "cookie_secure": settings.cookie_secure,
+        }
+    return aiohttp_jinja2.render_template("case.html", request, context)
+
+
+async def _case_action(request: web.Request, staff: Staff, action: str) -> web.Response:
+    reference = request.match_info["reference"]
+    form = await request.post()
+    back = _case_url(request, reference)
+    try:
+        async with transaction(request.app) as uow:
+            if action == "claim":
+                await services.claim(uow, reference, staff.user)
+                melding = "Zaak is nu van u."
+            elif action == "unclaim":
+                await services.unclaim(uow, reference, staff.user)
+                melding = "Zaak staat weer in de wachtrij."
+                back = request.app.router["queue"].url_for()
+            elif action == "transfer":
+                target_user = str(form.get("medewerker", "")).strip()
+                target_team = str(form.get("team", "")).strip()
+                if target_user:
+                    await services.transfer_to_user(uow, reference, staff.user, target_user)
+                    melding = "Zaak is overgedragen aan uw collega."
+                elif target_team:
+                    await services.transfer_to_team(
+                        uow, reference, staff.user, target_team, request.app[teams_key]
+                    )
+                    melding = "Zaak is overgedragen aan het team."
+                else:
+                    raise services.InvalidInput("Kies een collega of een team")
+                back = request.app.router["queue"].url_for()
+            elif action == "close":
+                await services.close(
+                    uow, reference, staff.user, str(form.get("uitkomst", "")), str(form.get("afspraken", ""))
+                )
+                melding = "Zaak is afgerond; de burger gaat terug naar de chatbot."
+            elif action == "message":
+                await services.send_casemanager_message(
+                    uow, reference, staff.user, str(form.get("tekst", ""))
+                )
+                melding = "Bericht verstuurd."
+            elif action == "note":
+                await services.add_note(uow, reference, staff.user, str(form.get("notitie", "")))
+                melding = "Notitie opgeslagen."
+            elif action == "follow_up":
+                try:
+                    due = dt.date.fromisoformat(str(form.get("datum", "")))
+                except ValueError as e:
+                    raise services.InvalidInput("Vul een geldige datum in (jjjj-mm-dd)") from e
+                await services.add_follow_up(
+                    uow, reference, staff.user, due, str(form.get("omschrijving", ""))
+                )
+                melding = "Nazorgtaak aangemaakt."
+            else:  # pragma: no cover - routes only pass the actions above
+                raise web.HTTPNotFound()
+    except services.CaseNotFound as e:
+        raise web.HTTPNotFound(text=str(e)) from e
+    except services.DomainError as e:
+        if request.headers.get("Accept", "").startswith("application/json"):
+            status = (
+                409
+                if isinstance(
+                    e, (services.AlreadyClaimed, services.NotClaimedByYou, services.InvalidTransition)
+                )
+                else 400
+            )
+            return web.json_response({"error": type(e).__name__, "detail": str(e)}, status=status)
+        _flash_redirect(_case_url(request, reference), str(e))
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return web.json_response({"status": "ok", "detail": melding})
+    _flash_redirect(back, melding)
+
+
+def _action(action: str) -> Any:
+    @require_staff
+    async def handler(request: web.Request, staff: Staff) -> web.Response:
+        return await _case_action(request, staff, action)
+
+    handler.__name__ = f"case_{action}"
+    return handler
+
+
+for _path, _action_name in (
+    ("claim", "claim"),
+    ("vrijgeven", "unclaim"),
+    ("overdragen", "transfer"),
+    ("afronden", "close"),
+    ("berichten", "message"),
+    ("notities", "note"),
+    ("nazorg", "follow_up"),
+):
+    routes.post(f"/zaken/{{reference}}/{_path}", name=f"case_{_action_name}")(_action(_action_name))
+
+
+@routes.post("/nazorg/{task_id}/gereed", name="follow_up_done")
+@require_staff
+async def follow_up_done(request: web.Request, staff: Staff) -> web.Response:
+    try:
+        task_id = int(request.match_info["task_id"])
+    except ValueError as e:
+        raise web.HTTPNotFound() from e
+    try:
+        async with transaction(request.app) as uow:
+            await services.complete_follow_up(uow, task_id, staff.user)
+    except services.DomainError as e:
+        _flash_redirect("/wachtrij", str(e))
+    _flash_redirect("/wachtrij", "Nazorgtaak afgevinkt.")
+
+
+# --- live WebSocket -------------------------------------------------------------------
+
+
+@routes.get("/ws", name="ws")
+@require_staff
+async def websocket(request: web.Request, staff: Staff) -> web.WebSocketResponse:
+    """Pushes queue and case events; accepts ``subscribe`` and ``send`` messages."""
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    conn = Connection(ws=ws, user_id=staff.user.id)
+    if ref := request.query.get("case"):
+        conn.references.add(ref.upper())
+    hub = request.app[hub_key]
+    hub.add(conn)
+    await _touch(request, staff)
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(msg.data)
+                kind = data["type"]
+                reference = str(data["reference"]).upper()
+            except (ValueError, KeyError, TypeError):
+                await ws.send_json({"type": "error", "detail": "ongeldig bericht"})
+                continue
+            if kind == "subscribe":
+                conn.references.add(reference)
+                await ws.send_json({"type": "subscribed", "reference": reference})
+            elif kind == "unsubscribe":
+                conn.references.discard(reference)
+            elif kind == "send":
+                await _ws_send(
+                    request, staff, ws, reference, str(data.get("text", "")), data.get("client_id")
+                )
+    finally:
+        hub.remove(conn)
+    return ws
+
+
+async def _ws_send(
+    request: web.Request, staff: Staff, ws: web.WebSocketResponse, reference: str, text: str, client_id: Any
+) -> None:
+    try:
+        async with transaction(request.app) as uow:
+            msg = await services.send_casemanager_message(uow, reference, staff.user, text)
+    except services.DomainError as e:
+        await ws.send_json(
+            {"type": "error", "reference": reference, "detail": str(e), "client_id": client_id}
+        )
+        return
+    await ws.send_json({"type": "sent", "reference": reference, "message_id": msg.id, "client_id": client_id})
+
+
+async def presence_loop(app: web.Application) -> None:
+    """Keeps last_seen fresh for casemanagers with an open workspace on this instance."""
+    interval = max(app[settings_key].presence_timeout_seconds / 3, 1)
+    while True:
+        await asyncio.sleep(interval)
+        user_ids = app[hub_key].user_ids()
+        if not user_ids:
+            continue
+        with contextlib.suppress(Exception):
+            async with UnitOfWork(app[sessionmaker_key]) as uow:
+                for user_id in user_ids:
+                    await services.touch_presence(uow, user_id)

@@ -1,0 +1,125 @@
+"""Settings parsing, team mapping and the contacts directory loader (no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from handover.directory import Directory
+from handover.settings import HANDOVER_ROOT, OfficeHours, Settings, SettingsError
+from handover.teams import TeamMapping
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("utc_time", "expected"),
+    [
+        (dt.datetime(2026, 1, 5, 7, 59, tzinfo=UTC), False),  # Mon 08:59 Amsterdam (CET)
+        (dt.datetime(2026, 1, 5, 8, 0, tzinfo=UTC), True),  # Mon 09:00
+        (dt.datetime(2026, 1, 5, 15, 59, tzinfo=UTC), True),  # Mon 16:59
+        (dt.datetime(2026, 1, 5, 16, 0, tzinfo=UTC), False),  # Mon 17:00
+        (dt.datetime(2026, 7, 6, 7, 30, tzinfo=UTC), True),  # Mon 09:30 in summer time (CEST)
+        (dt.datetime(2026, 1, 10, 10, 0, tzinfo=UTC), False),  # Saturday
+    ],
+)
+def test_default_office_hours_in_amsterdam(utc_time: dt.datetime, expected: bool) -> None:
+    assert OfficeHours.parse("mon-fri 09:00-17:00").is_open(utc_time) is expected
+
+
+def test_office_hours_with_several_segments() -> None:
+    hours = OfficeHours.parse("Mon-Thu 09:00-17:00; fri 09:00-12:00")
+    friday_13 = dt.datetime(2026, 1, 9, 12, 0, tzinfo=UTC)
+    thursday_13 = dt.datetime(2026, 1, 8, 12, 0, tzinfo=UTC)
+    assert not hours.is_open(friday_13) and hours.is_open(thursday_13)
+
+
+@pytest.mark.parametrize(
+    "spec", ["weekdays 9-5", "fri-mon 09:00-17:00", "mon 17:00-09:00", "xyz 09:00-10:00"]
+)
+def test_bad_office_hours_are_rejected(spec: str) -> None:
+    with pytest.raises(SettingsError):
+        OfficeHours.parse(spec)
+
+
+def test_settings_from_env() -> None:
+    s = Settings.from_env(
+        {
+            "HANDOVER_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+            "HANDOVER_SHARED_SECRET": "s3cret",
+            "HANDOVER_PORT": "9000",
+            "RASA_URL": "http://rasa:5005/",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "HANDOVER_COOKIE_SECURE": "true",
+            "HANDOVER_OFFICE_HOURS": "mon-sat 08:00-20:00",
+        }
+    )
+    assert s.port == 9000 and s.rasa_url == "http://rasa:5005" and s.cookie_secure
+    assert not s.is_sqlite and s.redis_url == "redis://127.0.0.1:6379/0"
+    assert 5 in s.office_hours.windows
+    defaults = Settings.from_env({})
+    assert defaults.is_sqlite and defaults.database_url.endswith("handover/var/handover.db")
+    assert (defaults.host, defaults.port, defaults.redis_url) == ("127.0.0.1", 8080, None)
+    with pytest.raises(SettingsError):
+        Settings.from_env({"HANDOVER_PORT": "eighty"})
+
+
+def test_shipped_teams_file_maps_topics_and_organisations() -> None:
+    teams = TeamMapping.load(HANDOVER_ROOT / "teams.yml")
+    assert teams.team_for("schulden", []) == "inkomen_schulden"
+    assert teams.team_for("Zorg", ["ind"]) == "zorg"
+    assert teams.team_for("iets", ["ind"]) == "migratie"
+    assert teams.team_for(None, []) == "algemeen"
+    assert teams.team_for("gemeente.schuldhulp", []) == "inkomen_schulden"
+    assert teams.team_for("cak.eigen_bijdrage", ["ind"]) == "zorg"  # owner of the topic first
+    assert teams.team_for("gemeente.huisvesting", []) == "algemeen"
+    assert set(teams.teams) >= {"inkomen_schulden", "zorg", "migratie", "algemeen"}
+
+
+def test_missing_teams_file_still_has_default(tmp_path: Path) -> None:
+    teams = TeamMapping.load(tmp_path / "none.yml")
+    assert teams.team_for("schulden", ["cjib"]) == "algemeen"
+
+
+def test_directory_tolerates_missing_and_broken_files(tmp_path: Path) -> None:
+    assert Directory.load(tmp_path / "missing.yml").organisations == {}
+    broken = tmp_path / "broken.yml"
+    broken.write_text("organisaties: [unclosed", encoding="utf-8")
+    assert Directory.load(broken).organisations == {}
+
+
+def test_directory_reads_shipped_contacts_and_bot_style_lists(tmp_path: Path) -> None:
+    shipped = Directory.load(HANDOVER_ROOT / "contacts.yml")
+    ind = shipped.for_organisations(["IND"])[0]
+    assert ind.name == "IND" and "Ketenservicelijn" in [r.label for r in ind.routes]
+    bot_style = tmp_path / "organisaties.yml"
+    bot_style.write_text(
+        "- id: svb\n  naam: Sociale Verzekeringsbank\n  telefoon: '0000'\n"
+        "  professionele_lijnen:\n    - {label: Ketenpartnerlijn, waarde: '1111'}\n",
+        encoding="utf-8",
+    )
+    svb, unknown = Directory.load(bot_style).for_organisations(["svb", "xyz"])
+    assert svb.name == "Sociale Verzekeringsbank"
+    assert [(r.label, r.value) for r in svb.routes] == [("Ketenpartnerlijn", "1111"), ("Telefoon", "0000")]
+    assert unknown.routes == ()
+
+
+def test_directory_reads_the_bot_knowledge_shape() -> None:
+    # Shape of bot/knowledge/organisaties.yml: a mapping under "organisaties", scalar fields.
+    data = {
+        "organisaties": {
+            "cjib": {
+                "naam": "CJIB",
+                "wat": "Het CJIB zorgt dat boetes worden betaald.",
+                "contact": "https://www.cjib.nl/contact",
+                "professionallijn": "Lijn voor het schuldenloket.",
+            }
+        }
+    }
+    (cjib,) = Directory.from_data(data).for_organisations(["cjib"])
+    assert [(r.label, r.value) for r in cjib.routes] == [
+        ("Professionele lijn", "Lijn voor het schuldenloket."),
+        ("Contactpagina", "https://www.cjib.nl/contact"),
+    ]
