@@ -51,13 +51,18 @@ $(VENV)/.ready: requirements/bot.txt requirements/bot.lock
 spacy: setup
 	@$(PY) -m bot.nlp.build $(SPACY_DIR)
 
-## train: train the Rasa model unless one for exactly these inputs exists (here or in the cache)
+## train: train the Rasa model unless one for exactly these inputs exists (here or in the cache).
+## Rasa reuses unchanged parts of the previous model; it cannot see a rebuilt spaCy pipeline, so
+## then everything is retrained (--force).
 train: spacy
 	@if [ -f "$(MODEL)" ]; then echo "Model is actueel: $(MODEL)"; \
 	elif [ -f "$(CACHE)/$(MODEL)" ]; then mkdir -p models; cp "$(CACHE)/$(MODEL)" "$(MODEL)"; echo "Model uit cache: $(MODEL)"; \
 	else \
+		force=""; \
+		if ! cmp -s $(SPACY_DIR)/intake_fingerprint.json models/.spacy-trained; then force="--force"; fi; \
 		$(RASA) train --domain bot/domain --data bot/data --config config.yml --out models \
-			--fixed-model-name "$(notdir $(basename $(basename $(MODEL))))" --force; \
+			--fixed-model-name "$(notdir $(basename $(basename $(MODEL))))" $$force; \
+		cp $(SPACY_DIR)/intake_fingerprint.json models/.spacy-trained; \
 		mkdir -p "$(CACHE)/models"; cp "$(MODEL)" "$(CACHE)/$(MODEL)"; \
 	fi
 	@find models -maxdepth 1 -name 'intake-*.tar.gz' ! -name "$(notdir $(MODEL))" -delete
@@ -83,7 +88,7 @@ test-bot: setup
 test-rasa: train
 	$(PY) scripts/validate.py
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --out reports/core \
-		--fail-on-prediction-errors --no-plot
+		--e2e --fail-on-prediction-errors --no-plot
 
 ## NLU evaluation on a held-out 20 % of the data; fails below macro-F1 0.85 (report: reports/nlu/)
 test-nlu: spacy

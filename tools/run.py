@@ -33,11 +33,16 @@ def main() -> int:
         endpoints=ROOT / os.environ.get("RASA_ENDPOINTS", "endpoints.yml"),
     )
     os.environ.setdefault("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}")
+    with_handover = (ROOT / "handover" / ".venv").exists()
+    if with_handover:
+        # The actions and the service share one secret; generated per run unless configured.
+        os.environ.setdefault("HANDOVER_SHARED_SECRET", secrets.token_urlsafe(24))
+        os.environ.setdefault("HANDOVER_URL", f"http://127.0.0.1:{os.environ.get('HANDOVER_PORT', '8080')}")
     print("Assistent starten (dit duurt ongeveer een halve minuut)...", flush=True)
     stack.start()
     handover = None
     try:
-        if (ROOT / "handover" / ".venv").exists():
+        if with_handover:
             handover = subprocess.Popen(
                 ["make", "--no-print-directory", "-C", "handover", "run"],
                 env={**os.environ, "RASA_URL": stack.url, "RASA_TOKEN": token},
@@ -50,7 +55,8 @@ def main() -> int:
             f"  Rasa (REST):      {stack.url}/webhooks/rest/webhook\n"
             f"  Rasa (socket.io): {stack.url}/socket.io\n"
             f"  Action server:    {stack.actions_url}/health\n"
-            f"  Logs:             {stack.workdir}\n"
+            + (f"  Casemanagers:     {os.environ['HANDOVER_URL']}/wachtrij (inlog: zie hierboven)\n" if with_handover else "")
+            + f"  Logs:             {stack.workdir}\n"
             "Probeer:\n"
             f"  curl -s {stack.url}/webhooks/rest/webhook -d "
             "'{\"sender\":\"t1\",\"message\":\"Ik heb een brief van het CJIB en ik kan de boete niet betalen\"}'\n"

@@ -9,7 +9,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.medewerker import offer_person, request_callback
 from bot.actions.messages import intake, send, slot_changes, state_of, user_input
+from bot.intake.engine import CALLBACK_STEP, HANDOVER_STEP
 
 
 class ActionIntake(Action):
@@ -25,4 +27,9 @@ class ActionIntake(Action):
         before = state_of(tracker)
         turn = intake().handle(before, user_input(tracker))
         send(dispatcher, turn.replies)
-        return slot_changes(before, turn.state)
+        events = slot_changes(before, turn.state)
+        if turn.followup == HANDOVER_STEP:
+            events += await offer_person(dispatcher, tracker, turn.state)
+        elif turn.followup == CALLBACK_STEP:
+            events += await request_callback(dispatcher, tracker, turn.state)
+        return events

@@ -10,6 +10,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.clients.handover import CaseNotFound, HandoverClient, HandoverUnavailable
+from bot.settings import BotSettings
+
+STATUS_RESPONSES = {
+    "wachtend": "utter_status_wachtend",
+    "in_behandeling": "utter_status_in_behandeling",
+    "afgerond": "utter_status_afgerond",
+}
 REFERENCE = re.compile(r"\bHV-[A-HJ-KM-NP-Z2-9]{4}\b", re.IGNORECASE)
 
 
@@ -23,7 +31,7 @@ def reference_in(tracker: Tracker) -> Optional[str]:
 
 
 class ActionStatus(Action):
-    """Look up the status of a case; without the handover service the bot says so honestly."""
+    """Look up the status of a case: waiting, being handled or done, nothing personal."""
 
     def name(self) -> str:
         return "action_status"
@@ -32,8 +40,27 @@ class ActionStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Ask for the reference when it is missing; otherwise report what can be known."""
-        if reference_in(tracker) is None:
+        reference = reference_in(tracker)
+        if reference is None:
             dispatcher.utter_message(response="utter_status_zonder_referentie")
             return []
-        dispatcher.utter_message(response="utter_status_niet_beschikbaar")
+        settings = BotSettings.from_env()
+        if not settings.handover_url:
+            dispatcher.utter_message(response="utter_status_niet_beschikbaar")
+            return []
+        try:
+            status = await HandoverClient(settings).status(reference)
+        except CaseNotFound:
+            dispatcher.utter_message(response="utter_status_onbekend", referentie=reference)
+            return []
+        except HandoverUnavailable:
+            dispatcher.utter_message(response="utter_status_niet_beschikbaar")
+            return []
+        state = status.get("status")
+        if state not in STATUS_RESPONSES:
+            dispatcher.utter_message(response="utter_status_niet_beschikbaar")
+            return []
+        dispatcher.utter_message(
+            response=STATUS_RESPONSES[state], referentie=reference, positie=status.get("queue_position") or 1
+        )
         return []

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from bot.intake.contact import find_contact
 from bot.intake.knowledge import Knowledge
 from bot.intake.routing import LIFE_EVENT_PREFIX, Routing, question_type, route
 from bot.intake.schema import CONTINUE, URGENCY_NODE, Node, Option, Outcome, Schema
@@ -30,6 +31,12 @@ CONFIRMING = "bevestigen"
 IN_TREE = "schema"
 OWN_WORDS = "eigen_woorden"
 DONE = "uitkomst"
+ASKING_CONSENT = "toestemming"
+ASKING_CONTACT = "terugbellen"
+
+# Steps outside the engine that the action must take next (they talk to the handover service).
+HANDOVER_STEP = "medewerker"
+CALLBACK_STEP = "terugbellen"
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class IntakeState:
     misverstanden: int = 0
     past_niet: bool = False
     samenvatting: Optional[str] = None
+    toestemming: Optional[bool] = None
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "IntakeState":
@@ -105,6 +113,7 @@ class Turn:
 
     replies: Tuple[Reply, ...]
     state: IntakeState
+    followup: Optional[str] = None  # HANDOVER_STEP or CALLBACK_STEP
 
 
 def choice_payload(choice: str) -> str:
@@ -129,6 +138,14 @@ class Intake:
     # --- entry point -------------------------------------------------------------------------
     def handle(self, state: IntakeState, user: UserInput) -> Turn:
         """React to one message of the citizen."""
+        if state.intake_fase == ASKING_CONSENT:
+            answer = self._consent_answer(user)
+            if answer is not None:
+                return Turn((), replace(state, toestemming=answer, intake_fase=DONE), followup=HANDOVER_STEP)
+        if state.intake_fase == ASKING_CONTACT and user.intent not in (CHOICE_INTENT, "medewerker"):
+            if find_contact(user.text).reachable:
+                return Turn((), replace(state, intake_fase=DONE), followup=CALLBACK_STEP)
+            return Turn((Reply(response="utter_vraag_contactgegevens_opnieuw"),), state)
         if user.intent == CHOICE_INTENT and user.choice:
             return self._on_choice(state, user.choice)
         if user.intent == "past_niet":
@@ -146,6 +163,12 @@ class Intake:
             if user.intent == "ontkennen":
                 return self._menu(state)
         return self._on_story(state, user)
+
+    @staticmethod
+    def _consent_answer(user: UserInput) -> Optional[bool]:
+        if user.intent == CHOICE_INTENT and user.choice in ("toestemming|ja", "toestemming|nee"):
+            return user.choice == "toestemming|ja"
+        return {"bevestigen": True, "ontkennen": False}.get(user.intent)
 
     # --- the citizen's own words ---------------------------------------------------------------
     def _on_story(self, state: IntakeState, user: UserInput) -> Turn:

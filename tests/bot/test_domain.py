@@ -17,6 +17,8 @@ GENERAL_INTENTS = {
     "begroeten", "afscheid", "bedankt", "bevestigen", "ontkennen", "past_niet", "medewerker",
     "buiten_bereik", "status_vraag", "verwijder_gegevens", "kies",
 }
+# Sent by the handover service through trigger_intent; never typed, so no NLU examples.
+SERVICE_INTENTS = {"medewerker_gekoppeld", "medewerker_bericht", "wachtrij_update", "terug_naar_bot"}
 
 
 def catalogue_intents() -> Set[str]:
@@ -25,7 +27,16 @@ def catalogue_intents() -> Set[str]:
 
 
 def test_domain_intents_are_the_catalogue_plus_the_general_ones() -> None:
-    assert set(domain()["intents"]) == catalogue_intents() | GENERAL_INTENTS
+    assert set(domain()["intents"]) == catalogue_intents() | GENERAL_INTENTS | SERVICE_INTENTS
+
+
+def test_while_a_casemanager_has_the_chat_every_citizen_intent_is_forwarded() -> None:
+    rules = yaml.safe_load((ROOT / "bot" / "data" / "rules" / "overdracht.yml").read_text(encoding="utf-8"))["rules"]
+    forward = next(r for r in rules if r.get("condition"))
+    assert forward["condition"] == [{"slot_was_set": [{"handover_actief": True}]}]
+    assert forward["steps"][-1] == {"action": "action_doorsturen"}
+    forwarded = {step["intent"] for step in forward["steps"][0]["or"]}
+    assert forwarded == (catalogue_intents() | GENERAL_INTENTS | {"nlu_fallback"})
 
 
 def test_every_intent_has_training_examples_except_button_only_ones() -> None:

@@ -1,0 +1,1 @@
+"""Small clients for the services the actions call."""

@@ -1,0 +1,112 @@
+"""While a casemanager has the conversation: forward the citizen's messages, and show the
+casemanager's messages, queue updates and the return to the bot (sent by the handover service
+through Rasa's trigger_intent)."""
+
+from __future__ import annotations
+
+from typing import List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.clients.handover import CaseClosed, CaseNotFound, HandoverClient, HandoverUnavailable
+from bot.settings import BotSettings
+
+
+def entity(tracker: Tracker, name: str) -> str:
+    """The value of an entity in the latest message ("" when absent)."""
+    return next((str(e.get("value") or "") for e in tracker.latest_message.get("entities") or ()
+                 if e.get("entity") == name), "")
+
+
+class ActionDoorsturen(Action):
+    """Pass the citizen's message to the casemanager; the bot itself stays silent."""
+
+    def name(self) -> str:
+        return "action_doorsturen"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Forward the text; tell the citizen only when it could not be delivered."""
+        reference = tracker.get_slot("handover_referentie")
+        settings = BotSettings.from_env()
+        if not reference or not settings.handover_url:
+            return [SlotSet("handover_actief", False)]
+        try:
+            await HandoverClient(settings).forward(reference, tracker.sender_id, tracker.latest_message.get("text") or "")
+        except (CaseClosed, CaseNotFound):
+            dispatcher.utter_message(response="utter_gesprek_al_afgesloten")
+            return [SlotSet("handover_actief", False)]
+        except HandoverUnavailable:
+            dispatcher.utter_message(response="utter_doorsturen_mislukt")
+        return []
+
+
+class ActionMedewerkerGekoppeld(Action):
+    """A casemanager took the case."""
+
+    def name(self) -> str:
+        return "action_medewerker_gekoppeld"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Introduce the casemanager by first name."""
+        dispatcher.utter_message(response="utter_medewerker_gekoppeld", naam=entity(tracker, "naam") or "Een medewerker")
+        return []
+
+
+class ActionMedewerkerBericht(Action):
+    """A message from the casemanager, shown as coming from that person."""
+
+    def name(self) -> str:
+        return "action_medewerker_bericht"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Utter the casemanager's text, labelled with their first name."""
+        text = entity(tracker, "tekst")
+        if text:
+            naam = entity(tracker, "naam") or "Medewerker"
+            # Plain text only: Rasa's socket.io output turns a custom payload into emit() arguments.
+            dispatcher.utter_message(response="utter_bericht_van_medewerker", naam=naam, tekst=text)
+        return []
+
+
+class ActionWachtrijUpdate(Action):
+    """The citizen's place in the queue changed."""
+
+    def name(self) -> str:
+        return "action_wachtrij_update"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Tell the new position."""
+        position = entity(tracker, "positie")
+        if position.isdigit() and tracker.get_slot("handover_actief"):
+            dispatcher.utter_message(response="utter_wachtrij_positie", positie=int(position))
+        return []
+
+
+class ActionTerugNaarBot(Action):
+    """The casemanager closed the case: the bot takes over again, with a clean intake."""
+
+    def name(self) -> str:
+        return "action_terug_naar_bot"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Closing message with the reference and the agreed next steps; then reset the intake."""
+        reference = entity(tracker, "referentie") or tracker.get_slot("handover_referentie") or ""
+        agreed = entity(tracker, "afspraken")
+        dispatcher.utter_message(response="utter_terug_naar_bot", referentie=reference)
+        if agreed:
+            dispatcher.utter_message(response="utter_afspraken", afspraken=agreed)
+        dispatcher.utter_message(response="utter_bot_weer_hier")
+        return [AllSlotsReset()]

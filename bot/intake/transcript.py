@@ -1,0 +1,34 @@
+"""The conversation as the casemanager reads it, built from the tracker's events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterable, List, Mapping
+
+CHOICE_PREFIX = "/"
+
+
+def transcript(events: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """Citizen and bot messages in order; a pressed button shows as its title, not its payload."""
+    lines: List[Dict[str, Any]] = []
+    titles: Dict[str, str] = {}
+    for event in events:
+        kind = event.get("event")
+        if kind == "bot" and event.get("text"):
+            buttons = (event.get("data") or {}).get("buttons") or []
+            titles = {b.get("payload", ""): b.get("title", "") for b in buttons}
+            lines.append({"role": "bot", "text": event["text"], "timestamp": event.get("timestamp")})
+        elif kind == "user":
+            text = str(event.get("text") or "")
+            if text.startswith(CHOICE_PREFIX):
+                if text not in titles:
+                    continue  # an intent sent by a program (not typed, not a button of this conversation)
+                text = f"[knop] {titles[text]}"
+            if text.strip():
+                lines.append({"role": "citizen", "text": text, "timestamp": event.get("timestamp")})
+    return lines
+
+
+def as_json(lines: List[Dict[str, Any]]) -> str:
+    """Compact JSON, for size checks."""
+    return json.dumps(lines, ensure_ascii=False)

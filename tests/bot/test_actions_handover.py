@@ -1,0 +1,219 @@
+"""The handover actions against a fake handover service (a real aiohttp server on loopback)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from rasa_sdk import Tracker
+from rasa_sdk.events import AllSlotsReset, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.intake import ActionIntake
+from bot.actions.medewerker import ActionMedewerker
+from bot.actions.overdracht import ActionDoorsturen, ActionMedewerkerBericht, ActionTerugNaarBot
+from bot.actions.status import ActionStatus
+from bot.intake.engine import choice_payload
+from tools.stack import free_port
+
+SECRET = "test-geheim"
+
+
+class FakeHandover:
+    """Records what the bot sends; answers like the real service (handover/README.md)."""
+
+    def __init__(self) -> None:
+        self.offer = "live"
+        self.cases: List[Dict[str, Any]] = []
+        self.messages: List[Dict[str, Any]] = []
+        self.closed = False
+        self.statuses: Dict[str, Dict[str, Any]] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application()
+
+        @web.middleware
+        async def auth(request: web.Request, handler):  # type: ignore[no-untyped-def]
+            if request.headers.get("Authorization") != f"Bearer {SECRET}":
+                return web.json_response({"error": "unauthorized"}, status=401)
+            return await handler(request)
+
+        async def availability(request: web.Request) -> web.Response:
+            return web.json_response({"open": self.offer == "live", "online_casemanagers": 1, "offer": self.offer})
+
+        async def cases(request: web.Request) -> web.Response:
+            self.cases.append(await request.json())
+            return web.json_response({"reference": "HV-7K3M", "status": "wachtend", "queue_position": 2,
+                                      "expected_wait_minutes": 8, "offer": self.offer}, status=201)
+
+        async def messages(request: web.Request) -> web.Response:
+            if self.closed:
+                return web.json_response({"error": "closed"}, status=409)
+            self.messages.append({"reference": request.match_info["ref"], **await request.json()})
+            return web.json_response({"status": "accepted"}, status=202)
+
+        async def status(request: web.Request) -> web.Response:
+            found = self.statuses.get(request.match_info["ref"])
+            return web.json_response(found or {"error": "not_found"}, status=200 if found else 404)
+
+        app.middlewares.append(auth)
+        app.router.add_get("/api/availability", availability)
+        app.router.add_post("/api/cases", cases)
+        app.router.add_post("/api/cases/{ref}/messages", messages)
+        app.router.add_get("/api/status/{ref}", status)
+        return app
+
+
+@pytest.fixture
+async def service(monkeypatch: pytest.MonkeyPatch):
+    fake = FakeHandover()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    monkeypatch.setenv("HANDOVER_URL", str(server.make_url("")).rstrip("/"))
+    monkeypatch.setenv("HANDOVER_SHARED_SECRET", SECRET)
+    yield fake
+    await server.close()
+
+
+def tracker(text: str, intent: str, slots: Optional[Dict[str, Any]] = None,
+            entities: Optional[List[Dict[str, Any]]] = None, events: Optional[List[Dict[str, Any]]] = None) -> Tracker:
+    return Tracker.from_dict({
+        "sender_id": "burger-42",
+        "slots": slots or {},
+        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0},
+                           "intent_ranking": [], "entities": entities or []},
+        "latest_input_channel": "socketio",
+        "events": events or [
+            {"event": "user", "text": "ik kan mijn boete niet betalen", "timestamp": 1, "input_channel": "socketio"},
+            {"event": "bot", "text": "Klopt dat?", "timestamp": 2},
+        ],
+        "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
+    })
+
+
+def click(choice: str, slots: Dict[str, Any]) -> Tracker:
+    return tracker(choice_payload(choice), "kies", slots, [{"entity": "keuze", "value": choice}])
+
+
+async def test_a_person_is_offered_only_after_consent(service: FakeHandover) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionMedewerker().run(dispatcher, tracker("ik wil een mens", "medewerker",
+                                                              {"samenvatting": "Boete CJIB"}), {})
+    assert dispatcher.messages[0]["response"] == "utter_vraag_toestemming"
+    assert dispatcher.messages[0]["samenvatting"] == "Boete CJIB"
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == ["Ja, dat mag", "Nee, liever niet"]
+    assert events == [SlotSet("intake_fase", "toestemming")]
+    assert service.cases == []
+
+
+async def test_consent_creates_a_case_with_transcript_and_intake(service: FakeHandover) -> None:
+    slots = {"intake_fase": "toestemming", "onderwerp": "cjib.betalingsregeling", "organisaties": ["cjib", "svb"],
+             "vraagtype": 3.0, "urgent": True, "samenvatting": "In eigen woorden: boete"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionIntake().run(dispatcher, click("toestemming|ja", slots), {})
+    assert len(service.cases) == 1
+    case = service.cases[0]
+    assert case["consent"] is True and case["kind"] == "chat"
+    assert case["channel"] == "socketio" and case["sender_id"] == "burger-42"
+    assert case["summary"]["topic"] == "cjib.betalingsregeling"
+    assert case["summary"]["organisations"] == ["cjib", "svb"] and case["summary"]["question_type"] == 3
+    assert case["transcript"][0] == {"role": "citizen", "text": "ik kan mijn boete niet betalen", "timestamp": 1}
+    assert dispatcher.messages[-1]["response"] == "utter_in_wachtrij"
+    assert dispatcher.messages[-1]["referentie"] == "HV-7K3M" and dispatcher.messages[-1]["positie"] == 2
+    assert SlotSet("toestemming", True) in events
+    assert SlotSet("handover_actief", True) in events and SlotSet("handover_referentie", "HV-7K3M") in events
+
+
+async def test_without_consent_the_transcript_stays_with_the_citizen(service: FakeHandover) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionIntake().run(dispatcher, tracker("nee", "ontkennen", {"intake_fase": "toestemming"}), {})
+    assert service.cases[0]["consent"] is False
+    assert service.cases[0]["transcript"] == []
+
+
+async def test_outside_office_hours_a_callback_request_is_taken(service: FakeHandover) -> None:
+    service.offer = "callback"
+    dispatcher = CollectingDispatcher()
+    slots: Dict[str, Any] = {"intake_fase": "toestemming"}
+    events = await ActionIntake().run(dispatcher, click("toestemming|ja", slots), {})
+    assert dispatcher.messages[-1]["response"] == "utter_terugbellen_vraag_contact"
+    assert SlotSet("intake_fase", "terugbellen") in events
+    slots = {"intake_fase": "terugbellen", "toestemming": True}
+    dispatcher = CollectingDispatcher()
+    await ActionIntake().run(dispatcher, tracker("weet ik niet", "nlu_fallback", slots), {})
+    assert dispatcher.messages[-1]["response"] == "utter_vraag_contactgegevens_opnieuw"
+    assert service.cases == []
+    dispatcher = CollectingDispatcher()
+    await ActionIntake().run(dispatcher, tracker("06 12345678 morgenochtend", "nlu_fallback", slots), {})
+    assert service.cases[0]["kind"] == "callback"
+    assert service.cases[0]["contact"] == {"phone": "0612345678", "moment": "morgenochtend"}
+    assert dispatcher.messages[-1]["response"] == "utter_terugbelverzoek_ontvangen"
+
+
+async def test_service_down_gives_an_honest_answer_and_the_phone_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDOVER_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HANDOVER_TIMEOUT", "2")
+    dispatcher = CollectingDispatcher()
+    events = await ActionMedewerker().run(dispatcher, tracker("medewerker", "medewerker", {"toestemming": True}), {})
+    assert dispatcher.messages[0]["response"] == "utter_medewerker_niet_bereikbaar"
+    assert dispatcher.messages[1]["naam"]  # the municipality's contact route
+    assert events == []
+
+
+async def test_messages_during_handover_go_to_the_casemanager_silently(service: FakeHandover) -> None:
+    slots = {"handover_actief": True, "handover_referentie": "HV-7K3M"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionDoorsturen().run(dispatcher, tracker("is er al iemand?", "medewerker", slots), {})
+    assert service.messages == [{"reference": "HV-7K3M", "sender_id": "burger-42", "text": "is er al iemand?"}]
+    assert dispatcher.messages == [] and events == []
+    service.closed = True
+    events = await ActionDoorsturen().run(dispatcher, tracker("hallo?", "begroeten", slots), {})
+    assert dispatcher.messages[0]["response"] == "utter_gesprek_al_afgesloten"
+    assert events == [SlotSet("handover_actief", False)]
+
+
+@pytest.mark.parametrize(
+    "status,response",
+    [("wachtend", "utter_status_wachtend"), ("in_behandeling", "utter_status_in_behandeling"),
+     ("afgerond", "utter_status_afgerond"), (None, "utter_status_onbekend")],
+)
+async def test_status_by_reference(service: FakeHandover, status: Optional[str], response: str) -> None:
+    if status:
+        service.statuses["HV-7K3M"] = {"reference": "HV-7K3M", "status": status, "queue_position": 3}
+    dispatcher = CollectingDispatcher()
+    await ActionStatus().run(dispatcher, tracker("status HV-7K3M", "status_vraag"), {})
+    assert dispatcher.messages[0]["response"] == response
+    assert dispatcher.messages[0]["referentie"] == "HV-7K3M"
+
+
+async def test_a_casemanager_message_is_labelled_with_the_first_name() -> None:
+    dispatcher = CollectingDispatcher()
+    entities = [{"entity": "tekst", "value": "Ik bel het CJIB nu voor u."}, {"entity": "naam", "value": "Sanne"}]
+    await ActionMedewerkerBericht().run(dispatcher, tracker("/medewerker_bericht", "medewerker_bericht",
+                                                            entities=entities), {})
+    message = dispatcher.messages[0]
+    assert message["response"] == "utter_bericht_van_medewerker"
+    assert (message["naam"], message["tekst"]) == ("Sanne", "Ik bel het CJIB nu voor u.")
+
+
+async def test_return_to_bot_closes_with_reference_and_agreements_and_resets() -> None:
+    dispatcher = CollectingDispatcher()
+    entities = [{"entity": "referentie", "value": "HV-7K3M"}, {"entity": "afspraken", "value": "Sanne belt u vrijdag."}]
+    events = await ActionTerugNaarBot().run(dispatcher, tracker("/terug_naar_bot", "terug_naar_bot",
+                                                                {"handover_actief": True}, entities), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"]
+    assert dispatcher.messages[0]["referentie"] == "HV-7K3M"
+    assert dispatcher.messages[1]["afspraken"] == "Sanne belt u vrijdag."
+    assert events == [AllSlotsReset()]
+
+
+async def test_a_wrong_secret_is_refused_and_the_citizen_gets_the_phone_route(
+    service: FakeHandover, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HANDOVER_SHARED_SECRET", "fout")
+    dispatcher = CollectingDispatcher()
+    await ActionMedewerker().run(dispatcher, tracker("medewerker", "medewerker", {"toestemming": True}), {})
+    assert dispatcher.messages[0]["response"] == "utter_medewerker_niet_bereikbaar"
+    assert service.cases == []

@@ -1,0 +1,49 @@
+"""Contact details for a callback, and the transcript the casemanager reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.intake.contact import find_contact
+from bot.intake.engine import choice_payload
+from bot.intake.transcript import transcript
+
+
+@pytest.mark.parametrize(
+    "text,phone,email",
+    [
+        ("06-12345678 morgenochtend", "0612345678", None),
+        ("bel me op +31 6 1234 5678 na 14 uur", "+31612345678", None),
+        ("020 123 4567", "0201234567", None),
+        ("mail naar annie.jansen@example.nl graag", None, "annie.jansen@example.nl"),
+        ("ik heb geen telefoon", None, None),
+        ("mijn bsn is 123456782", None, None),  # nine digits without a leading 0 are not a phone number
+    ],
+)
+def test_find_contact(text: str, phone, email) -> None:
+    found = find_contact(text)
+    assert (found.phone, found.email) == (phone, email)
+    assert found.reachable == bool(phone or email)
+
+
+def test_the_rest_of_the_message_is_the_preferred_moment() -> None:
+    assert find_contact("06 12345678, morgenochtend na 10 uur").moment == "morgenochtend na 10 uur"
+
+
+def test_transcript_shows_buttons_as_their_titles_and_skips_program_intents() -> None:
+    payload = choice_payload("bevestig|cjib.openstaande_boetes")
+    events = [
+        {"event": "user", "text": "/begroeten", "timestamp": 1},
+        {"event": "user", "text": "ik heb een boete", "timestamp": 2},
+        {"event": "bot", "text": "Klopt dat?", "timestamp": 3,
+         "data": {"buttons": [{"title": "Ja, dat klopt", "payload": payload}]}},
+        {"event": "slot", "name": "x", "value": 1},
+        {"event": "user", "text": payload, "timestamp": 4},
+        {"event": "bot", "text": "Kunt u de boete betalen?", "timestamp": 5},
+    ]
+    assert transcript(events) == [
+        {"role": "citizen", "text": "ik heb een boete", "timestamp": 2},
+        {"role": "bot", "text": "Klopt dat?", "timestamp": 3},
+        {"role": "citizen", "text": "[knop] Ja, dat klopt", "timestamp": 4},
+        {"role": "bot", "text": "Kunt u de boete betalen?", "timestamp": 5},
+    ]
