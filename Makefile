@@ -75,7 +75,7 @@ handover-setup:
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover setup; fi
 
 ## test: everything CI checks
-test: train
+test: train handover-setup
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-rasa
 	$(MAKE) --no-print-directory test-nlu

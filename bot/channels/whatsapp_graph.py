@@ -1,0 +1,143 @@
+"""Sends messages through the WhatsApp Cloud API (Graph API), with bounded retries.
+
+Logs carry HTTP status and Graph error codes only: request and response bodies contain phone
+numbers and message text, so they are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+# Graph error 131047: more than 24 hours since the citizen last wrote; only a template may go out.
+WINDOW_CLOSED_CODES = frozenset({131047})
+# Cap on a server-sent Retry-After, so one send never stalls a conversation for long.
+MAX_DELAY = 10.0
+
+
+class GraphError(Exception):
+    """A send failed. `code` is Meta's error code when the response had one."""
+
+    def __init__(
+        self, status: Optional[int], code: Optional[int], what: str, retry_after: Optional[float] = None
+    ) -> None:
+        super().__init__(f"{what} (status={status}, code={code})")
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+class GraphRejected(GraphError):
+    """A 4xx other than 429: sending the same request again cannot help."""
+
+    @property
+    def window_closed(self) -> bool:
+        return self.code in WINDOW_CLOSED_CODES
+
+
+class GraphUnavailable(GraphError):
+    """429, 5xx or a network error, still failing after the last attempt."""
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    api_url: str
+    phone_number_id: str
+    access_token: str
+    attempts: int = 3
+    base_delay: float = 0.5
+    timeout: float = 10.0
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.api_url.rstrip('/')}/{self.phone_number_id}/messages"
+
+
+def _error_code(payload: Any) -> Optional[int]:
+    """Meta's {"error": {"code": …}} of an error response, if it is there."""
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        code = payload["error"].get("code")
+        return code if isinstance(code, int) else None
+    return None
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> Optional[float]:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+class GraphClient:
+    """One HTTP session per event loop, reused for every send (keep-alive to graph.facebook.com)."""
+
+    def __init__(self, config: GraphConfig) -> None:
+        self.config = config
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._session_loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # A session is bound to the loop it was made on; Rasa runs one loop, tests run many.
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout))
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def send(self, message: Dict[str, Any]) -> Optional[str]:
+        """POST one message; returns Meta's message id. Retries 429, 5xx and network errors with
+        exponential backoff; raises GraphRejected at once for other 4xx."""
+        last: GraphError = GraphUnavailable(None, None, "not attempted")
+        for attempt in range(1, self.config.attempts + 1):
+            try:
+                return await self._post(message)
+            except GraphRejected:
+                raise
+            except GraphUnavailable as e:
+                last = e
+                log.warning(
+                    "whatsapp send attempt %s/%s failed: status=%s code=%s",
+                    attempt, self.config.attempts, e.status, e.code,
+                )
+                if attempt < self.config.attempts:
+                    await asyncio.sleep(self._delay(attempt, e))
+        raise last
+
+    def _delay(self, attempt: int, error: GraphError) -> float:
+        backoff = self.config.base_delay * 2 ** (attempt - 1)
+        return min(max(backoff, error.retry_after or 0.0), MAX_DELAY)
+
+    async def _post(self, message: Dict[str, Any]) -> Optional[str]:
+        headers = {"Authorization": f"Bearer {self.config.access_token}"}
+        try:
+            async with self._get_session().post(self.config.messages_url, json=message, headers=headers) as response:
+                payload = await self._json(response)
+                if response.status < 300:
+                    return self._message_id(payload)
+                error_cls = GraphUnavailable if response.status == 429 or response.status >= 500 else GraphRejected
+                raise error_cls(response.status, _error_code(payload), "graph api error", _retry_after(response))
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise GraphUnavailable(None, None, type(e).__name__) from e
+
+    @staticmethod
+    async def _json(response: aiohttp.ClientResponse) -> Any:
+        try:
+            return await response.json(content_type=None)
+        except (ValueError, aiohttp.ContentTypeError):
+            return None
+
+    @staticmethod
+    def _message_id(payload: Any) -> Optional[str]:
+        messages = payload.get("messages") if isinstance(payload, dict) else None
+        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+            return messages[0].get("id")
+        return None

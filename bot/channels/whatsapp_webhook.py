@@ -1,0 +1,179 @@
+"""Reads Meta's webhook requests: signature check and the parts of the payload the bot needs.
+
+Payload format: Meta's "messages webhook reference" (object whatsapp_business_account →
+entry[] → changes[] (field "messages") → value.messages[] / value.statuses[]).
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, Iterator, List, Optional
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+MAX_BODY_BYTES = 1024 * 1024
+MAX_TEXT_CHARS = 4096
+MAX_SENDER_CHARS = 64
+
+
+class Kind(Enum):
+    TEXT = "text"  # typed text: goes to NLU
+    CHOICE = "choice"  # tap on one of our reply buttons or list rows: its id is a Rasa payload
+    TEMPLATE_REPLY = "template_reply"  # tap on a quick-reply button of our template
+    UNSUPPORTED = "unsupported"  # voice, audio, photo, file, video, sticker, location, contact …
+    IGNORED = "ignored"  # reactions and system notices: nothing to answer
+
+
+# Message types that a person sends but the bot cannot read. Anything unknown is treated the same,
+# so a new WhatsApp message type gets the "please type" answer instead of silence.
+_IGNORED_TYPES = frozenset({"reaction", "system", "request_welcome", "ephemeral"})
+
+
+class MalformedPayload(ValueError):
+    """The body is signed but is not a webhook payload we can read."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a citizen, reduced to what the channel needs."""
+
+    message_id: str
+    sender: str
+    kind: Kind
+    wa_type: str
+    text: str = ""
+    title: str = ""
+    timestamp: Optional[float] = None
+    phone_number_id: Optional[str] = None
+
+
+@dataclass
+class Parsed:
+    messages: List[Inbound] = field(default_factory=list)
+    statuses: int = 0
+    status_error_codes: List[int] = field(default_factory=list)
+    skipped: int = 0
+
+
+def signature_valid(app_secret: Optional[str], body: bytes, header: Optional[str]) -> bool:
+    """HMAC-SHA256 of the raw body with the app secret, compared in constant time. Without a
+    secret nothing is valid: a missing setting must not open the webhook to anyone."""
+    if not app_secret or not header:
+        return False
+    scheme, _, received = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not received:
+        return False
+    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), received.lower().encode("utf-8", "replace"))
+
+
+def token_matches(expected: Optional[str], received: Optional[str]) -> bool:
+    """Constant-time comparison of the verify token; no configured token matches nothing."""
+    if not expected or received is None:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), received.encode("utf-8", "replace"))
+
+
+def decode(body: bytes) -> Dict[str, Any]:
+    """Strict UTF-8 JSON object, or MalformedPayload."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise MalformedPayload(type(e).__name__) from e
+    if not isinstance(payload, dict):
+        raise MalformedPayload("not an object")
+    return payload
+
+
+def _dicts(value: Any) -> Iterator[Dict[str, Any]]:
+    """The dict items of a list; anything else yields nothing (payloads are read leniently)."""
+    if isinstance(value, list):
+        yield from (item for item in value if isinstance(item, dict))
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse(payload: Dict[str, Any]) -> Parsed:
+    """Messages and statuses of a webhook payload. Parts we do not understand are skipped, so one
+    odd entry never costs the other messages in the same request."""
+    if not isinstance(payload.get("entry", []), list):
+        raise MalformedPayload("entry is not a list")
+    parsed = Parsed()
+    for entry in _dicts(payload.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            value = change.get("value")
+            if change.get("field", "messages") != "messages" or not isinstance(value, dict):
+                continue
+            _read_value(value, parsed)
+    return parsed
+
+
+def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
+    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    phone_number_id = _str(metadata.get("phone_number_id")) or None
+    for status in _dicts(value.get("statuses")):
+        parsed.statuses += 1
+        parsed.status_error_codes += [e["code"] for e in _dicts(status.get("errors")) if isinstance(e.get("code"), int)]
+    for message in _dicts(value.get("messages")):
+        inbound = read_message(message, phone_number_id)
+        if inbound is None:
+            parsed.skipped += 1
+        else:
+            parsed.messages.append(inbound)
+
+
+def _valid_sender(sender: str) -> bool:
+    # The WhatsApp id becomes Rasa's conversation id (a URL path segment for the handover
+    # service): short, printable, no path separators.
+    return 0 < len(sender) <= MAX_SENDER_CHARS and sender.isprintable() and "/" not in sender
+
+
+def read_message(message: Dict[str, Any], phone_number_id: Optional[str]) -> Optional[Inbound]:
+    """One entry of value.messages, or None when it lacks an id or a usable sender."""
+    message_id, sender, wa_type = _str(message.get("id")), _str(message.get("from")), _str(message.get("type"))
+    if not message_id or not _valid_sender(sender):
+        return None
+    timestamp = _timestamp(message.get("timestamp"))
+    base = {"message_id": message_id, "sender": sender, "wa_type": wa_type or "unknown",
+            "timestamp": timestamp, "phone_number_id": phone_number_id}
+    content = message.get(wa_type) if isinstance(message.get(wa_type), dict) else {}
+    if wa_type == "text":
+        text = _str(content.get("body")).strip()[:MAX_TEXT_CHARS]
+        return Inbound(kind=Kind.TEXT if text else Kind.IGNORED, text=text, **base)
+    if wa_type == "interactive":
+        return _interactive(content, base)
+    if wa_type == "button":
+        # Quick reply of a template; its payload is what we (or the template) set, else its label.
+        text = _str(content.get("payload")) or _str(content.get("text"))
+        return Inbound(kind=Kind.TEMPLATE_REPLY, text=text, title=_str(content.get("text")), **base)
+    if wa_type in _IGNORED_TYPES:
+        return Inbound(kind=Kind.IGNORED, **base)
+    return Inbound(kind=Kind.UNSUPPORTED, **base)
+
+
+def _interactive(content: Dict[str, Any], base: Dict[str, Any]) -> Inbound:
+    """button_reply / list_reply carry our id (the Rasa payload) and the title that was shown."""
+    reply_type = _str(content.get("type"))
+    reply = content.get(reply_type) if reply_type in ("button_reply", "list_reply") else None
+    if not isinstance(reply, dict):
+        # e.g. nfm_reply (WhatsApp Flows): not something this bot sends
+        return Inbound(kind=Kind.UNSUPPORTED, **base)
+    reply_id, title = _str(reply.get("id")), _str(reply.get("title"))
+    if not reply_id and not title:
+        return Inbound(kind=Kind.IGNORED, **base)
+    return Inbound(kind=Kind.CHOICE, text=reply_id, title=title, **base)
+
+
+def _timestamp(value: Any) -> Optional[float]:
+    """Meta sends unix seconds as a string."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
