@@ -37,7 +37,13 @@ from bot.channels.whatsapp_format import (
     template_body,
     text_body,
 )
-from bot.channels.whatsapp_graph import GraphClient, GraphConfig, GraphError, GraphRejected
+from bot.channels.whatsapp_graph import (
+    GraphClient,
+    GraphConfig,
+    GraphError,
+    GraphRejected,
+    GraphUnavailable,
+)
 from bot.channels.whatsapp_state import PAYLOAD_TOKEN_PREFIX, WhatsAppState
 from bot.channels.whatsapp_webhook import (
     MAX_BODY_BYTES,
@@ -54,7 +60,9 @@ from bot.channels.whatsapp_webhook import (
 log = logging.getLogger(__name__)
 
 CHANNEL_NAME = "whatsapp"
-DEFAULT_API_URL = "https://graph.facebook.com/v19.0"
+# Graph API versions expire about two years after release (v19.0 did on 21 May 2026, per Meta's
+# changelog); pin a current one and move it forward when Meta announces the expiry.
+DEFAULT_API_URL = "https://graph.facebook.com/v24.0"
 DEFAULT_STATE_DB = "var/whatsapp.db"
 DEFAULT_TEMPLATE_LANGUAGE = "nl"
 DEFAULT_HOLD_HOURS = 168.0
@@ -169,7 +177,9 @@ class WhatsAppOutput(OutputChannel):
     def name(cls) -> Text:
         return CHANNEL_NAME
 
-    def __init__(self, config: WhatsAppConfig, state: WhatsAppState, graph: GraphClient, ids: ContactIds) -> None:
+    def __init__(
+        self, config: WhatsAppConfig, state: WhatsAppState, graph: GraphClient, ids: ContactIds
+    ) -> None:
         self.config = config
         self.state = state
         self.graph = graph
@@ -197,14 +207,18 @@ class WhatsAppOutput(OutputChannel):
         # A link with preview: sending media would need an upload or a public media URL policy.
         await self.send_text_message(recipient_id, str(image))
 
-    async def send_attachment(self, recipient_id: Text, attachment: Union[Text, Dict[str, Any]], **kwargs: Any) -> None:
+    async def send_attachment(
+        self, recipient_id: Text, attachment: Union[Text, Dict[str, Any]], **kwargs: Any
+    ) -> None:
         link = _attachment_link(attachment)
         if link:
             await self.send_text_message(recipient_id, link)
         else:
             log.warning("whatsapp attachment without a link skipped")
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
         """A custom payload {"whatsapp": {<Cloud API message without "to">}} is sent as it is;
         anything else is meant for another channel and is not shown as raw JSON to the citizen."""
         body = json_message.get(CHANNEL_NAME) if isinstance(json_message, dict) else None
@@ -219,14 +233,22 @@ class WhatsAppOutput(OutputChannel):
         """Send the messages held while the window was closed; the count that went out."""
         if not self.config.can_send:
             return 0
+        key = self.ids.key(recipient_id)
         sent = 0
-        for body in await self.state.take_held(self.ids.key(recipient_id)):
+        for body in await self.state.take_held(key):
             try:
                 await self._send(recipient_id, body)
                 sent += 1
             except GraphError as e:
-                log.error("whatsapp held message for %s not sent: status=%s code=%s",
-                          self.ids.ref(recipient_id), e.status, e.code)
+                # Meta unreachable: keep it for the next message; refused: it will never go out.
+                if isinstance(e, GraphUnavailable):
+                    await self.state.hold(key, body, MAX_HELD_PER_CONTACT)
+                log.error(
+                    "whatsapp held message for %s not sent: status=%s code=%s",
+                    self.ids.ref(recipient_id),
+                    e.status,
+                    e.code,
+                )
         return sent
 
     async def _deliver(self, recipient_id: str, body: Dict[str, Any]) -> None:
@@ -234,7 +256,9 @@ class WhatsAppOutput(OutputChannel):
         failing after the retries) propagates, so Rasa's caller - e.g. the handover service's
         trigger_intent - sees the failure and can try again later."""
         if not self.config.can_send:
-            log.warning("whatsapp: WHATSAPP_ACCESS_TOKEN or WHATSAPP_PHONE_NUMBER_ID missing; message dropped")
+            log.warning(
+                "whatsapp: WHATSAPP_ACCESS_TOKEN or WHATSAPP_PHONE_NUMBER_ID missing; message dropped"
+            )
             return
         key = self.ids.key(recipient_id)
         if not await self._window_open(key):
@@ -246,7 +270,12 @@ class WhatsAppOutput(OutputChannel):
             if e.window_closed:
                 await self._outside_window(recipient_id, key, body)
                 return
-            log.error("whatsapp message for %s rejected: status=%s code=%s", self.ids.ref(recipient_id), e.status, e.code)
+            log.error(
+                "whatsapp message for %s rejected: status=%s code=%s",
+                self.ids.ref(recipient_id),
+                e.status,
+                e.code,
+            )
 
     async def _window_open(self, key: str) -> bool:
         last = await self.state.last_inbound(key)
@@ -257,16 +286,23 @@ class WhatsAppOutput(OutputChannel):
         delivered when the citizen answers the template or writes again."""
         ref = self.ids.ref(recipient_id)
         if not self.config.template_name:
-            log.warning("whatsapp: 24h window closed for %s and WHATSAPP_TEMPLATE_NAME not set; message dropped", ref)
+            log.warning(
+                "whatsapp: 24h window closed for %s and WHATSAPP_TEMPLATE_NAME not set; message dropped", ref
+            )
             return
         if self.config.hold_hours > 0:
             await self.state.hold(key, body, MAX_HELD_PER_CONTACT)
         if not await self.state.claim_template(key, pause=WINDOW_SECONDS):
-            log.info("whatsapp: 24h window closed for %s; template sent before, message %s",
-                     ref, "held" if self.config.hold_hours > 0 else "dropped")
+            log.info(
+                "whatsapp: 24h window closed for %s; template sent before, message %s",
+                ref,
+                "held" if self.config.hold_hours > 0 else "dropped",
+            )
             return
         try:
-            await self._send(recipient_id, template_body(self.config.template_name, self.config.template_language))
+            await self._send(
+                recipient_id, template_body(self.config.template_name, self.config.template_language)
+            )
             log.info("whatsapp: 24h window closed for %s; template sent", ref)
         except GraphError as e:
             # Not raised: the message is held already, and a retry by the caller would hold it twice.
@@ -274,7 +310,12 @@ class WhatsAppOutput(OutputChannel):
             log.error("whatsapp template for %s not sent: status=%s code=%s", ref, e.status, e.code)
 
     async def _send(self, recipient_id: str, body: Dict[str, Any]) -> None:
-        message = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": recipient_id, **body}
+        message = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient_id,
+            **body,
+        }
         await self.graph.send(message)
 
     async def _choice_id(self, payload: str, limit: int) -> str:
@@ -316,7 +357,9 @@ class WhatsAppInput(InputChannel):
         graph: Optional[GraphClient] = None,
     ) -> None:
         self.config = config
-        self.state = state or WhatsAppState.from_setting(config.state_db, held_max_age=config.hold_hours * 3600)
+        self.state = state or WhatsAppState.from_setting(
+            config.state_db, held_max_age=config.hold_hours * 3600
+        )
         self.graph = graph or GraphClient(config.graph())
         self.ids = ContactIds(config.app_secret)
         self._warn_missing_settings()
@@ -333,8 +376,14 @@ class WhatsAppInput(InputChannel):
             if not value
         ]
         if missing:
-            log.warning("whatsapp channel: %s not set; the webhook refuses what it cannot verify or answer",
-                        ", ".join(missing))
+            log.warning(
+                "whatsapp channel: %s not set; requests needing it get 403, messages needing it are dropped",
+                ", ".join(missing),
+            )
+
+    async def forget(self, wa_id: str) -> None:
+        """Erase what the channel keeps about one citizen (erasure request)."""
+        await self.state.forget(self.ids.key(wa_id))
 
     def get_output_channel(self) -> WhatsAppOutput:
         """Also used by Rasa for trigger_intent?output_channel=whatsapp (casemanager messages)."""
@@ -368,7 +417,9 @@ class WhatsAppInput(InputChannel):
         """Meta's one-time check when the webhook URL is set in the app dashboard."""
         mode = request.args.get("hub.mode")
         challenge = request.args.get("hub.challenge") or ""
-        if mode == "subscribe" and token_matches(self.config.verify_token, request.args.get("hub.verify_token")):
+        if mode == "subscribe" and token_matches(
+            self.config.verify_token, request.args.get("hub.verify_token")
+        ):
             return response.text(challenge)
         log.warning("whatsapp webhook verification refused")
         return response.text("forbidden", status=403)

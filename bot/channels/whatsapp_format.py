@@ -113,7 +113,7 @@ def button_body(body: str, choices: Sequence[Choice], ids: Sequence[str]) -> Dic
     """An interactive reply-button message; `ids` are the (possibly shortened) payloads."""
     buttons = [
         {"type": "reply", "reply": {"id": reply_id, "title": choice.title}}
-        for choice, reply_id in zip(choices, ids)
+        for choice, reply_id in zip(choices, ids, strict=True)
     ]
     return {
         "type": "interactive",
@@ -131,7 +131,7 @@ def list_row(choice: Choice, row_id: str) -> Dict[str, Any]:
 
 def list_body(body: str, choices: Sequence[Choice], ids: Sequence[str]) -> Dict[str, Any]:
     """An interactive list message with one section (a section title is only needed for several)."""
-    rows = [list_row(choice, row_id) for choice, row_id in zip(choices, ids)]
+    rows = [list_row(choice, row_id) for choice, row_id in zip(choices, ids, strict=True)]
     return {
         "type": "interactive",
         "interactive": {

@@ -106,7 +106,10 @@ class GraphClient:
                 last = e
                 log.warning(
                     "whatsapp send attempt %s/%s failed: status=%s code=%s",
-                    attempt, self.config.attempts, e.status, e.code,
+                    attempt,
+                    self.config.attempts,
+                    e.status,
+                    e.code,
                 )
                 if attempt < self.config.attempts:
                     await asyncio.sleep(self._delay(attempt, e))
@@ -119,12 +122,18 @@ class GraphClient:
     async def _post(self, message: Dict[str, Any]) -> Optional[str]:
         headers = {"Authorization": f"Bearer {self.config.access_token}"}
         try:
-            async with self._get_session().post(self.config.messages_url, json=message, headers=headers) as response:
+            async with self._get_session().post(
+                self.config.messages_url, json=message, headers=headers
+            ) as response:
                 payload = await self._json(response)
                 if response.status < 300:
                     return self._message_id(payload)
-                error_cls = GraphUnavailable if response.status == 429 or response.status >= 500 else GraphRejected
-                raise error_cls(response.status, _error_code(payload), "graph api error", _retry_after(response))
+                error_cls = (
+                    GraphUnavailable if response.status == 429 or response.status >= 500 else GraphRejected
+                )
+                raise error_cls(
+                    response.status, _error_code(payload), "graph api error", _retry_after(response)
+                )
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             raise GraphUnavailable(None, None, type(e).__name__) from e
 

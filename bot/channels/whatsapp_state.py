@@ -137,7 +137,9 @@ def _insert_if_absent(connection: Connection, table: Table, values: Dict[str, An
 class WhatsAppState:
     """Persistent state of the WhatsApp channel; safe to share between instances."""
 
-    def __init__(self, url: str, clock: Callable[[], float] = time.time, held_max_age: float = 7 * DAY) -> None:
+    def __init__(
+        self, url: str, clock: Callable[[], float] = time.time, held_max_age: float = 7 * DAY
+    ) -> None:
         self._url = url
         self._clock = clock
         self.held_max_age = held_max_age
@@ -186,7 +188,9 @@ class WhatsAppState:
         now = self.now()
 
         def work(connection: Connection) -> bool:
-            return _insert_if_absent(connection, seen_messages, {"id_hash": _hash(message_id), "seen_at": now})
+            return _insert_if_absent(
+                connection, seen_messages, {"id_hash": _hash(message_id), "seen_at": now}
+            )
 
         claimed = await self._run(work)
         await self._purge_if_due()
@@ -272,14 +276,18 @@ class WhatsAppState:
             row = {"token": token, "payload": payload, "created_at": now}
             if not _insert_if_absent(connection, long_payloads, row):
                 # Same token, same payload: only keep it alive for as long as buttons may be tapped.
-                connection.execute(update(long_payloads).where(long_payloads.c.token == token).values(created_at=now))
+                connection.execute(
+                    update(long_payloads).where(long_payloads.c.token == token).values(created_at=now)
+                )
 
         await self._run(work)
         return token
 
     async def payload_for_token(self, token: str) -> Optional[str]:
         def work(connection: Connection) -> Optional[str]:
-            return connection.execute(select(long_payloads.c.payload).where(long_payloads.c.token == token)).scalar()
+            return connection.execute(
+                select(long_payloads.c.payload).where(long_payloads.c.token == token)
+            ).scalar()
 
         return await self._run(work)
 
@@ -291,7 +299,9 @@ class WhatsAppState:
         encoded = json.dumps(body, ensure_ascii=False)
 
         def work(connection: Connection) -> None:
-            connection.execute(insert(held_messages).values(contact_key=contact_key, body=encoded, created_at=now))
+            connection.execute(
+                insert(held_messages).values(contact_key=contact_key, body=encoded, created_at=now)
+            )
             # Bounded per contact: the oldest go first, a flood can never grow the table unbounded.
             keep = (
                 select(held_messages.c.id)
@@ -347,7 +357,9 @@ class WhatsAppState:
 
         def work(connection: Connection) -> None:
             connection.execute(delete(seen_messages).where(seen_messages.c.seen_at < now - SEEN_RETENTION))
-            connection.execute(delete(long_payloads).where(long_payloads.c.created_at < now - PAYLOAD_RETENTION))
+            connection.execute(
+                delete(long_payloads).where(long_payloads.c.created_at < now - PAYLOAD_RETENTION)
+            )
             connection.execute(delete(contacts).where(contacts.c.updated_at < now - CONTACT_RETENTION))
             connection.execute(delete(held_messages).where(held_messages.c.created_at < now - held_max_age))
 

@@ -119,7 +119,9 @@ def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
     phone_number_id = _str(metadata.get("phone_number_id")) or None
     for status in _dicts(value.get("statuses")):
         parsed.statuses += 1
-        parsed.status_error_codes += [e["code"] for e in _dicts(status.get("errors")) if isinstance(e.get("code"), int)]
+        parsed.status_error_codes += [
+            e["code"] for e in _dicts(status.get("errors")) if isinstance(e.get("code"), int)
+        ]
     for message in _dicts(value.get("messages")):
         inbound = read_message(message, phone_number_id)
         if inbound is None:
@@ -136,12 +138,21 @@ def _valid_sender(sender: str) -> bool:
 
 def read_message(message: Dict[str, Any], phone_number_id: Optional[str]) -> Optional[Inbound]:
     """One entry of value.messages, or None when it lacks an id or a usable sender."""
-    message_id, sender, wa_type = _str(message.get("id")), _str(message.get("from")), _str(message.get("type"))
+    message_id, sender, wa_type = (
+        _str(message.get("id")),
+        _str(message.get("from")),
+        _str(message.get("type")),
+    )
     if not message_id or not _valid_sender(sender):
         return None
     timestamp = _timestamp(message.get("timestamp"))
-    base = {"message_id": message_id, "sender": sender, "wa_type": wa_type or "unknown",
-            "timestamp": timestamp, "phone_number_id": phone_number_id}
+    base = {
+        "message_id": message_id,
+        "sender": sender,
+        "wa_type": wa_type or "unknown",
+        "timestamp": timestamp,
+        "phone_number_id": phone_number_id,
+    }
     content = message.get(wa_type) if isinstance(message.get(wa_type), dict) else {}
     if wa_type == "text":
         text = _str(content.get("body")).strip()[:MAX_TEXT_CHARS]

@@ -64,8 +64,14 @@ def envelope(
     }
 
 
-def _message(kind: str, content: Dict[str, Any], message_id: Optional[str], timestamp: Optional[float],
-             sender: str = WA_ID, **extra: Any) -> Dict[str, Any]:
+def _message(
+    kind: str,
+    content: Dict[str, Any],
+    message_id: Optional[str],
+    timestamp: Optional[float],
+    sender: str = WA_ID,
+    **extra: Any,
+) -> Dict[str, Any]:
     return {
         "from": sender,
         "id": message_id or wamid(),
@@ -76,8 +82,9 @@ def _message(kind: str, content: Dict[str, Any], message_id: Optional[str], time
     }
 
 
-def text_message(body: str, message_id: Optional[str] = None, timestamp: Optional[float] = None,
-                 sender: str = WA_ID) -> Dict[str, Any]:
+def text_message(
+    body: str, message_id: Optional[str] = None, timestamp: Optional[float] = None, sender: str = WA_ID
+) -> Dict[str, Any]:
     return _message("text", {"body": body}, message_id, timestamp, sender)
 
 
@@ -86,7 +93,9 @@ def button_reply(reply_id: str, title: str, message_id: Optional[str] = None) ->
     return _message("interactive", content, message_id, None, context={"from": DISPLAY_NUMBER, "id": wamid()})
 
 
-def list_reply(reply_id: str, title: str, description: str = "", message_id: Optional[str] = None) -> Dict[str, Any]:
+def list_reply(
+    reply_id: str, title: str, description: str = "", message_id: Optional[str] = None
+) -> Dict[str, Any]:
     reply = {"id": reply_id, "title": title}
     if description:
         reply["description"] = description
@@ -95,20 +104,45 @@ def list_reply(reply_id: str, title: str, description: str = "", message_id: Opt
 
 
 def template_button(payload: str, text: str) -> Dict[str, Any]:
-    return _message("button", {"payload": payload, "text": text}, None, None,
-                    context={"from": DISPLAY_NUMBER, "id": wamid()})
+    return _message(
+        "button",
+        {"payload": payload, "text": text},
+        None,
+        None,
+        context={"from": DISPLAY_NUMBER, "id": wamid()},
+    )
 
 
 MEDIA: Dict[str, Tuple[str, Dict[str, Any]]] = {
-    "voice note": ("audio", {"mime_type": "audio/ogg; codecs=opus", "sha256": "abc=", "id": "1001", "voice": True}),
+    "voice note": (
+        "audio",
+        {"mime_type": "audio/ogg; codecs=opus", "sha256": "abc=", "id": "1001", "voice": True},
+    ),
     "audio file": ("audio", {"mime_type": "audio/mpeg", "sha256": "abc=", "id": "1002"}),
-    "photo": ("image", {"caption": "deze brief snap ik niet", "mime_type": "image/jpeg", "sha256": "abc=", "id": "1003"}),
-    "document": ("document", {"caption": "aanslag", "filename": "aanslag.pdf", "mime_type": "application/pdf",
-                              "sha256": "abc=", "id": "1004"}),
+    "photo": (
+        "image",
+        {"caption": "deze brief snap ik niet", "mime_type": "image/jpeg", "sha256": "abc=", "id": "1003"},
+    ),
+    "document": (
+        "document",
+        {
+            "caption": "aanslag",
+            "filename": "aanslag.pdf",
+            "mime_type": "application/pdf",
+            "sha256": "abc=",
+            "id": "1004",
+        },
+    ),
     "video": ("video", {"mime_type": "video/mp4", "sha256": "abc=", "id": "1005"}),
     "sticker": ("sticker", {"mime_type": "image/webp", "sha256": "abc=", "id": "1006", "animated": False}),
-    "location": ("location", {"latitude": 52.3676, "longitude": 4.9041, "name": "Stadhuis", "address": "Amstel 1"}),
-    "contact card": ("contacts", [{"name": {"formatted_name": "Jan"}, "phones": [{"phone": "+31 6 1111 2222"}]}]),
+    "location": (
+        "location",
+        {"latitude": 52.3676, "longitude": 4.9041, "name": "Stadhuis", "address": "Amstel 1"},
+    ),
+    "contact card": (
+        "contacts",
+        [{"name": {"formatted_name": "Jan"}, "phones": [{"phone": "+31 6 1111 2222"}]}],
+    ),
     "unsupported type": ("unsupported", {}),
 }
 
@@ -133,8 +167,14 @@ def status(state: str, error_code: Optional[int] = None) -> Dict[str, Any]:
         entry["conversation"] = {"id": "abc", "origin": {"type": "service"}}
         entry["pricing"] = {"billable": True, "pricing_model": "CBP", "category": "service"}
     if error_code is not None:
-        entry["errors"] = [{"code": error_code, "title": "Re-engagement message", "message": "Re-engagement message",
-                            "error_data": {"details": "Message failed to send because more than 24 hours have passed"}}]
+        entry["errors"] = [
+            {
+                "code": error_code,
+                "title": "Re-engagement message",
+                "message": "Re-engagement message",
+                "error_data": {"details": "Message failed to send because more than 24 hours have passed"},
+            }
+        ]
     return entry
 
 
@@ -153,13 +193,13 @@ class FakeGraph:
 
     async def start(self) -> "FakeGraph":
         app = web.Application()
-        app.router.add_post("/v19.0/{phone_number_id}/messages", self._messages)
+        app.router.add_post("/v24.0/{phone_number_id}/messages", self._messages)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/v19.0"
+        self.url = f"http://127.0.0.1:{port}/v24.0"
         return self
 
     async def stop(self) -> None:
@@ -177,8 +217,11 @@ class FakeGraph:
             code, body = self.script.popleft()
             return web.json_response(body, status=code)
         return web.json_response(
-            {"messaging_product": "whatsapp", "contacts": [{"input": WA_ID, "wa_id": WA_ID}],
-             "messages": [{"id": wamid()}]}
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": WA_ID, "wa_id": WA_ID}],
+                "messages": [{"id": wamid()}],
+            }
         )
 
     def types(self) -> List[str]:
@@ -186,8 +229,14 @@ class FakeGraph:
 
 
 def graph_error(code: int, status_code: int = 400) -> Tuple[int, Dict[str, Any]]:
-    return status_code, {"error": {"message": "(#%d) error" % code, "type": "OAuthException", "code": code,
-                                   "fbtrace_id": "AbCdEf"}}
+    return status_code, {
+        "error": {
+            "message": "(#%d) error" % code,
+            "type": "OAuthException",
+            "code": code,
+            "fbtrace_id": "AbCdEf",
+        }
+    }
 
 
 # -- channel and server --------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ import json
 import logging
 import time
 from types import SimpleNamespace
-from typing import Any, AsyncIterator, Dict, List
+from typing import Any, AsyncIterator, Dict
 
 import pytest
+import textstat
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -21,6 +22,7 @@ from bot.channels.whatsapp import (
     WhatsAppOutput,
 )
 from bot.channels.whatsapp_format import (
+    DEFAULT_BODY,
     LIST_BUTTON_TEXT,
     MAX_BUTTON_ID,
     MAX_BUTTON_TITLE,
@@ -161,7 +163,7 @@ async def test_signed_text_reaches_rasa(server: Server) -> None:
 async def test_signature_is_checked_on_the_raw_bytes(server: Server) -> None:
     # Meta's bytes are not what json.dumps would produce (escapes, spacing, key order): a check
     # over a re-serialised body fails exactly on accents and emoji.
-    payload = json.dumps(envelope([text_message("Ik wil mijn toeslag wijzigen \u00e9\u00eb \U0001F600")]))
+    payload = json.dumps(envelope([text_message("Ik wil mijn toeslag wijzigen \u00e9\u00eb \U0001f600")]))
     raw = payload.replace(", ", ",   ").encode("utf-8")
     code, _ = await server.post_raw(raw, {"X-Hub-Signature-256": sign(raw)})
     assert code == 200
@@ -204,7 +206,7 @@ async def test_without_app_secret_every_post_is_refused(start_server: StartServe
     [
         b'{"object": "whatsapp_business_account", "entry": [',
         b'{"object": "\xff\xfe whatsapp"}',
-        "{\"entry\": []}".encode("utf-16"),
+        '{"entry": []}'.encode("utf-16"),
         b"[1, 2, 3]",
         b'{"entry": {"id": "1"}}',
         b"[" * 100_000 + b"]" * 100_000,
@@ -250,7 +252,9 @@ async def test_odd_entries_are_skipped_without_losing_the_rest(server: Server) -
 
 
 async def test_status_callbacks_are_acknowledged_and_ignored(server: Server, graph: FakeGraph) -> None:
-    payload = envelope(statuses=[status("sent"), status("delivered"), status("read"), status("failed", 131047)])
+    payload = envelope(
+        statuses=[status("sent"), status("delivered"), status("read"), status("failed", 131047)]
+    )
     code, _ = await server.post(payload)
     assert code == 200
     assert server.agent.messages == []
@@ -358,7 +362,9 @@ async def test_media_gets_the_dutch_reply_and_never_reaches_nlu(
     assert_within_limits(reply)
 
 
-async def test_the_person_button_of_the_media_reply_asks_for_a_person(server: Server, graph: FakeGraph) -> None:
+async def test_the_person_button_of_the_media_reply_asks_for_a_person(
+    server: Server, graph: FakeGraph
+) -> None:
     await server.send(media_message("voice note"))
     button = interactive(graph.sent[-1])["action"]["buttons"][0]["reply"]
     await server.send(button_reply(button["id"], button["title"]))
@@ -366,8 +372,13 @@ async def test_the_person_button_of_the_media_reply_asks_for_a_person(server: Se
 
 
 async def test_reactions_are_ignored(server: Server, graph: FakeGraph) -> None:
-    reaction = {"from": WA_ID, "id": "wamid.reaction1", "timestamp": str(int(time.time())), "type": "reaction",
-                "reaction": {"message_id": "wamid.out1", "emoji": "\U0001F44D"}}
+    reaction = {
+        "from": WA_ID,
+        "id": "wamid.reaction1",
+        "timestamp": str(int(time.time())),
+        "type": "reaction",
+        "reaction": {"message_id": "wamid.out1", "emoji": "\U0001f44d"},
+    }
     await server.send(reaction)
     assert server.agent.messages == [] and graph.sent == []
 
@@ -401,8 +412,11 @@ async def test_long_text_is_split_between_paragraphs(output: WhatsAppOutput, gra
 
 
 async def test_three_short_buttons_become_reply_buttons(output: WhatsAppOutput, graph: FakeGraph) -> None:
-    buttons = [{"title": "Ja", "payload": CHOICE_JA}, {"title": "Nee", "payload": "/nee"},
-               {"title": "Dit past niet", "payload": "/past_niet"}]
+    buttons = [
+        {"title": "Ja", "payload": CHOICE_JA},
+        {"title": "Nee", "payload": "/nee"},
+        {"title": "Dit past niet", "payload": "/past_niet"},
+    ]
     await output.send_response(WA_ID, {"text": "Klopt dat?", "buttons": buttons})
     [message] = graph.sent
     assert_within_limits(message)
@@ -410,7 +424,9 @@ async def test_three_short_buttons_become_reply_buttons(output: WhatsAppOutput, 
     assert body["type"] == "button"
     assert body["body"]["text"] == "Klopt dat?"
     assert [(b["reply"]["title"], b["reply"]["id"]) for b in body["action"]["buttons"]] == [
-        ("Ja", CHOICE_JA), ("Nee", "/nee"), ("Dit past niet", "/past_niet")
+        ("Ja", CHOICE_JA),
+        ("Nee", "/nee"),
+        ("Dit past niet", "/past_niet"),
     ]
 
 
@@ -427,7 +443,9 @@ async def test_four_buttons_become_a_list(output: WhatsAppOutput, graph: FakeGra
     ]
 
 
-async def test_a_long_title_makes_a_list_and_keeps_the_full_title(output: WhatsAppOutput, graph: FakeGraph) -> None:
+async def test_a_long_title_makes_a_list_and_keeps_the_full_title(
+    output: WhatsAppOutput, graph: FakeGraph
+) -> None:
     long_title = "Aanvragen of wijzigen van toeslagen"
     buttons = [{"title": long_title, "payload": "/a"}, {"title": "Iets anders", "payload": "/b"}]
     await output.send_text_with_buttons(WA_ID, "Kies", buttons)
@@ -440,13 +458,17 @@ async def test_a_long_title_makes_a_list_and_keeps_the_full_title(output: WhatsA
     assert rows[1] == {"id": "/b", "title": "Iets anders"}
 
 
-async def test_more_than_ten_choices_continue_as_numbered_lines(output: WhatsAppOutput, graph: FakeGraph) -> None:
+async def test_more_than_ten_choices_continue_as_numbered_lines(
+    output: WhatsAppOutput, graph: FakeGraph
+) -> None:
     buttons = [{"title": f"Onderwerp {i}", "payload": f"/kies{i}"} for i in range(1, 13)]
     await output.send_text_with_buttons(WA_ID, "Waar gaat uw vraag over?", buttons)
     [message] = graph.sent
     assert_within_limits(message)
     body = interactive(message)
-    assert [r["title"] for r in body["action"]["sections"][0]["rows"]] == [f"Onderwerp {i}" for i in range(1, 11)]
+    assert [r["title"] for r in body["action"]["sections"][0]["rows"]] == [
+        f"Onderwerp {i}" for i in range(1, 11)
+    ]
     assert body["body"]["text"] == "Waar gaat uw vraag over?\n\n11. Onderwerp 11\n12. Onderwerp 12"
 
 
@@ -462,7 +484,9 @@ async def test_text_too_long_for_buttons_goes_first(output: WhatsAppOutput, grap
 
 async def test_image_and_attachment_go_out_as_links(output: WhatsAppOutput, graph: FakeGraph) -> None:
     await output.send_response(WA_ID, {"image": "https://www.example.nl/uitleg.png"})
-    await output.send_response(WA_ID, {"attachment": {"type": "file", "payload": {"src": "https://www.example.nl/a.pdf"}}})
+    await output.send_response(
+        WA_ID, {"attachment": {"type": "file", "payload": {"src": "https://www.example.nl/a.pdf"}}}
+    )
     assert [m["text"] for m in graph.sent] == [
         {"body": "https://www.example.nl/uitleg.png", "preview_url": True},
         {"body": "https://www.example.nl/a.pdf", "preview_url": True},
@@ -525,6 +549,27 @@ async def test_held_messages_are_delivered_when_the_citizen_answers_the_template
     assert graph.types()[-1] == "text"
 
 
+async def test_a_held_message_survives_a_graph_outage(server: Server, graph: FakeGraph) -> None:
+    held = "Anna: uw aanvraag is binnen."
+    await server.channel.get_output_channel().send_text_message(WA_ID, held)
+    graph.fail_with(*[graph_error(2, 500)] * 3)
+    await server.send(text_message("hallo"))  # delivering the held message fails three times
+    await server.send(text_message("hallo?"))  # kept, so it goes out now
+    attempts = [m for m in graph.sent if m["type"] == "text" and m["text"]["body"] == held]
+    assert len(attempts) == 4
+
+
+async def test_forget_erases_window_and_held_messages(server: Server, graph: FakeGraph) -> None:
+    output = server.channel.get_output_channel()
+    await output.send_text_message(WA_ID, "Anna: uw aanvraag is binnen.")  # held, template sent
+    await server.channel.forget(WA_ID)
+    await server.send(text_message("hallo"))
+    assert graph.types() == ["template"]  # the held message is gone
+    await server.channel.forget(WA_ID)
+    await output.send_text_message(WA_ID, "Nog iets")  # the window is forgotten too
+    assert graph.types() == ["template", "template"]
+
+
 async def test_without_holding_outside_the_window_only_the_template_goes_out(
     start_server: StartServer, graph: FakeGraph
 ) -> None:
@@ -542,12 +587,16 @@ async def test_without_template_nothing_is_sent_and_the_warning_has_no_personal_
     server = await start_server(template_name=None)
     await server.channel.get_output_channel().send_text_message(WA_ID, "Anna: uw aanvraag is binnen.")
     assert graph.sent == []
-    warnings = [r for r in caplog.records if r.name.startswith("bot.channels") and r.levelno == logging.WARNING]
+    warnings = [
+        r for r in caplog.records if r.name.startswith("bot.channels") and r.levelno == logging.WARNING
+    ]
     assert any("WHATSAPP_TEMPLATE_NAME" in r.getMessage() for r in warnings)
     assert WA_ID not in caplog.text and "aanvraag" not in caplog.text
 
 
-async def test_graph_window_error_falls_back_to_the_template(output: WhatsAppOutput, graph: FakeGraph) -> None:
+async def test_graph_window_error_falls_back_to_the_template(
+    output: WhatsAppOutput, graph: FakeGraph
+) -> None:
     graph.fail_with(graph_error(131047))
     await output.send_text_message(WA_ID, "Anna: uw aanvraag is binnen.")
     assert graph.types() == ["text", "template"]
@@ -568,7 +617,9 @@ async def test_429_is_retried(output: WhatsAppOutput, graph: FakeGraph) -> None:
     assert len(graph.sent) == 2
 
 
-async def test_retries_are_bounded_and_the_failure_is_raised(output: WhatsAppOutput, graph: FakeGraph) -> None:
+async def test_retries_are_bounded_and_the_failure_is_raised(
+    output: WhatsAppOutput, graph: FakeGraph
+) -> None:
     graph.fail_with(*[graph_error(2, 500)] * 5)
     with pytest.raises(GraphUnavailable):
         await output.send_text_message(WA_ID, "hallo")
@@ -583,7 +634,7 @@ async def test_400_is_not_retried(output: WhatsAppOutput, graph: FakeGraph) -> N
 
 async def test_network_errors_are_retried_then_raised(graph: FakeGraph, state_db: str) -> None:
     # port 9 (discard) on localhost: nobody listens, every attempt is a connection error
-    channel = WhatsAppInput(make_config(graph, state_db, api_url="http://127.0.0.1:9/v19.0"))
+    channel = WhatsAppInput(make_config(graph, state_db, api_url="http://127.0.0.1:9/v24.0"))
     await channel.state.record_inbound(channel.ids.key(WA_ID), time.time())
     started = time.monotonic()
     with pytest.raises(GraphUnavailable):
@@ -608,10 +659,14 @@ class RasaAgentStub:
     def is_ready(self) -> bool:
         return True
 
-    async def fetch_tracker_and_update_session(self, sender_id: str, *_: Any, **__: Any) -> DialogueStateTracker:
+    async def fetch_tracker_and_update_session(
+        self, sender_id: str, *_: Any, **__: Any
+    ) -> DialogueStateTracker:
         return DialogueStateTracker(sender_id, slots=[])
 
-    async def trigger_intent(self, intent_name: str, entities: Any, output_channel: Any, tracker: Any) -> None:
+    async def trigger_intent(
+        self, intent_name: str, entities: Any, output_channel: Any, tracker: Any
+    ) -> None:
         values = entities if isinstance(entities, dict) else {e["entity"]: e["value"] for e in entities}
         await output_channel.send_response(
             tracker.sender_id, {"text": f"Bericht van {values['naam']}: {values['tekst']}"}
@@ -680,7 +735,7 @@ def test_settings_come_from_credentials_then_environment(monkeypatch: pytest.Mon
     config = WhatsAppConfig.from_credentials({"app_secret": "from-file", "phone_number_id": ""})
     assert config.app_secret == "from-file"
     assert config.phone_number_id == "123"
-    assert config.api_url == "https://graph.facebook.com/v19.0"
+    assert config.api_url == "https://graph.facebook.com/v24.0"
     assert config.template_language == "nl"
     assert config.state_db == "var/whatsapp.db"
     assert WhatsAppConfig.from_credentials(None).app_secret == "from-env"
@@ -716,3 +771,20 @@ def test_split_text_never_exceeds_the_limit_and_loses_nothing() -> None:
     parts = split_text(text, 1000)
     assert all(0 < len(p) <= 1000 for p in parts)
     assert "".join(p.replace(" ", "") for p in parts) == text.replace(" ", "")
+
+
+# -- the channel's own words -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [UNSUPPORTED_REPLY, DEFAULT_BODY])
+def test_channel_texts_are_plain_dutch(text: str) -> None:
+    """The same bar as tests/bot/test_taal.py: Flesch-Douma >= 50, sentences <= 20 words, "u"."""
+    textstat.set_lang("nl")
+    assert textstat.flesch_reading_ease(text) >= 50
+    assert all(len(sentence.split()) <= 20 for sentence in text.split("."))
+    assert not {"je", "jij", "jouw"} & set(text.lower().replace("'", " ").split())
+
+
+@pytest.mark.parametrize("title", [PERSON_BUTTON["title"], LIST_BUTTON_TEXT])
+def test_channel_button_texts_fit(title: str) -> None:
+    assert 0 < len(title) <= MAX_BUTTON_TITLE
