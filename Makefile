@@ -19,7 +19,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 BOT_ENV_HASH := $(shell cat requirements/bot.txt requirements/bot.lock | sha256sum | cut -c1-12)
 BOT_ENV := $(CACHE)/venvs/bot-$(BOT_ENV_HASH)
 # Everything a trained model depends on; a change to any of these retrains.
-MODEL_INPUTS := config.yml domain.yml credentials.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
+MODEL_INPUTS := config.yml domain.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
 	bot/knowledge/lexicon.yml bot/nlp/build.py requirements/bot.lock
 MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
 MODEL = models/intake-$(MODEL_HASH).tar.gz
