@@ -25,7 +25,7 @@ MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
 MODEL = models/intake-$(MODEL_HASH).tar.gz
 SPACY_DIR := models/spacy-nl
 
-.PHONY: help setup spacy train run test test-bot test-rasa test-nlu test-handover bench nlu-compare lint clean
+.PHONY: help setup spacy train run test test-bot test-rasa test-nlu test-handover test-widget widget-setup bench nlu-compare lint clean
 
 help:
 	@echo "make run    - installeer, train (als nodig) en start de assistent"
@@ -68,14 +68,19 @@ train: spacy
 	@find models -maxdepth 1 -name 'intake-*.tar.gz' ! -name "$(notdir $(MODEL))" -delete
 	@ln -sfn "$(notdir $(MODEL))" models/current.tar.gz
 
-run: train handover-setup
+run: train handover-setup widget-setup
 	@MODEL="$(MODEL)" $(PY) -m tools.run
 
 handover-setup:
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover setup; fi
 
+## the website widget: npm packages (socket.io-client, axe-core for tests)
+widget-setup:
+	@$(MAKE) --no-print-directory -C widget setup
+
 ## test: everything CI checks
-test: train handover-setup
+test: train handover-setup widget-setup
+	@$(MAKE) --no-print-directory -C widget chromium
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-rasa
 	$(MAKE) --no-print-directory test-nlu
@@ -93,6 +98,9 @@ test-rasa: train
 ## NLU evaluation on a held-out 20 % of the data; fails below macro-F1 0.85 (report: reports/nlu/)
 test-nlu: spacy
 	$(PY) -m bot.evaluate --out reports/nlu --cache "$(CACHE)/nlu-eval" --min-macro-f1 0.85
+
+test-widget: train widget-setup
+	@$(MAKE) --no-print-directory -C widget test
 
 test-handover:
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover test; fi

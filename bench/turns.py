@@ -87,6 +87,7 @@ def baseline_model(cache: Path) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             project = Path(tmp) / "init"
+            project.mkdir()  # rasa init refuses a directory that does not exist
             subprocess.run([str(PYTHON), "-m", "rasa", "init", "--no-prompt", "--init-dir", str(project)],
                            check=True, cwd=tmp, stdout=subprocess.DEVNULL)
             trained = sorted((project / "models").glob("*.tar.gz"))[-1]

@@ -40,7 +40,7 @@ def main() -> int:
         os.environ.setdefault("HANDOVER_URL", f"http://127.0.0.1:{os.environ.get('HANDOVER_PORT', '8080')}")
     print("Assistent starten (dit duurt ongeveer een halve minuut)...", flush=True)
     stack.start()
-    handover = None
+    handover = widget = None
     try:
         if with_handover:
             handover = subprocess.Popen(
@@ -50,8 +50,17 @@ def main() -> int:
             )
             port = os.environ.get("HANDOVER_PORT", "8080")
             wait_for(f"http://127.0.0.1:{port}/healthz", 120, handover)
+        widget_port = os.environ.get("WIDGET_PORT", "8000")
+        widget = subprocess.Popen(
+            [sys.executable, str(ROOT / "widget" / "serve.py")],
+            env={**os.environ, "WIDGET_PORT": widget_port,
+                 "RASA_PUBLIC_URL": os.environ.get("RASA_PUBLIC_URL", f"http://localhost:{stack.rasa_port}")},
+            start_new_session=True,
+        )
+        wait_for(f"http://127.0.0.1:{widget_port}/", 20, widget)
         print(
             "\nDe assistent draait:\n"
+            f"  Website + chat:   http://localhost:{widget_port}/\n"
             f"  Rasa (REST):      {stack.url}/webhooks/rest/webhook\n"
             f"  Rasa (socket.io): {stack.url}/socket.io\n"
             f"  Action server:    {stack.actions_url}/health\n"
@@ -71,8 +80,9 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        if handover is not None and handover.poll() is None:
-            os.killpg(handover.pid, signal.SIGTERM)
+        for child in (handover, widget):
+            if child is not None and child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
         stack.stop()
 
 

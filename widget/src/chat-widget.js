@@ -1,0 +1,877 @@
+/*!
+ * Chat met de gemeente: an accessible chat widget for the municipal intake assistant.
+ *
+ * Embedding is one script tag (it loads its own stylesheet and the socket.io client):
+ *   <script src="https://…/chat-widget.js" data-rasa-url="https://bot.example.nl" defer></script>
+ *
+ * It talks to Rasa's socket.io channel (events user_uttered / bot_uttered, session_request /
+ * session_confirm, session_persistence: true). The session id and the transcript live in
+ * localStorage for at most `data-session-minutes` (default 120, Rasa's session expiry), so the
+ * conversation survives a reload. Plain ES2017, no build step. Documentation: docs/widget.md.
+ */
+(function () {
+  'use strict';
+
+  if (window.GemeenteChat) {
+    return; // the tag was included twice
+  }
+
+  var script = document.currentScript || document.querySelector('script[data-rasa-url]');
+  var scriptSrc = (script && script.src) || window.location.href;
+  var BASE = new URL('.', scriptSrc).href;
+
+  function attr(name, fallback) {
+    var value = script && script.getAttribute(name);
+    return value ? value : fallback;
+  }
+
+  var CONFIG = {
+    rasaUrl: attr('data-rasa-url', window.location.origin),
+    socketPath: attr('data-socket-path', '/socket.io'),
+    sessionMinutes: Number(attr('data-session-minutes', '120')) || 120,
+    stylesheet: attr('data-stylesheet', BASE + 'chat-widget.css'),
+    socketIoSrc: attr('data-socket-io-src', BASE + 'vendor/socket.io.min.js'),
+  };
+
+  // Every text the citizen sees (Dutch, B1).
+  var TEXT = {
+    launcher: 'Chat met de gemeente',
+    title: 'Chat met de gemeente',
+    subtitleBot: 'U praat met de digitale hulp.',
+    subtitleQueue: 'U wacht op een medewerker. Houd dit venster open.',
+    subtitleStaff: function (name) { return 'U praat met ' + name + '. ' + name + ' werkt bij de gemeente.'; },
+    close: 'Sluiten',
+    closeLong: 'Chat sluiten',
+    log: 'Gesprek',
+    you: 'U',
+    bot: 'Digitale hulp',
+    staff: function (name) { return name.toLowerCase() === 'medewerker' ? 'Medewerker' : name + ', medewerker'; },
+    notice: 'Melding: ',
+    choose: 'Kies een antwoord:',
+    inputLabel: 'Uw bericht',
+    inputHint: 'Druk op Enter om te versturen. Met Shift en Enter begint u een nieuwe regel.',
+    send: 'Versturen',
+    human: 'Praat met een medewerker',
+    humanMessage: 'Ik wil met een medewerker praten.',
+    alreadyQueued: 'U staat al in de wachtrij. Houd dit venster open. De medewerker komt zo bij u.',
+    alreadyStaff: function (name) { return 'U praat al met ' + name + '. Typ uw bericht hieronder.'; },
+    restart: 'Nieuw gesprek',
+    restartConfirm: 'Wilt u opnieuw beginnen? Dan verdwijnt dit gesprek uit dit venster.',
+    newWindow: ' (opent in een nieuw tabblad)',
+    typing: 'De digitale hulp schrijft een antwoord',
+    connecting: 'Verbinding maken…',
+    offline: 'Er is nu geen verbinding met de chat. We proberen het opnieuw. Uw berichten versturen we zodra het weer lukt.',
+    unavailable: 'De chat werkt nu niet. Probeer het later opnieuw, of bel de gemeente.',
+    unread: function (n) { return n === 1 ? '1 nieuw bericht' : n + ' nieuwe berichten'; },
+    unreadAnnounce: 'Er is een nieuw bericht in de chat met de gemeente.',
+  };
+
+  var STATE_KEY = 'gemeente-chat:gesprek';
+  var OWNER_KEY = 'gemeente-chat:tabblad';
+  var OPEN_KEY = 'gemeente-chat:open';
+  var MAX_MESSAGES = 200;
+  var TYPING_TIMEOUT_MS = 20000;
+  var OWNER_STALE_MS = 60000;
+
+  // ---------------------------------------------------------------- storage (never throws)
+
+  var memory = {};
+  function storageOf(kind) {
+    try {
+      var storage = window[kind];
+      var probe = '__gemeente-chat__';
+      storage.setItem(probe, probe);
+      storage.removeItem(probe);
+      return storage;
+    } catch (e) {
+      return {
+        getItem: function (k) { return Object.prototype.hasOwnProperty.call(memory, kind + k) ? memory[kind + k] : null; },
+        setItem: function (k, v) { memory[kind + k] = String(v); },
+        removeItem: function (k) { delete memory[kind + k]; },
+      };
+    }
+  }
+  var local = storageOf('localStorage');
+  var session = storageOf('sessionStorage');
+
+  function readJSON(storage, key) {
+    try {
+      var raw = storage.getItem(key);
+      return raw ? JSON.parse(raw) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  function writeJSON(storage, key, value) {
+    try {
+      if (value === null) {
+        storage.removeItem(key);
+      } else {
+        storage.setItem(key, JSON.stringify(value));
+      }
+    } catch (e) {
+      /* storage full or blocked: the conversation still works, it just will not survive a reload */
+    }
+  }
+
+  function randomId() {
+    var bytes = new Uint8Array(16);
+    if (window.crypto && window.crypto.getRandomValues) {
+      window.crypto.getRandomValues(bytes);
+    } else {
+      for (var i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+    }
+    return Array.prototype.map.call(bytes, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  }
+
+  // ---------------------------------------------------------------- conversation state
+
+  function freshState() {
+    return { sessionId: randomId(), updated: Date.now(), greeted: false, mode: 'bot', staffName: '', messages: [] };
+  }
+
+  function expired(candidate) {
+    return Date.now() - (candidate.updated || 0) > CONFIG.sessionMinutes * 60000;
+  }
+
+  function validState(candidate) {
+    return !!(candidate && typeof candidate.sessionId === 'string' && candidate.sessionId &&
+      Array.isArray(candidate.messages) && !expired(candidate));
+  }
+
+  function loadState() {
+    var found = readJSON(local, STATE_KEY);
+    if (validState(found)) return found;
+    if (found) writeJSON(local, STATE_KEY, null); // expired: nothing personal stays behind
+    return null;
+  }
+
+  var stored = loadState();
+  var state = stored || freshState();
+  var persisted = !!stored; // a visitor who never opens the chat leaves nothing behind
+
+  function persist() {
+    state.updated = Date.now();
+    if (state.messages.length > MAX_MESSAGES) {
+      var drop = state.messages.length - MAX_MESSAGES;
+      state.messages = state.messages.slice(drop);
+      rendered.splice(0, drop).forEach(function (entry) {
+        if (entry.element.parentNode) entry.element.parentNode.removeChild(entry.element);
+      });
+    }
+    persisted = true;
+    writeJSON(local, STATE_KEY, state);
+    claimOwnership();
+  }
+
+  // Several tabs may show the same conversation: all of them are in the socket.io room, but only
+  // the tab that was used last writes incoming messages to storage; the others follow through
+  // the `storage` event. That keeps the transcript free of duplicates.
+  var tabId = randomId();
+  function claimOwnership() {
+    if (persisted) writeJSON(local, OWNER_KEY, { tab: tabId, session: state.sessionId, at: Date.now() });
+  }
+  function isOwner() {
+    var owner = readJSON(local, OWNER_KEY);
+    return !owner || owner.tab === tabId || owner.session !== state.sessionId ||
+      Date.now() - (owner.at || 0) > OWNER_STALE_MS;
+  }
+
+  // ---------------------------------------------------------------- classifying bot messages
+
+  var STAFF = /^([^\s:()][^\n:()]{0,60}?) \(medewerker\):[ \t]*([\s\S]*)$/;
+  var STATUS = [
+    { pattern: /^U praat nu weer met de digitale hulp/, mode: 'bot' },
+    { pattern: /^U praat nu met ([^.\n]{1,60})\./, mode: 'staff' },
+    { pattern: /^U staat in de wachtrij/, mode: 'queue' },
+    { pattern: /^U staat al in de wachtrij/, mode: 'keep' },
+    { pattern: /^U bent nu nummer \d+ in de wachtrij/, mode: 'queue' },
+    { pattern: /^De medewerker heeft het gesprek afgesloten/, mode: 'bot' },
+    { pattern: /^Het gesprek met de medewerker is al afgesloten/, mode: 'bot' },
+    { pattern: /^Uw bericht is nog niet bij de medewerker aangekomen/, mode: 'keep' },
+  ];
+  var lastStaff = { at: 0, name: '' };
+
+  // What a bot text is: a casemanager's message, a status notice (and the mode it implies), or the
+  // bot. The patterns follow the texts in bot/domain/medewerker.yml (tests/widget checks them).
+  function kindOf(text) {
+    var staff = STAFF.exec(text);
+    if (staff) return { from: 'staff', name: staff[1], text: staff[2] };
+    for (var i = 0; i < STATUS.length; i++) {
+      var match = STATUS[i].pattern.exec(text);
+      if (match) {
+        var kind = { from: 'status', text: text, mode: STATUS[i].mode };
+        if (kind.mode === 'staff') kind.staffName = match[1] === 'Een medewerker' ? 'een medewerker' : match[1];
+        return kind;
+      }
+    }
+    return { from: 'bot', text: text };
+  }
+
+  // kindOf, plus what follows from it for this conversation: the mode, and continued messages.
+  function classify(text) {
+    var kind = kindOf(text);
+    if (kind.from === 'staff') {
+      lastStaff = { at: Date.now(), name: kind.name };
+      return { from: 'staff', name: kind.name, text: kind.text };
+    }
+    if (kind.from === 'status') {
+      if (kind.mode === 'staff') {
+        state.staffName = kind.staffName;
+        state.mode = 'staff';
+      } else if (kind.mode !== 'keep') {
+        state.mode = kind.mode;
+      } else if (state.mode === 'bot') {
+        state.mode = 'queue';
+      }
+      return { from: 'status', text: text };
+    }
+    // Rasa splits a text at blank lines: the rest of a casemanager's message follows at once.
+    if (state.mode === 'staff' && lastStaff.name && Date.now() - lastStaff.at < 1500) {
+      lastStaff.at = Date.now();
+      return { from: 'staff', name: lastStaff.name, text: text };
+    }
+    return { from: 'bot', text: text };
+  }
+
+  // ---------------------------------------------------------------- DOM helpers
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+  var ICONS = {
+    chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm2 5h12v2H6zm0 4h8v2H6z',
+    close: 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z',
+    person: 'M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zm0 2c-4.4 0-8 2.2-8 5v2h16v-2c0-2.8-3.6-5-8-5z',
+    info: 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2zm0-8h-2V7h2z',
+    send: 'M3 20.5 21 12 3 3.5 3 10l12 2-12 2z',
+  };
+  function icon(name) {
+    var svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    svg.setAttribute('class', 'gcw-icon');
+    var path = document.createElementNS(SVG_NS, 'path');
+    path.setAttribute('d', ICONS[name]);
+    path.setAttribute('fill', 'currentColor');
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function srOnly(text) {
+    return el('span', 'gcw-sr', text);
+  }
+
+  var URL_PATTERN = /https?:\/\/[^\s<>"']+/g;
+
+  // Text with line breaks (CSS pre-line) and clickable web addresses; never parsed as HTML.
+  function appendRichText(parent, text) {
+    var last = 0;
+    var match;
+    URL_PATTERN.lastIndex = 0;
+    while ((match = URL_PATTERN.exec(text)) !== null) {
+      var url = match[0].replace(/[.,;:!?)]+$/, '');
+      if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var link = el('a', 'gcw-link', url);
+      link.href = url;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer';
+      link.appendChild(srOnly(TEXT.newWindow));
+      parent.appendChild(link);
+      last = match.index + url.length;
+      URL_PATTERN.lastIndex = last;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  // ---------------------------------------------------------------- the widget's DOM
+
+  var root = el('aside', 'gcw');
+  root.setAttribute('lang', 'nl');
+  root.setAttribute('aria-label', TEXT.title);
+
+  var launcher = el('button', 'gcw-launcher');
+  launcher.type = 'button';
+  launcher.setAttribute('aria-expanded', 'false');
+  launcher.setAttribute('aria-controls', 'gcw-panel');
+  launcher.appendChild(icon('chat'));
+  launcher.appendChild(el('span', 'gcw-launcher-text', TEXT.launcher));
+  var badge = el('span', 'gcw-badge');
+  badge.hidden = true;
+  launcher.appendChild(badge);
+
+  var announcer = el('p', 'gcw-sr');
+  announcer.setAttribute('role', 'status');
+
+  var panel = el('div', 'gcw-panel');
+  panel.id = 'gcw-panel';
+  panel.hidden = true;
+  panel.setAttribute('role', 'dialog');
+  panel.setAttribute('aria-modal', 'false');
+  panel.setAttribute('aria-labelledby', 'gcw-title');
+  panel.setAttribute('aria-describedby', 'gcw-subtitle');
+
+  var header = el('div', 'gcw-header');
+  var heading = el('div', 'gcw-heading');
+  var title = el('h2', 'gcw-title', TEXT.title);
+  title.id = 'gcw-title';
+  var subtitle = el('p', 'gcw-subtitle', TEXT.subtitleBot);
+  subtitle.id = 'gcw-subtitle';
+  heading.appendChild(title);
+  heading.appendChild(subtitle);
+  var closeButton = el('button', 'gcw-close');
+  closeButton.type = 'button';
+  closeButton.setAttribute('aria-label', TEXT.closeLong);
+  closeButton.appendChild(icon('close'));
+  closeButton.appendChild(el('span', 'gcw-close-text', TEXT.close));
+  header.appendChild(heading);
+  header.appendChild(closeButton);
+
+  var connection = el('p', 'gcw-connection');
+  connection.setAttribute('role', 'status');
+
+  var log = el('div', 'gcw-log');
+  log.setAttribute('role', 'log');
+  log.setAttribute('aria-live', 'polite');
+  log.setAttribute('aria-label', TEXT.log);
+  log.tabIndex = 0; // scrollable with the keyboard
+
+  var typing = el('div', 'gcw-typing');
+  typing.setAttribute('aria-hidden', 'true');
+  typing.hidden = true;
+  var dots = el('span', 'gcw-dots');
+  dots.appendChild(el('span'));
+  dots.appendChild(el('span'));
+  dots.appendChild(el('span'));
+  typing.appendChild(dots);
+  typing.appendChild(el('span', 'gcw-typing-text', TEXT.typing));
+
+  var form = el('form', 'gcw-form');
+  form.setAttribute('novalidate', '');
+  var label = el('label', 'gcw-label', TEXT.inputLabel);
+  label.htmlFor = 'gcw-input';
+  var inputRow = el('div', 'gcw-input-row');
+  var input = el('textarea', 'gcw-input');
+  input.id = 'gcw-input';
+  input.rows = 1;
+  input.maxLength = 1000;
+  input.setAttribute('autocomplete', 'off');
+  input.setAttribute('aria-describedby', 'gcw-hint');
+  var sendButton = el('button', 'gcw-send');
+  sendButton.type = 'submit';
+  sendButton.appendChild(icon('send'));
+  sendButton.appendChild(el('span', 'gcw-send-text', TEXT.send));
+  inputRow.appendChild(input);
+  inputRow.appendChild(sendButton);
+  var hint = el('p', 'gcw-sr', TEXT.inputHint);
+  hint.id = 'gcw-hint';
+  form.appendChild(label);
+  form.appendChild(inputRow);
+  form.appendChild(hint);
+
+  var tools = el('div', 'gcw-tools');
+  var humanButton = el('button', 'gcw-human');
+  humanButton.type = 'button';
+  humanButton.appendChild(icon('person'));
+  humanButton.appendChild(el('span', '', TEXT.human));
+  var restartButton = el('button', 'gcw-restart', TEXT.restart);
+  restartButton.type = 'button';
+  tools.appendChild(humanButton);
+  tools.appendChild(restartButton);
+
+  panel.appendChild(header);
+  panel.appendChild(connection);
+  panel.appendChild(log);
+  panel.appendChild(typing);
+  panel.appendChild(form);
+  panel.appendChild(tools);
+  root.appendChild(launcher);
+  root.appendChild(announcer);
+  root.appendChild(panel);
+
+  // ---------------------------------------------------------------- rendering the transcript
+
+  var rendered = []; // [{ message, element }] in the same order as state.messages
+
+  function senderLabel(message) {
+    if (message.from === 'user') return TEXT.you;
+    if (message.from === 'staff') return TEXT.staff(message.name || 'Medewerker');
+    return TEXT.bot;
+  }
+
+  function sameSender(a, b) {
+    return !!a && !!b && a.from === b.from && (a.from !== 'staff' || a.name === b.name);
+  }
+
+  function messageElement(message, previous) {
+    var item = el('div', 'gcw-msg gcw-msg--' + message.from);
+    if (message.from !== 'status' && !sameSender(message, previous)) {
+      var sender = el('p', 'gcw-sender');
+      if (message.from === 'staff') sender.appendChild(icon('person'));
+      sender.appendChild(document.createTextNode(senderLabel(message)));
+      item.appendChild(sender);
+    }
+    var bubble = el('p', 'gcw-bubble');
+    if (message.from === 'status') {
+      bubble.appendChild(icon('info'));
+      bubble.appendChild(srOnly(TEXT.notice));
+    }
+    var body = el('span', 'gcw-text');
+    appendRichText(body, message.text);
+    bubble.appendChild(body);
+    item.appendChild(bubble);
+    if (message.replies && message.replies.length && !message.answered) {
+      item.appendChild(repliesElement(message));
+    }
+    return item;
+  }
+
+  var groupCount = 0;
+  function repliesElement(message) {
+    var group = el('div', 'gcw-replies');
+    group.setAttribute('role', 'group');
+    var groupLabel = srOnly(TEXT.choose);
+    groupLabel.id = 'gcw-choose-' + (++groupCount);
+    group.setAttribute('aria-labelledby', groupLabel.id);
+    group.appendChild(groupLabel);
+    message.replies.forEach(function (reply) {
+      var button = el('button', 'gcw-reply', reply.title);
+      button.type = 'button';
+      button.addEventListener('click', function () { choose(reply); });
+      group.appendChild(button);
+    });
+    return group;
+  }
+
+  function renderAll() {
+    log.textContent = '';
+    rendered = [];
+    syncLog();
+  }
+
+  // Bring the log in line with state.messages: append what is new, drop answered buttons.
+  function syncLog() {
+    var messages = state.messages;
+    var consistent = rendered.length <= messages.length && rendered.every(function (entry, i) {
+      return entry.message.text === messages[i].text && entry.message.from === messages[i].from;
+    });
+    if (!consistent) {
+      log.textContent = '';
+      rendered = [];
+    }
+    rendered.forEach(function (entry, i) {
+      entry.message = messages[i];
+      if (messages[i].answered) {
+        var group = entry.element.querySelector('.gcw-replies');
+        if (group) group.parentNode.removeChild(group);
+      }
+    });
+    var added = 0;
+    for (var i = rendered.length; i < messages.length; i++) {
+      var element = messageElement(messages[i], messages[i - 1]);
+      log.appendChild(element);
+      rendered.push({ message: messages[i], element: element });
+      if (messages[i].from === 'user') {
+        batchStart = null;
+      } else if (messages[i].local) {
+        batchStart = element; // a notice the citizen asked for: show it
+        lastArrival = Date.now();
+      } else {
+        added++;
+        // Rasa sends an answer as several messages; they form one batch.
+        if (!batchStart || Date.now() - lastArrival > 2000) batchStart = element;
+        lastArrival = Date.now();
+      }
+    }
+    updateMode();
+    scrollToEnd();
+    return added;
+  }
+
+  // Show the newest messages, but never scroll past the start of the latest answer: a long answer
+  // is read from its beginning.
+  var batchStart = null;
+  var lastArrival = 0;
+  function scrollToEnd() {
+    var bottom = log.scrollHeight - log.clientHeight;
+    var target = bottom;
+    if (batchStart && batchStart.parentNode === log) {
+      target = Math.min(bottom, batchStart.offsetTop - 12);
+    }
+    log.scrollTop = Math.max(0, target);
+  }
+
+  function updateMode() {
+    if (state.mode === 'staff') {
+      subtitle.textContent = TEXT.subtitleStaff(state.staffName || 'een medewerker');
+    } else if (state.mode === 'queue') {
+      subtitle.textContent = TEXT.subtitleQueue;
+    } else {
+      subtitle.textContent = TEXT.subtitleBot;
+    }
+    root.setAttribute('data-mode', state.mode);
+  }
+
+  // ---------------------------------------------------------------- open / close, unread
+
+  var unread = 0;
+
+  function isOpen() {
+    return !panel.hidden;
+  }
+
+  function open(moveFocus) {
+    if (persisted && expired(state)) restart(false);
+    if (!isOpen()) {
+      panel.hidden = false;
+      launcher.hidden = true;
+      launcher.setAttribute('aria-expanded', 'true');
+      root.classList.add('gcw--open');
+      session.setItem(OPEN_KEY, '1');
+      unread = 0;
+      updateBadge();
+      scrollToEnd();
+    }
+    if (moveFocus !== false) input.focus();
+    claimOwnership();
+    connect();
+    if (!state.greeted) {
+      state.greeted = true;
+      persist();
+      emit('/begroeten');
+    }
+  }
+
+  function close() {
+    if (!isOpen()) return;
+    panel.hidden = true;
+    launcher.hidden = false;
+    launcher.setAttribute('aria-expanded', 'false');
+    root.classList.remove('gcw--open');
+    session.removeItem(OPEN_KEY);
+    launcher.focus();
+  }
+
+  function updateBadge() {
+    badge.hidden = unread === 0;
+    badge.textContent = '';
+    if (unread) {
+      badge.appendChild(el('span', '', String(unread)));
+      badge.appendChild(srOnly(' ' + TEXT.unread(unread)));
+    }
+  }
+
+  function noteArrivals(count) {
+    if (!count || isOpen()) return;
+    unread += count;
+    updateBadge();
+    announcer.textContent = '';
+    window.setTimeout(function () { announcer.textContent = TEXT.unreadAnnounce; }, 50);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  var outbox = [];
+  var socket = null;
+  var ready = false; // session confirmed: the socket is in the conversation's room
+  var typingTimer = null;
+
+  function showTyping() {
+    if (state.mode !== 'bot') return;
+    typing.hidden = false;
+    window.clearTimeout(typingTimer);
+    typingTimer = window.setTimeout(hideTyping, TYPING_TIMEOUT_MS);
+  }
+  function hideTyping() {
+    typing.hidden = true;
+    window.clearTimeout(typingTimer);
+  }
+
+  function emit(text) {
+    outbox.push(text);
+    flush();
+  }
+
+  // Send what is waiting, once the socket is in the conversation's room.
+  function flush() {
+    if (!socket || !ready || !outbox.length) return;
+    while (outbox.length) {
+      socket.emit('user_uttered', { message: outbox.shift(), session_id: state.sessionId });
+    }
+    showTyping();
+  }
+
+  function addMessage(message) {
+    state.messages.push(message);
+    persist();
+    return syncLog();
+  }
+
+  function markAnswered() {
+    state.messages.forEach(function (message) {
+      if (message.replies && message.replies.length) message.answered = true;
+    });
+  }
+
+  function say(text) {
+    var clean = text.replace(/\s+$/, '').replace(/^\s+/, '');
+    if (!clean) return;
+    markAnswered();
+    addMessage({ from: 'user', text: clean });
+    emit(clean);
+  }
+
+  function choose(reply) {
+    markAnswered();
+    addMessage({ from: 'user', text: reply.title });
+    emit(reply.payload);
+    input.focus(); // the pressed button disappears; the conversation goes on in the text field
+  }
+
+  function askForPerson() {
+    if (state.mode === 'queue') {
+      addMessage({ from: 'status', text: TEXT.alreadyQueued, local: true });
+    } else if (state.mode === 'staff') {
+      addMessage({ from: 'status', text: TEXT.alreadyStaff(state.staffName || 'een medewerker'), local: true });
+    } else {
+      markAnswered();
+      addMessage({ from: 'user', text: TEXT.humanMessage });
+      emit('/medewerker');
+    }
+  }
+
+  function restart(confirmFirst) {
+    if (confirmFirst && state.messages.length && !window.confirm(TEXT.restartConfirm)) return;
+    var wasPersisted = persisted;
+    state = freshState();
+    outbox = [];
+    hideTyping();
+    writeJSON(local, STATE_KEY, null);
+    persisted = false;
+    renderAll();
+    if (socket) {
+      ready = false;
+      socket.disconnect(); // leaves the old conversation's room
+      socket.connect();
+    }
+    if (confirmFirst || wasPersisted) {
+      if (isOpen()) {
+        state.greeted = true;
+        persist();
+        emit('/begroeten');
+        input.focus();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- socket.io
+
+  function setConnection(text) {
+    connection.textContent = text;
+    connection.hidden = !text;
+  }
+  setConnection('');
+
+  var socketIoLoading = null;
+  function loadSocketIo(callback) {
+    if (window.io) {
+      callback(window.io);
+      return;
+    }
+    if (!socketIoLoading) {
+      socketIoLoading = [];
+      var tag = document.createElement('script');
+      tag.src = CONFIG.socketIoSrc;
+      tag.async = true;
+      tag.onload = function () {
+        var waiting = socketIoLoading;
+        socketIoLoading = null;
+        if (!window.io) {
+          setConnection(TEXT.unavailable);
+          return;
+        }
+        waiting.forEach(function (cb) { cb(window.io); });
+      };
+      tag.onerror = function () {
+        socketIoLoading = null;
+        setConnection(TEXT.unavailable);
+      };
+      document.head.appendChild(tag);
+    }
+    socketIoLoading.push(callback);
+  }
+
+  var connectingTimer = null;
+  function connect() {
+    if (socket || socketIoLoading) return;
+    connectingTimer = window.setTimeout(function () {
+      if (!ready && !connection.textContent) setConnection(TEXT.connecting);
+    }, 1500);
+    loadSocketIo(function (io) {
+      if (socket) return;
+      socket = io(CONFIG.rasaUrl, {
+        path: CONFIG.socketPath,
+        transports: ['websocket', 'polling'],
+        tryAllTransports: true,
+        reconnectionDelayMax: 10000,
+      });
+      socket.on('connect', function () {
+        ready = false;
+        socket.emit('session_request', { session_id: state.sessionId });
+      });
+      socket.on('session_confirm', function (confirmed) {
+        var id = confirmed && typeof confirmed === 'object' ? confirmed.session_id : confirmed;
+        if (id && id !== state.sessionId) return; // an answer for a conversation we have left
+        ready = true;
+        window.clearTimeout(connectingTimer);
+        setConnection('');
+        flush();
+      });
+      socket.on('bot_uttered', receive);
+      socket.on('disconnect', function () {
+        ready = false;
+        setConnection(TEXT.offline);
+      });
+      socket.on('connect_error', function () {
+        setConnection(TEXT.offline);
+      });
+    });
+  }
+
+  function receive(data) {
+    if (!data || typeof data !== 'object') return;
+    var text = typeof data.text === 'string' ? data.text : '';
+    var replies = (data.quick_replies || data.buttons || []).filter(function (reply) {
+      return reply && typeof reply.title === 'string' && typeof reply.payload === 'string';
+    }).map(function (reply) {
+      return { title: reply.title, payload: reply.payload };
+    });
+    if (!text && !replies.length) return;
+    hideTyping();
+    if (!isOwner()) return; // the tab that was used last stores it; we follow via `storage`
+    var message = classify(text);
+    if (replies.length) message.replies = replies;
+    noteArrivals(addMessage(message));
+  }
+
+  // Another tab changed the conversation.
+  window.addEventListener('storage', function (event) {
+    if (event.key !== STATE_KEY || !event.newValue) return;
+    var next = readJSON(local, STATE_KEY);
+    if (!validState(next)) return;
+    var switched = next.sessionId !== state.sessionId;
+    state = next;
+    persisted = true;
+    if (switched) {
+      renderAll();
+      if (socket) {
+        ready = false;
+        socket.disconnect();
+        socket.connect();
+      } else {
+        connect();
+      }
+    } else {
+      hideTyping();
+      noteArrivals(syncLog());
+    }
+  });
+
+  function onActive() {
+    if (document.visibilityState === 'visible') claimOwnership();
+  }
+  document.addEventListener('visibilitychange', onActive);
+  window.addEventListener('focus', onActive);
+  window.setInterval(function () { if (isOwnerTab()) claimOwnership(); }, OWNER_STALE_MS / 3);
+  function isOwnerTab() {
+    var owner = readJSON(local, OWNER_KEY);
+    return !!owner && owner.tab === tabId;
+  }
+  window.addEventListener('pagehide', function () {
+    if (isOwnerTab()) writeJSON(local, OWNER_KEY, null);
+  });
+
+  // ---------------------------------------------------------------- events
+
+  launcher.addEventListener('click', function () { open(true); });
+  closeButton.addEventListener('click', close);
+  panel.addEventListener('keydown', function (event) {
+    if ((event.key === 'Escape' || event.key === 'Esc') && !event.defaultPrevented) {
+      event.preventDefault();
+      close();
+    }
+  });
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var text = input.value;
+    if (!text.trim()) {
+      input.focus();
+      return;
+    }
+    input.value = '';
+    autoGrow();
+    say(text);
+  });
+  input.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.dispatchEvent(new Event('submit', { cancelable: true }));
+    }
+  });
+  function autoGrow() {
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight + 4, 160) + 'px';
+  }
+  input.addEventListener('input', autoGrow);
+  humanButton.addEventListener('click', askForPerson);
+  restartButton.addEventListener('click', function () { restart(true); });
+  // Any element on the page can open the chat: <button data-gemeente-chat-open>…</button>
+  document.addEventListener('click', function (event) {
+    var target = event.target && event.target.closest && event.target.closest('[data-gemeente-chat-open]');
+    if (target) {
+      event.preventDefault();
+      open(true);
+    }
+  });
+
+  // ---------------------------------------------------------------- start
+
+  function mount() {
+    renderAll(); // before the log is in the document: history is not read out again
+    document.body.appendChild(root);
+    if (persisted) {
+      claimOwnership();
+      connect(); // messages sent to this conversation while the panel is closed still arrive
+      if (session.getItem(OPEN_KEY)) open(false);
+    }
+  }
+
+  var stylesheet = document.createElement('link');
+  stylesheet.rel = 'stylesheet';
+  stylesheet.href = CONFIG.stylesheet;
+  var mounted = false;
+  function mountOnce() {
+    if (!mounted) {
+      mounted = true;
+      mount();
+    }
+  }
+  stylesheet.onload = mountOnce;
+  stylesheet.onerror = mountOnce;
+  window.setTimeout(mountOnce, 3000);
+  document.head.appendChild(stylesheet);
+
+  window.GemeenteChat = {
+    open: function () { open(true); },
+    close: close,
+    restart: function () { restart(false); },
+    sessionId: function () { return state.sessionId; },
+    kindOf: kindOf,
+  };
+})();
