@@ -1,9 +1,14 @@
 """Benchmarks for the handover service; prints plain ``name=value`` lines.
 
-Runs the real app in-process against a fresh database (PostgreSQL when reachable, else
-SQLite; force with BENCH_DB=sqlite|postgresql) and a fake Rasa endpoint:
+Runs the real app as a separate process against a fresh database (PostgreSQL when
+reachable, else SQLite; force with BENCH_DB=sqlite|postgresql) and a fake Rasa endpoint in
+this process. The service reads HANDOVER_* from the environment (e.g.
+HANDOVER_POSITION_PUSH_SECONDS=0 to push every queue position change at once):
 
-* claims_per_second: 20 concurrent casemanagers POST "volgende zaak" until the queue is empty
+* claims_per_second: 20 concurrent casemanagers POST "volgende zaak" until the queue of 200
+  waiting live chats is empty; the citizens were last told their place an hour ago, so the
+  first claim makes all of them due for a position update
+* position_pushes_during_claims: wachtrij_update calls the fake Rasa received meanwhile
 * queue_page_p95_ms: GET /wachtrij with 10 000 waiting cases in the team
 * delivery_p50_ms / delivery_p95_ms: casemanager WebSocket send -> fake Rasa receives the
   trigger_intent, with 50 concurrent live chats (each sending about one message a second)
@@ -12,7 +17,9 @@ SQLite; force with BENCH_DB=sqlite|postgresql) and a fake Rasa endpoint:
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
+import datetime as dt
 import os
 import random
 import re
@@ -32,7 +39,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE / "src"))
@@ -75,11 +82,13 @@ class FakeRasa:
     def __init__(self) -> None:
         self.waiters: dict[str, asyncio.Future[float]] = {}
         self.calls = 0
+        self.intents: collections.Counter[str] = collections.Counter()
 
     def app(self) -> web.Application:
         async def trigger(request: web.Request) -> web.Response:
             body = await request.json()
             self.calls += 1
+            self.intents[body.get("name", "")] += 1
             text = body.get("entities", {}).get("tekst")
             fut = self.waiters.pop(text, None) if text else None
             if fut is not None and not fut.done():
@@ -169,7 +178,16 @@ async def run(database_url: str) -> dict[str, float]:
                 return str((await resp.json())["reference"])
 
         await asyncio.gather(*(create(f"claim-{i}", "zorg") for i in range(CLAIM_CASES)))
+        # Citizens who have waited a while: each was last told their place longer ago than
+        # HANDOVER_POSITION_PUSH_SECONDS, so the first claim makes every one of them due.
+        async with sm() as session, session.begin():
+            await session.execute(
+                update(Case)
+                .where(Case.sender_id.like("claim-%"))
+                .values(position_pushed_at=utcnow() - dt.timedelta(hours=1))
+            )
         claimers = await asyncio.gather(*(login(base, f"cm{i}") for i in range(CLAIMERS)))
+        rasa.intents.clear()
 
         async def claim_loop(session: aiohttp.ClientSession, token: str) -> int:
             got = 0
@@ -186,6 +204,7 @@ async def run(database_url: str) -> dict[str, float]:
         elapsed = time.perf_counter() - start
         assert sum(claimed) == CLAIM_CASES, claimed
         results["claims_per_second"] = round(CLAIM_CASES / elapsed, 1)
+        results["position_pushes_during_claims"] = rasa.intents["wachtrij_update"]
         await asyncio.gather(*(s.close() for s, _ in claimers))
 
         # --- casemanager -> citizen delivery with 50 live chats -----------------------

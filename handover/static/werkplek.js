@@ -7,10 +7,26 @@
   var queue = document.getElementById("wachtrij");
   var chatForm = document.getElementById("chat-form");
   var reference = transcript ? transcript.getAttribute("data-reference") : null;
+  var zone = transcript ? transcript.getAttribute("data-tijdzone") : null;
   var socket = null;
   var retry = 1000;
 
   function announce(text) { if (live) { live.textContent = text; } }
+
+  // Same format and timezone as the server-rendered times: dd-mm-jjjj uu:mm.
+  function formatTime(iso) {
+    var date = new Date(iso);
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("nl-NL", {
+        timeZone: zone || undefined, day: "2-digit", month: "2-digit", year: "numeric",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.day + "-" + parts.month + "-" + parts.year + " " + parts.hour + ":" + parts.minute;
+    } catch (e) {
+      return date.toLocaleString("nl-NL");
+    }
+  }
 
   function appendMessage(ev) {
     if (!transcript) { return; }
@@ -23,7 +39,7 @@
     who.textContent = ev.role === "citizen" ? "Burger" : (ev.role === "bot" ? "Chatbot" : (ev.name || "Medewerker"));
     var time = document.createElement("time");
     time.dateTime = ev.timestamp;
-    time.textContent = new Date(ev.timestamp).toLocaleTimeString("nl-NL", {hour: "2-digit", minute: "2-digit"});
+    time.textContent = formatTime(ev.timestamp);
     var p = document.createElement("p");
     p.textContent = ev.text;  // textContent: citizen text is never interpreted as HTML
     li.append(who, " ", time, p);
@@ -54,7 +70,7 @@
     var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
     var url = proto + "//" + window.location.host + "/ws" + (reference ? "?case=" + encodeURIComponent(reference) : "");
     socket = new WebSocket(url);
-    socket.onopen = function () { retry = 1000; };
+    socket.onopen = function () { retry = 1000; document.body.setAttribute("data-live", "open"); };
     socket.onmessage = function (msg) {
       var ev;
       try { ev = JSON.parse(msg.data); } catch (e) { return; }
@@ -66,6 +82,7 @@
     };
     socket.onclose = function () {
       socket = null;
+      document.body.setAttribute("data-live", "closed");
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 30000);
     };

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +16,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from . import views, workspace
+from . import views, workflow, workspace
+from .background import stop_gracefully
 from .clients.rasa import RasaClient
 from .db import db_context
 from .directory import Directory
@@ -62,12 +62,17 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
 
 async def background_context(app: web.Application) -> AsyncIterator[None]:
     app[background_tasks_key] = []
-    presence = asyncio.create_task(workspace.presence_loop(app), name="presence")
-    app[background_tasks_key].append(presence)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(workspace.presence_loop(app, stop), name="presence"),
+        asyncio.create_task(workflow.position_loop(app, stop), name="position-sweep"),
+    ]
+    app[background_tasks_key].extend(tasks)
     yield
-    presence.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await presence
+    # Not cancelled mid database call: see background.py.
+    stop.set()
+    for task in tasks:
+        await stop_gracefully(task, stop, grace_seconds=10)
 
 
 async def close_websockets(app: web.Application) -> None:

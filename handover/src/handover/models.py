@@ -143,8 +143,10 @@ class Case(Base):
     closed_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
     next_steps: Mapped[str | None] = mapped_column(Text)
-    # Last position pushed to the citizen; lets us notify only on an actual change.
+    # Last position told to the citizen (create answer or wachtrij_update), and when: a
+    # position is pushed only when it changed, and at most once per position_push_seconds.
     notified_position: Mapped[int | None] = mapped_column(Integer)
+    position_pushed_at: Mapped[dt.datetime | None]
 
     claimed_by: Mapped[User | None] = relationship(lazy="raise_on_sql")
     messages: WriteOnlyMapped[Message] = relationship(

@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from .background import stop_gracefully
 from .clients.rasa import RasaClient, RasaError
 from .keys import background_tasks_key, outbox_wakeup_key, rasa_key, sessionmaker_key, settings_key
 from .models import OutboxMessage, OutboxStatus, utcnow
@@ -122,20 +123,19 @@ async def drain_once(
     return len(batch)
 
 
-async def run_drainer(app: web.Application) -> None:
+async def run_drainer(app: web.Application, stop: asyncio.Event) -> None:
+    """Drain until ``stop`` is set; a round that has started is always finished."""
     settings = app[settings_key]
     wakeup = app[outbox_wakeup_key]
     sessionmaker, rasa = app[sessionmaker_key], app[rasa_key]
-    while True:
+    while not stop.is_set():
         try:
-            while await drain_once(sessionmaker, rasa, settings.outbox_max_attempts):
+            while not stop.is_set() and await drain_once(sessionmaker, rasa, settings.outbox_max_attempts):
                 pass
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("outbox drain round failed")
-        # Woken right after a commit that added messages; the poll catches retries and
-        # rows written by other instances.
+        # Woken right after a commit that added messages (and at shutdown); the poll
+        # catches retries and rows written by other instances.
         try:
             await asyncio.wait_for(wakeup.wait(), timeout=settings.outbox_poll_seconds)
         except asyncio.TimeoutError:
@@ -144,12 +144,13 @@ async def run_drainer(app: web.Application) -> None:
 
 
 async def outbox_context(app: web.Application) -> AsyncIterator[None]:
-    app[outbox_wakeup_key] = asyncio.Event()
-    task = asyncio.create_task(run_drainer(app), name="outbox-drainer")
+    app[outbox_wakeup_key] = wakeup = asyncio.Event()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_drainer(app, stop), name="outbox-drainer")
     app[background_tasks_key].append(task)
     yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    # Let a running round finish instead of cancelling it mid database call (see
+    # background.py). A round is bounded by the Rasa timeout; leases cover the rest.
+    stop.set()
+    wakeup.set()
+    await stop_gracefully(task, stop, app[settings_key].rasa_timeout_seconds + 5)

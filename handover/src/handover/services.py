@@ -393,7 +393,9 @@ async def create_case(uow: UnitOfWork, teams: TeamMapping, new: NewCase) -> tupl
         for e in new.transcript
     )
     _record(uow, case, None, Status.WAITING.value, None, "aangemaakt")
+    # The create answer tells the citizen their place: that counts as the first push.
     case.notified_position = await queue_position(session, case)
+    case.position_pushed_at = now
     log.info(
         "case %s created (team=%s, urgent=%s, kind=%s)", case.reference, case.team, case.urgent, case.kind
     )
@@ -523,7 +525,9 @@ async def transfer_to_team(
     case.status = Status.WAITING.value
     case.claimed_by_id = None
     case.claimed_at = None
-    case.notified_position = None  # a new queue: always tell the citizen their new place
+    # A new queue: tell the citizen their new place right away.
+    case.notified_position = None
+    case.position_pushed_at = None
     _record(uow, case, Status.IN_PROGRESS.value, Status.WAITING.value, user, f"overgedragen aan team {team}")
     log.info("case %s transferred by user %s to team %s", case.reference, user.id, team)
     uow.publish({"type": "case_new", "reference": case.reference, "team": team, "urgent": case.urgent})
@@ -636,66 +640,102 @@ async def touch_presence(uow: UnitOfWork, user_id: int, *, online: bool | None =
 # --- queue positions pushed to waiting citizens ---------------------------------------
 
 
-async def refresh_queue_positions(uow: UnitOfWork, team: str) -> int:
-    """Tell waiting chat citizens in ``team`` their new place; returns how many were told.
+async def refresh_queue_positions(
+    uow: UnitOfWork,
+    team: str | None,
+    *,
+    min_interval: dt.timedelta = dt.timedelta(0),
+    now: dt.datetime | None = None,
+) -> int:
+    """Tell waiting chat citizens their new place; returns how many were told.
+
+    A citizen is told only when their position differs from the one they were last told,
+    and at most once per ``min_interval`` (``HANDOVER_POSITION_PUSH_SECONDS``). A change
+    inside the interval is not written anywhere: the first refresh after the interval (the
+    next queue change, or the periodic sweep in ``workflow.position_loop``) pushes the
+    position of that moment, so the newest position wins and the ones in between are never
+    sent. That keeps the work per claim small on long queues: one ranking query, and writes
+    only for the citizens who are due. ``team=None`` refreshes every team (the sweep).
 
     Runs in its own transaction after the change that moved the queue. Refreshes are
     serialised (an advisory lock on PostgreSQL, the single connection on SQLite), so the
-    last one sees every committed change and each position change is pushed only once.
+    last one sees every committed change and each position is pushed only once.
     """
     session = uow.session
+    now = now or utcnow()
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
+    waiting = _waiting_in(team)
+    if team is None:  # the sweep: only teams where someone waits in a live chat
+        waiting.append(
+            Case.team.in_(select(Case.team).where(*_waiting_in(None), Case.kind == Kind.CHAT.value))
+        )
+    position = func.row_number().over(partition_by=Case.team, order_by=_queue_order())
+    ranked = (
+        select(
+            Case.id,
+            Case.kind,
+            Case.channel,
+            Case.sender_id,
+            Case.notified_position,
+            Case.position_pushed_at,
+            position.label("position"),
+        )
+        .where(*waiting)
+        .subquery()
+    )
     rows = (
         await session.execute(
-            select(Case.id, Case.kind, Case.channel, Case.sender_id, Case.notified_position)
-            .where(*_waiting_in(team))
-            .order_by(*_queue_order())
+            select(ranked.c.id, ranked.c.channel, ranked.c.sender_id, ranked.c.position)
+            .where(
+                ranked.c.kind == Kind.CHAT.value,  # callback requests have no chat to push to
+                or_(ranked.c.notified_position.is_(None), ranked.c.notified_position != ranked.c.position),
+                or_(
+                    ranked.c.position_pushed_at.is_(None),
+                    ranked.c.position_pushed_at <= now - min_interval,
+                ),
+            )
+            .order_by(ranked.c.position, ranked.c.id)
         )
     ).all()
-    changed = [
-        (position, row) for position, row in enumerate(rows, start=1) if row.notified_position != position
-    ]
-    if not changed:
+    if not rows:
         return 0
-    # One executemany instead of a statement per case: a claim moves everyone behind it.
+    # One executemany instead of a statement per case: a claim can make many citizens due.
     await session.execute(
-        update(Case), [{"id": row.id, "notified_position": position} for position, row in changed]
+        update(Case),
+        [{"id": row.id, "notified_position": row.position, "position_pushed_at": now} for row in rows],
     )
-    told = [(position, row) for position, row in changed if row.kind == Kind.CHAT.value]
-    if told:
-        # Only the newest position matters: drop undelivered older ones so a busy queue
-        # does not build a backlog in front of the casemanagers' chat messages.
-        # SKIP LOCKED: rows the drainer holds are being delivered anyway, and never
-        # waiting on them rules out a lock-order deadlock with the drainer.
-        stale = list(
-            await session.scalars(
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.case_id.in_([row.id for _, row in told]),
-                    OutboxMessage.intent == "wachtrij_update",
-                    OutboxMessage.status == OutboxStatus.PENDING.value,
-                )
-                .order_by(OutboxMessage.id)
-                .with_for_update(skip_locked=True)
+    # Only the newest position matters: drop undelivered older ones (Rasa slow or down) so
+    # they do not build a backlog in front of the casemanagers' chat messages.
+    # SKIP LOCKED: rows the drainer holds are being delivered anyway, and never waiting on
+    # them rules out a lock-order deadlock with the drainer.
+    stale = list(
+        await session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.case_id.in_([row.id for row in rows]),
+                OutboxMessage.intent == "wachtrij_update",
+                OutboxMessage.status == OutboxStatus.PENDING.value,
             )
+            .order_by(OutboxMessage.id)
+            .with_for_update(skip_locked=True)
         )
-        if stale:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(stale))
-                .values(status=OutboxStatus.SUPERSEDED.value)
-            )
+    )
+    if stale:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(stale))
+            .values(status=OutboxStatus.SUPERSEDED.value)
+        )
     session.add_all(
         OutboxMessage(
             case_id=row.id,
             channel=row.channel,
             sender_id=row.sender_id,
             intent="wachtrij_update",
-            entities={"positie": position},
+            entities={"positie": row.position},
         )
-        for position, row in told
+        for row in rows
     )
-    if told:
-        uow.effects.outbox = True
-    return len(told)
+    uow.effects.outbox = True
+    return len(rows)

@@ -73,6 +73,12 @@ def default_contacts_file() -> Path:
     return bot_file if bot_file.exists() else HANDOVER_ROOT / "contacts.yml"
 
 
+def _non_negative(name: str, value: float) -> float:
+    if not value >= 0:  # also rejects NaN
+        raise SettingsError(f"{name} must be 0 or more, not {value}")
+    return value
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
 
@@ -100,6 +106,8 @@ class Settings:
     client_max_size: int = 256 * 1024
     outbox_poll_seconds: float = 2.0
     outbox_max_attempts: int = 12
+    # Minimum time between two queue-position messages to one waiting citizen; 0 = no limit.
+    position_push_seconds: float = 20.0
     rasa_timeout_seconds: float = 5.0
     log_level: str = "INFO"
 
@@ -132,6 +140,9 @@ class Settings:
                 client_max_size=int(env.get("HANDOVER_MAX_BODY_BYTES", str(256 * 1024))),
                 outbox_poll_seconds=float(env.get("HANDOVER_OUTBOX_POLL_SECONDS", "2")),
                 outbox_max_attempts=int(env.get("HANDOVER_OUTBOX_MAX_ATTEMPTS", "12")),
+                position_push_seconds=_non_negative(
+                    "HANDOVER_POSITION_PUSH_SECONDS", float(env.get("HANDOVER_POSITION_PUSH_SECONDS", "20"))
+                ),
                 rasa_timeout_seconds=float(env.get("RASA_TIMEOUT_SECONDS", "5")),
                 log_level=env.get("HANDOVER_LOG_LEVEL", "INFO").upper(),
             )

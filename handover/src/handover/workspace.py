@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hmac
 import json
@@ -17,6 +16,7 @@ from yarl import URL
 
 from . import auth, services
 from .auth import Staff, require_staff
+from .background import wait_or_stop
 from .keys import directory_key, hub_key, sessionmaker_key, settings_key, teams_key
 from .models import Kind, Status, utcnow
 from .realtime import Connection
@@ -251,6 +251,7 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
             "now": utcnow(),
             "melding": request.query.get("melding"),
             "cookie_secure": settings.cookie_secure,
+            "timezone": settings.office_hours.timezone,
         }
     return aiohttp_jinja2.render_template("case.html", request, context)
 
@@ -414,15 +415,16 @@ async def _ws_send(
     await ws.send_json({"type": "sent", "reference": reference, "message_id": msg.id, "client_id": client_id})
 
 
-async def presence_loop(app: web.Application) -> None:
+async def presence_loop(app: web.Application, stop: asyncio.Event) -> None:
     """Keeps last_seen fresh for casemanagers with an open workspace on this instance."""
     interval = max(app[settings_key].presence_timeout_seconds / 3, 1)
-    while True:
-        await asyncio.sleep(interval)
+    while not await wait_or_stop(stop, interval):
         user_ids = app[hub_key].user_ids()
         if not user_ids:
             continue
-        with contextlib.suppress(Exception):
+        try:
             async with UnitOfWork(app[sessionmaker_key]) as uow:
                 for user_id in user_ids:
                     await services.touch_presence(uow, user_id)
+        except Exception:
+            log.exception("presence refresh failed")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from handover.keys import sessionmaker_key
 from handover.models import Role
+from handover.settings import Settings
 from tests.conftest import BOT, PASSWORD, FakeRasa, add_user, case_body
 
 Client = TestClient[Any, Any]
@@ -323,7 +327,23 @@ async def test_claim_conflict_and_claim_next(client: Client) -> None:
     assert "geen wachtende zaken" in await empty.text()
 
 
-async def test_waiting_citizens_get_position_updates(client: Client, fake_rasa: FakeRasa) -> None:
+@pytest.fixture
+async def client_factory(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings
+) -> Callable[..., Awaitable[Client]]:
+    """A client on an app whose settings differ from the default ones."""
+    from handover.app import create_app
+
+    async def make(**overrides: Any) -> Client:
+        return await aiohttp_client(create_app(dataclasses.replace(settings, **overrides)))
+
+    return make
+
+
+async def test_waiting_citizens_get_position_updates(
+    client_factory: Callable[..., Awaitable[Client]], fake_rasa: FakeRasa
+) -> None:
+    client = await client_factory(position_push_seconds=0)  # every change at once
     await add_user(client.app[sessionmaker_key], "anna")
     first = await create_case(client, "q1")
     await create_case(client, "q2")
@@ -334,6 +354,29 @@ async def test_waiting_citizens_get_position_updates(client: Client, fake_rasa: 
     await asyncio.sleep(0.3)  # nothing else may follow
     updates = [(c.sender_id, c.entities) for c in fake_rasa.intents("wachtrij_update")]
     assert updates == [("q2", {"positie": 1})]  # q3 is a callback request: no chat to push to
+
+
+async def test_position_pushes_wait_for_the_interval_and_send_the_newest(
+    client_factory: Callable[..., Awaitable[Client]], fake_rasa: FakeRasa
+) -> None:
+    interval = 2.0
+    client = await client_factory(position_push_seconds=interval)
+    await add_user(client.app[sessionmaker_key], "anna")
+    token = await login(client, "anna")
+    started = time.monotonic()
+    refs = [(await create_case(client, f"w{i}"))["reference"] for i in range(3)]  # told 1, 2, 3
+    for ref in refs[:2]:  # w2 moves 3 -> 2 -> 1 inside its interval
+        resp = await client.post(f"/zaken/{ref}/claim", data={"csrf_token": token})
+        assert resp.status == 200
+    assert time.monotonic() - started < interval, "the machine is too slow for this test's timing"
+    await asyncio.sleep(0.2)
+    assert fake_rasa.intents("wachtrij_update") == []  # held back, not queued
+    # The periodic sweep pushes the newest position once the interval has passed.
+    await fake_rasa.wait_for(lambda f: bool(f.intents("wachtrij_update")), timeout=interval + 5)
+    await asyncio.sleep(0.5)  # nothing else may follow
+    updates = [(c.sender_id, c.entities) for c in fake_rasa.intents("wachtrij_update")]
+    assert updates == [("w2", {"positie": 1})]
+    assert time.monotonic() - started >= interval
 
 
 async def test_rasa_outage_is_retried_in_order(client: Client, fake_rasa: FakeRasa) -> None:

@@ -66,6 +66,15 @@ def test_settings_from_env() -> None:
         Settings.from_env({"HANDOVER_PORT": "eighty"})
 
 
+def test_position_push_interval_setting() -> None:
+    assert Settings.from_env({}).position_push_seconds == 20
+    assert Settings.from_env({"HANDOVER_POSITION_PUSH_SECONDS": "0"}).position_push_seconds == 0
+    assert Settings.from_env({"HANDOVER_POSITION_PUSH_SECONDS": "2.5"}).position_push_seconds == 2.5
+    for bad in ("-1", "nan", "soms"):
+        with pytest.raises(SettingsError):
+            Settings.from_env({"HANDOVER_POSITION_PUSH_SECONDS": bad})
+
+
 def test_shipped_teams_file_maps_topics_and_organisations() -> None:
     teams = TeamMapping.load(HANDOVER_ROOT / "teams.yml")
     assert teams.team_for("schulden", []) == "inkomen_schulden"

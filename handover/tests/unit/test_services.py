@@ -318,8 +318,49 @@ async def test_queue_position_updates_only_on_change(sessionmaker: SM) -> None:
         ).all()
         refreshed_c = await session.get_one(Case, c.id)
     assert [(s, e["positie"]) for s, e in updates] == [("b", 1), ("d", 3)]
-    assert refreshed_c.notified_position == 2
+    assert refreshed_c.notified_position == 3  # nobody to push to: stays as told on creation
     assert b.reference != d.reference
+
+
+async def wachtrij_updates(sm: SM) -> list[tuple[str, int, str]]:
+    async with sm() as session:
+        rows = await session.execute(
+            select(OutboxMessage.sender_id, OutboxMessage.entities, OutboxMessage.status)
+            .where(OutboxMessage.intent == "wachtrij_update")
+            .order_by(OutboxMessage.id)
+        )
+        return [(s, e["positie"], status) for s, e, status in rows]
+
+
+async def test_position_pushes_are_rate_limited_per_citizen(sessionmaker: SM) -> None:
+    """Within the interval nothing is queued; after it the newest position is pushed once."""
+    anna = await add_user(sessionmaker, "anna")
+    a, b, c = [await create(sessionmaker, s) for s in ("a", "b", "c")]  # told 1, 2, 3 on creation
+    t0 = services.utcnow()
+    limit = dt.timedelta(seconds=20)
+
+    async def refresh(after: float, team: str | None = "inkomen_schulden") -> int:
+        async with UnitOfWork(sessionmaker) as uow:
+            return await services.refresh_queue_positions(
+                uow, team, min_interval=limit, now=t0 + dt.timedelta(seconds=after)
+            )
+
+    for i, case in enumerate((a, b)):
+        async with UnitOfWork(sessionmaker) as uow:
+            await services.claim(uow, case.reference, anna)
+        assert await refresh(5 + 5 * i) == 0  # c moved up (3 -> 2 -> 1) inside its interval
+    assert await wachtrij_updates(sessionmaker) == []
+    assert await refresh(25, team=None) == 1  # the sweep, once the interval has passed
+    assert await refresh(26, team=None) == 0
+    assert await wachtrij_updates(sessionmaker) == [("c", 1, "pending")]  # never position 2
+
+    # Back in the queue after a transfer to another team: told at once, interval or not.
+    async with UnitOfWork(sessionmaker) as uow:
+        await services.claim(uow, c.reference, anna)
+    async with UnitOfWork(sessionmaker) as uow:
+        await services.transfer_to_team(uow, c.reference, anna, "zorg", TEAMS)
+    assert await refresh(27, team="zorg") == 1
+    assert await wachtrij_updates(sessionmaker) == [("c", 1, "superseded"), ("c", 1, "pending")]
 
 
 async def test_close_requires_outcome_and_enqueues_terug_naar_bot(sessionmaker: SM) -> None:
