@@ -15,6 +15,16 @@ from bot.actions.clients.handover import CaseClosed, CaseNotFound, HandoverClien
 from bot.settings import BotSettings
 
 
+# Rasa gives events from trigger_intent this text. A citizen who types "/medewerker_bericht{...}"
+# gets the same intent but not this text, so a forged casemanager message is ignored.
+EXTERNAL_PREFIX = "EXTERNAL: "
+
+
+def from_service(tracker: Tracker) -> bool:
+    """Whether the latest event came from the handover service (trigger_intent), not from the citizen."""
+    return str(tracker.latest_message.get("text") or "").startswith(EXTERNAL_PREFIX)
+
+
 def entity(tracker: Tracker, name: str) -> str:
     """The value of an entity in the latest message ("" when absent)."""
     return next((str(e.get("value") or "") for e in tracker.latest_message.get("entities") or ()
@@ -55,6 +65,8 @@ class ActionMedewerkerGekoppeld(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Introduce the casemanager by first name."""
+        if not from_service(tracker):
+            return []
         dispatcher.utter_message(response="utter_medewerker_gekoppeld", naam=entity(tracker, "naam") or "Een medewerker")
         return []
 
@@ -69,6 +81,8 @@ class ActionMedewerkerBericht(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Utter the casemanager's text, labelled with their first name."""
+        if not from_service(tracker):
+            return []
         text = entity(tracker, "tekst")
         if text:
             naam = entity(tracker, "naam") or "Medewerker"
@@ -87,6 +101,8 @@ class ActionWachtrijUpdate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Tell the new position."""
+        if not from_service(tracker):
+            return []
         position = entity(tracker, "positie")
         if position.isdigit() and tracker.get_slot("handover_actief"):
             dispatcher.utter_message(response="utter_wachtrij_positie", positie=int(position))
@@ -103,6 +119,8 @@ class ActionTerugNaarBot(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Closing message with the reference and the agreed next steps; then reset the intake."""
+        if not from_service(tracker):
+            return []
         reference = entity(tracker, "referentie") or tracker.get_slot("handover_referentie") or ""
         agreed = entity(tracker, "afspraken")
         dispatcher.utter_message(response="utter_terug_naar_bot", referentie=reference)
