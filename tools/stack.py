@@ -106,7 +106,7 @@ class Stack:
         process = self._spawn(
             "rasa",
             [
-                str(PYTHON), "-m", "rasa", "run", "--model", str(self.model), "--enable-api",
+                str(PYTHON), "-m", "bot.server", "run", "--model", str(self.model), "--enable-api",
                 "--auth-token", self.token, "--interface", self.host, "--port", str(self.rasa_port),
                 "--endpoints", str(self.endpoints), "--credentials", str(ROOT / "credentials.yml"),
                 "--cors", "*",

@@ -1,0 +1,45 @@
+"""The Rasa speed-up validates action server responses exactly like Rasa does."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+
+from bot.server import apply, validate_action_result
+
+VALID = {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"response": "utter_welkom"}]}
+INVALID = [
+    {"events": "not a list"},
+    {"events": [{"event": 5}]},
+    {"responses": "no list"},
+    {"events": [{"event": "slot"}], "responses": []},
+]
+
+
+
+def test_valid_results_pass() -> None:
+    assert validate_action_result(RemoteAction("action_x", None), VALID) is True
+
+
+@pytest.mark.parametrize("result", INVALID)
+def test_invalid_results_fail_like_rasa(result) -> None:
+    rasa_says = None
+    try:
+        jsonschema.validate(result, RemoteAction.action_response_format_spec())
+    except jsonschema.ValidationError as e:
+        rasa_says = e.message
+    assert rasa_says is not None
+    with pytest.raises(jsonschema.ValidationError) as ours:
+        validate_action_result(RemoteAction("action_x", None), result)
+    assert ours.value.message.startswith(rasa_says)
+    assert "Failed to validate Action server response" in ours.value.message
+
+
+def test_apply_installs_it_on_remote_actions() -> None:
+    original_method = RemoteAction._validate_action_result
+    try:
+        apply()
+        assert RemoteAction._validate_action_result is validate_action_result
+    finally:
+        RemoteAction._validate_action_result = original_method
