@@ -38,10 +38,12 @@ def main() -> int:
         # The actions and the service share one secret; generated per run unless configured.
         os.environ.setdefault("HANDOVER_SHARED_SECRET", secrets.token_urlsafe(24))
         os.environ.setdefault("HANDOVER_URL", f"http://127.0.0.1:{os.environ.get('HANDOVER_PORT', '8080')}")
+    # Ctrl-C and a plain `kill` both end every child process (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("Assistent starten (dit duurt ongeveer een halve minuut)...", flush=True)
-    stack.start()
     handover = widget = None
     try:
+        stack.start()
         if with_handover:
             handover = subprocess.Popen(
                 ["make", "--no-print-directory", "-C", "handover", "run"],
@@ -72,7 +74,6 @@ def main() -> int:
             "Stoppen: Ctrl-C\n",
             flush=True,
         )
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(p.poll() is None for p in stack.processes):
             time.sleep(1)
         print("Een van de processen is gestopt; zie de logs.", file=sys.stderr)
