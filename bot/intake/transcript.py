@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Iterable, List, Mapping
 
 CHOICE_PREFIX = "/"
@@ -28,7 +27,3 @@ def transcript(events: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
                 lines.append({"role": "citizen", "text": text, "timestamp": event.get("timestamp")})
     return lines
 
-
-def as_json(lines: List[Dict[str, Any]]) -> str:
-    """Compact JSON, for size checks."""
-    return json.dumps(lines, ensure_ascii=False)
