@@ -116,7 +116,7 @@ nlu-compare: spacy
 	$(PY) -m bot.evaluate --compare --out reports/nlu-compare --cache "$(CACHE)/nlu-eval"
 
 lint: setup
-	$(VENV)/bin/pip install -q ruff==0.14.4 && $(VENV)/bin/ruff check bot tests scripts bench
+	$(VENV)/bin/pip install -q ruff==0.14.4 && $(VENV)/bin/ruff check bot tests scripts bench privacy
 
 clean:
 	rm -rf models/*.tar.gz models/current.tar.gz $(SPACY_DIR) reports .pytest_cache
