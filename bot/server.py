@@ -15,6 +15,8 @@ import jsonschema
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
+from privacy.logs import install_log_redaction
+
 
 @lru_cache(maxsize=1)
 def response_validator() -> Any:
@@ -46,8 +48,12 @@ def apply() -> None:
 
 
 def main() -> None:
-    """Run Rasa's command line with the speed-up installed."""
+    """Run Rasa's command line with the speed-up installed and personal data kept out of its logs."""
+    install_log_redaction()  # before Rasa configures logging or logs anything (its DEBUG dumps user text)
     apply()
+    from bot.channels.guard import install_on_rasa
+
+    install_on_rasa()  # malformed requests, huge bodies and typed "/intent" (bot/channels/guard.py)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -56,6 +56,7 @@ from bot.channels.whatsapp_webhook import (
     signature_valid,
     token_matches,
 )
+from bot.tracker_store import forget_hook, on_erase
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ WINDOW_SECONDS = 24 * 3600.0
 WINDOW_MARGIN_SECONDS = 300.0
 MAX_HELD_PER_CONTACT = 20
 # Bodies up to this size are read and thrown away after a 413, so an ordinary client sees the
-# answer; beyond it the connection is closed.
-DRAIN_LIMIT_BYTES = 8 * MAX_BODY_BYTES
+# answer; beyond it the connection is closed. 16 MB, as for Rasa's REST channel (guard.py).
+DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
 
 # What the citizen reads when they send something the bot cannot read (B1, "u"-form).
 UNSUPPORTED_REPLY = (
@@ -404,8 +405,13 @@ class WhatsAppInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             return await self._receive(request, on_new_message)
 
+        # "Verwijder mijn gegevens" erases the tracker (bot/tracker_store.py); the window and the
+        # held messages (with their text) of this citizen go with it.
+        on_erase(self.forget)
+
         @webhook.listener("after_server_stop")
         async def close(*_: Any) -> None:
+            forget_hook(self.forget)
             await self.graph.close()
             self.state.dispose()
 

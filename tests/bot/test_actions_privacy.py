@@ -1,0 +1,259 @@
+""" "Verwijder mijn gegevens" (bot/actions/privacy.py) as plain functions, against a fake handover
+service on loopback: explain and ask, erase on yes (service, outbox, marker for the tracker store),
+nothing on no, honest when the service is down or absent, and hands off anything else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import ActionExecutionRejection
+
+from bot.actions.clients.outbox import MESSAGE, handover_outbox
+from bot.actions.privacy import CHOICE_NO, CHOICE_YES, ActionVerwijderGegevens, answer_of
+from bot.settings import BotSettings
+from bot.tracker_store import ERASE_SLOT
+from tests.bot.helpers import domain
+
+SECRET = "test-geheim"
+SENDER = "burger-42"
+LOOP = {"name": "action_verwijder_gegevens"}
+MARKER = SlotSet(ERASE_SLOT, True)
+
+
+class FakeHandover:
+    """The erase route of the handover service's bot API (handover/README.md)."""
+
+    def __init__(self) -> None:
+        self.erased: List[Dict[str, str]] = []
+        self.status = 200
+
+    def app(self) -> web.Application:
+        app = web.Application()
+
+        async def erase(request: web.Request) -> web.Response:
+            if request.headers.get("Authorization") != f"Bearer {SECRET}":
+                return web.json_response({"error": "unauthorized"}, status=401)
+            if self.status != 200:
+                return web.json_response({"error": "boom"}, status=self.status)
+            self.erased.append(dict(request.match_info))
+            return web.json_response({"erased_cases": 1})
+
+        app.router.add_post("/api/conversations/{channel}/{sender_id}/erase", erase)
+        return app
+
+
+@pytest.fixture
+async def service(monkeypatch: pytest.MonkeyPatch):
+    fake = FakeHandover()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    monkeypatch.setenv("HANDOVER_URL", str(server.make_url("")).rstrip("/"))
+    monkeypatch.setenv("HANDOVER_SHARED_SECRET", SECRET)
+    yield fake
+    await server.close()
+
+
+@pytest.fixture
+def no_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HANDOVER_URL", raising=False)
+
+
+def tracker(
+    text: str,
+    intent: str,
+    *,
+    loop: bool = True,
+    entities: Optional[List[Dict[str, Any]]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    latest_action: str = "action_listen",
+) -> Tracker:
+    return Tracker.from_dict(
+        {
+            "sender_id": SENDER,
+            "slots": slots or {},
+            "latest_message": {
+                "text": text,
+                "intent": {"name": intent, "confidence": 1.0},
+                "intent_ranking": [],
+                "entities": entities or [],
+            },
+            "latest_input_channel": "socketio",
+            "events": [{"event": "user", "text": text, "timestamp": 1, "input_channel": "socketio"}],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": LOOP if loop else {},
+            "latest_action_name": latest_action,
+        }
+    )
+
+
+def click(choice: str) -> Tracker:
+    return tracker(f'/kies{{"keuze": "{choice}"}}', "kies", entities=[{"entity": "keuze", "value": choice}])
+
+
+async def run(t: Tracker) -> tuple[CollectingDispatcher, list]:
+    dispatcher = CollectingDispatcher()
+    events = await ActionVerwijderGegevens().run(dispatcher, t, {})
+    return dispatcher, events
+
+
+def responses(dispatcher: CollectingDispatcher) -> List[Optional[str]]:
+    return [m.get("response") for m in dispatcher.messages]
+
+
+async def test_the_request_explains_what_goes_and_asks_first(service: FakeHandover) -> None:
+    dispatcher, events = await run(tracker("verwijder mijn gegevens", "verwijder_gegevens", loop=False))
+    assert responses(dispatcher) == ["utter_verwijderen_uitleg"]
+    assert events == [ActiveLoop("action_verwijder_gegevens")]
+    assert service.erased == []  # nothing before the citizen confirmed
+
+
+def test_the_question_offers_yes_and_no_buttons_the_action_understands() -> None:
+    question = domain()["responses"]["utter_verwijderen_uitleg"][0]
+    assert "gesprek" in question["text"] and "medewerker" in question["text"]
+    buttons = {b["title"]: b["payload"] for b in question["buttons"]}
+    assert list(buttons) == ["Ja, verwijder alles", "Nee, toch niet"]
+    # Rasa turns "{{" into "{" when it fills the response; the payload is then /kies{"keuze": ...}
+    choices = [
+        json.loads(p.replace("{{", "{").replace("}}", "}")[len("/kies") :])["keuze"] for p in buttons.values()
+    ]
+    assert choices == [CHOICE_YES, CHOICE_NO]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        click(CHOICE_YES),
+        tracker("ja", "bevestigen"),
+        tracker("Ja, verwijder alles", "verwijder_gegevens"),  # the button title typed
+    ],
+)
+async def test_yes_erases_at_the_gemeente_and_marks_the_conversation(
+    service: FakeHandover, answer: Tracker
+) -> None:
+    dispatcher, events = await run(answer)
+    assert service.erased == [{"channel": "socketio", "sender_id": SENDER}]
+    assert responses(dispatcher) == ["utter_gegevens_verwijderd"]
+    assert MARKER in events and ActiveLoop(None) in events and FollowupAction("action_listen") in events
+
+
+async def test_yes_also_drops_the_messages_still_waiting_in_the_outbox(service: FakeHandover) -> None:
+    box = handover_outbox(BotSettings.from_env()).outbox
+    await box.add(
+        "zaak:HV-7K3M", SENDER, MESSAGE, {"reference": "HV-7K3M", "sender_id": SENDER, "text": "mijn bsn"}
+    )
+    await box.add("zaak:HV-AAAA", "iemand-anders", MESSAGE, {"reference": "HV-AAAA", "text": "hallo"})
+    await run(click(CHOICE_YES))
+    assert await box.waiting("zaak:HV-7K3M") == 0
+    assert await box.waiting("zaak:HV-AAAA") == 1
+
+
+@pytest.mark.parametrize(
+    "answer", [click(CHOICE_NO), tracker("nee", "ontkennen"), tracker("Nee, toch niet", "nlu_fallback")]
+)
+async def test_no_erases_nothing(service: FakeHandover, answer: Tracker) -> None:
+    dispatcher, events = await run(answer)
+    assert service.erased == []
+    assert responses(dispatcher) == ["utter_verwijderen_geannuleerd"]
+    assert events == [ActiveLoop(None), FollowupAction("action_listen")]
+
+
+@pytest.mark.parametrize("status", [503, 500, 404, 401])
+async def test_service_failure_still_erases_the_chat_and_says_so_honestly(
+    service: FakeHandover, status: int
+) -> None:
+    service.status = status
+    dispatcher, events = await run(tracker("ja", "bevestigen", slots={"handover_referentie": "HV-7K3M"}))
+    assert MARKER in events  # the chat itself is erased anyway
+    said = responses(dispatcher)
+    assert said[0] == "utter_gegevens_deels_verwijderd" and "utter_gegevens_verwijderd" not in said
+    assert said[1] in ("utter_contact_telefoon", "utter_contact_website")  # how to ask the gemeente
+    assert dispatcher.messages[-1] == {
+        **dispatcher.messages[-1],
+        "response": "utter_verwijderen_kenmerk",
+        "referentie": "HV-7K3M",
+    }
+
+
+async def test_unreachable_service_is_reported_honestly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.stack import free_port
+
+    monkeypatch.setenv("HANDOVER_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HANDOVER_TIMEOUT", "2")
+    dispatcher, events = await run(click(CHOICE_YES))
+    assert MARKER in events
+    assert responses(dispatcher)[0] == "utter_gegevens_deels_verwijderd"
+    assert "utter_verwijderen_kenmerk" not in responses(dispatcher)  # no reference known: not mentioned
+
+
+async def test_without_handover_service_the_chat_is_erased_and_the_gemeente_route_given(
+    no_service: None,
+) -> None:
+    dispatcher, events = await run(click(CHOICE_YES))
+    assert MARKER in events
+    assert responses(dispatcher)[:1] == ["utter_gegevens_deels_verwijderd"]
+
+
+async def test_a_new_request_while_asking_asks_again(service: FakeHandover) -> None:
+    dispatcher, events = await run(tracker("verwijder alles van mij", "verwijder_gegevens"))
+    assert responses(dispatcher) == ["utter_verwijderen_uitleg"] and events == []
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        tracker("ik heb een boete van het cjib", "cjib.openstaande_boetes"),
+        click("menu"),
+        tracker(
+            "EXTERNAL: medewerker_bericht", "medewerker_bericht"
+        ),  # a casemanager's message, not an answer
+        tracker("EXTERNAL: ja", "bevestigen"),
+    ],
+)
+async def test_anything_else_is_rejected_so_the_rules_handle_it(
+    service: FakeHandover, other: Tracker
+) -> None:
+    with pytest.raises(ActionExecutionRejection):
+        await run(other)
+    assert service.erased == []
+
+
+async def test_after_another_action_handled_the_message_the_question_is_dropped(
+    service: FakeHandover,
+) -> None:
+    dispatcher, events = await run(
+        tracker("ik heb een boete", "cjib.openstaande_boetes", latest_action="action_intake")
+    )
+    assert events == [ActiveLoop(None), FollowupAction("action_listen")] and dispatcher.messages == []
+
+
+async def test_a_casemanager_message_in_between_keeps_the_question_open(service: FakeHandover) -> None:
+    t = tracker(
+        "EXTERNAL: medewerker_bericht", "medewerker_bericht", latest_action="action_medewerker_bericht"
+    )
+    dispatcher, events = await run(t)
+    assert events == [] and dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    "text,intent,expected",
+    [
+        ("ja", "bevestigen", True),
+        ("Ja!", "nlu_fallback", True),
+        ("jazeker", "bevestigen", True),
+        ("nee", "ontkennen", False),
+        ("Nee, toch niet", "verwijder_gegevens", False),
+        ("klopt", "bevestigen", True),
+        ("hoe laat is het", "buiten_bereik", None),
+        ("janssen is mijn naam", "nlu_fallback", None),
+    ],
+)
+def test_typed_answers(text: str, intent: str, expected: Optional[bool]) -> None:
+    assert answer_of(tracker(text, intent)) is expected
