@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import List
 
 from rasa_sdk import Action, Tracker
@@ -25,7 +26,8 @@ class ActionIntake(Action):
     ) -> List[EventType]:
         """Run the engine on the latest message and store its new state in slots."""
         before = state_of(tracker)
-        turn = intake().handle(before, user_input(tracker))
+        # The clock is read here, not in the engine, so the engine stays pure (it dates a consent).
+        turn = intake().handle(before, user_input(tracker), now=datetime.now(timezone.utc))
         send(dispatcher, turn.replies)
         events = slot_changes(before, turn.state)
         if turn.followup == HANDOVER_STEP:

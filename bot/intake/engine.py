@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from bot.intake.contact import find_contact
@@ -32,7 +33,14 @@ IN_TREE = "schema"
 OWN_WORDS = "eigen_woorden"
 DONE = "uitkomst"
 ASKING_CONSENT = "toestemming"
+CORRECTING = "aanpassen"  # the citizen types a correction of the summary (bot/intake/consent.py)
+ASKING_ORGANISATION = "toestemming_organisatie"
+NO_CONSENT = "geen_toestemming"
 ASKING_CONTACT = "terugbellen"
+CONSENT_PHASES = (ASKING_CONSENT, CORRECTING, ASKING_ORGANISATION, NO_CONSENT)
+# Not a field but a slot derived from the phase: while it is true, rules (bot/data/rules/toestemming.yml)
+# send every message to the intake (action_aanvulling), so a correction is never taken for a greeting.
+TEXT_EXPECTED_SLOT = "tekst_verwacht"
 
 # Steps outside the engine that the action must take next (they talk to the handover service).
 HANDOVER_STEP = "medewerker"
@@ -82,7 +90,12 @@ class IntakeState:
     misverstanden: int = 0
     past_niet: bool = False
     samenvatting: Optional[str] = None
+    uitkomst_knoop: Optional[str] = None
+    aanvulling: Optional[str] = None  # the citizen's own correction of the summary
     toestemming: Optional[bool] = None
+    toestemming_tijd: Optional[str] = None  # ISO 8601 UTC, when the citizen decided
+    toestemming_organisaties: Tuple[str, ...] = ()
+    geweigerde_organisaties: Tuple[str, ...] = ()
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "IntakeState":
@@ -100,11 +113,13 @@ class IntakeState:
         return cls(**values)
 
     def as_slots(self) -> Dict[str, Any]:
-        """The state as slot values (tuples become lists)."""
-        return {
+        """The state as slot values (tuples become lists), plus the derived `tekst_verwacht`."""
+        slots = {
             name: list(getattr(self, name)) if isinstance(getattr(self, name), tuple) else getattr(self, name)
             for name in self.__dataclass_fields__
         }
+        slots[TEXT_EXPECTED_SLOT] = self.intake_fase == CORRECTING
+        return slots
 
 
 @dataclass(frozen=True)
@@ -132,16 +147,19 @@ class Intake:
     """Runs the intake for one installation's knowledge and stroomschema."""
 
     def __init__(self, kb: Knowledge, tree: Schema) -> None:
+        from bot.intake.consent import Consent  # imported here: consent.py builds on this module's types
+
         self.kb = kb
         self.tree = tree
+        self.consent = Consent(self)
 
     # --- entry point -------------------------------------------------------------------------
-    def handle(self, state: IntakeState, user: UserInput) -> Turn:
-        """React to one message of the citizen."""
-        if state.intake_fase == ASKING_CONSENT:
-            answer = self._consent_answer(user)
-            if answer is not None:
-                return Turn((), replace(state, toestemming=answer, intake_fase=DONE), followup=HANDOVER_STEP)
+    def handle(self, state: IntakeState, user: UserInput, now: Optional[datetime] = None) -> Turn:
+        """React to one message of the citizen; `now` (from the action's clock) dates a consent decision."""
+        if state.intake_fase in CONSENT_PHASES:
+            turn = self.consent.handle(state, user, now)
+            if turn is not None:
+                return turn
         if state.intake_fase == ASKING_CONTACT and user.intent not in (CHOICE_INTENT, "medewerker"):
             if find_contact(user.text).reachable:
                 return Turn((), replace(state, intake_fase=DONE), followup=CALLBACK_STEP)
@@ -155,7 +173,7 @@ class Intake:
             option = self._match_answer(node, user)
             if option is not None:
                 return self._apply(state, node, option)
-            if not self._is_strong_new_topic(user):
+            if not self.is_strong_new_topic(user):
                 return self._ask_again(state, node)
         if state.intake_fase == CONFIRMING and state.kandidaten:
             if user.intent == "bevestigen":
@@ -164,11 +182,9 @@ class Intake:
                 return self._menu(state)
         return self._on_story(state, user)
 
-    @staticmethod
-    def _consent_answer(user: UserInput) -> Optional[bool]:
-        if user.intent == CHOICE_INTENT and user.choice in ("toestemming|ja", "toestemming|nee"):
-            return user.choice == "toestemming|ja"
-        return {"bevestigen": True, "ontkennen": False}.get(user.intent)
+    def ask_consent(self, state: IntakeState) -> Turn:
+        """Before a person sees anything: show what is shared and with whom, and ask consent."""
+        return self.consent.ask(state)
 
     # --- the citizen's own words ---------------------------------------------------------------
     def _on_story(self, state: IntakeState, user: UserInput) -> Turn:
@@ -245,7 +261,8 @@ class Intake:
             state,
         )
 
-    def _is_strong_new_topic(self, user: UserInput) -> bool:
+    def is_strong_new_topic(self, user: UserInput) -> bool:
+        """A new topic this sure interrupts an open question."""
         intent = user.parse.get("intent") or {}
         name = intent.get("name") or ""
         is_topic = name in self.kb.topics or name.removeprefix(LIFE_EVENT_PREFIX) in self.kb.life_events
@@ -306,7 +323,7 @@ class Intake:
     def _go_to(self, state: IntakeState, node_id: str) -> Turn:
         node = self.tree.nodes[node_id]
         if node.uitkomst is not None:
-            return self._finish(state, node.uitkomst)
+            return self._finish(replace(state, uitkomst_knoop=node.id), node.uitkomst)
         return Turn(self._question(node), replace(state, intake_fase=IN_TREE, intake_knoop=node.id))
 
     def _question(self, node: Node, again: bool = False) -> Tuple[Reply, ...]:
@@ -391,7 +408,7 @@ class Intake:
         state = replace(state, samenvatting=self.summary(state, outcome))
         replies: List[Reply] = [
             Reply(response="utter_uitkomst", variables={"samenvatting": outcome.samenvatting}),
-            Reply(response="utter_stappen", variables={"stappen": self._numbered(outcome.stappen)}),
+            Reply(response="utter_stappen", variables={"stappen": self.numbered(outcome.stappen)}),
         ]
         for org_id in organisations:
             replies.append(self.contact(org_id))
@@ -408,7 +425,8 @@ class Intake:
         return Turn(tuple(replies), state)
 
     @staticmethod
-    def _numbered(steps: Sequence[str]) -> str:
+    def numbered(steps: Sequence[str]) -> str:
+        """Steps as a numbered list, one per line."""
         return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
 
     def contact(self, org_id: str) -> Reply:
