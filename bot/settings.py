@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,9 @@ class BotSettings:
     handover_url: Optional[str]
     handover_secret: Optional[str]
     handover_timeout: float
+    # Where messages and callback requests wait while the service is down (bot/actions/clients/outbox.py).
+    outbox_db: str = str(ROOT / "var" / "outbox.db")
+    outbox_hold_hours: float = 72.0
 
     @classmethod
     def from_env(cls) -> "BotSettings":
@@ -22,4 +28,6 @@ class BotSettings:
             handover_url=(os.environ.get("HANDOVER_URL") or "").rstrip("/") or None,
             handover_secret=os.environ.get("HANDOVER_SHARED_SECRET") or None,
             handover_timeout=float(os.environ.get("HANDOVER_TIMEOUT", "5")),
+            outbox_db=os.environ.get("BOT_OUTBOX_DB_URL") or str(ROOT / "var" / "outbox.db"),
+            outbox_hold_hours=float(os.environ.get("BOT_OUTBOX_HOLD_HOURS", "72")),
         )

@@ -33,6 +33,7 @@ def main() -> int:
         endpoints=ROOT / os.environ.get("RASA_ENDPOINTS", "endpoints.yml"),
     )
     os.environ.setdefault("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}")
+    os.environ.setdefault("BOT_OUTBOX_DB_URL", str(var / "outbox.db"))
     with_handover = (ROOT / "handover" / ".venv").exists()
     if with_handover:
         # The actions and the service share one secret; generated per run unless configured.
@@ -47,7 +48,10 @@ def main() -> int:
         if with_handover:
             handover = subprocess.Popen(
                 ["make", "--no-print-directory", "-C", "handover", "run"],
-                env={**os.environ, "RASA_URL": stack.url, "RASA_TOKEN": token},
+                env={**os.environ, "RASA_URL": stack.url, "RASA_TOKEN": token,
+                     # Erasure by reference also deletes the conversation in Rasa's tracker store.
+                     "HANDOVER_TRACKER_DB_URL": os.environ.get("HANDOVER_TRACKER_DB_URL")
+                     or os.environ["TRACKER_DB_URL"]},
                 start_new_session=True,
             )
             port = os.environ.get("HANDOVER_PORT", "8080")
@@ -69,7 +73,7 @@ def main() -> int:
             + (f"  Casemanagers:     {os.environ['HANDOVER_URL']}/wachtrij (inlog: zie hierboven)\n" if with_handover else "")
             + f"  Logs:             {stack.workdir}\n"
             "Probeer:\n"
-            f"  curl -s {stack.url}/webhooks/rest/webhook -d "
+            f"  curl -s {stack.url}/webhooks/rest/webhook -H 'Content-Type: application/json' -d "
             "'{\"sender\":\"t1\",\"message\":\"Ik heb een brief van het CJIB en ik kan de boete niet betalen\"}'\n"
             "Stoppen: Ctrl-C\n",
             flush=True,

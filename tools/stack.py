@@ -60,6 +60,7 @@ class Stack:
     endpoints: Path = ROOT / "endpoints.yml"
     host: str = "127.0.0.1"
     processes: List[subprocess.Popen] = field(default_factory=list)
+    named: Dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -81,33 +82,49 @@ class Stack:
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
             TRACKER_DB_URL=env.get("TRACKER_DB_URL") or f"sqlite:///{self.workdir / 'tracker.db'}",
+            BOT_OUTBOX_DB_URL=env.get("BOT_OUTBOX_DB_URL") or str(self.workdir / "outbox.db"),
         )
         env.update(self.extra_env)
         return env
 
     def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=self.env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        process = subprocess.Popen(  # append: a restarted process keeps the log of its predecessor
+            args, cwd=ROOT, env=self.env(), stdout=log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.processes.append(process)
+        self.named[name] = process
         return process
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """End one process ("rasa" or "actions") and wait until it is gone; SIGKILL is a crash."""
+        process = self.named.pop(name)
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+        self.processes.remove(process)
 
     def start_actions(self, timeout: float = 120) -> None:
         """Start the action server and wait until it answers."""
         process = self._spawn(
-            "actions", [str(PYTHON), "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(self.actions_port)]
+            "actions",
+            [str(PYTHON), "-m", "bot.action_server", "--actions", "bot.actions",
+             "--port", str(self.actions_port)],
         )
         wait_for(f"{self.actions_url}/health", timeout, process, self.workdir / "actions.log")
 
     def start_rasa(self, timeout: float = 240) -> None:
         """Start the Rasa server and wait until the model is loaded."""
+        # "--auth-token=…" as one argument: a generated token may start with "-", which argparse
+        # would otherwise read as an option.
         process = self._spawn(
             "rasa",
             [
                 str(PYTHON), "-m", "bot.server", "run", "--model", str(self.model), "--enable-api",
-                "--auth-token", self.token, "--interface", self.host, "--port", str(self.rasa_port),
+                f"--auth-token={self.token}", "--interface", self.host, "--port", str(self.rasa_port),
                 "--endpoints", str(self.endpoints), "--credentials", str(ROOT / "credentials.yml"),
                 "--cors", "*",
             ],
@@ -139,6 +156,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
+        self.named.clear()
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python -m tools.stack MODEL

@@ -6,6 +6,7 @@ gives the municipality's own contact route.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
@@ -14,9 +15,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.clients.handover import HandoverClient, HandoverUnavailable
-from bot.actions.messages import intake, send, state_of
+from bot.actions.clients.outbox import Sent, handover_outbox
+from bot.actions.messages import intake, send, slot_changes, state_of
+from bot.intake.consent import casemanager_summary
 from bot.intake.contact import ContactDetails, find_contact
-from bot.intake.engine import ASKING_CONSENT, ASKING_CONTACT, IntakeState, Reply, choice_payload
+from bot.intake.engine import ASKING_CONTACT, DONE, IntakeState, Reply
 from bot.intake.transcript import transcript
 from bot.settings import BotSettings
 
@@ -26,23 +29,28 @@ DEFAULT_CHANNEL = "rest"
 def case_payload(
     tracker: Tracker, state: IntakeState, kind: str, contact: Optional[ContactDetails] = None
 ) -> Dict[str, Any]:
-    """What the casemanager receives: the whole conversation (only with consent) and the intake."""
-    consent = bool(state.toestemming)
+    """What the casemanager receives. With consent: the conversation, the summary (with the citizen's
+    correction), when they agreed and which organisations may be involved. Without consent (a callback
+    request): only the contact details and the ids of the topic and organisations."""
+    consent = state.toestemming is True
+    summary: Dict[str, Any] = {"topic": state.onderwerp, "organisations": list(state.organisaties)}
+    if consent:
+        summary.update({
+            "question_type": state.vraagtype,
+            "urgent": state.urgent,
+            "life_event": state.levensgebeurtenis,
+            "summary_text": casemanager_summary(state),
+            "self_service": None,
+        })
     return {
         "channel": tracker.get_latest_input_channel() or DEFAULT_CHANNEL,
         "sender_id": tracker.sender_id,
         "kind": kind,
         "transcript": transcript(tracker.events) if consent else [],
-        "summary": {
-            "topic": state.onderwerp,
-            "organisations": list(state.organisaties),
-            "question_type": state.vraagtype,
-            "urgent": state.urgent,
-            "life_event": state.levensgebeurtenis,
-            "summary_text": state.samenvatting or " ".join(state.verhaal) or None,
-            "self_service": None,
-        },
+        "summary": summary,
         "consent": consent,
+        "consent_at": state.toestemming_tijd if consent else None,
+        "consent_organisations": list(state.toestemming_organisaties) if consent else [],
         "contact": {
             k: v
             for k, v in {
@@ -69,17 +77,11 @@ async def offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, state
     if tracker.get_slot("handover_actief"):
         dispatcher.utter_message(response="utter_al_in_gesprek", referentie=tracker.get_slot("handover_referentie"))
         return []
-    if state.toestemming is None:
-        summary = state.samenvatting or " ".join(state.verhaal) or "U wilt met een medewerker praten."
-        dispatcher.utter_message(
-            response="utter_vraag_toestemming",
-            samenvatting=summary,
-            buttons=[
-                {"title": "Ja, dat mag", "payload": choice_payload("toestemming|ja")},
-                {"title": "Nee, liever niet", "payload": choice_payload("toestemming|nee")},
-            ],
-        )
-        return [SlotSet("intake_fase", ASKING_CONSENT)]
+    if state.toestemming is not True:
+        # Nothing reaches the handover service before the citizen has seen what is shared and agreed.
+        turn = intake().ask_consent(state)
+        send(dispatcher, turn.replies)
+        return slot_changes(state, turn.state)
     client = HandoverClient(settings)
     try:
         offer = (await client.availability()).get("offer")
@@ -88,8 +90,10 @@ async def offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, state
             return [SlotSet("intake_fase", ASKING_CONTACT)]
         case = await client.create_case(case_payload(tracker, state, "chat"))
     except HandoverUnavailable:
+        # Honest about it, the phone route now, and a callback request that waits in the outbox.
         contact_route(dispatcher, "utter_medewerker_niet_bereikbaar")
-        return []
+        dispatcher.utter_message(response="utter_terugbellen_aanbod")
+        return [SlotSet("intake_fase", ASKING_CONTACT)]
     dispatcher.utter_message(
         response="utter_in_wachtrij",
         referentie=case["reference"],
@@ -106,17 +110,20 @@ async def request_callback(dispatcher: CollectingDispatcher, tracker: Tracker, s
     if not details.reachable or not settings.handover_url:
         dispatcher.utter_message(response="utter_vraag_contactgegevens_opnieuw")
         return [SlotSet("intake_fase", ASKING_CONTACT)]
-    try:
-        case = await HandoverClient(settings).create_case(case_payload(tracker, state, "callback", details))
-    except HandoverUnavailable:
-        contact_route(dispatcher, "utter_medewerker_niet_bereikbaar")
+    sent = await handover_outbox(settings).request_callback(case_payload(tracker, state, "callback", details))
+    if sent.status is Sent.DELIVERED:
+        reference = sent.answer["reference"]
+        dispatcher.utter_message(response="utter_terugbelverzoek_ontvangen", referentie=reference)
+        return [SlotSet("handover_referentie", reference)]
+    if sent.status is Sent.QUEUED:  # the service is down: the request goes out when it is back
+        dispatcher.utter_message(response="utter_terugbelverzoek_bewaard")
         return []
-    dispatcher.utter_message(response="utter_terugbelverzoek_ontvangen", referentie=case["reference"])
-    return [SlotSet("handover_referentie", case["reference"])]
+    contact_route(dispatcher, "utter_medewerker_niet_bereikbaar")
+    return []
 
 
 class ActionMedewerker(Action):
-    """The citizen asks for a person (or for erasure of their data)."""
+    """The citizen asks for a person (erasure requests: bot/actions/privacy.py)."""
 
     def name(self) -> str:
         return "action_medewerker"
@@ -124,9 +131,12 @@ class ActionMedewerker(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        """Offer a person; an erasure request gets the municipality's contact route."""
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent == "verwijder_gegevens":
-            contact_route(dispatcher, "utter_verwijder_gegevens")
-            return []
-        return await offer_person(dispatcher, tracker, state_of(tracker))
+        """Offer a person."""
+        state = state_of(tracker)
+        # "Bel mij op 06 …" reads as asking for a person, but while the bot waits for contact details
+        # it answers that question: take the callback request instead of offering a person again.
+        text = tracker.latest_message.get("text") or ""
+        if state.intake_fase == ASKING_CONTACT and find_contact(text).reachable:
+            done = replace(state, intake_fase=DONE)
+            return [SlotSet("intake_fase", DONE), *await request_callback(dispatcher, tracker, done)]
+        return await offer_person(dispatcher, tracker, state)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
+from rasa_sdk.events import AllSlotsReset, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.clients.handover import CaseClosed, CaseNotFound, HandoverClient, HandoverUnavailable
+from bot.actions.clients.handover import CaseClosed, CaseNotFound
+from bot.actions.clients.outbox import Sent, handover_outbox
 from bot.settings import BotSettings
-
 
 # Rasa gives events from trigger_intent this text. A citizen who types "/medewerker_bericht{...}"
 # gets the same intent but not this text, so a forged casemanager message is ignored.
@@ -31,6 +31,16 @@ def entity(tracker: Tracker, name: str) -> str:
                  if e.get("entity") == name), "")
 
 
+def stop_forwarding() -> List[EventType]:
+    """End the handover state and wait for the citizen's next message.
+
+    The forwarding rule (bot/data/rules/overdracht.yml) needs `handover_actief: true`, so once this
+    action sets it to false no rule predicts what comes next; Rasa's fallback would then undo the
+    message and the slot, and forward the citizen's previous message to the closed case again.
+    The explicit follow-up skips the policies for this one step."""
+    return [SlotSet("handover_actief", False), FollowupAction("action_listen")]
+
+
 class ActionDoorsturen(Action):
     """Pass the citizen's message to the casemanager; the bot itself stays silent."""
 
@@ -40,18 +50,21 @@ class ActionDoorsturen(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        """Forward the text; tell the citizen only when it could not be delivered."""
+        """Forward the text through the outbox; tell the citizen only when it is late or cannot arrive."""
         reference = tracker.get_slot("handover_referentie")
         settings = BotSettings.from_env()
         if not reference or not settings.handover_url:
-            return [SlotSet("handover_actief", False)]
-        try:
-            await HandoverClient(settings).forward(reference, tracker.sender_id, tracker.latest_message.get("text") or "")
-        except (CaseClosed, CaseNotFound):
+            return stop_forwarding()
+        text = tracker.latest_message.get("text") or ""
+        sent = await handover_outbox(settings).send_message(reference, tracker.sender_id, text)
+        if sent.status is Sent.REFUSED and isinstance(sent.error, (CaseClosed, CaseNotFound)):
             dispatcher.utter_message(response="utter_gesprek_al_afgesloten")
-            return [SlotSet("handover_actief", False)]
-        except HandoverUnavailable:
+            return stop_forwarding()
+        if sent.status is Sent.REFUSED:
             dispatcher.utter_message(response="utter_doorsturen_mislukt")
+        elif sent.status is Sent.QUEUED and sent.already_waiting == 0:
+            # Once per outage: the later messages wait behind this one and need no second notice.
+            dispatcher.utter_message(response="utter_bericht_komt_later")
         return []
 
 

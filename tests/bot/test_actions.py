@@ -95,12 +95,6 @@ async def test_medewerker_gives_the_municipality_contact_route() -> None:
     assert dispatcher.messages[1]["contact"].startswith("https://")
 
 
-async def test_erasure_request_is_answered_with_its_own_intro() -> None:
-    dispatcher = CollectingDispatcher()
-    await ActionMedewerker().run(dispatcher, tracker("verwijder mijn gegevens", "verwijder_gegevens"), {})
-    assert dispatcher.messages[0]["response"] == "utter_verwijder_gegevens"
-
-
 @pytest.mark.parametrize(
     "text,entities,expected",
     [

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from rasa_sdk import Tracker
-from rasa_sdk.events import AllSlotsReset, SlotSet
+from rasa_sdk.events import AllSlotsReset, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.intake import ActionIntake
@@ -98,27 +98,29 @@ def click(choice: str, slots: Dict[str, Any]) -> Tracker:
 
 
 async def test_a_person_is_offered_only_after_consent(service: FakeHandover) -> None:
+    # The consent step itself (what is shared, correction, per organisation): tests/bot/test_actions_consent.py
     dispatcher = CollectingDispatcher()
     events = await ActionMedewerker().run(dispatcher, tracker("ik wil een mens", "medewerker",
-                                                              {"samenvatting": "Boete CJIB"}), {})
-    assert dispatcher.messages[0]["response"] == "utter_vraag_toestemming"
-    assert dispatcher.messages[0]["samenvatting"] == "Boete CJIB"
-    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == ["Ja, dat mag", "Nee, liever niet"]
+                                                              {"verhaal": ["Boete CJIB"]}), {})
+    assert [m["response"] for m in dispatcher.messages] == [
+        "utter_toestemming_inleiding", "utter_toestemming_eigen_woorden", "utter_vraag_toestemming"]
+    assert dispatcher.messages[1]["verhaal"] == "Boete CJIB"
     assert events == [SlotSet("intake_fase", "toestemming")]
     assert service.cases == []
 
 
 async def test_consent_creates_a_case_with_transcript_and_intake(service: FakeHandover) -> None:
-    slots = {"intake_fase": "toestemming", "onderwerp": "cjib.betalingsregeling", "organisaties": ["cjib", "svb"],
-             "vraagtype": 3.0, "urgent": True, "samenvatting": "In eigen woorden: boete"}
+    slots = {"intake_fase": "toestemming", "onderwerp": "cjib.betalingsregeling", "organisaties": ["cjib"],
+             "vraagtype": 1.0, "urgent": True, "samenvatting": "In eigen woorden: boete"}
     dispatcher = CollectingDispatcher()
     events = await ActionIntake().run(dispatcher, click("toestemming|ja", slots), {})
     assert len(service.cases) == 1
     case = service.cases[0]
     assert case["consent"] is True and case["kind"] == "chat"
+    assert case["consent_organisations"] == ["cjib"] and case["consent_at"]
     assert case["channel"] == "socketio" and case["sender_id"] == "burger-42"
     assert case["summary"]["topic"] == "cjib.betalingsregeling"
-    assert case["summary"]["organisations"] == ["cjib", "svb"] and case["summary"]["question_type"] == 3
+    assert case["summary"]["organisations"] == ["cjib"] and case["summary"]["question_type"] == 1
     assert case["transcript"][0] == {"role": "citizen", "text": "ik kan mijn boete niet betalen", "timestamp": 1}
     assert dispatcher.messages[-1]["response"] == "utter_in_wachtrij"
     assert dispatcher.messages[-1]["referentie"] == "HV-7K3M" and dispatcher.messages[-1]["positie"] == 2
@@ -126,11 +128,12 @@ async def test_consent_creates_a_case_with_transcript_and_intake(service: FakeHa
     assert SlotSet("handover_actief", True) in events and SlotSet("handover_referentie", "HV-7K3M") in events
 
 
-async def test_without_consent_the_transcript_stays_with_the_citizen(service: FakeHandover) -> None:
+async def test_without_consent_nothing_is_sent(service: FakeHandover) -> None:
     dispatcher = CollectingDispatcher()
-    await ActionIntake().run(dispatcher, tracker("nee", "ontkennen", {"intake_fase": "toestemming"}), {})
-    assert service.cases[0]["consent"] is False
-    assert service.cases[0]["transcript"] == []
+    events = await ActionIntake().run(dispatcher, tracker("nee", "ontkennen", {"intake_fase": "toestemming"}), {})
+    assert service.cases == []
+    assert dispatcher.messages[0]["response"] == "utter_geen_toestemming"
+    assert SlotSet("toestemming", False) in events
 
 
 async def test_outside_office_hours_a_callback_request_is_taken(service: FakeHandover) -> None:
@@ -152,26 +155,32 @@ async def test_outside_office_hours_a_callback_request_is_taken(service: FakeHan
     assert dispatcher.messages[-1]["response"] == "utter_terugbelverzoek_ontvangen"
 
 
-async def test_service_down_gives_an_honest_answer_and_the_phone_route(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_service_down_gives_an_honest_answer_the_phone_route_and_a_callback_offer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("HANDOVER_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("HANDOVER_TIMEOUT", "2")
     dispatcher = CollectingDispatcher()
     events = await ActionMedewerker().run(dispatcher, tracker("medewerker", "medewerker", {"toestemming": True}), {})
     assert dispatcher.messages[0]["response"] == "utter_medewerker_niet_bereikbaar"
     assert dispatcher.messages[1]["naam"]  # the municipality's contact route
-    assert events == []
+    assert dispatcher.messages[2]["response"] == "utter_terugbellen_aanbod"  # the request waits in the outbox
+    assert events == [SlotSet("intake_fase", "terugbellen")]
 
 
 async def test_messages_during_handover_go_to_the_casemanager_silently(service: FakeHandover) -> None:
     slots = {"handover_actief": True, "handover_referentie": "HV-7K3M"}
     dispatcher = CollectingDispatcher()
     events = await ActionDoorsturen().run(dispatcher, tracker("is er al iemand?", "medewerker", slots), {})
-    assert service.messages == [{"reference": "HV-7K3M", "sender_id": "burger-42", "text": "is er al iemand?"}]
+    sent = [{k: v for k, v in m.items() if k != "client_id"} for m in service.messages]
+    assert sent == [{"reference": "HV-7K3M", "sender_id": "burger-42", "text": "is er al iemand?"}]
+    assert len(service.messages[0]["client_id"]) == 32  # the outbox item's key: the service stores it once
     assert dispatcher.messages == [] and events == []
     service.closed = True
     events = await ActionDoorsturen().run(dispatcher, tracker("hallo?", "begroeten", slots), {})
     assert dispatcher.messages[0]["response"] == "utter_gesprek_al_afgesloten"
-    assert events == [SlotSet("handover_actief", False)]
+    # The explicit listen: no rule covers the turn once the slot is false (tests/e2e/test_closed_case.py).
+    assert events == [SlotSet("handover_actief", False), FollowupAction("action_listen")]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import secrets
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Iterator, List
@@ -41,7 +42,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]
     })
     env = {
         **os.environ,
-        "PYTHONPATH": str(HANDOVER / "src"),
+        "PYTHONPATH": os.pathsep.join([str(HANDOVER / "src"), str(ROOT)]),  # + privacy/ at the repo root
         "HANDOVER_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'handover.db'}",
         "HANDOVER_SHARED_SECRET": SECRET,
         "HANDOVER_PORT": str(port),
@@ -145,8 +146,18 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(system: Dict[str, Any]
     try:
         await citizen.say("Ik heb een stapel boetes van het CJIB en ik kan ze niet betalen")
         await citizen.expect("Klopt dat?")
+        waiting = set(re.findall(r"HV-[A-Z0-9]{4}", await casemanager.queue_page()))
         await citizen.say("ik wil met een medewerker praten")
-        consent = await citizen.expect("Mag de medewerker lezen")
+        await citizen.expect("Wat u vertelde: “Ik heb een stapel boetes")  # what is shared, before consent
+        consent = await citizen.expect("Mag de medewerker dit lezen?")
+        # The citizen corrects the summary. This correction sounds like a greeting to NLU; it still reaches
+        # the intake (the tekst_verwacht rule). Nothing is sent before "Ja, dat mag".
+        await citizen.press(consent, "Iets aanpassen")
+        await citizen.expect("Typ wat er anders moet")
+        await citizen.say("Hallo, het gaat ook om mijn zoon")
+        await citizen.expect("Uw aanvulling: “Hallo, het gaat ook om mijn zoon”")
+        consent = await citizen.expect("Mag de medewerker dit lezen?")
+        assert set(re.findall(r"HV-[A-Z0-9]{4}", await casemanager.queue_page())) == waiting  # nothing sent yet
         await citizen.press(consent, "Ja, dat mag")
         queued = await citizen.expect("U staat in de wachtrij")
         reference = re.search(r"HV-[A-Z0-9]{4}", queued["text"]).group(0)  # type: ignore[union-attr]
@@ -155,6 +166,7 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(system: Dict[str, Any]
         assert reference in queue
         case = await casemanager.case_page(reference)
         assert "stapel boetes" in case  # the transcript: the citizen tells the story once
+        assert "Aanvulling van inwoner: “Hallo, het gaat ook om mijn zoon”" in case
 
         await casemanager.act(reference, "claim")
         await citizen.expect("U praat nu met Sanne")
@@ -190,5 +202,39 @@ async def test_status_lookup_by_reference_tells_nothing_personal(system: Dict[st
     try:
         await citizen.say("wat is de status van HV-ZZZZ")
         await citizen.expect("Ik kan geen vraag vinden met kenmerk HV-ZZZZ")
+    finally:
+        await citizen.sio.disconnect()
+
+
+async def test_erasure_in_the_chat_removes_the_case_and_the_conversation(
+    system: Dict[str, Any], casemanager: Casemanager
+) -> None:
+    """"Verwijder mijn gegevens" while a casemanager has the chat: the bot itself asks (the request
+    is not forwarded), and on "ja" the case leaves the handover database and the conversation
+    leaves Rasa's tracker store (bot/actions/privacy.py, bot/tracker_store.py)."""
+    citizen = Citizen(system["stack"].url)
+    await citizen.connect()
+    try:
+        await citizen.say("Ik heb een stapel boetes van het CJIB en ik kan ze niet betalen")
+        await citizen.expect("Klopt dat?")
+        await citizen.say("ik wil met een medewerker praten")
+        await citizen.press(await citizen.expect("Mag de medewerker dit lezen?"), "Ja, dat mag")
+        queued = await citizen.expect("U staat in de wachtrij")
+        reference = re.search(r"HV-[A-Z0-9]{4}", queued["text"]).group(0)  # type: ignore[union-attr]
+        await casemanager.act(reference, "claim")
+        await citizen.expect("U praat nu met Sanne")
+
+        await citizen.say("verwijder mijn gegevens")
+        question = await citizen.expect("Weet u het zeker?")
+        await citizen.press(question, "Ja, verwijder alles")
+        await citizen.expect("Uw gegevens zijn verwijderd")
+
+        assert (await casemanager.http.get(f"{casemanager.url}/zaken/{reference}")).status == 404
+        assert reference not in await casemanager.queue_page()
+        tracker_db = system["stack"].env()["TRACKER_DB_URL"].removeprefix("sqlite:///")
+        with sqlite3.connect(tracker_db) as db:
+            query = "SELECT count(*) FROM events WHERE sender_id = ?"
+            (rows,) = db.execute(query, (citizen.session_id,)).fetchone()
+        assert rows == 0
     finally:
         await citizen.sio.disconnect()

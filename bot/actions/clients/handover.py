@@ -6,6 +6,7 @@ honestly and offer the phone route; no personal data is logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, Optional
 from urllib.parse import quote
@@ -19,6 +20,14 @@ logger = logging.getLogger(__name__)
 
 class HandoverUnavailable(Exception):
     """The handover service could not be reached or answered with an error."""
+
+
+class HandoverRejected(HandoverUnavailable):
+    """The service refused the request itself (bad input, wrong citizen): sending it again cannot help."""
+
+
+# 401 stays HandoverUnavailable: a wrong secret is fixed in the configuration, after which a retry works.
+REJECTED_STATUSES = frozenset({400, 403, 413, 422})
 
 
 class CaseNotFound(Exception):
@@ -47,11 +56,15 @@ class HandoverClient:
                         raise CaseNotFound(path.rsplit("/", 1)[-1])
                     if response.status == 409:
                         raise CaseClosed(path)
+                    if response.status in REJECTED_STATUSES:
+                        logger.warning("handover %s %s: %s", method, path.split("/")[2], response.status)
+                        raise HandoverRejected(f"status {response.status}")
                     if response.status >= 400:
                         logger.warning("handover %s %s answered %s", method, path.split("/")[2], response.status)
                         raise HandoverUnavailable(f"status {response.status}")
                     return dict(await response.json())
-        except (aiohttp.ClientError, TimeoutError) as e:
+        # On Python 3.10 aiohttp's total timeout raises asyncio.TimeoutError, not the builtin one.
+        except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError) as e:
             logger.warning("handover service unreachable: %s", type(e).__name__)
             raise HandoverUnavailable(type(e).__name__) from e
 
@@ -67,10 +80,31 @@ class HandoverClient:
         """Whether this conversation has an active case."""
         return await self._call("GET", f"/api/conversations/{quote(channel, safe='')}/{quote(sender_id, safe='')}")
 
-    async def forward(self, reference: str, sender_id: str, text: str) -> None:
-        """Pass a citizen message on to the casemanager."""
-        await self._call("POST", f"/api/cases/{quote(reference, safe='')}/messages", {"sender_id": sender_id, "text": text})
+    async def forward(
+        self, reference: str, sender_id: str, text: str, client_id: Optional[str] = None
+    ) -> None:
+        """Pass a citizen message on to the casemanager; the service stores it once per `client_id`."""
+        body = {"sender_id": sender_id, "text": text}
+        if client_id:
+            body["client_id"] = client_id
+        await self._call("POST", f"/api/cases/{quote(reference, safe='')}/messages", body)
 
     async def status(self, reference: str) -> Dict[str, Any]:
         """Status of a case by reference, nothing personal."""
         return await self._call("GET", f"/api/status/{quote(reference, safe='')}")
+
+    async def erase(self, channel: str, sender_id: str) -> int:
+        """Delete everything the service keeps of this conversation; the number of cases erased.
+
+        Idempotent on the service's side (nothing there: 0). Any other answer, including a 404 from
+        a service without this route, is HandoverUnavailable: the citizen must not be told that
+        something was erased when it was not."""
+        path = f"/api/conversations/{quote(channel, safe='')}/{quote(sender_id, safe='')}/erase"
+        try:
+            result = await self._call("POST", path)
+        except (CaseNotFound, CaseClosed) as e:
+            raise HandoverUnavailable(type(e).__name__) from e
+        erased = result.get("erased_cases")
+        if not isinstance(erased, int) or isinstance(erased, bool):
+            raise HandoverUnavailable("unexpected answer to erase")
+        return erased
