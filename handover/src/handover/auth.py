@@ -6,13 +6,17 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from multidict import MultiDictProxy
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +50,7 @@ def bot_authorized(request: web.Request) -> bool:
     scheme, _, token = header.partition(" ")
     if not secret or scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(token.strip().encode(), secret.encode())
+    return same_secret(token.strip(), secret)
 
 
 def require_bot(handler: Handler) -> Handler:
@@ -145,6 +149,30 @@ def wants_json(request: web.Request) -> bool:
     )
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def same_secret(sent: str, expected: str) -> bool:
+    """Constant-time comparison; any text (also lone surrogates from a form) is safe."""
+    return hmac.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """``request.post()``, with a 400 instead of a 500 for a body it cannot decode."""
+    try:
+        form = await request.post()
+    except (ValueError, LookupError, AssertionError, HttpProcessingError) as e:  # charset, bytes, multipart
+        raise web.HTTPBadRequest(text="Het formulier kon niet worden gelezen.") from e
+    for key, value in form.items():
+        # PostgreSQL cannot store NUL, and no database a lone surrogate (from e.g. a UTF-16 form).
+        if any(isinstance(s, str) and _BAD_TEXT.search(s) for s in (key, value)):
+            raise web.HTTPBadRequest(text="Het formulier bevat een ongeldig teken.")
+    return form
+
+
 def require_staff(handler: StaffHandler) -> Handler:
     """Staff pages redirect to the login page; JSON and WebSocket callers get 401."""
 
@@ -158,14 +186,85 @@ def require_staff(handler: StaffHandler) -> Handler:
                 )
             location = request.app.router["login"].url_for().with_query(next=request.path_qs)
             raise web.HTTPFound(location=location)
-        if request.method == "POST":
-            form = await request.post()
+        if request.method not in SAFE_METHODS:
+            form = await read_form(request)
             sent = str(form.get("csrf_token", "")) or request.headers.get("X-CSRF-Token", "")
-            if not hmac.compare_digest(sent.encode(), staff.csrf_token.encode()):
+            if not same_secret(sent, staff.csrf_token):
                 raise web.HTTPForbidden(text="Ongeldig of verlopen formulier; laad de pagina opnieuw.")
         return await handler(request, staff)
 
     return wrapper
+
+
+# Set on handlers wrapped by require_role, so tests can list the role-restricted routes.
+REQUIRED_ROLES_ATTR = "required_roles"
+
+
+def require_role(*roles: Role) -> Callable[[StaffHandler], Handler]:
+    """Like ``require_staff``, and 403 for a logged-in user without one of ``roles``.
+
+    Usage: ``@routes.get("/audit")`` then ``@require_role(Role.TEAMLEIDER)`` on
+    ``async def page(request, staff)``.
+    """
+    allowed = frozenset(role.value for role in roles)
+
+    def decorate(handler: StaffHandler) -> Handler:
+        @functools.wraps(handler)
+        async def check_role(request: web.Request, staff: Staff) -> web.StreamResponse:
+            if staff.user.role not in allowed:
+                if wants_json(request):
+                    raise web.HTTPForbidden(text='{"error": "forbidden"}', content_type="application/json")
+                raise web.HTTPForbidden(text="U heeft geen toegang tot deze pagina.")
+            return await handler(request, staff)
+
+        wrapped = require_staff(check_role)
+        setattr(wrapped, REQUIRED_ROLES_ATTR, allowed)
+        return wrapped
+
+    return decorate
+
+
+def client_address(request: web.Request) -> str:
+    """The caller's IP address; behind a trusted proxy the one that proxy appended."""
+    if request.app[settings_key].trust_proxy:
+        forwarded = request.headers.getall("X-Forwarded-For", [])
+        hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]  # the rightmost entry is the only one a client cannot forge
+    return request.remote or "unknown"
+
+
+def is_https(request: web.Request) -> bool:
+    if request.secure:
+        return True
+    if request.app[settings_key].trust_proxy:
+        forwarded = ",".join(request.headers.getall("X-Forwarded-Proto", []))
+        return "https" in (p.strip().lower() for p in forwarded.split(","))
+    return False
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def cookie_secure(request: web.Request) -> bool:
+    """``HANDOVER_COOKIE_SECURE`` true/false, or automatic: Secure unless this is plain HTTP
+    on a loopback host, i.e. local development. Production is Secure by default."""
+    setting = request.app[settings_key].cookie_secure
+    if setting is not None:
+        return setting
+    try:
+        host = request.url.host
+    except ValueError:  # an unparsable Host header: stay on the safe side
+        host = None
+    return is_https(request) or not _is_loopback(host)
 
 
 def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
@@ -175,7 +274,7 @@ def set_session_cookie(response: web.StreamResponse, request: web.Request, token
         token,
         httponly=True,
         samesite="Lax",
-        secure=settings.cookie_secure,
+        secure=cookie_secure(request),
         max_age=settings.session_hours * 3600,
         path="/",
     )
