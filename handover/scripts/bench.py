@@ -137,7 +137,7 @@ async def run(database_url: str) -> dict[str, float]:
         "RASA_URL": str(rasa_server.make_url("")).rstrip("/"),
         "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-23:59",
         "HANDOVER_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(HERE / "src"),
+        "PYTHONPATH": os.pathsep.join([str(HERE / "src"), str(HERE.parent)]),  # + privacy/ at the repo root
     }
     env.pop("REDIS_URL", None)
     proc = await asyncio.create_subprocess_exec(

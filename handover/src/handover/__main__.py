@@ -1,7 +1,8 @@
 """``python -m handover``: ensure the demo casemanager exists, then serve.
 
 Run ``alembic upgrade head`` first (``make run`` does). ``python -m handover create-user``
-adds a casemanager from the command line.
+adds a casemanager from the command line; ``retention [--dry-run]``, ``erase <REFERENCE>``
+and ``redaction-cache`` are the privacy tasks (privacy_cli.py).
 """
 
 from __future__ import annotations
@@ -14,14 +15,22 @@ import logging
 import sys
 
 from aiohttp import web
+from privacy.logs import install_log_redaction
 from sqlalchemy import select
 
+from . import privacy_cli
 from .auth import create_user, hash_password
 from .db import make_engine, make_sessionmaker
 from .models import Role, User
 from .settings import Settings, generate_secret
 
 DEMO_USERNAME = "demo"
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr, with personal data redacted from every record (privacy/ at the repo root)."""
+    install_log_redaction()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 async def ensure_demo_user(settings: Settings, password: str) -> None:
@@ -73,13 +82,24 @@ def main(argv: list[str] | None = None) -> None:
     cu.add_argument("--first-name", required=True)
     cu.add_argument("--role", choices=[r.value for r in Role], default=Role.CASEMANAGER.value)
     cu.add_argument("--teams", nargs="*", default=[])
+    rt = sub.add_parser("retention", help="apply the retention periods now (prints counts)")
+    rt.add_argument("--dry-run", action="store_true", help="only count what is due")
+    er = sub.add_parser("erase", help="erase a conversation by case reference (also in Rasa's tracker)")
+    er.add_argument("reference")
+    sub.add_parser("redaction-cache", help="build deduce's names-only cache (make setup does this)")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     if args.command == "create-user":
         asyncio.run(add_user(settings, args))
         return
+    if args.command == "retention":
+        raise SystemExit(asyncio.run(privacy_cli.retention_command(settings, dry_run=args.dry_run)))
+    if args.command == "erase":
+        raise SystemExit(asyncio.run(privacy_cli.erase_command(settings, args.reference)))
+    if args.command == "redaction-cache":
+        raise SystemExit(privacy_cli.redaction_cache_command(settings))
 
     if not settings.shared_secret:
         settings = dataclasses.replace(settings, shared_secret=generate_secret())

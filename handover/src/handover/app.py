@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -16,7 +16,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from . import views, workflow, workspace
+from . import access, privacy_views, retention, views, workflow, workspace
+from .auth import is_https
 from .background import stop_gracefully
 from .clients.rasa import RasaClient
 from .db import db_context
@@ -26,12 +27,16 @@ from .keys import (
     directory_key,
     http_key,
     hub_key,
+    login_limiter_key,
     rasa_key,
+    redactor_key,
     settings_key,
     teams_key,
 )
+from .login_limit import LoginLimiter, MemoryCounter, RedisCounter
 from .outbox import outbox_context
 from .realtime import Hub
+from .redaction import get_redactor
 from .settings import HANDOVER_ROOT, Settings
 from .teams import TeamMapping
 
@@ -48,14 +53,43 @@ async def http_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def redaction_context(app: web.Application) -> AsyncIterator[None]:
+    """Load deduce in a thread at start-up, without holding up the start (redaction.py)."""
+    redactor = app[redactor_key] = get_redactor(app[settings_key].redaction_cache_dir)
+    loading = None if redactor.loaded else asyncio.ensure_future(asyncio.to_thread(redactor.load))
+    yield
+    if loading is not None:
+        # A thread cannot be cancelled: let it finish, so the process exits cleanly.
+        await asyncio.wait({loading})
+        if not loading.cancelled() and (error := loading.exception()) is not None:
+            log.error("loading deduce failed; redaction retries on first use", exc_info=error)
+
+
 async def hub_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    hub = Hub(redis, settings.redis_channel)
+    # WebSocket messages carry the full text only to whoever may read it (access.py).
+    hub = Hub(redis, settings.redis_channel, access.message_payloads(app[redactor_key]))
     app[hub_key] = hub
     await hub.start()
     yield
     await hub.close()
+    if redis is not None:
+        await redis.aclose()
+
+
+async def login_limit_context(app: web.Application) -> AsyncIterator[None]:
+    """Shared counters in Redis when configured (several instances), else in this process."""
+    settings = app[settings_key]
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app[login_limiter_key] = LoginLimiter(
+        RedisCounter(redis, prefix=f"{settings.redis_channel}:login:") if redis else MemoryCounter(),
+        per_user=settings.login_max_failures,
+        per_address=settings.login_max_failures_per_ip,
+        window_seconds=settings.login_window_seconds,
+        fallback=MemoryCounter() if redis else None,
+    )
+    yield
     if redis is not None:
         await redis.aclose()
 
@@ -66,6 +100,7 @@ async def background_context(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(workspace.presence_loop(app, stop), name="presence"),
         asyncio.create_task(workflow.position_loop(app, stop), name="position-sweep"),
+        asyncio.create_task(retention.retention_loop(app, stop), name="retention"),
     ]
     app[background_tasks_key].extend(tasks)
     yield
@@ -102,6 +137,15 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return web.json_response({"error": "internal_error"}, status=500)
 
 
+@web.middleware
+async def reject_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL character in the (decoded) path or query is never valid input here, and
+    PostgreSQL rejects it in a query parameter: 400 instead of a database error."""
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items()):
+        raise web.HTTPBadRequest(text="Het adres bevat een NUL-teken.")
+    return await handler(request)
+
+
 class PrivacyAccessLogger(AbstractAccessLogger):
     """Access log with the route pattern instead of the path: paths carry sender ids
     (for WhatsApp a phone number), which must not end up in logs."""
@@ -113,18 +157,47 @@ class PrivacyAccessLogger(AbstractAccessLogger):
         self.logger.info("%s %s %s %.1fms", request.method, route, response.status, time * 1000)
 
 
+# Pages load only our own files: no inline script or style (templates have none), no plugins,
+# no framing. 'self' in connect-src also covers the same-origin WebSocket (CSP level 3).
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# JSON, text and files are never rendered as a page.
+OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _add_security_headers(request: web.Request, headers: MutableMapping[str, str], content_type: str) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", PAGE_CSP if content_type == "text/html" else OTHER_CSP)
+    if not request.path.startswith("/static/"):
+        # Staff pages and API answers carry personal data: never keep them in any cache.
+        headers.setdefault("Cache-Control", "no-store")
+    if is_https(request):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if response.content_type == "text/html":
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
-        )
+    """On every answer, also errors and redirects (raised as exceptions)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as e:
+        _add_security_headers(request, e.headers, e.content_type)
+        raise
+    if not response.prepared:  # a WebSocket or streamed answer has sent its headers already
+        _add_security_headers(request, response.headers, response.content_type)
     return response
+
+
+def openapi_handler(spec: bytes) -> Handler:
+    async def openapi_spec(request: web.Request) -> web.StreamResponse:
+        """The API description (public: it holds no secrets)."""
+        return web.Response(body=spec, content_type="application/yaml", charset="utf-8")
+
+    return openapi_spec
 
 
 def waiting_time(since: dt.datetime, now: dt.datetime) -> str:
@@ -146,7 +219,9 @@ def local_datetime(timezone: str) -> Callable[[dt.datetime | None], str]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        client_max_size=settings.client_max_size, middlewares=[api_errors, security_headers]
+        # security_headers outermost, so it also sees the JSON errors api_errors makes.
+        client_max_size=settings.client_max_size,
+        middlewares=[security_headers, api_errors, reject_nul],
     )
     app[settings_key] = settings
     app[teams_key] = TeamMapping.load(settings.teams_file)
@@ -162,9 +237,16 @@ def create_app(settings: Settings) -> web.Application:
         undefined=jinja2.StrictUndefined,
         filters=filters,
     )
-    app.cleanup_ctx.extend([db_context, http_context, hub_context, background_context, outbox_context])
+    app.cleanup_ctx.extend(
+        [db_context, redaction_context, http_context, hub_context, background_context, outbox_context]
+    )
+    app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)
     app.router.add_routes(views.routes)
     app.router.add_routes(workspace.routes)
+    app.router.add_routes(privacy_views.routes)
     app.router.add_static("/static/", HANDOVER_ROOT / "static", name="static")
+    app.router.add_get(
+        "/api/openapi.yaml", openapi_handler((HANDOVER_ROOT / "openapi.yaml").read_bytes()), name="openapi"
+    )
     return app

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .clients.rasa import RasaClient
 from .directory import Directory
+from .login_limit import LoginLimiter
 from .realtime import Hub
+from .redaction import Redactor
 from .settings import Settings
 from .teams import TeamMapping
 
@@ -24,3 +26,5 @@ rasa_key = web.AppKey("rasa", RasaClient)
 hub_key = web.AppKey("hub", Hub)
 outbox_wakeup_key = web.AppKey("outbox_wakeup", asyncio.Event)
 background_tasks_key = web.AppKey("background_tasks", list[asyncio.Task[None]])
+login_limiter_key = web.AppKey("login_limiter", LoginLimiter)
+redactor_key = web.AppKey("redactor", Redactor)

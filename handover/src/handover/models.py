@@ -113,6 +113,9 @@ class Case(Base):
             postgresql_where=text("status != 'afgerond'"),
         ),
         Index("ix_cases_queue", "status", "team", "urgent", "created_at"),
+        # Erasure finds every case of a conversation; retention the long-closed ones.
+        Index("ix_cases_conversation", "channel", "sender_id"),
+        Index("ix_cases_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,6 +136,8 @@ class Case(Base):
 
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[dt.datetime | None]
+    # Organisations the citizen agreed the casemanager may involve; None = not asked per organisation.
+    consent_organisations: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     contact_phone: Mapped[str | None] = mapped_column(String(64))
     contact_email: Mapped[str | None] = mapped_column(String(255))
     contact_moment: Mapped[str | None] = mapped_column(String(255))
@@ -147,6 +152,14 @@ class Case(Base):
     # position is pushed only when it changed, and at most once per position_push_seconds.
     notified_position: Mapped[int | None] = mapped_column(Integer)
     position_pushed_at: Mapped[dt.datetime | None]
+    # Redacted copies, stored when the case closes (redaction.py); what staff see afterwards.
+    summary_redacted: Mapped[str | None] = mapped_column(Text)
+    self_service_redacted: Mapped[str | None] = mapped_column(Text)
+    outcome_redacted: Mapped[str | None] = mapped_column(Text)
+    next_steps_redacted: Mapped[str | None] = mapped_column(Text)
+    redacted_at: Mapped[dt.datetime | None]
+    # When retention replaced the full texts by the redacted ones (retention.py).
+    full_text_deleted_at: Mapped[dt.datetime | None]
 
     claimed_by: Mapped[User | None] = relationship(lazy="raise_on_sql")
     messages: WriteOnlyMapped[Message] = relationship(
@@ -165,13 +178,17 @@ class Case(Base):
 
 class Message(Base):
     __tablename__ = "messages"
+    # The bot's outbox resends a message it could not confirm with the same client_id: stored once.
+    __table_args__ = (Index("uq_messages_case_client_id", "case_id", "client_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
+    text_redacted: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    client_id: Mapped[str | None] = mapped_column(String(64))  # idempotency key from the bot (migration 0004)
 
 
 class StatusChange(Base):
@@ -194,6 +211,7 @@ class Note(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
+    text_redacted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -207,6 +225,7 @@ class FollowUp(Base):
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     due_date: Mapped[dt.date] = mapped_column(Date)
     description: Mapped[str] = mapped_column(Text)
+    description_redacted: Mapped[str | None] = mapped_column(Text)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -238,6 +257,32 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class AuditAction(str, enum.Enum):
+    VIEWED = "viewed"
+    CLAIMED = "claimed"
+    EXPORTED = "exported"
+    ERASED = "erased"
+    REDACTED = "redacted"
+    RETENTION = "retention"
+
+
+class AuditEntry(Base):
+    """Who viewed, claimed, exported or erased a case. No foreign key to the case: the
+    reference string survives erasure and retention. Detail never holds personal data."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_reference_at", "reference", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # None: the system, the bot or the citizen (see actor).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(255))
 
 
 class StaffSession(Base):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,17 +21,35 @@ from redis.asyncio import Redis
 log = logging.getLogger(__name__)
 
 
+# Turns one message event into the payload for each viewer (access.message_payloads): the
+# full text only for whoever may read it. Injected by the app; this module stays free of rules.
+MessagePayloads = Callable[[dict[str, Any], list[Any]], Awaitable[list[dict[str, Any]]]]
+
+
 @dataclass(eq=False)
 class Connection:
     ws: web.WebSocketResponse
     user_id: int
     references: set[str] = field(default_factory=set)
+    viewer: Any = None  # access.Viewer of the logged-in casemanager
+
+
+async def _hide_texts(event: dict[str, Any], viewers: list[Any]) -> list[dict[str, Any]]:
+    """Without a rule nobody gets message text (safe default)."""
+    base = {k: v for k, v in event.items() if k != "access"} | {"text": "", "redacted": True}
+    return [base for _ in viewers]
 
 
 class Hub:
-    def __init__(self, redis: Redis | None = None, channel: str = "handover:events") -> None:
+    def __init__(
+        self,
+        redis: Redis | None = None,
+        channel: str = "handover:events",
+        message_payloads: MessagePayloads | None = None,
+    ) -> None:
         self._redis = redis
         self._channel = channel
+        self._message_payloads = message_payloads or _hide_texts
         self._connections: set[Connection] = set()
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
@@ -59,17 +78,21 @@ class Hub:
             await self.deliver(event)
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        """Send to local sockets; message events only to those who have the case open."""
-        reference = event.get("reference")
-        targets = [
-            c for c in self._connections if event.get("type") != "message" or reference in c.references
-        ]
+        """Send to local sockets; message events only to those who have the case open, with
+        the text each of them may read."""
+        targets = [c for c in self._connections if not c.ws.closed]
+        if event.get("type") == "message":
+            targets = [c for c in targets if event.get("reference") in c.references]
+            if not targets:
+                return
+            per_viewer = await self._message_payloads(event, [c.viewer for c in targets])
+            payloads = [json.dumps(p) for p in per_viewer]
+        else:
+            payloads = [json.dumps(event)] * len(targets)
         if not targets:
             return
-        payload = json.dumps(event)
-        results = await asyncio.gather(
-            *(c.ws.send_str(payload) for c in targets if not c.ws.closed), return_exceptions=True
-        )
+        sends = (c.ws.send_str(payload) for c, payload in zip(targets, payloads, strict=True))
+        results = await asyncio.gather(*sends, return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):
                 log.debug("dropping event for a closing socket: %r", result)

@@ -14,7 +14,9 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import audit
 from .models import (
+    AuditAction,
     Case,
     Channel,
     FollowUp,
@@ -28,6 +30,8 @@ from .models import (
     User,
     utcnow,
 )
+from .redaction import Redactor, get_redactor
+from .retention import store_redacted_copies
 from .settings import OfficeHours
 from .teams import TeamMapping
 from .uow import UnitOfWork
@@ -118,6 +122,9 @@ class NewCase:
     summary_text: str | None = None
     self_service: str | None = None
     consent: bool = False
+    consent_at: dt.datetime | None = None
+    # None: the citizen was not asked per organisation (an older bot).
+    consent_organisations: Sequence[str] | None = None
     contact_phone: str | None = None
     contact_email: str | None = None
     contact_moment: str | None = None
@@ -366,7 +373,10 @@ async def create_case(uow: UnitOfWork, teams: TeamMapping, new: NewCase) -> tupl
             summary_text=new.summary_text,
             self_service=new.self_service,
             consent=new.consent,
-            consent_at=now if new.consent else None,
+            consent_at=(new.consent_at or now) if new.consent else None,
+            consent_organisations=list(new.consent_organisations)
+            if new.consent_organisations is not None
+            else None,
             contact_phone=new.contact_phone,
             contact_email=new.contact_email,
             contact_moment=new.contact_moment,
@@ -464,6 +474,7 @@ async def _after_claim(uow: UnitOfWork, case_id: int, user: User) -> Case:
     session = uow.session
     case = await session.get_one(Case, case_id, populate_existing=True)
     _record(uow, case, Status.WAITING.value, Status.IN_PROGRESS.value, user, "in behandeling genomen")
+    audit.record(session, AuditAction.CLAIMED, reference=case.reference, user=user, detail="opgepakt")
     enqueue_rasa(uow, case, "medewerker_gekoppeld", {"naam": user.first_name})
     log.info("case %s claimed by user %s", case.reference, user.id)
     uow.publish(_claimed_event(case, user))
@@ -508,6 +519,8 @@ async def transfer_to_user(uow: UnitOfWork, reference: str, user: User, target_u
         f"overgedragen aan {target.username}",
     )
     enqueue_rasa(uow, case, "medewerker_gekoppeld", {"naam": target.first_name})
+    detail = f"overgedragen aan {target.username}"
+    audit.record(session, AuditAction.CLAIMED, reference=case.reference, user=user, detail=detail)
     log.info("case %s transferred from user %s to user %s", case.reference, user.id, target.id)
     uow.publish(_claimed_event(case, target) | {"type": "case_transferred", "from_id": user.id})
     return case
@@ -536,19 +549,41 @@ async def transfer_to_team(
     return case
 
 
-async def close(uow: UnitOfWork, reference: str, user: User, outcome: str, next_steps: str) -> Case:
-    """Close the case and hand the conversation back to the bot with the agreements."""
+async def close(
+    uow: UnitOfWork,
+    reference: str,
+    user: User,
+    outcome: str,
+    next_steps: str,
+    *,
+    redactor: Redactor | None = None,
+) -> Case:
+    """Close the case and hand the conversation back to the bot with the agreements.
+
+    Closing also stores the redacted copy of every text and deletes the contact details
+    (retention.py); from now on staff see only that copy.
+    """
     outcome, next_steps = outcome.strip(), next_steps.strip()
     if not outcome:
         raise InvalidInput("Vul de uitkomst van het gesprek in")
     case = await get_case(uow.session, reference, for_update=True)
     _require_owner(case, user)
+    now = utcnow()
     case.status = Status.CLOSED.value
-    case.closed_at = utcnow()
+    case.closed_at = now
     case.outcome = outcome[:MAX_TEXT]
     case.next_steps = next_steps[:MAX_TEXT]
     _record(uow, case, Status.IN_PROGRESS.value, Status.CLOSED.value, user, "afgerond")
+    # The citizen gets the agreements in full; they are read before the redaction below.
     enqueue_rasa(uow, case, "terug_naar_bot", {"referentie": case.reference, "afspraken": case.next_steps})
+    await store_redacted_copies(uow.session, case, redactor or get_redactor(), now)
+    audit.record(
+        uow.session,
+        AuditAction.REDACTED,
+        reference=case.reference,
+        detail="bij afronden: kopie zonder persoonsgegevens opgeslagen, contactgegevens verwijderd",
+        at=now,
+    )
     log.info("case %s closed by user %s", case.reference, user.id)
     uow.publish({"type": "case_closed", "reference": case.reference, "team": case.team})
     return case
@@ -569,18 +604,46 @@ def _message_event(case: Case, msg: Message) -> dict[str, Any]:
         "text": msg.text,
         "name": msg.name,
         "timestamp": msg.created_at.isoformat(),
+        # Who may read the full text (access.redaction_reason); the hub strips it before sending.
+        "access": {"status": case.status, "team": case.team, "claimed_by_id": case.claimed_by_id},
     }
 
 
-async def add_citizen_message(uow: UnitOfWork, reference: str, sender_id: str, text: str) -> Message:
+async def _message_by_client_id(session: AsyncSession, case_id: int, client_id: str) -> Message | None:
+    found: Message | None = await session.scalar(
+        select(Message).where(Message.case_id == case_id, Message.client_id == client_id)
+    )
+    return found
+
+
+async def add_citizen_message(
+    uow: UnitOfWork, reference: str, sender_id: str, text: str, client_id: str | None = None
+) -> Message:
+    """Store a citizen message. A repeat with the same `client_id` (the bot's outbox retrying
+    after a lost answer) returns the stored message instead of adding it twice."""
     case = await get_case(uow.session, reference)
     if case.sender_id != sender_id:
         raise SenderMismatch(case.reference)
+    if client_id is not None:
+        # Checked before the closed state: a message stored before closing is still "accepted".
+        existing = await _message_by_client_id(uow.session, case.id, client_id)
+        if existing is not None:
+            return existing
     if case.status == Status.CLOSED.value:
         raise InvalidTransition(case.reference, case.status, "een bericht toevoegen")
-    msg = Message(case_id=case.id, role="citizen", text=_clean_text(text), created_at=utcnow())
-    uow.session.add(msg)
-    await uow.session.flush()
+    msg = Message(
+        case_id=case.id, role="citizen", text=_clean_text(text), created_at=utcnow(), client_id=client_id
+    )
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(msg)
+            await uow.session.flush()
+    except IntegrityError:
+        # A concurrent repeat with the same client_id won; the savepoint keeps the transaction usable.
+        existing = await _message_by_client_id(uow.session, case.id, client_id) if client_id else None
+        if existing is None:
+            raise
+        return existing
     log.info("citizen message %s stored for case %s", msg.id, case.reference)
     uow.publish(_message_event(case, msg))
     return msg

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 HANDOVER_ROOT = Path(__file__).resolve().parents[2]
 REPO_ROOT = HANDOVER_ROOT.parent
+DEFAULT_REDACTION_CACHE_DIR = HANDOVER_ROOT / "var" / "deduce"
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SEGMENT = re.compile(
@@ -79,8 +80,27 @@ def _non_negative(name: str, value: float) -> float:
     return value
 
 
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    # Empty counts as unset (the default): only an explicit 0 means "at once" or "off".
+    days = int(env.get(name, "").strip() or default)
+    if days < 0:
+        raise SettingsError(f"{name} must be 0 or more, not {days}")
+    return days
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:  # also rejects NaN
+        raise SettingsError(f"{name} must be more than 0, not {value}")
+    return value
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
+
+
+def _auto_bool(value: str) -> bool | None:
+    """``auto`` (or empty) gives None; anything else is read as a boolean."""
+    return None if value.strip().lower() in {"", "auto"} else _bool(value)
 
 
 @dataclass(frozen=True)
@@ -98,8 +118,15 @@ class Settings:
     office_hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse("mon-fri 09:00-17:00"))
     teams_file: Path = HANDOVER_ROOT / "teams.yml"
     contacts_file: Path = field(default_factory=default_contacts_file)
-    cookie_secure: bool = False
+    # None = automatic: Secure unless plain HTTP on a loopback host (local development).
+    cookie_secure: bool | None = None
+    # Honour X-Forwarded-For / X-Forwarded-Proto; only behind a proxy that overwrites them.
+    trust_proxy: bool = False
     session_hours: int = 10
+    # Login rate limit: failures per username and per client address within the window.
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
+    login_window_seconds: int = 900
     demo_password: str | None = None
     minutes_per_case: int = 8
     presence_timeout_seconds: int = 90
@@ -110,6 +137,18 @@ class Settings:
     position_push_seconds: float = 20.0
     rasa_timeout_seconds: float = 5.0
     log_level: str = "INFO"
+    # Retention after closure: full texts are replaced by their redacted copy after
+    # retention_full_days, the whole case is deleted after retention_case_days.
+    retention_full_days: int = 30
+    retention_case_days: int = 365
+    retention_interval_seconds: float = 3600.0
+    # Chatbot conversations in Rasa's tracker store are deleted this many days after their last
+    # event (unless a case of the conversation is open or closed less long ago); 0 = never.
+    retention_conversation_days: int = 30
+    # Rasa's tracker database (the same URL Rasa uses), for erasure by reference; None = not set.
+    tracker_db_url: str | None = None
+    # Where the names-only lookup cache of deduce is kept (built once, see redaction.py).
+    redaction_cache_dir: Path = DEFAULT_REDACTION_CACHE_DIR
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,8 +171,12 @@ class Settings:
                 contacts_file=Path(env["HANDOVER_CONTACTS_FILE"])
                 if env.get("HANDOVER_CONTACTS_FILE")
                 else default_contacts_file(),
-                cookie_secure=_bool(env.get("HANDOVER_COOKIE_SECURE", "false")),
+                cookie_secure=_auto_bool(env.get("HANDOVER_COOKIE_SECURE", "auto")),
+                trust_proxy=_bool(env.get("HANDOVER_TRUST_PROXY", "false")),
                 session_hours=int(env.get("HANDOVER_SESSION_HOURS", "10")),
+                login_max_failures=int(env.get("HANDOVER_LOGIN_MAX_FAILURES", "5")),
+                login_max_failures_per_ip=int(env.get("HANDOVER_LOGIN_MAX_FAILURES_PER_IP", "20")),
+                login_window_seconds=int(env.get("HANDOVER_LOGIN_WINDOW_SECONDS", "900")),
                 demo_password=env.get("HANDOVER_DEMO_PASSWORD") or None,
                 minutes_per_case=int(env.get("HANDOVER_MINUTES_PER_CASE", "8")),
                 presence_timeout_seconds=int(env.get("HANDOVER_PRESENCE_TIMEOUT", "90")),
@@ -145,6 +188,17 @@ class Settings:
                 ),
                 rasa_timeout_seconds=float(env.get("RASA_TIMEOUT_SECONDS", "5")),
                 log_level=env.get("HANDOVER_LOG_LEVEL", "INFO").upper(),
+                retention_full_days=_days(env, "HANDOVER_RETENTION_FULL_DAYS", 30),
+                retention_case_days=_days(env, "HANDOVER_RETENTION_CASE_DAYS", 365),
+                retention_conversation_days=_days(env, "HANDOVER_RETENTION_CONVERSATION_DAYS", 30),
+                retention_interval_seconds=_positive(
+                    "HANDOVER_RETENTION_INTERVAL_SECONDS",
+                    float(env.get("HANDOVER_RETENTION_INTERVAL_SECONDS", "3600")),
+                ),
+                tracker_db_url=env.get("HANDOVER_TRACKER_DB_URL") or None,
+                redaction_cache_dir=Path(
+                    env.get("HANDOVER_REDACTION_CACHE_DIR") or DEFAULT_REDACTION_CACHE_DIR
+                ),
             )
         except ValueError as e:
             raise SettingsError(str(e)) from e

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from typing import Any, NoReturn
 
 from aiohttp import web
 from sqlalchemy import text
 
-from . import services
+from . import audit, erasure, services
 from .auth import require_bot
 from .keys import sessionmaker_key, settings_key, teams_key
 from .models import Case
@@ -46,13 +47,35 @@ class BadInput(ValueError):
     pass
 
 
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _has_bad_text(data: Any) -> bool:
+    """Whether any key or string holds NUL or an unpaired surrogate: JSON allows both
+    ("\\u0000", "\\ud800"), but PostgreSQL cannot store NUL and neither database a lone
+    surrogate. Iterative, because the parsed JSON may be nested deeply."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and _BAD_TEXT.search(item):
+            return True
+    return False
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, LookupError, RecursionError) as e:  # bad JSON, UTF-8 or charset; too deep
         json_error(web.HTTPBadRequest, f"Body is geen geldige JSON: {e}", "bad_json")
     if not isinstance(data, dict):
         json_error(web.HTTPBadRequest, "Body moet een JSON-object zijn", "bad_json")
+    if _has_bad_text(data):
+        json_error(web.HTTPBadRequest, "Tekst bevat een NUL-teken of een ongeldig teken", "bad_request")
     return data
 
 
@@ -87,13 +110,21 @@ def _timestamp(value: Any) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)  # Rasa tracker events
+        try:
+            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)  # Rasa tracker events
+        except (ValueError, OverflowError, OSError) as e:  # NaN, or beyond the year 9999
+            raise BadInput(f"timestamp {value!r} valt buiten het bereik") from e
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as e:
             raise BadInput(f"ongeldige timestamp {value!r}") from e
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        try:  # stored as UTC: "9999-12-31T23:59:59-14:00" would overflow only at the database
+            return parsed.astimezone(dt.timezone.utc)
+        except OverflowError as e:
+            raise BadInput(f"timestamp {value!r} valt buiten het bereik") from e
     raise BadInput("timestamp moet ISO-tekst of epoch-seconden zijn")
 
 
@@ -124,6 +155,15 @@ def parse_new_case(data: dict[str, Any]) -> NewCase:
     if question_type is not None and (isinstance(question_type, bool) or not isinstance(question_type, int)):
         raise BadInput("summary.question_type moet 1, 2 of 3 zijn")
     consent = _bool(data, "consent", required=True)
+    consent_organisations = data.get("consent_organisations")
+    if consent_organisations is not None and (
+        not isinstance(consent_organisations, list)
+        or not all(isinstance(o, str) and 0 < len(o) <= 64 for o in consent_organisations)
+    ):
+        raise BadInput("consent_organisations moet een lijst met organisatie-ids zijn")
+    consent_at = data.get("consent_at")
+    if consent_at is not None and not isinstance(consent_at, str):
+        raise BadInput("consent_at moet een ISO 8601-tijd zijn")
     return NewCase(
         channel=_req_str(data, "channel", 16),
         sender_id=_req_str(data, "sender_id", 255),
@@ -138,6 +178,11 @@ def parse_new_case(data: dict[str, Any]) -> NewCase:
         summary_text=_opt_str(summary, "summary_text"),
         self_service=_opt_str(summary, "self_service"),
         consent=consent,
+        # Without consent nothing was agreed: no time, no organisations.
+        consent_at=_timestamp(consent_at) if consent else None,
+        consent_organisations=consent_organisations[:20]
+        if consent and consent_organisations is not None
+        else None,
         contact_phone=_opt_str(contact, "phone", 64),
         contact_email=_opt_str(contact, "email", 255),
         contact_moment=_opt_str(contact, "moment", 255),
@@ -234,11 +279,14 @@ async def post_citizen_message(request: web.Request) -> web.Response:
     try:
         sender_id = _req_str(data, "sender_id", 255)
         message = _req_str(data, "text", services.MAX_TEXT)
+        client_id = _opt_str(data, "client_id", 64)  # idempotency key: a repeat is stored once
     except BadInput as e:
         json_error(web.HTTPBadRequest, str(e), "bad_request")
     try:
         async with transaction(request.app) as uow:
-            msg = await services.add_citizen_message(uow, request.match_info["reference"], sender_id, message)
+            msg = await services.add_citizen_message(
+                uow, request.match_info["reference"], sender_id, message, client_id=client_id
+            )
     except services.DomainError as e:
         raise_for_domain(e)
     return web.json_response({"status": "accepted", "message_id": msg.id}, status=202)
@@ -257,3 +305,21 @@ async def get_status(request: web.Request) -> web.Response:
     if position is not None:
         body["queue_position"] = position
     return web.json_response(body)
+
+
+@routes.post("/api/conversations/{channel}/{sender_id}/erase")
+@require_bot
+async def erase_conversation(request: web.Request) -> web.Response:
+    """The citizen asked the bot to erase their data: every case of this conversation goes.
+
+    Only the handover database: the bot erases its own tracker. Erasing twice is fine (0).
+    """
+    async with transaction(request.app) as uow:
+        references = await erasure.erase_conversation(
+            uow,
+            request.match_info["channel"],
+            request.match_info["sender_id"],
+            actor=audit.CITIZEN,
+            detail="op verzoek van de inwoner in de chat (chatbotgesprek wist de chatbot zelf)",
+        )
+    return web.json_response({"erased_cases": len(references)})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hmac
 import json
 import logging
+import math
 import secrets
 from typing import Any, NoReturn
 
@@ -14,10 +14,18 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 from yarl import URL
 
-from . import auth, services
+from . import access, audit, auth, services
 from .auth import Staff, require_staff
 from .background import wait_or_stop
-from .keys import directory_key, hub_key, sessionmaker_key, settings_key, teams_key
+from .keys import (
+    directory_key,
+    hub_key,
+    login_limiter_key,
+    redactor_key,
+    sessionmaker_key,
+    settings_key,
+    teams_key,
+)
 from .models import Kind, Status, utcnow
 from .realtime import Connection
 from .uow import UnitOfWork
@@ -64,22 +72,54 @@ async def login_page(request: web.Request) -> web.Response:
         csrf,
         httponly=True,
         samesite="Lax",
-        secure=request.app[settings_key].cookie_secure,
+        secure=auth.cookie_secure(request),
         path="/login",
+    )
+    return response
+
+
+def _too_many_attempts(wait_seconds: int) -> str:
+    minutes = math.ceil(wait_seconds / 60)
+    wait = "1 minuut" if minutes == 1 else f"{minutes} minuten"
+    return f"Te veel mislukte pogingen. Probeer het over {wait} opnieuw."
+
+
+def _login_failed(request: web.Request, csrf: str, next_: str, error: str, status: int) -> web.Response:
+    response = aiohttp_jinja2.render_template(
+        "login.html",
+        request,
+        {"csrf_token": csrf, "next": _safe_next(next_), "user": None, "error": error},
+        status=status,
     )
     return response
 
 
 @routes.post("/login")
 async def login_submit(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await auth.read_form(request)
     sent = str(form.get("csrf_token", ""))
     cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
+    if not cookie or not auth.same_secret(sent, cookie):
         raise web.HTTPForbidden(text="Ongeldig formulier; laad de inlogpagina opnieuw.")
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
+    next_ = str(form.get("next", ""))
     settings = request.app[settings_key]
+    limiter = request.app[login_limiter_key]
+    address = auth.client_address(request)
+    # Checked before the password, so a blocked attacker learns nothing and costs no hashing.
+    wait = await limiter.retry_after(username, address)
+    if wait is not None:
+        log.info("login refused by rate limit")
+        response = _login_failed(
+            request,
+            cookie,
+            next_,
+            _too_many_attempts(wait),
+            status=429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     async with UnitOfWork(request.app[sessionmaker_key]) as uow:
         user = await auth.authenticate(uow.session, username, password)
         if user is not None:
@@ -88,20 +128,11 @@ async def login_submit(request: web.Request) -> web.Response:
             user.last_seen_at = utcnow()
     if user is None:
         log.info("failed login attempt")
-        response = aiohttp_jinja2.render_template(
-            "login.html",
-            request,
-            {
-                "csrf_token": cookie,
-                "next": _safe_next(str(form.get("next", ""))),
-                "user": None,
-                "error": "Onjuiste gebruikersnaam of wachtwoord.",
-            },
-            status=401,
-        )
-        return response
+        await limiter.failed(username, address)
+        return _login_failed(request, cookie, next_, "Onjuiste gebruikersnaam of wachtwoord.", status=401)
+    await limiter.succeeded(username)
     log.info("user %s logged in", user.id)
-    response = web.HTTPFound(location=_safe_next(str(form.get("next", ""))))
+    response = web.HTTPFound(location=_safe_next(next_))
     auth.set_session_cookie(response, request, token)
     response.del_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
     raise response
@@ -231,6 +262,9 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
         except services.CaseNotFound as e:
             raise web.HTTPNotFound(text=str(e)) from e
         claimed_by = await session.get(type(staff.user), case.claimed_by_id) if case.claimed_by_id else None
+        # Full text or the copy without personal data: one rule for every view (access.py).
+        reason = access.redaction_reason(access.Viewer.of(staff.user), access.CaseState.of(case))
+        view = await access.case_view(session, case, reason=reason, redactor=request.app[redactor_key])
         context: dict[str, Any] = {
             "user": staff.user,
             "csrf_token": staff.csrf_token,
@@ -240,10 +274,13 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
             "can_act": case.status == Status.IN_PROGRESS.value
             and (case.claimed_by_id == staff.user.id or staff.user.is_teamleader),
             "is_chat": case.kind == Kind.CHAT.value,
-            "messages": await services.transcript(session, case),
+            "view": view,
+            "hidden_contact": access.has_hidden_contact(case, view),
+            "consent_organisations": None
+            if case.consent_organisations is None
+            else {org.lower() for org in case.consent_organisations},
+            "can_export": access.may_export(access.Viewer.of(staff.user), case),
             "history": await services.history(session, case),
-            "notes": await services.notes(session, case),
-            "follow_ups": await services.follow_ups(session, case),
             "colleagues": await services.colleagues(session, staff.user),
             "position": await services.queue_position(session, case),
             "teams": request.app[teams_key],
@@ -253,6 +290,19 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
             "cookie_secure": settings.cookie_secure,
             "timezone": settings.office_hours.timezone,
         }
+    as_json = auth.wants_json(request)
+    async with UnitOfWork(request.app[sessionmaker_key]) as uow:
+        await audit.record_view(
+            uow.session,
+            staff.user,
+            case.reference,
+            detail=("zaak (JSON), " if as_json else "zaakpagina, ") + access.describe(reason),
+        )
+    if as_json:
+        return web.json_response(
+            {"reference": case.reference, "status": case.status, "team": case.team, "kind": case.kind}
+            | view.as_json()
+        )
     return aiohttp_jinja2.render_template("case.html", request, context)
 
 
@@ -285,7 +335,12 @@ async def _case_action(request: web.Request, staff: Staff, action: str) -> web.R
                 back = request.app.router["queue"].url_for()
             elif action == "close":
                 await services.close(
-                    uow, reference, staff.user, str(form.get("uitkomst", "")), str(form.get("afspraken", ""))
+                    uow,
+                    reference,
+                    staff.user,
+                    str(form.get("uitkomst", "")),
+                    str(form.get("afspraken", "")),
+                    redactor=request.app[redactor_key],
                 )
                 melding = "Zaak is afgerond; de burger gaat terug naar de chatbot."
             elif action == "message":
@@ -370,7 +425,7 @@ async def websocket(request: web.Request, staff: Staff) -> web.WebSocketResponse
     """Pushes queue and case events; accepts ``subscribe`` and ``send`` messages."""
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    conn = Connection(ws=ws, user_id=staff.user.id)
+    conn = Connection(ws=ws, user_id=staff.user.id, viewer=access.Viewer.of(staff.user))
     if ref := request.query.get("case"):
         conn.references.add(ref.upper())
     hub = request.app[hub_key]

@@ -140,7 +140,7 @@ async def service(tmp_path: Path, sqlite_template: Path, fake_rasa: FakeRasa) ->
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HANDOVER_", "RASA_", "REDIS_"))}
     env |= {
-        "PYTHONPATH": str(HANDOVER_ROOT / "src"),
+        "PYTHONPATH": os.pathsep.join([str(HANDOVER_ROOT / "src"), str(HANDOVER_ROOT.parent)]),  # + privacy/
         "HANDOVER_DATABASE_URL": database_url,
         "HANDOVER_SHARED_SECRET": SHARED_SECRET,
         "HANDOVER_HOST": "127.0.0.1",

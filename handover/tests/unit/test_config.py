@@ -75,6 +75,18 @@ def test_position_push_interval_setting() -> None:
             Settings.from_env({"HANDOVER_POSITION_PUSH_SECONDS": bad})
 
 
+def test_conversation_retention_setting() -> None:
+    def days(value: str | None) -> int:
+        env = {} if value is None else {"HANDOVER_RETENTION_CONVERSATION_DAYS": value}
+        return Settings.from_env(env).retention_conversation_days
+
+    assert days(None) == days("") == days(" ") == 30  # empty is unset: the default
+    assert days("0") == 0 and days("7") == 7  # 0 switches it off
+    for bad in ("-1", "dertig"):
+        with pytest.raises(SettingsError):
+            days(bad)
+
+
 def test_shipped_teams_file_maps_topics_and_organisations() -> None:
     teams = TeamMapping.load(HANDOVER_ROOT / "teams.yml")
     assert teams.team_for("schulden", []) == "inkomen_schulden"
@@ -132,3 +144,26 @@ def test_directory_reads_the_bot_knowledge_shape() -> None:
         ("Professionele lijn", "Lijn voor het schuldenloket."),
         ("Contactpagina", "https://www.cjib.nl/contact"),
     ]
+
+
+def test_security_settings() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.cookie_secure is None  # automatic: Secure except plain HTTP on loopback
+    assert not defaults.trust_proxy
+    assert (defaults.login_max_failures, defaults.login_max_failures_per_ip) == (5, 20)
+    assert defaults.login_window_seconds == 900
+    assert Settings.from_env({"HANDOVER_COOKIE_SECURE": "auto"}).cookie_secure is None
+    assert Settings.from_env({"HANDOVER_COOKIE_SECURE": "false"}).cookie_secure is False
+    assert Settings.from_env({"HANDOVER_COOKIE_SECURE": "true"}).cookie_secure is True
+    custom = Settings.from_env(
+        {
+            "HANDOVER_TRUST_PROXY": "true",
+            "HANDOVER_LOGIN_MAX_FAILURES": "3",
+            "HANDOVER_LOGIN_MAX_FAILURES_PER_IP": "50",
+            "HANDOVER_LOGIN_WINDOW_SECONDS": "60",
+        }
+    )
+    assert custom.trust_proxy and custom.login_max_failures == 3
+    assert (custom.login_max_failures_per_ip, custom.login_window_seconds) == (50, 60)
+    with pytest.raises(SettingsError):
+        Settings.from_env({"HANDOVER_LOGIN_MAX_FAILURES": "vijf"})
