@@ -15,13 +15,10 @@ several on the same machine); a SQLAlchemy URL (postgresql://…) lets several i
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from sqlalchemy import (
@@ -32,16 +29,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     insert,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+
+from bot.storage import LazyDatabase, database_url
 
 log = logging.getLogger(__name__)
 
@@ -93,24 +90,6 @@ held_messages = Table(
 PAYLOAD_TOKEN_PREFIX = "~wa:"
 
 
-def database_url(setting: str) -> str:
-    """WHATSAPP_STATE_DB: a SQLAlchemy URL as is, anything else is a SQLite file path."""
-    if "://" in setting:
-        return setting
-    path = Path(setting).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers and one writer work side by side (several Rasa workers on one file);
-    # busy_timeout makes a second writer wait instead of failing at once.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
@@ -143,8 +122,7 @@ class WhatsAppState:
         self._url = url
         self._clock = clock
         self.held_max_age = held_max_age
-        self._engine: Optional[Engine] = None
-        self._engine_lock = threading.Lock()
+        self._db = LazyDatabase(url, metadata)
         self._last_purge = 0.0
 
     @classmethod
@@ -158,27 +136,11 @@ class WhatsAppState:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _get_engine(self) -> Engine:
-        """Connect on first use, so a bot without WhatsApp traffic never creates the database."""
-        with self._engine_lock:
-            if self._engine is None:
-                engine = create_engine(self._url, future=True)
-                if engine.dialect.name == "sqlite":
-                    event.listen(engine, "connect", _sqlite_pragmas)
-                metadata.create_all(engine)
-                self._engine = engine
-            return self._engine
-
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        def in_transaction() -> T:
-            with self._get_engine().begin() as connection:
-                return work(connection)
-
-        return await asyncio.to_thread(in_transaction)
+        return await self._db.run(work)
 
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        self._db.dispose()
 
     # -- duplicate messages -----------------------------------------------------------------------
 

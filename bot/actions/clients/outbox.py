@@ -30,11 +30,9 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from sqlalchemy import (
@@ -47,9 +45,7 @@ from sqlalchemy import (
     Table,
     Text,
     case,
-    create_engine,
     delete,
-    event,
     exists,
     func,
     insert,
@@ -57,7 +53,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from bot.actions.clients.handover import (
     CaseClosed,
@@ -66,6 +62,7 @@ from bot.actions.clients.handover import (
     HandoverRejected,
 )
 from bot.settings import BotSettings
+from bot.storage import LazyDatabase, database_url
 
 log = logging.getLogger(__name__)
 
@@ -101,24 +98,6 @@ outbox_items = Table(
     Column("lease_until", Float, nullable=True),
     Index("ix_bot_outbox_stream_id", "stream", "id"),
 )
-
-
-def database_url(setting: str) -> str:
-    """BOT_OUTBOX_DB_URL: a SQLAlchemy URL as is, anything else is a SQLite file path."""
-    if "://" in setting:
-        return setting
-    path = Path(setting).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL: readers and one writer side by side (two action servers on one file); busy_timeout
-    # makes a second writer wait instead of failing at once.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
 
 
 def _is_head() -> Any:
@@ -174,33 +153,15 @@ class Outbox:
         self.url = url
         self.clock = clock
         self.hold_seconds = hold_seconds
-        self._engine: Optional[Engine] = None
-        self._engine_lock = threading.Lock()
+        self._db = LazyDatabase(url, metadata)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _get_engine(self) -> Engine:
-        """Connect on first use, so a bot that never hands over never creates the database."""
-        with self._engine_lock:
-            if self._engine is None:
-                engine = create_engine(self.url, future=True)
-                if engine.dialect.name == "sqlite":
-                    event.listen(engine, "connect", _sqlite_pragmas)
-                metadata.create_all(engine)
-                self._engine = engine
-            return self._engine
-
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        def in_transaction() -> T:
-            with self._get_engine().begin() as connection:
-                return work(connection)
-
-        return await asyncio.to_thread(in_transaction)
+        return await self._db.run(work)
 
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        self._db.dispose()
 
     @staticmethod
     def _item(row: Any) -> Item:

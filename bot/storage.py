@@ -1,0 +1,71 @@
+"""A small SQL store for state the bot keeps next to Rasa (WhatsApp channel state, the action
+server's outbox): SQLAlchemy 1.4 Core, synchronous (the version Rasa 3.6 pins), every call in a
+worker thread so a slow shared database never blocks the event loop.
+
+A setting is either a SQLAlchemy URL (postgresql://…, shared by several instances) or a SQLite file
+path (one machine). Nothing connects until the first call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Connection, Engine
+
+T = TypeVar("T")
+
+
+def database_url(setting: str) -> str:
+    """A SQLAlchemy URL as is; anything else is a SQLite file path (its folder is created)."""
+    if "://" in setting:
+        return setting
+    path = Path(setting).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers and one writer work side by side (several processes on one file);
+    # busy_timeout makes a second writer wait instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class LazyDatabase:
+    """One engine per store, created (with its tables) on first use."""
+
+    def __init__(self, url: str, metadata: MetaData) -> None:
+        self.url = url
+        self._metadata = metadata
+        self._engine: Optional[Engine] = None
+        self._lock = threading.Lock()
+
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                engine = create_engine(self.url, future=True)
+                if engine.dialect.name == "sqlite":
+                    event.listen(engine, "connect", _sqlite_pragmas)
+                self._metadata.create_all(engine)
+                self._engine = engine
+            return self._engine
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one transaction, in a worker thread."""
+
+        def in_transaction() -> T:
+            with self.engine().begin() as connection:
+                return work(connection)
+
+        return await asyncio.to_thread(in_transaction)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
