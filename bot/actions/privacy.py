@@ -5,7 +5,8 @@ citizen's messages still waiting in the outbox, and the conversation itself in R
 store. The last one cannot be done from here (Rasa writes the tracker back after this action), so
 the action sets the slot `gegevens_wissen` and bot/tracker_store.py deletes the conversation
 instead of saving it. When the handover service cannot be reached the chat is still erased, and
-the citizen hears honestly that the gemeente part did not happen and how to ask for it.
+the citizen hears honestly that the gemeente part did not happen and how to ask for it. The
+website widget forgets its own copy in the browser after the last message (utter_widget_vergeten).
 
 The confirmation question is a small loop (ActiveLoop): Rasa's RulePolicy gives an active loop
 priority over every rule, so the answer reaches this action also while a casemanager has the
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 ACTION_NAME = "action_verwijder_gegevens"
 REQUEST_INTENT = "verwijder_gegevens"
 ERASE_SLOT = "gegevens_wissen"  # read by bot/tracker_store.py
+FORGET_RESPONSE = "utter_widget_vergeten"  # socket.io only: the widget clears its localStorage
 # Button choices of utter_verwijderen_uitleg (payload /kies{"keuze": ...})
 CHOICE_YES = "verwijderen|ja"
 CHOICE_NO = "verwijderen|nee"
@@ -62,6 +64,12 @@ def answer_of(tracker: Tracker) -> Optional[bool]:
     if words and words[0] in NO_WORDS:
         return False
     return {"bevestigen": True, "ontkennen": False}.get(str(intent))
+
+
+def explain(dispatcher: CollectingDispatcher) -> None:
+    """What is erased, the question, and where the gemeente tells how long it keeps data (if it does)."""
+    dispatcher.utter_message(response="utter_verwijderen_uitleg")
+    send(dispatcher, intake().privacy_note())
 
 
 async def erase_at_gemeente(tracker: Tracker) -> bool:
@@ -98,12 +106,12 @@ class ActionVerwijderGegevens(Action):
             return [] if from_service(tracker) else [ActiveLoop(None), FollowupAction("action_listen")]
         if tracker.active_loop.get("name") != ACTION_NAME:
             # The request itself (its rule): explain what goes and ask.
-            dispatcher.utter_message(response="utter_verwijderen_uitleg")
+            explain(dispatcher)
             return [ActiveLoop(ACTION_NAME)]
         answer = None if from_service(tracker) else answer_of(tracker)
         if answer is None:
             if (tracker.latest_message.get("intent") or {}).get("name") == REQUEST_INTENT:
-                dispatcher.utter_message(response="utter_verwijderen_uitleg")
+                explain(dispatcher)
                 return []
             raise ActionExecutionRejection(ACTION_NAME, "not an answer to the erasure question")
         # After an answer no rule follows this action: listen, not the fallback.
@@ -119,4 +127,6 @@ class ActionVerwijderGegevens(Action):
             reference = tracker.get_slot("handover_referentie")
             if reference:
                 dispatcher.utter_message(response="utter_verwijderen_kenmerk", referentie=reference)
+        # Last, after everything the citizen should read: the widget then forgets its browser copy.
+        dispatcher.utter_message(response=FORGET_RESPONSE)
         return [*done, SlotSet(ERASE_SLOT, True)]

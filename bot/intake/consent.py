@@ -119,7 +119,9 @@ class Consent:
         state = replace(
             state, intake_fase=ASKING_CONSENT, toestemming_organisaties=(), geweigerde_organisaties=()
         )
-        return Turn((*intro, *self.summary_for_citizen(state), self._question()), state)
+        return Turn(
+            (*intro, *self.summary_for_citizen(state), *self.intake.privacy_note(), self._question()), state
+        )
 
     def summary_for_citizen(self, state: IntakeState) -> Tuple[Reply, ...]:
         """What the casemanager will read, in the citizen's terms (no "Vraagtype 3")."""

@@ -429,6 +429,11 @@ class Intake:
         """Steps as a numbered list, one per line."""
         return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
 
+    def privacy_note(self) -> Tuple[Reply, ...]:
+        """Where the gemeente explains what it stores and how long (sources L-11); nothing without a page."""
+        page = self.kb.organisations["gemeente"].privacy
+        return (Reply(response="utter_privacy_bewaren", variables={"privacy_url": page}),) if page else ()
+
     def contact(self, org_id: str) -> Reply:
         """How to reach an organisation: its website, and its phone number when we know it for sure."""
         org = self.kb.organisations[org_id]

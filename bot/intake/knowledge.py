@@ -31,6 +31,7 @@ class Organisation:
     telefoon: Optional[str] = None
     bereikbaar: Optional[str] = None
     professionallijn: Optional[str] = None
+    privacy: Optional[str] = None  # only the gemeente: where it explains what it stores and how long
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def _gemeente_overrides(org: dict) -> dict:
         "website": os.environ.get("GEMEENTE_WEBSITE"),
         "contact": os.environ.get("GEMEENTE_CONTACT_URL"),
         "bereikbaar": os.environ.get("GEMEENTE_BEREIKBAAR"),
+        "privacy": os.environ.get("GEMEENTE_PRIVACY_URL"),
     }
     return {**org, **{k: v for k, v in env.items() if v}}
 

@@ -5,7 +5,7 @@ nothing on no, honest when the service is down or absent, and hands off anything
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 from aiohttp import web
@@ -16,7 +16,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import ActionExecutionRejection
 
 from bot.actions.clients.outbox import MESSAGE, handover_outbox
-from bot.actions.privacy import CHOICE_NO, CHOICE_YES, ActionVerwijderGegevens, answer_of
+from bot.actions.messages import intake
+from bot.actions.privacy import CHOICE_NO, CHOICE_YES, FORGET_RESPONSE, ActionVerwijderGegevens, answer_of
+from bot.intake.knowledge import knowledge
 from bot.settings import BotSettings
 from bot.tracker_store import ERASE_SLOT
 from tests.bot.helpers import domain
@@ -115,6 +117,42 @@ async def test_the_request_explains_what_goes_and_asks_first(service: FakeHandov
     assert service.erased == []  # nothing before the citizen confirmed
 
 
+@pytest.fixture
+def privacy_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An installation with its own privacy page; the action server's cached intake is rebuilt."""
+    page = "https://www.zuidstad.nl/privacy"
+    monkeypatch.setenv("GEMEENTE_PRIVACY_URL", page)
+    knowledge.cache_clear()
+    intake.cache_clear()
+    yield page
+    knowledge.cache_clear()  # built again, lazily, after monkeypatch restored the environment
+    intake.cache_clear()
+
+
+async def test_with_a_privacy_page_the_explanation_says_where_to_read_about_storage(
+    service: FakeHandover, privacy_page: str
+) -> None:
+    for request in (
+        tracker("verwijder mijn gegevens", "verwijder_gegevens", loop=False),
+        tracker("verwijder alles van mij", "verwijder_gegevens"),  # asked again
+    ):
+        dispatcher, _ = await run(request)
+        # the question keeps its buttons; the sentence follows it
+        assert responses(dispatcher) == ["utter_verwijderen_uitleg", "utter_privacy_bewaren"]
+        assert dispatcher.messages[1]["privacy_url"] == privacy_page
+    assert service.erased == []
+
+
+async def test_without_a_privacy_page_the_explanation_has_no_link(
+    service: FakeHandover, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEMEENTE_PRIVACY_URL", raising=False)
+    knowledge.cache_clear()
+    intake.cache_clear()
+    dispatcher, _ = await run(tracker("verwijder mijn gegevens", "verwijder_gegevens", loop=False))
+    assert responses(dispatcher) == ["utter_verwijderen_uitleg"]
+
+
 def test_the_question_offers_yes_and_no_buttons_the_action_understands() -> None:
     question = domain()["responses"]["utter_verwijderen_uitleg"][0]
     assert "gesprek" in question["text"] and "medewerker" in question["text"]
@@ -140,7 +178,7 @@ async def test_yes_erases_at_the_gemeente_and_marks_the_conversation(
 ) -> None:
     dispatcher, events = await run(answer)
     assert service.erased == [{"channel": "socketio", "sender_id": SENDER}]
-    assert responses(dispatcher) == ["utter_gegevens_verwijderd"]
+    assert responses(dispatcher) == ["utter_gegevens_verwijderd", FORGET_RESPONSE]
     assert MARKER in events and ActiveLoop(None) in events and FollowupAction("action_listen") in events
 
 
@@ -175,11 +213,12 @@ async def test_service_failure_still_erases_the_chat_and_says_so_honestly(
     said = responses(dispatcher)
     assert said[0] == "utter_gegevens_deels_verwijderd" and "utter_gegevens_verwijderd" not in said
     assert said[1] in ("utter_contact_telefoon", "utter_contact_website")  # how to ask the gemeente
-    assert dispatcher.messages[-1] == {
-        **dispatcher.messages[-1],
+    assert dispatcher.messages[-2] == {
+        **dispatcher.messages[-2],
         "response": "utter_verwijderen_kenmerk",
         "referentie": "HV-7K3M",
     }
+    assert said[-1] == FORGET_RESPONSE  # the chat is erased: the widget forgets it too, after the reference
 
 
 async def test_unreachable_service_is_reported_honestly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,6 +238,7 @@ async def test_without_handover_service_the_chat_is_erased_and_the_gemeente_rout
     dispatcher, events = await run(click(CHOICE_YES))
     assert MARKER in events
     assert responses(dispatcher)[:1] == ["utter_gegevens_deels_verwijderd"]
+    assert responses(dispatcher)[-1] == FORGET_RESPONSE
 
 
 async def test_a_new_request_while_asking_asks_again(service: FakeHandover) -> None:
@@ -257,3 +297,47 @@ async def test_a_casemanager_message_in_between_keeps_the_question_open(service:
 )
 def test_typed_answers(text: str, intent: str, expected: Optional[bool]) -> None:
     assert answer_of(tracker(text, intent)) is expected
+
+
+# --- the widget's sign to forget its browser copy, through Rasa's own channels -------------------
+
+
+def generated(channel: str) -> Optional[Dict[str, Any]]:
+    """What Rasa's response generator makes of the sign for an output channel (as Rasa does it)."""
+    from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+
+    return TemplatedNaturalLanguageGenerator(domain()["responses"]).generate_from_slots(
+        FORGET_RESPONSE, {}, channel
+    )
+
+
+async def test_the_socketio_channel_emits_the_sign_as_the_widget_reads_it() -> None:
+    from unittest import mock
+
+    from rasa.core.actions.action import create_bot_utterance
+    from rasa.core.channels.socketio import SocketIOOutput
+    from socketio import AsyncServer
+
+    draft = generated("socketio")
+    assert draft is not None and "text" not in draft  # nothing for the citizen to read
+    # The real emit signature: Rasa passes the custom dict as emit(event, **custom), so a payload
+    # with any key but data/room/... would raise TypeError here, and in production mid-erasure.
+    sio = mock.create_autospec(AsyncServer, instance=True)
+    output = SocketIOOutput(sio, "bot_uttered")
+    await output.send_response(SENDER, create_bot_utterance(draft).message())
+    sio.emit.assert_awaited_once_with("bot_uttered", data={"gemeente_chat": "vergeet_gesprek"}, room=SENDER)
+
+
+def test_the_widget_knows_the_sign() -> None:
+    from tests.bot.helpers import ROOT
+
+    script = (ROOT / "widget" / "src" / "chat-widget.js").read_text(encoding="utf-8")
+    ((key, value),) = generated("socketio")["custom"]["data"].items()
+    assert f"var FORGET_KEY = '{key}';" in script and f"var FORGET_VALUE = '{value}';" in script
+
+
+@pytest.mark.parametrize("channel", ["collector", "rest", "whatsapp"])
+def test_other_channels_get_nothing_for_the_sign(channel: str) -> None:
+    # REST answers (CollectingOutputChannel, "collector") and WhatsApp carry no custom JSON for it:
+    # Rasa skips a response without a variation for the channel.
+    assert generated(channel) is None

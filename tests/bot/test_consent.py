@@ -27,7 +27,7 @@ from bot.intake.engine import (
     UserInput,
     choice_payload,
 )
-from bot.intake.knowledge import knowledge
+from bot.intake.knowledge import knowledge, load_knowledge
 from bot.intake.schema import schema
 from tests.bot.helpers import ROOT, domain
 from tests.bot.test_engine import _walk, pressed, responses, said
@@ -128,6 +128,36 @@ def test_before_an_outcome_the_story_and_topic_are_shown_and_only_the_gemeente_i
     assert variables(ask, "utter_toestemming_onderwerp")["onderwerp_label"] == label
     yes = intake.handle(ask.state, said("ja", "bevestigen"), now=NOW)
     assert yes.followup == HANDOVER_STEP and yes.state.toestemming_organisaties == ()
+
+
+def test_with_a_privacy_page_the_citizen_reads_where_storage_is_explained(
+    monkeypatch: pytest.MonkeyPatch, sven: Turn
+) -> None:
+    # Sources L-11: tell the citizen what is stored, how long and who sees it. The gemeente's page
+    # (GEMEENTE_PRIVACY_URL) is linked with the summary, before the question, also after a correction.
+    page = "https://www.zuidstad.nl/privacy"
+    monkeypatch.setenv("GEMEENTE_PRIVACY_URL", page)
+    own = Intake(load_knowledge(), schema())
+    ask = own.ask_consent(sven.state)
+    assert responses(ask)[-2:] == ["utter_privacy_bewaren", "utter_vraag_toestemming"]
+    assert variables(ask, "utter_privacy_bewaren") == {"privacy_url": page}
+    correcting = own.handle(ask.state, choose("toestemming|aanpassen"), now=NOW)
+    again = own.handle(correcting.state, said("Ik heb ook een schuld", "nlu_fallback"))
+    assert responses(again)[-2:] == ["utter_privacy_bewaren", "utter_vraag_toestemming"]
+
+
+def test_without_a_privacy_page_no_sentence_and_no_dead_link(
+    monkeypatch: pytest.MonkeyPatch, sven: Turn
+) -> None:
+    monkeypatch.delenv("GEMEENTE_PRIVACY_URL", raising=False)
+    ask = Intake(load_knowledge(), schema()).ask_consent(sven.state)
+    assert "utter_privacy_bewaren" not in responses(ask)
+    assert responses(ask)[-1] == "utter_vraag_toestemming"
+
+
+def test_the_privacy_sentence_names_the_page() -> None:
+    (variation,) = domain()["responses"]["utter_privacy_bewaren"]
+    assert "{privacy_url}" in variation["text"] and "niet langer dan nodig" in variation["text"]
 
 
 # --- correcting the summary ----------------------------------------------------------------------

@@ -128,3 +128,13 @@ def test_the_gemeente_can_be_renamed_by_environment(monkeypatch: pytest.MonkeyPa
     kb = load_knowledge()
     assert kb.organisations["gemeente"].naam == "Gemeente Zuidstad"
     assert kb.organisations["gemeente"].telefoon == "14 0123"
+
+
+def test_the_gemeente_privacy_page_is_a_setting_without_a_demo_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.intake.knowledge import load_knowledge
+
+    # No dead demo link: the demo municipality has no privacy page until an installation names one.
+    monkeypatch.delenv("GEMEENTE_PRIVACY_URL", raising=False)
+    assert load_knowledge().organisations["gemeente"].privacy is None
+    monkeypatch.setenv("GEMEENTE_PRIVACY_URL", "https://www.zuidstad.nl/privacy")
+    assert load_knowledge().organisations["gemeente"].privacy == "https://www.zuidstad.nl/privacy"

@@ -69,6 +69,8 @@ def test_confirmed_erasure_removes_the_conversation_from_the_tracker_store(citiz
     # the last message still reaches the citizen, honest that the gemeente part did not happen here
     assert PARTLY_ERASED in said(citizen)
     assert "Uw gegevens zijn verwijderd" not in said(citizen)
+    # the website widget's sign to forget its browser copy is socket.io only: REST gets texts, no JSON
+    assert citizen.last and all(m.get("text") and "custom" not in m for m in citizen.last), citizen.last
 
     assert stored_events(citizen.stack, citizen.sender) == []
     fresh = api(citizen.stack, f"/conversations/{citizen.sender}/tracker")

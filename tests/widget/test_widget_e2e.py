@@ -6,6 +6,7 @@ so each test starts its own conversation. Screenshots go to var/artifacts/widget
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import pytest
@@ -285,5 +286,103 @@ def test_two_tabs_show_the_conversation_once(widget_server: Any, browser: Any) -
         for page in (first, second):
             assert page.locator(".gcw-msg--bot", has_text="Klopt dat?").count() == 1
             assert page.locator(".gcw-msg--bot", has_text=WELCOME).count() == 1
+    finally:
+        context.close()
+
+
+# --- "verwijder mijn gegevens": the browser forgets its copy too ----------------------------------
+
+ERASED = re.compile(r"Uw gegevens zijn verwijderd|Ik heb dit gesprek uit de chat verwijderd")
+STORED = "() => Object.keys(localStorage).filter(k => k.startsWith('gemeente-chat'))"
+
+
+def erase_conversation(page: Page) -> str:
+    """Confirm "verwijder mijn gegevens" in the chat; returns the erased conversation's session id."""
+    erased = session_id(page)
+    page.locator("#gcw-input").focus()
+    type_message(page, "verwijder mijn gegevens")
+    expect(message(page, "bot", "Weet u het zeker?")).to_be_visible()
+    press_reply(page, "Ja, verwijder alles")
+    expect(page.locator(".gcw-log .gcw-msg--bot").filter(has_text=ERASED)).to_be_visible()
+    # after the bot's last message the widget forgets the session id and the transcript
+    page.wait_for_function(f"() => ({STORED})().length === 0")
+    assert erased not in page.evaluate("() => JSON.stringify(localStorage)")
+    return erased
+
+
+def start_story(page: Page, base_url: str) -> None:
+    page.goto(base_url)
+    open_with_keyboard(page)
+    expect(message(page, "bot", WELCOME)).to_be_visible()
+    type_message(page, STORY)
+    expect(message(page, "bot", "Klopt dat?")).to_be_visible()
+
+
+def test_erasure_leaves_nothing_of_the_conversation_in_the_browser(
+    widget_server: Any, new_page: NewPage
+) -> None:
+    page = new_page()
+    start_story(page, widget_server.url)
+    erased = erase_conversation(page)
+    # the citizen can still read the bot's last answer on screen
+    expect(message(page, "user", STORY)).to_be_visible()
+    page.wait_for_timeout(500)
+    assert page.evaluate(STORED) == [], "nothing is written back afterwards"
+    screenshot(page, "erased")
+
+    # a reload (a library computer, the next visitor) shows an empty chat
+    page.reload()
+    expect(page.locator(".gcw-launcher")).to_be_visible()
+    expect(page.locator(".gcw-log .gcw-msg")).to_have_count(0)
+    open_with_keyboard(page)
+    expect(message(page, "bot", WELCOME)).to_be_visible()
+    expect(message(page, "user", STORY)).to_have_count(0)
+    expect(page.locator(".gcw-log .gcw-msg--bot").filter(has_text=ERASED)).to_have_count(0)
+    assert session_id(page) != erased
+
+
+def test_after_erasure_the_next_message_starts_a_new_conversation(
+    widget_server: Any, new_page: NewPage
+) -> None:
+    page = new_page()
+    start_story(page, widget_server.url)
+    erased = erase_conversation(page)
+
+    page.locator("#gcw-input").focus()
+    type_message(page, STORY)
+    # the erased conversation left the window; the bot answers in a new one, without a second welcome
+    expect(message(page, "user", "verwijder mijn gegevens")).to_have_count(0)
+    expect(page.locator(".gcw-log .gcw-msg--bot").filter(has_text=ERASED)).to_have_count(0)
+    expect(message(page, "user", STORY)).to_have_count(1)
+    expect(message(page, "bot", "Klopt dat?")).to_be_visible()
+    assert page.locator(".gcw-msg--bot", has_text=WELCOME).count() == 0
+    assert session_id(page) != erased
+    stored = page.evaluate("() => localStorage.getItem('gemeente-chat:gesprek')")
+    assert "verwijder mijn gegevens" not in stored and "Weet u het zeker?" not in stored
+
+
+def test_erasure_in_one_tab_is_forgotten_in_the_other(widget_server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="nl-NL")
+    try:
+        first = context.new_page()
+        start_story(first, widget_server.url)
+        second = context.new_page()  # the same conversation in a second tab
+        second.goto(widget_server.url)
+        expect(message(second, "user", STORY)).to_have_count(1)
+
+        erased = erase_conversation(first)
+        # the other tab shows the bot's last answer too, and does not store the conversation again
+        expect(second.locator(".gcw-log .gcw-msg--bot").filter(has_text=ERASED)).to_have_count(1)
+        second.bring_to_front()
+        second.evaluate("() => window.dispatchEvent(new Event('focus'))")
+        second.wait_for_timeout(2500)
+        assert second.evaluate(STORED) == []
+
+        second.locator(".gcw-launcher").click()
+        second.locator("#gcw-input").fill("hallo")
+        second.locator("#gcw-input").press("Enter")
+        expect(message(second, "user", STORY)).to_have_count(0)
+        second.wait_for_function("() => localStorage.getItem('gemeente-chat:gesprek') !== null")
+        assert session_id(second) != erased
     finally:
         context.close()

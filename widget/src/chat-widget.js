@@ -7,7 +7,8 @@
  * It talks to Rasa's socket.io channel (events user_uttered / bot_uttered, session_request /
  * session_confirm, session_persistence: true). The session id and the transcript live in
  * localStorage for at most `data-session-minutes` (default 120, Rasa's session expiry), so the
- * conversation survives a reload. Plain ES2017, no build step. Documentation: docs/widget.md.
+ * conversation survives a reload, and not at all after the citizen had it erased ("verwijder mijn
+ * gegevens"). Plain ES2017, no build step. Documentation: docs/widget.md.
  */
 (function () {
   'use strict';
@@ -69,6 +70,10 @@
   var STATE_KEY = 'gemeente-chat:gesprek';
   var OWNER_KEY = 'gemeente-chat:tabblad';
   var OPEN_KEY = 'gemeente-chat:open';
+  // The bot's sign that it erased this conversation: bot/domain/privacy.yml, utter_widget_vergeten.
+  var FORGET_KEY = 'gemeente_chat';
+  var FORGET_VALUE = 'vergeet_gesprek';
+  var FORGET_FALLBACK_MS = 2000;
   var MAX_MESSAGES = 200;
   var TYPING_TIMEOUT_MS = 20000;
   var OWNER_STALE_MS = 60000;
@@ -94,10 +99,16 @@
   var local = storageOf('localStorage');
   var session = storageOf('sessionStorage');
 
+  function parseJSON(raw) {
+    try {
+      return raw ? JSON.parse(raw) : null;
+    } catch (e) {
+      return null;
+    }
+  }
   function readJSON(storage, key) {
     try {
-      var raw = storage.getItem(key);
-      return raw ? JSON.parse(raw) : null;
+      return parseJSON(storage.getItem(key));
     } catch (e) {
       return null;
     }
@@ -149,6 +160,9 @@
   var stored = loadState();
   var state = stored || freshState();
   var persisted = !!stored; // a visitor who never opens the chat leaves nothing behind
+  // The conversation was erased on the server: it stays on screen, but is never stored again, and
+  // the citizen's next message starts a new conversation (startAfresh).
+  var forgotten = false;
 
   function persist() {
     state.updated = Date.now();
@@ -159,6 +173,7 @@
         if (entry.element.parentNode) entry.element.parentNode.removeChild(entry.element);
       });
     }
+    if (forgotten) return;
     persisted = true;
     writeJSON(local, STATE_KEY, state);
     claimOwnership();
@@ -622,12 +637,14 @@
   function say(text) {
     var clean = text.replace(/\s+$/, '').replace(/^\s+/, '');
     if (!clean) return;
+    startAfresh();
     markAnswered();
     addMessage({ from: 'user', text: clean });
     emit(clean);
   }
 
   function choose(reply) {
+    startAfresh();
     markAnswered();
     addMessage({ from: 'user', text: reply.title });
     emit(reply.payload);
@@ -635,6 +652,7 @@
   }
 
   function askForPerson() {
+    startAfresh();
     if (state.mode === 'queue') {
       addMessage({ from: 'status', text: TEXT.alreadyQueued, local: true });
     } else if (state.mode === 'staff') {
@@ -649,6 +667,7 @@
   function restart(confirmFirst) {
     if (confirmFirst && state.messages.length && !window.confirm(TEXT.restartConfirm)) return;
     var wasPersisted = persisted;
+    forgotten = false;
     state = freshState();
     outbox = [];
     hideTyping();
@@ -668,6 +687,24 @@
         input.focus();
       }
     }
+  }
+
+  // "Verwijder mijn gegevens": the bot erased the conversation on its side, so the browser forgets
+  // its copy too (session id and transcript; a shared computer shows nothing after a reload). The
+  // bot's last messages stay on screen until the citizen goes on.
+  function forget() {
+    forgotten = true;
+    persisted = false;
+    hideTyping();
+    writeJSON(local, STATE_KEY, null);
+    writeJSON(local, OWNER_KEY, null); // it names the session too
+  }
+
+  // The first message after forget() belongs to a new conversation, without a second welcome.
+  function startAfresh() {
+    if (!forgotten) return;
+    restart(false);
+    state.greeted = true;
   }
 
   // ---------------------------------------------------------------- socket.io
@@ -746,6 +783,18 @@
 
   function receive(data) {
     if (!data || typeof data !== 'object') return;
+    if (data[FORGET_KEY] === FORGET_VALUE) {
+      hideTyping();
+      if (isOwner()) {
+        forget(); // other tabs follow through the `storage` event, with the last messages
+      } else {
+        var erased = state.sessionId; // in case the owner tab missed it
+        window.setTimeout(function () {
+          if (!forgotten && state.sessionId === erased) forget();
+        }, FORGET_FALLBACK_MS);
+      }
+      return;
+    }
     var text = typeof data.text === 'string' ? data.text : '';
     var replies = (data.quick_replies || data.buttons || []).filter(function (reply) {
       return reply && typeof reply.title === 'string' && typeof reply.payload === 'string';
@@ -762,10 +811,24 @@
 
   // Another tab changed the conversation.
   window.addEventListener('storage', function (event) {
-    if (event.key !== STATE_KEY || !event.newValue) return;
+    if (event.key !== STATE_KEY) return;
+    if (!event.newValue) {
+      // Another tab forgot this conversation (erased, restarted or expired): show what it had
+      // last, and forget it here too, or this tab would store it again.
+      var last = parseJSON(event.oldValue);
+      if (forgotten || !last || last.sessionId !== state.sessionId) return;
+      if (Array.isArray(last.messages)) {
+        state = last;
+        syncLog();
+      }
+      forget();
+      return;
+    }
     var next = readJSON(local, STATE_KEY);
     if (!validState(next)) return;
     var switched = next.sessionId !== state.sessionId;
+    if (forgotten && !switched) return; // an erased conversation never comes back
+    forgotten = false;
     state = next;
     persisted = true;
     if (switched) {
