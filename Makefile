@@ -78,8 +78,8 @@ handover-setup:
 widget-setup:
 	@$(MAKE) --no-print-directory -C widget setup
 
-## test: everything CI checks
-test: train handover-setup widget-setup
+## test: everything CI checks; lint first (after setup): it takes seconds, training takes minutes
+test: lint train handover-setup widget-setup
 	@$(MAKE) --no-print-directory -C widget chromium
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-rasa
@@ -115,8 +115,13 @@ bench: train handover-setup
 nlu-compare: spacy
 	$(PY) -m bot.evaluate --compare --out reports/nlu-compare --cache "$(CACHE)/nlu-eval"
 
+## lint: ruff, installed into the bot's environment only when missing or at another version
+RUFF_VERSION := 0.14.4
 lint: setup
-	$(VENV)/bin/pip install -q ruff==0.14.4 && $(VENV)/bin/ruff check bot tests scripts bench privacy
+	@if [ ! -x $(VENV)/bin/ruff ] || [ "$$($(VENV)/bin/ruff --version)" != "ruff $(RUFF_VERSION)" ]; then \
+		$(VENV)/bin/pip install -q --disable-pip-version-check ruff==$(RUFF_VERSION); \
+	fi
+	$(VENV)/bin/ruff check bot tests scripts bench privacy
 
 clean:
 	rm -rf models/*.tar.gz models/current.tar.gz $(SPACY_DIR) reports .pytest_cache

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
 from bot.intake.engine import choice_payload
-from tools.stack import PYTHON, ROOT, Stack, free_port, wait_for
+from tools.stack import PYTHON, ROOT, Stack
 
 OUR_CONVERSATION = [
     "Ik heb een brief van het CJIB en ik kan de boete niet betalen",
@@ -46,7 +46,8 @@ def send(url: str, sender: str, message: str) -> float:
 def run_user(url: str, user: str, conversation: Sequence[str], turns: int) -> List[float]:
     """A user who goes through the conversation again and again (a new sender each time)."""
     return [
-        send(url, f"{user}-{i // len(conversation)}", conversation[i % len(conversation)]) for i in range(turns)
+        send(url, f"{user}-{i // len(conversation)}", conversation[i % len(conversation)])
+        for i in range(turns)
     ]
 
 
@@ -96,7 +97,9 @@ def baseline_model(cache: Path) -> Path:
     return model
 
 
-def with_stack(stack: Stack, start: Callable[[], None], body: Callable[[], Dict[str, float]]) -> Dict[str, float]:
+def with_stack(
+    stack: Stack, start: Callable[[], None], body: Callable[[], Dict[str, float]]
+) -> Dict[str, float]:
     try:
         start()
         return body()
@@ -111,10 +114,13 @@ def main(argv: Sequence[str] = ()) -> int:
     args = parser.parse_args(list(argv) or None)
     with tempfile.TemporaryDirectory() as tmp:
         ours = Stack(model=args.model, workdir=Path(tmp) / "ours")
-        ours_numbers = with_stack(ours, ours.start,
-                                  lambda: measure("intake", f"{ours.url}/webhooks/rest/webhook", OUR_CONVERSATION))
+        ours_numbers = with_stack(
+            ours, ours.start, lambda: measure("intake", f"{ours.url}/webhooks/rest/webhook", OUR_CONVERSATION)
+        )
         model = baseline_model(args.cache)
-        base = Stack(model=model, workdir=Path(tmp) / "base", endpoints=args.cache / "rasa-init-endpoints.yml")
+        base = Stack(
+            model=model, workdir=Path(tmp) / "base", endpoints=args.cache / "rasa-init-endpoints.yml"
+        )
         base.workdir.mkdir(parents=True, exist_ok=True)
         base_numbers = with_stack(base, base.start_rasa,
                                   lambda: measure("rasa_init", f"{base.url}/webhooks/rest/webhook",

@@ -57,10 +57,13 @@ def _rasa(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "rasa", *args], check=True, cwd=ROOT)
 
 
-def evaluate(config: Dict[str, Any], name: str, train: Path, test: Path, cache: Path, out: Path) -> Dict[str, Any]:
+def evaluate(
+    config: Dict[str, Any], name: str, train: Path, test: Path, cache: Path, out: Path
+) -> Dict[str, Any]:
     """Train (or reuse) an NLU model for this config on the train split and test it."""
     config_text = yaml.safe_dump(config, sort_keys=True)
-    key = _hash(config_text.encode(), train.read_bytes(), (ROOT / "models" / "spacy-nl" / "intake_fingerprint.json").read_bytes())
+    fingerprint = (ROOT / "models" / "spacy-nl" / "intake_fingerprint.json").read_bytes()
+    key = _hash(config_text.encode(), train.read_bytes(), fingerprint)
     config_path = cache / f"config-{key}.yml"
     config_path.write_text(config_text, encoding="utf-8")
     model = cache / f"nlu-{key}.tar.gz"
@@ -99,7 +102,10 @@ def variants(base: Dict[str, Any]) -> List[Tuple[str, Callable[[Dict[str, Any]],
         c["pipeline"] = [p for p in c["pipeline"] if p.get("analyzer") != "char_wb"]
 
     def no_lemmas(c: Dict[str, Any]) -> None:
-        next(p for p in c["pipeline"] if p["name"] == "CountVectorsFeaturizer" and "analyzer" not in p)["use_lemma"] = False
+        words = next(
+            p for p in c["pipeline"] if p["name"] == "CountVectorsFeaturizer" and "analyzer" not in p
+        )
+        words["use_lemma"] = False
 
     def whitespace_tokenizer(c: Dict[str, Any]) -> None:
         c["pipeline"] = [{"name": "WhitespaceTokenizer"} if p["name"] == "SpacyTokenizer" else p
@@ -135,7 +141,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         change(config)
         results.append(evaluate(config, name, train, test, args.cache, args.out / f"variant-{i}"))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    (args.out / "summary.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     for r in results:
         print(f"{r['variant']:<36} macro-F1={r['macro_f1']:.3f} accuracy={r['accuracy']:.3f} "
               f"(n={r['test_examples']})")

@@ -68,14 +68,18 @@ def contact_route(dispatcher: CollectingDispatcher, intro: str) -> None:
     send(dispatcher, [Reply(response=intro), intake().contact("gemeente")])
 
 
-async def offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, state: IntakeState) -> List[EventType]:
+async def offer_person(
+    dispatcher: CollectingDispatcher, tracker: Tracker, state: IntakeState
+) -> List[EventType]:
     """Consent first; then the live queue when someone is available, else a callback request."""
     settings = BotSettings.from_env()
     if not settings.handover_url:
         contact_route(dispatcher, "utter_medewerker_contact")
         return []
     if tracker.get_slot("handover_actief"):
-        dispatcher.utter_message(response="utter_al_in_gesprek", referentie=tracker.get_slot("handover_referentie"))
+        dispatcher.utter_message(
+            response="utter_al_in_gesprek", referentie=tracker.get_slot("handover_referentie")
+        )
         return []
     if state.toestemming is not True:
         # Nothing reaches the handover service before the citizen has seen what is shared and agreed.
@@ -103,7 +107,9 @@ async def offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, state
     return [SlotSet("handover_actief", True), SlotSet("handover_referentie", case["reference"])]
 
 
-async def request_callback(dispatcher: CollectingDispatcher, tracker: Tracker, state: IntakeState) -> List[EventType]:
+async def request_callback(
+    dispatcher: CollectingDispatcher, tracker: Tracker, state: IntakeState
+) -> List[EventType]:
     """Send a callback request with the contact details from the citizen's last message."""
     details = find_contact(tracker.latest_message.get("text") or "")
     settings = BotSettings.from_env()

@@ -25,7 +25,9 @@ def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply]) -> None:
     for reply in replies:
         buttons: List[Dict[str, str]] = [{"title": t, "payload": p} for t, p in reply.buttons]
         if reply.response:
-            dispatcher.utter_message(response=reply.response, buttons=buttons or None, **dict(reply.variables))
+            dispatcher.utter_message(
+                response=reply.response, buttons=buttons or None, **dict(reply.variables)
+            )
         else:
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)
 

@@ -80,7 +80,9 @@ class ActionMedewerkerGekoppeld(Action):
         """Introduce the casemanager by first name."""
         if not from_service(tracker):
             return []
-        dispatcher.utter_message(response="utter_medewerker_gekoppeld", naam=entity(tracker, "naam") or "Een medewerker")
+        dispatcher.utter_message(
+            response="utter_medewerker_gekoppeld", naam=entity(tracker, "naam") or "Een medewerker"
+        )
         return []
 
 

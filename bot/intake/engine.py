@@ -215,14 +215,19 @@ class Intake:
                 (self.kb.topic_or_event_button(key), choice_payload(f"bevestig|{key}")) for key in candidates
             )
             replies.append(
-                Reply(response="utter_kies_uit_onderwerpen", buttons=(*buttons, ("Iets anders", choice_payload("menu"))))
+                Reply(
+                    response="utter_kies_uit_onderwerpen",
+                    buttons=(*buttons, ("Iets anders", choice_payload("menu"))),
+                )
             )
         return Turn(tuple(replies), state)
 
     def _distinct_routes(self, routing: Routing) -> Tuple[str, ...]:
         """Candidates worth asking about: one per entry node (two topics that start the same route
         are one question for the citizen), or the life event named in the words when NLU is unsure."""
-        keys = routing.candidates or ((f"{LIFE_EVENT_PREFIX}{routing.life_event}",) if routing.life_event else ())
+        keys = routing.candidates or (
+            (f"{LIFE_EVENT_PREFIX}{routing.life_event}",) if routing.life_event else ()
+        )
         seen, distinct = set(), []
         for key in keys:
             entry = self.tree.entry_for(key)
@@ -257,7 +262,11 @@ class Intake:
                 state,
             )
         return Turn(
-            (Reply(response="utter_niet_begrepen", buttons=(("Kies een onderwerp", choice_payload("menu")),)),),
+            (
+                Reply(
+                    response="utter_niet_begrepen", buttons=(("Kies een onderwerp", choice_payload("menu")),)
+                ),
+            ),
             state,
         )
 
@@ -294,13 +303,17 @@ class Intake:
 
     def _menu(self, state: IntakeState) -> Turn:
         buttons = tuple((g.knop, choice_payload(f"groep|{g.id}")) for g in self.kb.menu)
-        return Turn((Reply(response="utter_kies_groep", buttons=buttons),), replace(state, intake_fase=CONFIRMING))
+        return Turn(
+            (Reply(response="utter_kies_groep", buttons=buttons),), replace(state, intake_fase=CONFIRMING)
+        )
 
     def _menu_group(self, state: IntakeState, group_id: str) -> Turn:
         group = next((g for g in self.kb.menu if g.id == group_id), None)
         if group is None:
             return self._menu(state)
-        keys = [item.replace("onderwerp:", "", 1).replace("leven:", LIFE_EVENT_PREFIX, 1) for item in group.items]
+        keys = [
+            item.replace("onderwerp:", "", 1).replace("leven:", LIFE_EVENT_PREFIX, 1) for item in group.items
+        ]
         buttons = tuple((self.kb.topic_or_event_button(k), choice_payload(f"bevestig|{k}")) for k in keys)
         return Turn(
             (Reply(response="utter_kies_onderwerp", buttons=(*buttons, ("Terug", choice_payload("menu")))),),
@@ -344,7 +357,9 @@ class Intake:
             return node.opties[int(typed) - 1]
         for option in node.opties:
             label = re.sub(r"[^\w\s]", "", option.label.lower()).strip()
-            if typed and (typed == label or (len(typed) > 3 and typed in label) or (len(label) > 3 and label in typed)):
+            if typed and (
+                typed == label or (len(typed) > 3 and typed in label) or (len(label) > 3 and label in typed)
+            ):
                 return option
         wanted = {"bevestigen": "ja", "ontkennen": "nee"}.get(user.intent)
         if wanted:
@@ -357,14 +372,16 @@ class Intake:
         state = replace(state, misverstanden=state.misverstanden + 1)
         replies = self._question(node, again=True)
         if state.misverstanden >= MAX_MISUNDERSTANDINGS:
-            replies += (Reply(response="utter_aanbod_medewerker", buttons=(("Praat met medewerker", HUMAN_PAYLOAD),)),)
+            replies += (
+                Reply(response="utter_aanbod_medewerker", buttons=(("Praat met medewerker", HUMAN_PAYLOAD),)),
+            )
         return Turn(replies, state)
 
     def _apply(self, state: IntakeState, node: Node, option: Option) -> Turn:
         facts = option.zet
         state = replace(
             state,
-            antwoorden=state.antwoorden + (f"{node.vraag} → {option.label}",),
+            antwoorden=(*state.antwoorden, f"{node.vraag} → {option.label}"),
             urgent=state.urgent or facts.urgent,
             signalen=_merge(state.signalen, facts.signalen),
             extra_organisaties=_merge(state.extra_organisaties, facts.organisaties),
@@ -389,7 +406,11 @@ class Intake:
     # --- the outcome -------------------------------------------------------------------------
     def _finish(self, state: IntakeState, outcome: Outcome) -> Turn:
         kb = self.kb
-        base = outcome.organisaties if outcome.organisaties is not None else kb.topics[outcome.onderwerp].organisations
+        base = (
+            outcome.organisaties
+            if outcome.organisaties is not None
+            else kb.topics[outcome.onderwerp].organisations
+        )
         extra_topic_orgs = [org for t in state.extra_onderwerpen for org in kb.topics[t].organisations]
         organisations = _merge(base, state.extra_organisaties, extra_topic_orgs)
         dependent = outcome.afhankelijk or state.afhankelijk
@@ -440,7 +461,9 @@ class Intake:
         variables = {"naam": org.naam, "wat": org.wat, "contact": org.contact}
         if org.telefoon:
             hours = f" ({org.bereikbaar})" if org.bereikbaar else ""
-            return Reply(response="utter_contact_telefoon", variables={**variables, "telefoon": org.telefoon + hours})
+            return Reply(
+                response="utter_contact_telefoon", variables={**variables, "telefoon": org.telefoon + hours}
+            )
         return Reply(response="utter_contact_website", variables=variables)
 
     def summary(self, state: IntakeState, outcome: Outcome) -> str:
@@ -460,7 +483,8 @@ class Intake:
         if state.levensgebeurtenis:
             parts.append(f"Levensgebeurtenis: {kb.life_events[state.levensgebeurtenis].label}.")
         if state.signalen:
-            parts.append("Signalen: " + ", ".join(kb.signals[s].label for s in state.signalen if s in kb.signals) + ".")
+            signals = ", ".join(kb.signals[s].label for s in state.signalen if s in kb.signals)
+            parts.append("Signalen: " + signals + ".")
         if state.urgent:
             parts.append("Dringend.")
         return " ".join(parts)

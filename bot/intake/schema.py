@@ -131,7 +131,12 @@ def _parse_file(path: Path, problems: List[str]) -> Tuple[str, dict, dict, bool]
     thema = raw.get("thema")
     if not thema:
         problems.append(f"{path.name}: 'thema' ontbreekt")
-    return thema or path.stem, raw.get("knopen") or {}, raw.get("ingangen") or {}, bool(raw.get("urgentiecheck"))
+    return (
+        thema or path.stem,
+        raw.get("knopen") or {},
+        raw.get("ingangen") or {},
+        bool(raw.get("urgentiecheck")),
+    )
 
 
 def _parse_node(node_id: str, thema: str, raw: dict, problems: List[str]) -> Node:
@@ -169,7 +174,9 @@ def _parse_node(node_id: str, thema: str, raw: dict, problems: List[str]) -> Nod
         options.append(Option(label=str(o["label"]), naar=str(o["naar"]), zet=_facts(o.get("zet") or {})))
     if not options and "vraag" in raw:
         problems.append(f"{where}: vraag zonder opties")
-    return Node(id=node_id, thema=thema, vraag=raw.get("vraag"), uitleg=raw.get("uitleg"), opties=tuple(options))
+    return Node(
+        id=node_id, thema=thema, vraag=raw.get("vraag"), uitleg=raw.get("uitleg"), opties=tuple(options)
+    )
 
 
 def _check(schema: Schema, kb: Knowledge, problems: List[str]) -> None:

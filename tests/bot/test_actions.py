@@ -52,7 +52,9 @@ def apply(slots: Dict[str, Any], events: List[Dict[str, Any]]) -> Dict[str, Any]
 
 async def test_intake_confirms_the_topic_and_stores_the_story() -> None:
     dispatcher = CollectingDispatcher()
-    events = await ActionIntake().run(dispatcher, tracker("ik kan de boete niet betalen", "cjib.betalingsregeling"), {})
+    events = await ActionIntake().run(
+        dispatcher, tracker("ik kan de boete niet betalen", "cjib.betalingsregeling"), {}
+    )
     assert dispatcher.messages[0]["response"] == "utter_bevestig_onderwerp"
     assert dispatcher.messages[0]["buttons"][0] == {
         "title": "Ja, dat klopt", "payload": choice_payload("bevestig|cjib.betalingsregeling")
@@ -67,9 +69,13 @@ async def test_intake_confirms_the_topic_and_stores_the_story() -> None:
 async def test_intake_walks_the_tree_from_slots_to_an_outcome() -> None:
     slots: Dict[str, Any] = {}
     dispatcher = CollectingDispatcher()
-    slots = apply(slots, await ActionIntake().run(dispatcher, tracker("boete", "cjib.openstaande_boetes"), {}))
+    slots = apply(
+        slots, await ActionIntake().run(dispatcher, tracker("boete", "cjib.openstaande_boetes"), {})
+    )
     for title in ("Ja, dat klopt", "Nee", "Ja"):
-        payload = next(b["payload"] for m in dispatcher.messages for b in m.get("buttons") or [] if b["title"] == title)
+        payload = next(
+            b["payload"] for m in dispatcher.messages for b in m.get("buttons") or [] if b["title"] == title
+        )
         dispatcher = CollectingDispatcher()
         slots = apply(slots, await ActionIntake().run(dispatcher, button_click(payload, slots), {}))
     assert slots["intake_fase"] == "uitkomst"
@@ -104,7 +110,9 @@ async def test_medewerker_gives_the_municipality_contact_route() -> None:
         ("status HV-0000", [], "utter_status_zonder_referentie"),  # 0 is not in the code alphabet
     ],
 )
-async def test_status_needs_a_valid_reference(text: str, entities: List[Dict[str, Any]], expected: str) -> None:
+async def test_status_needs_a_valid_reference(
+    text: str, entities: List[Dict[str, Any]], expected: str
+) -> None:
     dispatcher = CollectingDispatcher()
     await ActionStatus().run(dispatcher, tracker(text, "status_vraag", entities=entities), {})
     assert dispatcher.messages[0]["response"] == expected

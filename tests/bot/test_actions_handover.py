@@ -41,7 +41,9 @@ class FakeHandover:
             return await handler(request)
 
         async def availability(request: web.Request) -> web.Response:
-            return web.json_response({"open": self.offer == "live", "online_casemanagers": 1, "offer": self.offer})
+            return web.json_response(
+                {"open": self.offer == "live", "online_casemanagers": 1, "offer": self.offer}
+            )
 
         async def cases(request: web.Request) -> web.Response:
             self.cases.append(await request.json())
@@ -78,7 +80,8 @@ async def service(monkeypatch: pytest.MonkeyPatch):
 
 
 def tracker(text: str, intent: str, slots: Optional[Dict[str, Any]] = None,
-            entities: Optional[List[Dict[str, Any]]] = None, events: Optional[List[Dict[str, Any]]] = None) -> Tracker:
+            entities: Optional[List[Dict[str, Any]]] = None,
+            events: Optional[List[Dict[str, Any]]] = None) -> Tracker:
     return Tracker.from_dict({
         "sender_id": "burger-42",
         "slots": slots or {},
@@ -86,7 +89,8 @@ def tracker(text: str, intent: str, slots: Optional[Dict[str, Any]] = None,
                            "intent_ranking": [], "entities": entities or []},
         "latest_input_channel": "socketio",
         "events": events or [
-            {"event": "user", "text": "ik kan mijn boete niet betalen", "timestamp": 1, "input_channel": "socketio"},
+            {"event": "user", "text": "ik kan mijn boete niet betalen", "timestamp": 1,
+             "input_channel": "socketio"},
             {"event": "bot", "text": "Klopt dat?", "timestamp": 2},
         ],
         "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
@@ -98,7 +102,8 @@ def click(choice: str, slots: Dict[str, Any]) -> Tracker:
 
 
 async def test_a_person_is_offered_only_after_consent(service: FakeHandover) -> None:
-    # The consent step itself (what is shared, correction, per organisation): tests/bot/test_actions_consent.py
+    # The consent step itself (what is shared, correction, per organisation):
+    # tests/bot/test_actions_consent.py
     dispatcher = CollectingDispatcher()
     events = await ActionMedewerker().run(dispatcher, tracker("ik wil een mens", "medewerker",
                                                               {"verhaal": ["Boete CJIB"]}), {})
@@ -121,7 +126,9 @@ async def test_consent_creates_a_case_with_transcript_and_intake(service: FakeHa
     assert case["channel"] == "socketio" and case["sender_id"] == "burger-42"
     assert case["summary"]["topic"] == "cjib.betalingsregeling"
     assert case["summary"]["organisations"] == ["cjib"] and case["summary"]["question_type"] == 1
-    assert case["transcript"][0] == {"role": "citizen", "text": "ik kan mijn boete niet betalen", "timestamp": 1}
+    assert case["transcript"][0] == {
+        "role": "citizen", "text": "ik kan mijn boete niet betalen", "timestamp": 1
+    }
     assert dispatcher.messages[-1]["response"] == "utter_in_wachtrij"
     assert dispatcher.messages[-1]["referentie"] == "HV-7K3M" and dispatcher.messages[-1]["positie"] == 2
     assert SlotSet("toestemming", True) in events
@@ -130,7 +137,9 @@ async def test_consent_creates_a_case_with_transcript_and_intake(service: FakeHa
 
 async def test_without_consent_nothing_is_sent(service: FakeHandover) -> None:
     dispatcher = CollectingDispatcher()
-    events = await ActionIntake().run(dispatcher, tracker("nee", "ontkennen", {"intake_fase": "toestemming"}), {})
+    events = await ActionIntake().run(
+        dispatcher, tracker("nee", "ontkennen", {"intake_fase": "toestemming"}), {}
+    )
     assert service.cases == []
     assert dispatcher.messages[0]["response"] == "utter_geen_toestemming"
     assert SlotSet("toestemming", False) in events
@@ -161,7 +170,9 @@ async def test_service_down_gives_an_honest_answer_the_phone_route_and_a_callbac
     monkeypatch.setenv("HANDOVER_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("HANDOVER_TIMEOUT", "2")
     dispatcher = CollectingDispatcher()
-    events = await ActionMedewerker().run(dispatcher, tracker("medewerker", "medewerker", {"toestemming": True}), {})
+    events = await ActionMedewerker().run(
+        dispatcher, tracker("medewerker", "medewerker", {"toestemming": True}), {}
+    )
     assert dispatcher.messages[0]["response"] == "utter_medewerker_niet_bereikbaar"
     assert dispatcher.messages[1]["naam"]  # the municipality's contact route
     assert dispatcher.messages[2]["response"] == "utter_terugbellen_aanbod"  # the request waits in the outbox
@@ -199,9 +210,13 @@ async def test_status_by_reference(service: FakeHandover, status: Optional[str],
 
 async def test_a_casemanager_message_is_labelled_with_the_first_name() -> None:
     dispatcher = CollectingDispatcher()
-    entities = [{"entity": "tekst", "value": "Ik bel het CJIB nu voor u."}, {"entity": "naam", "value": "Sanne"}]
-    await ActionMedewerkerBericht().run(dispatcher, tracker("EXTERNAL: medewerker_bericht", "medewerker_bericht",
-                                                            entities=entities), {})
+    entities = [
+        {"entity": "tekst", "value": "Ik bel het CJIB nu voor u."},
+        {"entity": "naam", "value": "Sanne"},
+    ]
+    await ActionMedewerkerBericht().run(
+        dispatcher, tracker("EXTERNAL: medewerker_bericht", "medewerker_bericht", entities=entities), {}
+    )
     message = dispatcher.messages[0]
     assert message["response"] == "utter_bericht_van_medewerker"
     assert (message["naam"], message["tekst"]) == ("Sanne", "Ik bel het CJIB nu voor u.")
@@ -209,10 +224,15 @@ async def test_a_casemanager_message_is_labelled_with_the_first_name() -> None:
 
 async def test_return_to_bot_closes_with_reference_and_agreements_and_resets() -> None:
     dispatcher = CollectingDispatcher()
-    entities = [{"entity": "referentie", "value": "HV-7K3M"}, {"entity": "afspraken", "value": "Sanne belt u vrijdag."}]
+    entities = [
+        {"entity": "referentie", "value": "HV-7K3M"},
+        {"entity": "afspraken", "value": "Sanne belt u vrijdag."},
+    ]
     events = await ActionTerugNaarBot().run(dispatcher, tracker("EXTERNAL: terug_naar_bot", "terug_naar_bot",
                                                                 {"handover_actief": True}, entities), {})
-    assert [m["response"] for m in dispatcher.messages] == ["utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"]
+    assert [m["response"] for m in dispatcher.messages] == [
+        "utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"
+    ]
     assert dispatcher.messages[0]["referentie"] == "HV-7K3M"
     assert dispatcher.messages[1]["afspraken"] == "Sanne belt u vrijdag."
     assert events == [AllSlotsReset()]

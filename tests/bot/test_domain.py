@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Set
 
 import pytest
@@ -31,7 +30,8 @@ def test_domain_intents_are_the_catalogue_plus_the_general_ones() -> None:
 
 
 def test_while_a_casemanager_has_the_chat_every_citizen_intent_is_forwarded() -> None:
-    rules = yaml.safe_load((ROOT / "bot" / "data" / "rules" / "overdracht.yml").read_text(encoding="utf-8"))["rules"]
+    path = ROOT / "bot" / "data" / "rules" / "overdracht.yml"
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]
     forward = next(r for r in rules if r.get("condition"))
     assert forward["condition"] == [{"slot_was_set": [{"handover_actief": True}]}]
     assert forward["steps"][-1] == {"action": "action_doorsturen"}
@@ -45,7 +45,8 @@ def test_every_intent_has_training_examples_except_button_only_ones() -> None:
     for path in (ROOT / "bot" / "data" / "nlu").glob("*.yml"):
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
             if "intent" in block:
-                examples[block["intent"]] = [l for l in block["examples"].splitlines() if l.strip().startswith("-")]
+                lines = block["examples"].splitlines()
+                examples[block["intent"]] = [line for line in lines if line.strip().startswith("-")]
     missing = (catalogue_intents() | GENERAL_INTENTS) - {"kies"} - set(examples)
     assert missing == set()
     too_few = {i: len(examples[i]) for i in catalogue_intents() if len(examples[i]) < 20}
@@ -53,7 +54,8 @@ def test_every_intent_has_training_examples_except_button_only_ones() -> None:
 
 
 def test_the_intake_rule_covers_every_topic_and_life_event() -> None:
-    rules = yaml.safe_load((ROOT / "bot" / "data" / "rules" / "intake.yml").read_text(encoding="utf-8"))["rules"]
+    path = ROOT / "bot" / "data" / "rules" / "intake.yml"
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]
     covered = {step["intent"] for rule in rules for step in rule["steps"][0]["or"]}
     assert catalogue_intents() <= covered
 
@@ -96,7 +98,8 @@ def test_knowledge_has_labels_for_every_topic_and_life_event() -> None:
     kb = knowledge()
     assert all(t.label and t.knop for t in kb.topics.values())
     assert all(e.label and e.knop for e in kb.life_events.values())
-    assert set(kb.organisations) == {o for t in kb.topics.values() for o in t.organisations} | {"juridisch_loket"}
+    used = {o for t in kb.topics.values() for o in t.organisations}
+    assert set(kb.organisations) == used | {"juridisch_loket"}
 
 
 def test_every_organisation_has_a_public_contact_route() -> None:

@@ -29,7 +29,9 @@ def intake() -> Intake:
     return Intake(knowledge(), schema())
 
 
-def said(text: str, intent: str, confidence: float = 0.9, ranking: Sequence[Tuple[str, float]] = ()) -> UserInput:
+def said(
+    text: str, intent: str, confidence: float = 0.9, ranking: Sequence[Tuple[str, float]] = ()
+) -> UserInput:
     ranking = list(ranking) or [(intent, confidence)]
     parse = {
         "text": text,
@@ -43,7 +45,9 @@ def said(text: str, intent: str, confidence: float = 0.9, ranking: Sequence[Tupl
 def pressed(payload: str) -> UserInput:
     assert payload.startswith("/kies")
     choice = json.loads(payload[len("/kies") :])["keuze"]
-    return UserInput(text=payload, intent="kies", parse={"text": payload, "intent": {"name": "kies"}}, choice=choice)
+    return UserInput(
+        text=payload, intent="kies", parse={"text": payload, "intent": {"name": "kies"}}, choice=choice
+    )
 
 
 def responses(turn: Turn) -> List[Optional[str]]:
@@ -63,7 +67,9 @@ def last_buttons(turn: Turn) -> List[str]:
 
 
 def test_a_story_is_confirmed_with_buttons_and_kept_in_the_citizens_words(intake: Intake) -> None:
-    turn = intake.handle(IntakeState(), said("ik kan de boete van het cjib niet betalen", "cjib.betalingsregeling"))
+    turn = intake.handle(
+        IntakeState(), said("ik kan de boete van het cjib niet betalen", "cjib.betalingsregeling")
+    )
     assert responses(turn) == ["utter_bevestig_onderwerp"]
     reply = turn.replies[0]
     assert reply.variables["onderwerp_label"] == knowledge().topics["cjib.betalingsregeling"].label
@@ -74,11 +80,15 @@ def test_a_story_is_confirmed_with_buttons_and_kept_in_the_citizens_words(intake
 
 def test_close_candidates_are_offered_as_a_choice(intake: Intake) -> None:
     ranking = [("toeslagen.terugvordering", 0.5), ("uwv.terugvordering", 0.4), ("begroeten", 0.1)]
-    turn = intake.handle(IntakeState(), said("ik moet geld terugbetalen", "toeslagen.terugvordering", 0.5, ranking))
+    turn = intake.handle(
+        IntakeState(), said("ik moet geld terugbetalen", "toeslagen.terugvordering", 0.5, ranking)
+    )
     assert responses(turn) == ["utter_kies_uit_onderwerpen"]
     titles = last_buttons(turn)
     kb = knowledge()
-    assert titles == [kb.topics["toeslagen.terugvordering"].knop, kb.topics["uwv.terugvordering"].knop, "Iets anders"]
+    assert titles == [
+        kb.topics["toeslagen.terugvordering"].knop, kb.topics["uwv.terugvordering"].knop, "Iets anders"
+    ]
 
 
 def test_money_themes_ask_the_urgency_question_first_then_continue_the_route(intake: Intake) -> None:
@@ -93,7 +103,8 @@ def test_money_themes_ask_the_urgency_question_first_then_continue_the_route(int
 
 def test_an_urgent_story_skips_the_urgency_question_and_says_it_is_seen(intake: Intake) -> None:
     first = intake.handle(
-        IntakeState(), said("de deurwaarder komt morgen mijn huis ontruimen door de cjib boetes", "cjib.beslaglegging")
+        IntakeState(),
+        said("de deurwaarder komt morgen mijn huis ontruimen door de cjib boetes", "cjib.beslaglegging"),
     )
     assert responses(first)[0] == "utter_urgent_gezien"
     assert first.state.urgent is True
@@ -109,7 +120,10 @@ def _walk(intake: Intake, state: IntakeState, turn: Turn, answers: Sequence[str]
 
 def test_sven_a_simple_fines_question_uncovers_a_type_3_problem(intake: Intake) -> None:
     """Persona Sven (P-08): fines he cannot pay, 66+ without AOW -> CJIB and SVB, dependent."""
-    turn = intake.handle(IntakeState(), said("ik heb een stapel boetes en durf het cjib niet te bellen", "cjib.openstaande_boetes"))
+    turn = intake.handle(
+        IntakeState(),
+        said("ik heb een stapel boetes en durf het cjib niet te bellen", "cjib.openstaande_boetes"),
+    )
     turn = _walk(intake, turn.state, turn, ["Ja, dat klopt", "Nee", "Nee, lukt niet", "Nee", "66+, geen AOW"])
     state = turn.state
     assert state.intake_fase == DONE
@@ -124,7 +138,9 @@ def test_sven_a_simple_fines_question_uncovers_a_type_3_problem(intake: Intake) 
     assert button(turn, "Hulp medewerker") == HUMAN_PAYLOAD
     # one contact route per organisation, from the knowledge file
     contacts = [r for r in turn.replies if r.response in ("utter_contact_telefoon", "utter_contact_website")]
-    assert [c.variables["naam"] for c in contacts] == [knowledge().organisations[o].naam for o in state.organisaties]
+    assert [c.variables["naam"] for c in contacts] == [
+        knowledge().organisations[o].naam for o in state.organisaties
+    ]
     assert "ik heb een stapel boetes" in (state.samenvatting or "")
 
 
@@ -191,7 +207,7 @@ def test_the_menu_reaches_every_topic_and_life_event(intake: Intake) -> None:
     menu = intake.handle(IntakeState(), pressed(choice_payload("menu")))
     assert responses(menu) == ["utter_kies_groep"]
     reached = set()
-    for title, payload in menu.replies[0].buttons:
+    for _title, payload in menu.replies[0].buttons:
         group = intake.handle(menu.state, pressed(payload))
         for _, item in group.replies[0].buttons:
             reached.add(json.loads(item[len("/kies") :])["keuze"])
@@ -247,14 +263,18 @@ def test_replies_only_name_responses_that_exist(intake: Intake) -> None:
 
 def test_topics_that_start_the_same_route_are_one_question(intake: Intake) -> None:
     ranking = [("cjib.betalingsregeling", 0.6), ("cjib.openstaande_boetes", 0.36)]
-    turn = intake.handle(IntakeState(), said("brief cjib boete niet betalen", "cjib.betalingsregeling", 0.6, ranking))
+    turn = intake.handle(
+        IntakeState(), said("brief cjib boete niet betalen", "cjib.betalingsregeling", 0.6, ranking)
+    )
     assert responses(turn) == ["utter_bevestig_onderwerp"]
     assert turn.state.kandidaten == ("cjib.betalingsregeling",)
 
 
 def test_a_life_event_in_the_words_is_offered_when_nlu_is_unsure(intake: Intake) -> None:
     ranking = [("nlu_fallback", 0.3), ("leven.verhuizen", 0.17)]
-    turn = intake.handle(IntakeState(), said("de deurwaarder komt ons huis ontruimen", "nlu_fallback", 0.3, ranking))
+    turn = intake.handle(
+        IntakeState(), said("de deurwaarder komt ons huis ontruimen", "nlu_fallback", 0.3, ranking)
+    )
     assert responses(turn) == ["utter_urgent_gezien", "utter_bevestig_onderwerp"]
     assert turn.state.kandidaten == ("leven.schulden",)
     assert turn.state.urgent is True

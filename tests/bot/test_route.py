@@ -15,7 +15,9 @@ from bot.route import LineError, read_question
 from tests.bot.helpers import ROOT
 
 MODEL = ROOT / "models" / "current.tar.gz"
-FIELDS = {"id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type", "confidence"}
+FIELDS = {
+    "id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type", "confidence"
+}
 
 
 @pytest.mark.parametrize(

@@ -54,9 +54,9 @@ def test_no_cycles_so_every_path_ends_in_an_outcome(tree: Schema) -> None:
     def visit(node: str, path: List[str]) -> None:
         state[node] = 1
         for nxt in edges[node]:
-            assert state.get(nxt) != 1, f"cyclus: {' -> '.join(path + [nxt])}"
+            assert state.get(nxt) != 1, f"cyclus: {' -> '.join([*path, nxt])}"
             if nxt not in state:
-                visit(nxt, path + [nxt])
+                visit(nxt, [*path, nxt])
         state[node] = 2
 
     for node in tree.nodes:

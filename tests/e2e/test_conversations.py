@@ -63,7 +63,9 @@ def test_cjib_letter_leads_into_the_cjib_route(citizen: Citizen) -> None:
 
 
 def test_sven_fines_hide_an_aow_question_type_3(citizen: Citizen) -> None:
-    citizen.say("Ik heb een hele stapel boetes van het CJIB. Ik durf ze niet te bellen. Mijn spaargeld is op.")
+    citizen.say(
+        "Ik heb een hele stapel boetes van het CJIB. Ik durf ze niet te bellen. Mijn spaargeld is op."
+    )
     confirm_topic(citizen, ["cjib.openstaande_boetes", "cjib.betalingsregeling"], "Boetes en belasting",
                   knowledge().topics["cjib.openstaande_boetes"].knop)
     answer(citizen, ["Nee", "Nee, lukt niet", "Nee", "66+, geen AOW"])

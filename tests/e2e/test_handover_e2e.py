@@ -140,7 +140,9 @@ async def casemanager(system: Dict[str, Any]) -> AsyncIterator[Casemanager]:
         yield cm
 
 
-async def test_citizen_to_casemanager_and_back_to_the_bot(system: Dict[str, Any], casemanager: Casemanager) -> None:
+async def test_citizen_to_casemanager_and_back_to_the_bot(
+    system: Dict[str, Any], casemanager: Casemanager
+) -> None:
     citizen = Citizen(system["stack"].url)
     await citizen.connect()
     try:
@@ -157,7 +159,8 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(system: Dict[str, Any]
         await citizen.say("Hallo, het gaat ook om mijn zoon")
         await citizen.expect("Uw aanvulling: “Hallo, het gaat ook om mijn zoon”")
         consent = await citizen.expect("Mag de medewerker dit lezen?")
-        assert set(re.findall(r"HV-[A-Z0-9]{4}", await casemanager.queue_page())) == waiting  # nothing sent yet
+        # nothing sent yet
+        assert set(re.findall(r"HV-[A-Z0-9]{4}", await casemanager.queue_page())) == waiting
         await citizen.press(consent, "Ja, dat mag")
         queued = await citizen.expect("U staat in de wachtrij")
         reference = re.search(r"HV-[A-Z0-9]{4}", queued["text"]).group(0)  # type: ignore[union-attr]

@@ -60,7 +60,9 @@ class HandoverClient:
                         logger.warning("handover %s %s: %s", method, path.split("/")[2], response.status)
                         raise HandoverRejected(f"status {response.status}")
                     if response.status >= 400:
-                        logger.warning("handover %s %s answered %s", method, path.split("/")[2], response.status)
+                        logger.warning(
+                            "handover %s %s answered %s", method, path.split("/")[2], response.status
+                        )
                         raise HandoverUnavailable(f"status {response.status}")
                     return dict(await response.json())
         # On Python 3.10 aiohttp's total timeout raises asyncio.TimeoutError, not the builtin one.
@@ -78,7 +80,9 @@ class HandoverClient:
 
     async def conversation(self, channel: str, sender_id: str) -> Dict[str, Any]:
         """Whether this conversation has an active case."""
-        return await self._call("GET", f"/api/conversations/{quote(channel, safe='')}/{quote(sender_id, safe='')}")
+        return await self._call(
+            "GET", f"/api/conversations/{quote(channel, safe='')}/{quote(sender_id, safe='')}"
+        )
 
     async def forward(
         self, reference: str, sender_id: str, text: str, client_id: Optional[str] = None
