@@ -124,6 +124,10 @@ def _phones(text: str) -> Iterator[tuple[str, int, int]]:
                 break
 
 
+# WhatsApp's id of a Dutch contact is the number in international form without "+": 31612345678.
+_WA_ID_NL = re.compile(r"(?<![0-9A-Za-z+€.,/-])31[1-9][0-9]{8}(?![0-9]|[.,][0-9])")
+
+
 # --- e-mail, address, dates --------------------------------------------------------------------
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _STREET_SUFFIX = (
@@ -250,7 +254,8 @@ def _simple(pattern: re.Pattern[str], kind: str, text: str) -> Iterator[tuple[st
 def find_pii(text: str, *, names: Iterable[str] = ()) -> list[Finding]:
     """All personal data in `text`, in order, without overlaps (the longest finding wins)."""
     candidates = [
-        *_bsns(text), *_ibans(text), *_phones(text), *_simple(_EMAIL, "EMAIL", text),
+        *_bsns(text), *_ibans(text), *_phones(text), *_simple(_WA_ID_NL, "TELEFOON", text),
+        *_simple(_EMAIL, "EMAIL", text),
         *_simple(_ADDRESS, "ADRES", text), *_simple(_ADDRESS_CUE, "ADRES", text), *_dates(text),
         *_names(text, names),
     ]

@@ -48,6 +48,16 @@ def test_message_and_args_are_redacted(log: tuple[logging.Logger, io.StringIO]) 
     assert "bericht van [TELEFOON]: mijn naam is [NAAM], mijn bsn is [BSN]" in text
 
 
+def test_whatsapp_conversation_ids_of_any_country(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, out = log
+    # Rasa logs the conversation id; on WhatsApp that is the number in international form, no "+".
+    logger.debug("Starting a new session for conversation ID '%s'.", "491701234567")
+    logger.debug("Received user message from %s at %s", "31612345678", 1732270000.123)
+    text = out.getvalue()
+    assert "491701234567" not in text and "31612345678" not in text
+    assert "conversation ID '[TELEFOON]'" in text and "at 1732270000.123" in text
+
+
 def test_other_loggers_and_the_root_logger_too(log: tuple[logging.Logger, io.StringIO]) -> None:
     _, out = log
     root_handler = logging.StreamHandler(out)

@@ -78,6 +78,17 @@ def test_no_phone_false_positives(text: str) -> None:
     assert redact(text) == text
 
 
+@pytest.mark.parametrize("text", ["31612345678", "wa_id=31612345678", "conversation ID '31201234567'"])
+def test_whatsapp_ids_of_dutch_numbers(text: str) -> None:
+    # WhatsApp (and so Rasa's conversation id) writes the number without "+".
+    assert "[TELEFOON]" in redact(text) and "3161234" not in redact(text) and "3120123" not in redact(text)
+
+
+@pytest.mark.parametrize("text", ["bedrag 31234", "kenmerk 3161234567", "1732270000.5", "316123456789"])
+def test_other_numbers_starting_with_31_stay(text: str) -> None:
+    assert redact(text) == text
+
+
 def test_phone_stops_at_ten_digits() -> None:
     assert redact("bel 06 1234 5678 12 keer") == "bel [TELEFOON] 12 keer"
 
