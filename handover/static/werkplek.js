@@ -51,7 +51,8 @@
   function refreshQueue() {
     if (!queue || refreshing) { return; }
     refreshing = true;
-    fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+    // Marked as a refresh by the page itself: it does not count as activity (idle timeout).
+    fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html", "X-Background-Refresh": "1"}})
       .then(function (r) { return r.text(); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
@@ -80,8 +81,10 @@
       else if (ev.type === "sent" && chatForm) { chatForm.reset(); setChatStatus("Verstuurd"); }
       else if (ev.type === "error" && chatForm) { setChatStatus(ev.detail); }
     };
-    socket.onclose = function () {
+    socket.onclose = function (ev) {
       socket = null;
+      // 4401: the login session ended (logout, expiry, idle); the reload leads to the login page.
+      if (ev.code === 4401) { window.location.reload(); return; }
       document.body.setAttribute("data-live", "closed");
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 30000);

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import getpass
 import logging
+import os
 import sys
 
 from aiohttp import web
@@ -20,7 +21,7 @@ from sqlalchemy import select
 
 from . import privacy_cli
 from .auth import create_user, hash_password
-from .db import make_engine, make_sessionmaker
+from .db import make_engine, make_private, make_sessionmaker
 from .models import Role, User
 from .settings import Settings, generate_secret
 
@@ -73,6 +74,9 @@ async def add_user(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Before anything is created: the SQLite database, its journal and any file this process
+    # writes hold citizens' data, so they are for this user only (0600, directories 0700).
+    os.umask(0o077)
     parser = argparse.ArgumentParser(prog="python -m handover")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="start the service (default)")
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = dataclasses.replace(settings, shared_secret=generate_secret())
         print(f"HANDOVER_SHARED_SECRET was not set; generated for this run: {settings.shared_secret}")
     password = settings.demo_password or generate_secret()
+    make_private(settings.database_url)
     asyncio.run(ensure_demo_user(settings, password))
     print(f"Werkplek: http://{settings.host}:{settings.port}/wachtrij")
     print(f"Demo-login: gebruikersnaam {DEMO_USERNAME!r}, wachtwoord {password!r}")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Case, Status, User
 from .redaction import Redactor
-from .services import DomainError, follow_ups, notes, transcript
+from .services import DomainError, follow_ups, notes, transcript, works_in
 
 
 class Reason(str, enum.Enum):
@@ -81,7 +81,7 @@ def redaction_reason(viewer: Viewer, state: CaseState) -> Reason | None:
     if state.status == Status.IN_PROGRESS.value:
         return None if state.claimed_by_id == viewer.user_id else Reason.OTHER_OWNER
     if state.status == Status.WAITING.value:
-        return None if not viewer.teams or state.team in viewer.teams else Reason.OTHER_TEAM
+        return None if works_in(viewer.teams, state.team) else Reason.OTHER_TEAM
     return Reason.CLOSED
 
 
@@ -111,6 +111,7 @@ class MessageView:
 @dataclass(frozen=True)
 class NoteView:
     text: str
+    author: str
     created_at: dt.datetime
 
 
@@ -156,7 +157,10 @@ class CaseView:
                 {"role": m.role, "text": m.text, "name": m.name, "timestamp": m.created_at.isoformat()}
                 for m in self.messages
             ],
-            "notes": [{"text": n.text, "timestamp": n.created_at.isoformat()} for n in self.notes],
+            "notes": [
+                {"text": n.text, "author": n.author, "timestamp": n.created_at.isoformat()}
+                for n in self.notes
+            ],
             "follow_ups": [
                 {"id": f.id, "due_date": f.due_date.isoformat(), "description": f.description, "done": f.done}
                 for f in self.follow_ups
@@ -209,7 +213,7 @@ async def case_view(
         contact_email=case.contact_email if full else None,
         contact_moment=case.contact_moment if full else None,
         messages=[MessageView(m.role, next(rest) or "", m.name, m.created_at) for m in messages],
-        notes=[NoteView(next(rest) or "", n.created_at) for n in note_rows],
+        notes=[NoteView(next(rest) or "", n.author.display_name, n.created_at) for n in note_rows],
         follow_ups=[FollowUpView(f.id, f.due_date, next(rest) or "", f.done) for f in tasks],
     )
 

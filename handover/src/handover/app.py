@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -16,8 +16,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from . import access, privacy_views, retention, views, workflow, workspace
-from .auth import is_https
+from . import access, auth, privacy_views, retention, views, workflow, workspace
 from .background import stop_gracefully
 from .clients.rasa import RasaClient
 from .db import db_context
@@ -68,8 +67,14 @@ async def redaction_context(app: web.Application) -> AsyncIterator[None]:
 async def hub_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    # WebSocket messages carry the full text only to whoever may read it (access.py).
-    hub = Hub(redis, settings.redis_channel, access.message_payloads(app[redactor_key]))
+
+    async def session_viewers(session_ids: set[int]) -> dict[int, access.Viewer]:
+        users = await auth.live_sessions(app, session_ids)
+        return {session_id: access.Viewer.of(user) for session_id, user in users.items()}
+
+    # WebSocket messages carry the full text only to whoever may read it (access.py), and
+    # nothing goes to a socket whose login session ended.
+    hub = Hub(redis, settings.redis_channel, access.message_payloads(app[redactor_key]), session_viewers)
     app[hub_key] = hub
     await hub.start()
     yield
@@ -167,29 +172,23 @@ PAGE_CSP = (
 OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
-def _add_security_headers(request: web.Request, headers: MutableMapping[str, str], content_type: str) -> None:
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer just before it is sent (on_response_prepare): pages, JSON, redirects,
+    files, and the error pages aiohttp makes itself (404, 405, and 500 for an exception)."""
+    headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Content-Security-Policy", PAGE_CSP if content_type == "text/html" else OTHER_CSP)
+    headers.setdefault(
+        "Content-Security-Policy", PAGE_CSP if response.content_type == "text/html" else OTHER_CSP
+    )
     if not request.path.startswith("/static/"):
         # Staff pages and API answers carry personal data: never keep them in any cache.
         headers.setdefault("Cache-Control", "no-store")
-    if is_https(request):
+    if auth.is_https(request):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """On every answer, also errors and redirects (raised as exceptions)."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as e:
-        _add_security_headers(request, e.headers, e.content_type)
-        raise
-    if not response.prepared:  # a WebSocket or streamed answer has sent its headers already
-        _add_security_headers(request, response.headers, response.content_type)
-    return response
+    # aiohttp names itself and its Python version here: nothing a client needs to know.
+    headers.pop("Server", None)
 
 
 def openapi_handler(spec: bytes) -> Handler:
@@ -218,11 +217,8 @@ def local_datetime(timezone: str) -> Callable[[dt.datetime | None], str]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        # security_headers outermost, so it also sees the JSON errors api_errors makes.
-        client_max_size=settings.client_max_size,
-        middlewares=[security_headers, api_errors, reject_nul],
-    )
+    app = web.Application(client_max_size=settings.client_max_size, middlewares=[api_errors, reject_nul])
+    app.on_response_prepare.append(security_headers)
     app[settings_key] = settings
     app[teams_key] = TeamMapping.load(settings.teams_file)
     app[directory_key] = Directory.load(settings.contacts_file)

@@ -9,7 +9,7 @@ import hmac
 import ipaddress
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from multidict import MultiDictProxy
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from yarl import URL
 
 from .keys import sessionmaker_key, settings_key
 from .models import Role, StaffSession, User, utcnow
@@ -127,17 +128,49 @@ class Staff:
     user: User
     csrf_token: str
     token: str
+    session_id: int
+
+
+# A request moves last_seen_at on at most this often: not a database write for every request.
+SEEN_RESOLUTION = dt.timedelta(seconds=30)
+# Sent by the workspace's own script when it reloads a page by itself (a queue change): that is
+# no sign of life of the casemanager, so it does not keep an unattended session open.
+BACKGROUND_HEADER = "X-Background-Refresh"
+
+
+def _alive(row: StaffSession, now: dt.datetime, idle: dt.timedelta) -> bool:
+    """Neither past its lifetime (HANDOVER_SESSION_HOURS) nor idle too long."""
+    return row.expires_at > now and row.last_seen_at > now - idle
+
+
+async def session_staff(app: web.Application, token: str, *, active: bool = True) -> Staff | None:
+    """The staff member of a live session; ``active``: this is their own doing (counts as activity)."""
+    async with app[sessionmaker_key]() as session:
+        row = await session.scalar(select(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
+        now = utcnow()
+        if row is None or not _alive(row, now, app[settings_key].session_idle):
+            return None
+        if active and now - row.last_seen_at >= SEEN_RESOLUTION:
+            row.last_seen_at = now
+            await session.commit()
+        return Staff(user=row.user, csrf_token=row.csrf_token, token=token, session_id=row.id)
 
 
 async def current_staff(request: web.Request) -> Staff | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    async with request.app[sessionmaker_key]() as session:
-        row = await session.scalar(select(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
-        if row is None or row.expires_at <= utcnow():
-            return None
-        return Staff(user=row.user, csrf_token=row.csrf_token, token=token)
+    return await session_staff(request.app, token, active=request.headers.get(BACKGROUND_HEADER) != "1")
+
+
+async def live_sessions(app: web.Application, session_ids: Collection[int]) -> dict[int, User]:
+    """The users of those sessions that are still alive, by session id (no activity)."""
+    if not session_ids:
+        return {}
+    now, idle = utcnow(), app[settings_key].session_idle
+    async with app[sessionmaker_key]() as session:
+        rows = await session.scalars(select(StaffSession).where(StaffSession.id.in_(session_ids)))
+        return {row.id: row.user for row in rows if _alive(row, now, idle)}
 
 
 def wants_json(request: web.Request) -> bool:
@@ -241,6 +274,28 @@ def is_https(request: web.Request) -> bool:
         forwarded = ",".join(request.headers.getall("X-Forwarded-Proto", []))
         return "https" in (p.strip().lower() for p in forwarded.split(","))
     return False
+
+
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` in the form browsers send as Origin; None if not an http(s) URL."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return None
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        return None
+    return str(parsed.origin())
+
+
+def same_origin(request: web.Request) -> bool:
+    """No Origin header (not a browser), or the workspace's own: HANDOVER_PUBLIC_URL when set,
+    else this request's Host with its scheme (X-Forwarded-Proto only behind a trusted proxy)."""
+    sent = request.headers.get("Origin")
+    if sent is None:
+        return True
+    public_url = request.app[settings_key].public_url
+    own = _origin(public_url or f"{'https' if is_https(request) else 'http'}://{request.host}")
+    return own is not None and _origin(sent) == own
 
 
 def _is_loopback(host: str | None) -> bool:

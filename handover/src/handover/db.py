@@ -11,14 +11,40 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .keys import engine_key, sessionmaker_key, settings_key
+from .settings import VAR_DIR
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The database file of a SQLite URL; None for another database or one in memory."""
+    if not database_url.startswith("sqlite"):
+        return None
+    db_path = database_url.split("///", 1)[-1]
+    return Path(db_path) if db_path and db_path != ":memory:" else None
+
+
+def make_private(database_url: str) -> None:
+    """Citizens' messages: the SQLite file (with its -wal and -shm) 0600, in a 0700 directory.
+
+    New files get that from the umask (``python -m handover``); this also tightens what
+    ``alembic upgrade`` or an older version created. Of an existing directory only the
+    service's own var/ is tightened: another one may be shared on purpose.
+    """
+    path = sqlite_file(database_url)
+    if path is None:
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.parent.resolve() == VAR_DIR.resolve():
+        VAR_DIR.chmod(0o700)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            file.chmod(0o600)
 
 
 def make_engine(database_url: str) -> AsyncEngine:
     """Create the engine with per-backend settings."""
+    if (db_file := sqlite_file(database_url)) is not None:
+        db_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if database_url.startswith("sqlite"):
-        db_path = database_url.split("///", 1)[-1]
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         # SQLite allows one writer; a single pooled connection serialises transactions
         # in-process instead of failing with "database is locked" under concurrency.
         engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=60)

@@ -214,6 +214,9 @@ class Note(Base):
     text_redacted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
+    # Shown with the note: who wrote it (staff, not the citizen: no personal data of theirs).
+    author: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
 
 class FollowUp(Base):
     """Nazorg: a check-in task with a due date."""
@@ -266,10 +269,13 @@ class AuditAction(str, enum.Enum):
     ERASED = "erased"
     REDACTED = "redacted"
     RETENTION = "retention"
+    NOTE = "note"
+    FOLLOW_UP = "follow_up"
+    OVERRIDE = "override"  # a teamleider acting on another team's or a colleague's case
 
 
 class AuditEntry(Base):
-    """Who viewed, claimed, exported or erased a case. No foreign key to the case: the
+    """Who viewed, claimed, annotated, exported or erased a case. No foreign key to the case: the
     reference string survives erasure and retention. Detail never holds personal data."""
 
     __tablename__ = "audit_log"
@@ -296,5 +302,7 @@ class StaffSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+    # Last request of this session: it ends after HANDOVER_SESSION_IDLE_MINUTES without one.
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")

@@ -77,7 +77,7 @@ def render_export(case: Case, view: CaseView, *, by: str, timezone: str) -> str:
         f"{when(m.created_at)} {_ROLE_LABEL.get(m.role) or m.name or 'Medewerker'}: {m.text}"
         for m in view.messages
     ] or ["–"]
-    lines += ["", "Notities:"] + ([f"{when(n.created_at)} {n.text}" for n in view.notes] or ["–"])
+    lines += ["", "Notities:"] + ([f"{when(n.created_at)} {n.author}: {n.text}" for n in view.notes] or ["–"])
     lines += ["", "Nazorg:"] + (
         [
             f"{f.due_date.strftime('%d-%m-%Y')} {f.description}{' (gereed)' if f.done else ''}"

@@ -24,12 +24,22 @@ log = logging.getLogger(__name__)
 # Turns one message event into the payload for each viewer (access.message_payloads): the
 # full text only for whoever may read it. Injected by the app; this module stays free of rules.
 MessagePayloads = Callable[[dict[str, Any], list[Any]], Awaitable[list[dict[str, Any]]]]
+# The current viewer of each login session that is still alive, by session id (app.py, from
+# auth.live_sessions). A socket whose session ended, or whose user now has another role or
+# other teams, is closed instead of being sent anything.
+SessionViewers = Callable[[set[int]], Awaitable[dict[int, Any]]]
+
+# Published on logout: every instance closes the sockets of that login session.
+SESSION_ENDED = "session_ended"
+# Close code for a socket whose login session ended (4000-4999 are for applications).
+CLOSE_SESSION_ENDED = 4401
 
 
 @dataclass(eq=False)
 class Connection:
     ws: web.WebSocketResponse
     user_id: int
+    session_id: int  # the login session (StaffSession.id) that opened the socket
     references: set[str] = field(default_factory=set)
     viewer: Any = None  # access.Viewer of the logged-in casemanager
 
@@ -46,10 +56,13 @@ class Hub:
         redis: Redis | None = None,
         channel: str = "handover:events",
         message_payloads: MessagePayloads | None = None,
+        session_viewers: SessionViewers | None = None,
     ) -> None:
         self._redis = redis
         self._channel = channel
         self._message_payloads = message_payloads or _hide_texts
+        self._session_viewers = session_viewers
+        self._closing: set[asyncio.Task[None]] = set()
         self._connections: set[Connection] = set()
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
@@ -77,12 +90,57 @@ class Hub:
             log.exception("redis publish failed for event %s; delivering locally", event.get("type"))
             await self.deliver(event)
 
+    async def end_session(self, session_id: int) -> None:
+        """Close the sockets of a login session, on every instance (logout)."""
+        await self.publish({"type": SESSION_ENDED, "session_id": session_id})
+
+    def drop(self, conn: Connection) -> None:
+        """Send nothing more to a socket whose login session ended, and close it.
+
+        In a task of its own: closing waits for the browser's answer, and a publisher (the bot's
+        API call, say) must not wait for that.
+        """
+        self._connections.discard(conn)
+        task = asyncio.create_task(self._close(conn.ws, CLOSE_SESSION_ENDED, b"session ended"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(code=code, message=message)
+
+    async def check_sessions(self) -> None:
+        """Close the sockets whose session ended without an event to notice it (expiry, idle)."""
+        await self._live(list(self._connections))
+
+    async def _live(self, conns: list[Connection]) -> list[Connection]:
+        """Those of ``conns`` whose session is alive and whose user is unchanged; drops the rest."""
+        if self._session_viewers is None or not conns:
+            return conns
+        try:
+            current = await self._session_viewers({c.session_id for c in conns})
+        except Exception:  # cannot check: send nothing rather than to a session that may have ended
+            log.exception("checking the sessions of %d sockets failed", len(conns))
+            return []
+        live = [c for c in conns if current.get(c.session_id) == c.viewer]
+        for conn in set(conns) - set(live):
+            self.drop(conn)
+        return live
+
     async def deliver(self, event: dict[str, Any]) -> None:
-        """Send to local sockets; message events only to those who have the case open, with
-        the text each of them may read."""
+        """Send to local sockets of live sessions; message events only to those who have the
+        case open, with the text each of them may read."""
+        if event.get("type") == SESSION_ENDED:
+            for conn in [c for c in self._connections if c.session_id == event.get("session_id")]:
+                self.drop(conn)
+            return
         targets = [c for c in self._connections if not c.ws.closed]
         if event.get("type") == "message":
             targets = [c for c in targets if event.get("reference") in c.references]
+        # Checked before every push: logout elsewhere, expiry or a role change ends the stream.
+        targets = await self._live(targets)
+        if event.get("type") == "message":
             if not targets:
                 return
             per_viewer = await self._message_payloads(event, [c.viewer for c in targets])
@@ -135,6 +193,6 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         for conn in list(self._connections):
-            with contextlib.suppress(Exception):
-                await conn.ws.close(code=1001, message=b"server shutdown")
+            await self._close(conn.ws, 1001, b"server shutdown")
         self._connections.clear()
+        await asyncio.gather(*self._closing)

@@ -73,6 +73,11 @@ class QueueEmpty(DomainError):
         super().__init__("Er staan geen wachtende zaken in de wachtrij")
 
 
+class NotYourTeam(DomainError):
+    def __init__(self, team: str) -> None:
+        super().__init__(f"Team {team} is niet uw team; alleen een teamleider kan hier iets doen")
+
+
 class SenderMismatch(DomainError):
     def __init__(self, reference: str) -> None:
         super().__init__(f"Afzender hoort niet bij zaak {reference}")
@@ -91,6 +96,11 @@ class UnknownUser(DomainError):
 class UnknownTeam(DomainError):
     def __init__(self, team: str) -> None:
         super().__init__(f"Team {team} bestaat niet")
+
+
+class FollowUpNotFound(DomainError):
+    def __init__(self, follow_up_id: int) -> None:
+        super().__init__(f"Nazorgtaak {follow_up_id} bestaat niet")
 
 
 class InvalidInput(DomainError):
@@ -414,6 +424,58 @@ async def create_case(uow: UnitOfWork, teams: TeamMapping, new: NewCase) -> tupl
     return case, True
 
 
+# --- who may act on a case ----------------------------------------------------------
+
+
+def works_in(teams: Sequence[str] | None, team: str) -> bool:
+    """A casemanager works the queues of their ``teams``; one without teams works every queue."""
+    return not teams or team in teams
+
+
+def _overrides(case: Case, user: User) -> list[str]:
+    """Raises when ``user`` may not act on ``case``; returns what a teamleider overrides."""
+    mine = case.claimed_by_id == user.id
+    own_team = works_in(user.teams, case.team)
+    if not (mine or own_team or user.is_teamleader):
+        raise NotYourTeam(case.team)
+    colleagues = case.claimed_by_id is not None and not mine
+    if colleagues and not user.is_teamleader:
+        raise NotClaimedByYou(case.reference)
+    other_team = [] if mine or own_team else [f"team {case.team}"]
+    return other_team + (["zaak van een collega"] if colleagues else [])
+
+
+def authorize(session: AsyncSession, case: Case, user: User, action: str) -> None:
+    """May ``user`` do ``action`` on ``case``? The one rule for every change staff make.
+
+    A casemanager acts on the cases of their own teams, and on a claimed case only when they
+    claimed it (a case handed to them from another team is theirs too). A teamleider may act on
+    any team's or colleague's case; that is written to the audit log. The state a case must be
+    in is the caller's check (``_require_owner``, ``claim``).
+    """
+    if overrides := _overrides(case, user):
+        detail = f"als teamleider: {action} ({', '.join(overrides)})"
+        audit.record(session, AuditAction.OVERRIDE, reference=case.reference, user=user, detail=detail)
+
+
+def may_handle(case: Case, user: User) -> bool:
+    """Whether the case page offers ``user`` the actions on a case in progress."""
+    if case.status != Status.IN_PROGRESS.value:
+        return False
+    try:
+        _overrides(case, user)
+    except (NotYourTeam, NotClaimedByYou):
+        return False
+    return True
+
+
+def _require_owner(session: AsyncSession, case: Case, user: User, action: str) -> None:
+    """Actions on a case in progress: by whoever claimed it, or a teamleider (``authorize``)."""
+    if case.status != Status.IN_PROGRESS.value:
+        raise InvalidTransition(case.reference, case.status, action)
+    authorize(session, case, user, action)
+
+
 def _claimed_event(case: Case, user: User) -> dict[str, Any]:
     return {
         "type": "case_claimed",
@@ -427,41 +489,53 @@ def _claimed_event(case: Case, user: User) -> dict[str, Any]:
 async def claim(uow: UnitOfWork, reference: str, user: User) -> Case:
     """Take a waiting case. The conditional UPDATE makes two claimers race safely."""
     session = uow.session
-    now = utcnow()
+    case = await get_case(session, reference)
+    if case.status == Status.IN_PROGRESS.value:
+        raise AlreadyClaimed(case.reference)
+    if case.status == Status.CLOSED.value:
+        raise InvalidTransition(case.reference, case.status, "in behandeling nemen")
+    authorize(session, case, user, "in behandeling nemen")
     claimed_id = await session.scalar(
         update(Case)
         .where(
-            Case.reference == reference.upper(),
+            Case.id == case.id,
             Case.status == Status.WAITING.value,
             Case.claimed_by_id.is_(None),
+            # Checked above for this team: a transfer in between puts it in another queue.
+            Case.team == case.team,
         )
-        .values(status=Status.IN_PROGRESS.value, claimed_by_id=user.id, claimed_at=now)
+        .values(status=Status.IN_PROGRESS.value, claimed_by_id=user.id, claimed_at=utcnow())
         .returning(Case.id)
     )
     if claimed_id is None:
-        case = await get_case(session, reference)  # raises CaseNotFound
-        if case.status == Status.CLOSED.value:
-            raise InvalidTransition(case.reference, case.status, "in behandeling nemen")
         raise AlreadyClaimed(case.reference)
     return await _after_claim(uow, claimed_id, user)
 
 
 async def claim_next(uow: UnitOfWork, user: User, teams: Sequence[str] | None = None) -> Case:
-    """Claim the first case in the queue for the given teams (all teams when empty)."""
+    """Claim the first case in the queue of ``teams``; by default the user's own teams (none: all).
+
+    A casemanager may only ask for their own teams; a teamleider for any team (audited).
+    """
     session = uow.session
+    if not teams:
+        teams = user.teams or None
+    elif not user.is_teamleader and (other := next((t for t in teams if not works_in(user.teams, t)), None)):
+        raise NotYourTeam(other)
     for _attempt in range(20):
-        stmt = select(Case.id).where(Case.status == Status.WAITING.value, Case.claimed_by_id.is_(None))
+        stmt = select(Case).where(Case.status == Status.WAITING.value, Case.claimed_by_id.is_(None))
         if teams:
             stmt = stmt.where(Case.team.in_(list(teams)))
         # SKIP LOCKED lets concurrent claimers on PostgreSQL each take a different case
         # instead of queueing on the head row; SQLite ignores it (it has one writer).
         stmt = stmt.order_by(*_queue_order()).limit(1).with_for_update(skip_locked=True)
-        case_id = await session.scalar(stmt)
-        if case_id is None:
+        case = await session.scalar(stmt)
+        if case is None:
             raise QueueEmpty()
+        authorize(session, case, user, "volgende zaak in behandeling nemen")
         claimed_id = await session.scalar(
             update(Case)
-            .where(Case.id == case_id, Case.status == Status.WAITING.value, Case.claimed_by_id.is_(None))
+            .where(Case.id == case.id, Case.status == Status.WAITING.value, Case.claimed_by_id.is_(None))
             .values(status=Status.IN_PROGRESS.value, claimed_by_id=user.id, claimed_at=utcnow())
             .returning(Case.id)
         )
@@ -482,17 +556,10 @@ async def _after_claim(uow: UnitOfWork, case_id: int, user: User) -> Case:
     return case
 
 
-def _require_owner(case: Case, user: User) -> None:
-    if case.status != Status.IN_PROGRESS.value:
-        raise InvalidTransition(case.reference, case.status, "deze actie")
-    if case.claimed_by_id != user.id and not user.is_teamleader:
-        raise NotClaimedByYou(case.reference)
-
-
 async def unclaim(uow: UnitOfWork, reference: str, user: User) -> Case:
     """Put the case back in the queue; it keeps its original place (created_at)."""
     case = await get_case(uow.session, reference, for_update=True)
-    _require_owner(case, user)
+    _require_owner(uow.session, case, user, "vrijgeven")
     case.status = Status.WAITING.value
     case.claimed_by_id = None
     case.claimed_at = None
@@ -506,7 +573,7 @@ async def unclaim(uow: UnitOfWork, reference: str, user: User) -> Case:
 async def transfer_to_user(uow: UnitOfWork, reference: str, user: User, target_username: str) -> Case:
     session = uow.session
     case = await get_case(session, reference, for_update=True)
-    _require_owner(case, user)
+    _require_owner(session, case, user, "overdragen aan een collega")
     target = await get_user(session, target_username)
     case.claimed_by_id = target.id
     case.claimed_at = utcnow()
@@ -532,7 +599,7 @@ async def transfer_to_team(
     if team not in teams.teams:
         raise UnknownTeam(team)
     case = await get_case(uow.session, reference, for_update=True)
-    _require_owner(case, user)
+    _require_owner(uow.session, case, user, "overdragen aan een team")
     old_team = case.team
     case.team = team
     case.status = Status.WAITING.value
@@ -567,7 +634,7 @@ async def close(
     if not outcome:
         raise InvalidInput("Vul de uitkomst van het gesprek in")
     case = await get_case(uow.session, reference, for_update=True)
-    _require_owner(case, user)
+    _require_owner(uow.session, case, user, "afronden")
     now = utcnow()
     case.status = Status.CLOSED.value
     case.closed_at = now
@@ -653,7 +720,7 @@ async def send_casemanager_message(uow: UnitOfWork, reference: str, user: User, 
     case = await get_case(uow.session, reference)
     if case.kind != Kind.CHAT.value:
         raise NotAChat(case.reference)
-    _require_owner(case, user)
+    _require_owner(uow.session, case, user, "bericht sturen")
     msg = Message(
         case_id=case.id, role="casemanager", text=_clean_text(text), name=user.first_name, created_at=utcnow()
     )
@@ -667,8 +734,12 @@ async def send_casemanager_message(uow: UnitOfWork, reference: str, user: User, 
 
 async def add_note(uow: UnitOfWork, reference: str, user: User, text: str) -> Note:
     case = await get_case(uow.session, reference)
+    _require_owner(uow.session, case, user, "notitie toevoegen")
     note = Note(case_id=case.id, author_id=user.id, text=_clean_text(text), created_at=utcnow())
     uow.session.add(note)
+    audit.record(
+        uow.session, AuditAction.NOTE, reference=case.reference, user=user, detail="notitie toegevoegd"
+    )
     return note
 
 
@@ -676,17 +747,20 @@ async def add_follow_up(
     uow: UnitOfWork, reference: str, user: User, due_date: dt.date, description: str
 ) -> FollowUp:
     case = await get_case(uow.session, reference)
+    _require_owner(uow.session, case, user, "nazorgtaak toevoegen")
     task = FollowUp(
         case_id=case.id, assignee_id=user.id, due_date=due_date, description=_clean_text(description)
     )
     uow.session.add(task)
+    detail = f"nazorgtaak toegevoegd (datum {due_date.isoformat()})"
+    audit.record(uow.session, AuditAction.FOLLOW_UP, reference=case.reference, user=user, detail=detail)
     return task
 
 
 async def complete_follow_up(uow: UnitOfWork, follow_up_id: int, user: User) -> FollowUp:
     task = await uow.session.get(FollowUp, follow_up_id)
     if task is None:
-        raise InvalidInput("Nazorgtaak bestaat niet")
+        raise FollowUpNotFound(follow_up_id)
     if task.assignee_id != user.id and not user.is_teamleader:
         raise NotClaimedByYou(str(follow_up_id))
     task.done = True

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 HANDOVER_ROOT = Path(__file__).resolve().parents[2]
 REPO_ROOT = HANDOVER_ROOT.parent
-DEFAULT_REDACTION_CACHE_DIR = HANDOVER_ROOT / "var" / "deduce"
+# The service's own files (SQLite database, caches); kept 0700 (db.make_private).
+VAR_DIR = HANDOVER_ROOT / "var"
+DEFAULT_REDACTION_CACHE_DIR = VAR_DIR / "deduce"
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SEGMENT = re.compile(
@@ -65,7 +67,7 @@ class OfficeHours:
 
 
 def default_database_url() -> str:
-    return f"sqlite+aiosqlite:///{HANDOVER_ROOT / 'var' / 'handover.db'}"
+    return f"sqlite+aiosqlite:///{VAR_DIR / 'handover.db'}"
 
 
 def default_contacts_file() -> Path:
@@ -92,6 +94,13 @@ def _positive(name: str, value: float) -> float:
     if not value > 0:  # also rejects NaN
         raise SettingsError(f"{name} must be more than 0, not {value}")
     return value
+
+
+def _public_url(value: str) -> str | None:
+    value = value.strip().rstrip("/")
+    if value and not re.fullmatch(r"https?://[^/\s]+", value):
+        raise SettingsError(f"HANDOVER_PUBLIC_URL must be like https://werkplek.example.nl, not {value!r}")
+    return value or None
 
 
 def _bool(value: str) -> bool:
@@ -123,6 +132,11 @@ class Settings:
     # Honour X-Forwarded-For / X-Forwarded-Proto; only behind a proxy that overwrites them.
     trust_proxy: bool = False
     session_hours: int = 10
+    # A session also ends after this many minutes without a request of its user.
+    session_idle_minutes: int = 30
+    # The workspace's address as browsers reach it (https://werkplek.gemeente.nl): when set, the
+    # only Origin a WebSocket handshake may come from. Unset: the request's own Host and scheme.
+    public_url: str | None = None
     # Login rate limit: failures per username and per client address within the window.
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 20
@@ -174,6 +188,12 @@ class Settings:
                 cookie_secure=_auto_bool(env.get("HANDOVER_COOKIE_SECURE", "auto")),
                 trust_proxy=_bool(env.get("HANDOVER_TRUST_PROXY", "false")),
                 session_hours=int(env.get("HANDOVER_SESSION_HOURS", "10")),
+                session_idle_minutes=int(
+                    _positive(
+                        "HANDOVER_SESSION_IDLE_MINUTES", int(env.get("HANDOVER_SESSION_IDLE_MINUTES", "30"))
+                    )
+                ),
+                public_url=_public_url(env.get("HANDOVER_PUBLIC_URL", "")),
                 login_max_failures=int(env.get("HANDOVER_LOGIN_MAX_FAILURES", "5")),
                 login_max_failures_per_ip=int(env.get("HANDOVER_LOGIN_MAX_FAILURES_PER_IP", "20")),
                 login_window_seconds=int(env.get("HANDOVER_LOGIN_WINDOW_SECONDS", "900")),
@@ -206,6 +226,10 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def session_idle(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.session_idle_minutes)
 
 
 def generate_secret() -> str:

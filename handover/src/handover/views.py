@@ -9,6 +9,7 @@ import re
 from typing import Any, NoReturn
 
 from aiohttp import web
+from privacy.sender_id import InvalidSenderId, check_sender_id
 from sqlalchemy import text
 
 from . import audit, erasure, services
@@ -97,6 +98,27 @@ def _req_str(data: dict[str, Any], key: str, max_len: int = 10_000) -> str:
     return value
 
 
+# The column's length; the rule itself is shared with the bot (privacy/sender_id.py).
+MAX_SENDER_ID = 255
+
+
+def _sender_id(value: Any) -> str:
+    """A conversation id exactly as the bot and Rasa use it: refused when not canonical, never
+    changed (stripping " victim" to "victim" would join another citizen's conversation)."""
+    try:
+        return check_sender_id(value, max_chars=MAX_SENDER_ID)
+    except InvalidSenderId as e:
+        raise BadInput(f"sender_id: {e}") from e
+
+
+def _path_conversation(request: web.Request) -> tuple[str, str]:
+    """(channel, sender_id) from the path; 400 for a sender_id that is not canonical."""
+    try:
+        return request.match_info["channel"], _sender_id(request.match_info["sender_id"])
+    except BadInput as e:
+        json_error(web.HTTPBadRequest, str(e), "bad_request")
+
+
 def _bool(data: dict[str, Any], key: str, *, required: bool = False) -> bool:
     value = data.get(key)
     if value is None and not required:
@@ -166,7 +188,7 @@ def parse_new_case(data: dict[str, Any]) -> NewCase:
         raise BadInput("consent_at moet een ISO 8601-tijd zijn")
     return NewCase(
         channel=_req_str(data, "channel", 16),
-        sender_id=_req_str(data, "sender_id", 255),
+        sender_id=_sender_id(data.get("sender_id")),
         kind=_req_str(data, "kind", 16),
         # Without consent to forward the conversation only the intake fields are kept.
         transcript=transcript if consent else (),
@@ -253,10 +275,9 @@ async def create_case(request: web.Request) -> web.Response:
 @require_bot
 async def get_conversation(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
+    channel, sender_id = _path_conversation(request)
     async with request.app[sessionmaker_key]() as session:
-        case = await services.find_open_case(
-            session, request.match_info["channel"], request.match_info["sender_id"]
-        )
+        case = await services.find_open_case(session, channel, sender_id)
         if case is None:
             return web.json_response({"active": False})
         info = await services.queue_info(
@@ -277,7 +298,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 async def post_citizen_message(request: web.Request) -> web.Response:
     data = await read_json_object(request)
     try:
-        sender_id = _req_str(data, "sender_id", 255)
+        sender_id = _sender_id(data.get("sender_id"))
         message = _req_str(data, "text", services.MAX_TEXT)
         client_id = _opt_str(data, "client_id", 64)  # idempotency key: a repeat is stored once
     except BadInput as e:
@@ -314,11 +335,12 @@ async def erase_conversation(request: web.Request) -> web.Response:
 
     Only the handover database: the bot erases its own tracker. Erasing twice is fine (0).
     """
+    channel, sender_id = _path_conversation(request)
     async with transaction(request.app) as uow:
         references = await erasure.erase_conversation(
             uow,
-            request.match_info["channel"],
-            request.match_info["sender_id"],
+            channel,
+            sender_id,
             actor=audit.CITIZEN,
             detail="op verzoek van de inwoner in de chat (chatbotgesprek wist de chatbot zelf)",
         )

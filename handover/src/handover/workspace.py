@@ -45,10 +45,57 @@ def _case_url(request: web.Request, reference: str) -> URL:
 
 
 def _safe_next(value: str | None) -> str:
-    # Only local paths: an open redirect after login would be a phishing aid.
-    if value and value.startswith("/") and not value.startswith("//"):
+    """Only a local path: an open redirect after login would be a phishing aid. Browsers drop
+    tabs and newlines from a Location and read "\\" as "/", so "/\t/evil.example" would
+    become "//evil.example": no whitespace, control characters or backslashes anywhere."""
+    if (
+        value
+        and value.startswith("/")
+        and value[1:2] not in {"/", "\\"}
+        and all(ch.isprintable() and not ch.isspace() and ch != "\\" for ch in value)
+    ):
         return value
     return "/wachtrij"
+
+
+# PostgreSQL's INTEGER: a larger id cannot exist, and would overflow in the driver (a 500).
+MAX_ID = 2**31 - 1
+
+
+def _path_id(request: web.Request, name: str) -> int:
+    """A database id from the path; anything else, also a number out of range, is 404."""
+    value = request.match_info[name]
+    if not (value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID):
+        raise web.HTTPNotFound()
+    return int(value)
+
+
+def _http_error(e: services.DomainError) -> type[web.HTTPException]:
+    """The one mapping of a broken queue rule to an HTTP error, for every workspace action."""
+    if isinstance(e, (services.CaseNotFound, services.FollowUpNotFound)):
+        return web.HTTPNotFound
+    if isinstance(e, services.NotYourTeam):
+        return web.HTTPForbidden
+    if isinstance(e, (services.AlreadyClaimed, services.NotClaimedByYou, services.InvalidTransition)):
+        return web.HTTPConflict
+    return web.HTTPBadRequest
+
+
+def _raise_for_domain(request: web.Request, e: services.DomainError, back: str | URL) -> NoReturn:
+    """JSON callers get the error; a page gets a flash message on ``back``, except for a
+    missing case or task and another team's case, which are error pages (404, 403)."""
+    error = _http_error(e)
+    if _wants_json_answer(request):
+        raise error(
+            text=json.dumps({"error": type(e).__name__, "detail": str(e)}), content_type="application/json"
+        )
+    if error in (web.HTTPNotFound, web.HTTPForbidden):
+        raise error(text=str(e))
+    _flash_redirect(back, str(e))
+
+
+def _wants_json_answer(request: web.Request) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
 
 
 async def _touch(request: web.Request, staff: Staff) -> None:
@@ -144,6 +191,8 @@ async def logout(request: web.Request, staff: Staff) -> web.Response:
     async with UnitOfWork(request.app[sessionmaker_key]) as uow:
         await auth.end_session(uow.session, staff.token)
         await services.touch_presence(uow, staff.user.id, online=False)
+    # Its open WebSockets too, on every instance: they were let in by this session.
+    await request.app[hub_key].end_session(staff.session_id)
     response = web.HTTPFound(location="/login")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     raise response
@@ -240,12 +289,11 @@ async def queue_json(request: web.Request, staff: Staff) -> web.Response:
 async def claim_next(request: web.Request, staff: Staff) -> web.Response:
     form = await request.post()
     team = str(form.get("team", "")) or None
-    teams = [team] if team else staff.user.teams or None
     try:
         async with transaction(request.app) as uow:
-            case = await services.claim_next(uow, staff.user, teams)
-    except services.QueueEmpty as e:
-        _flash_redirect("/wachtrij", str(e))
+            case = await services.claim_next(uow, staff.user, [team] if team else None)
+    except services.DomainError as e:
+        _raise_for_domain(request, e, "/wachtrij")
     raise web.HTTPFound(location=_case_url(request, case.reference))
 
 
@@ -271,8 +319,7 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
             "case": case,
             "claimed_by": claimed_by,
             "mine": case.claimed_by_id == staff.user.id and case.status == Status.IN_PROGRESS.value,
-            "can_act": case.status == Status.IN_PROGRESS.value
-            and (case.claimed_by_id == staff.user.id or staff.user.is_teamleader),
+            "can_act": services.may_handle(case, staff.user),
             "is_chat": case.kind == Kind.CHAT.value,
             "view": view,
             "hidden_contact": access.has_hidden_contact(case, view),
@@ -362,20 +409,9 @@ async def _case_action(request: web.Request, staff: Staff, action: str) -> web.R
                 melding = "Nazorgtaak aangemaakt."
             else:  # pragma: no cover - routes only pass the actions above
                 raise web.HTTPNotFound()
-    except services.CaseNotFound as e:
-        raise web.HTTPNotFound(text=str(e)) from e
     except services.DomainError as e:
-        if request.headers.get("Accept", "").startswith("application/json"):
-            status = (
-                409
-                if isinstance(
-                    e, (services.AlreadyClaimed, services.NotClaimedByYou, services.InvalidTransition)
-                )
-                else 400
-            )
-            return web.json_response({"error": type(e).__name__, "detail": str(e)}, status=status)
-        _flash_redirect(_case_url(request, reference), str(e))
-    if request.headers.get("Accept", "").startswith("application/json"):
+        _raise_for_domain(request, e, _case_url(request, reference))
+    if _wants_json_answer(request):
         return web.json_response({"status": "ok", "detail": melding})
     _flash_redirect(back, melding)
 
@@ -404,15 +440,12 @@ for _path, _action_name in (
 @routes.post("/nazorg/{task_id}/gereed", name="follow_up_done")
 @require_staff
 async def follow_up_done(request: web.Request, staff: Staff) -> web.Response:
-    try:
-        task_id = int(request.match_info["task_id"])
-    except ValueError as e:
-        raise web.HTTPNotFound() from e
+    task_id = _path_id(request, "task_id")
     try:
         async with transaction(request.app) as uow:
             await services.complete_follow_up(uow, task_id, staff.user)
     except services.DomainError as e:
-        _flash_redirect("/wachtrij", str(e))
+        _raise_for_domain(request, e, "/wachtrij")
     _flash_redirect("/wachtrij", "Nazorgtaak afgevinkt.")
 
 
@@ -422,10 +455,18 @@ async def follow_up_done(request: web.Request, staff: Staff) -> web.Response:
 @routes.get("/ws", name="ws")
 @require_staff
 async def websocket(request: web.Request, staff: Staff) -> web.WebSocketResponse:
-    """Pushes queue and case events; accepts ``subscribe`` and ``send`` messages."""
+    """Pushes queue and case events; accepts ``subscribe`` and ``send`` messages.
+
+    The socket belongs to the login session that opened it: it is closed when that session
+    ends (logout, expiry, idle) or its user gets another role or other teams (realtime.Hub).
+    """
+    if not auth.same_origin(request):
+        # A page on another site must not open a socket with the casemanager's cookie.
+        raise web.HTTPForbidden(text='{"error": "forbidden origin"}', content_type="application/json")
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    conn = Connection(ws=ws, user_id=staff.user.id, viewer=access.Viewer.of(staff.user))
+    viewer = access.Viewer.of(staff.user)
+    conn = Connection(ws=ws, user_id=staff.user.id, session_id=staff.session_id, viewer=viewer)
     if ref := request.query.get("case"):
         conn.references.add(ref.upper())
     hub = request.app[hub_key]
@@ -435,6 +476,12 @@ async def websocket(request: web.Request, staff: Staff) -> web.WebSocketResponse
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
+            # Checked again for every message: the cookie was checked only at the handshake.
+            current = await auth.session_staff(request.app, staff.token)
+            if current is None or access.Viewer.of(current.user) != viewer:
+                hub.drop(conn)
+                break
+            staff = current
             try:
                 data = json.loads(msg.data)
                 kind = data["type"]
@@ -471,13 +518,16 @@ async def _ws_send(
 
 
 async def presence_loop(app: web.Application, stop: asyncio.Event) -> None:
-    """Keeps last_seen fresh for casemanagers with an open workspace on this instance."""
+    """Keeps last_seen fresh for casemanagers with an open workspace on this instance, and closes
+    the sockets of sessions that ended."""
     interval = max(app[settings_key].presence_timeout_seconds / 3, 1)
     while not await wait_or_stop(stop, interval):
-        user_ids = app[hub_key].user_ids()
-        if not user_ids:
-            continue
         try:
+            # Sessions that expired or went idle without an event to notice: not online any more.
+            await app[hub_key].check_sessions()
+            user_ids = app[hub_key].user_ids()
+            if not user_ids:
+                continue
             async with UnitOfWork(app[sessionmaker_key]) as uow:
                 for user_id in user_ids:
                     await services.touch_presence(uow, user_id)

@@ -311,8 +311,8 @@ async def test_retention_redacts_what_has_no_copy_yet(sessionmaker: SM, redactor
         old.redacted_at = old.summary_redacted = None
         for m in await services.transcript(uow.session, old):
             m.text_redacted = None
-    async with UnitOfWork(sessionmaker) as uow:  # a note after closing has no copy either
-        await services.add_note(uow, case.reference, anna, "Later: Bram belde terug")
+    async with UnitOfWork(sessionmaker) as uow:  # a note the old code let anyone add after closing
+        uow.session.add(Note(case_id=case.id, author_id=anna.id, text="Later: Bram belde terug"))
     await retention.run_retention(sessionmaker, redactor, full_days=30, case_days=365, now=NOW)
     async with sessionmaker() as session:
         purged = await services.get_case(session, case.reference)

@@ -385,6 +385,7 @@ async def test_notes_and_follow_ups(sessionmaker: SM) -> None:
     case = await create(sessionmaker, "n")
     due = dt.date.today() + dt.timedelta(days=14)
     async with UnitOfWork(sessionmaker) as uow:
+        await services.claim(uow, case.reference, anna)
         await services.add_note(uow, case.reference, anna, "Belt liever 's ochtends")
         task = await services.add_follow_up(uow, case.reference, anna, due, "Nabellen over regeling")
     with pytest.raises(services.NotClaimedByYou):
