@@ -46,7 +46,7 @@ sys.path.insert(0, str(HERE / "src"))
 
 from handover import auth  # noqa: E402
 from handover.db import make_engine, make_sessionmaker  # noqa: E402
-from handover.models import Case, Kind, Role, Status, utcnow  # noqa: E402
+from handover.models import Case, Channel, Kind, Role, Status, utcnow  # noqa: E402
 from handover.settings import HANDOVER_ROOT  # noqa: E402
 
 PASSWORD = "bench-password"
@@ -250,10 +250,10 @@ async def run(database_url: str) -> dict[str, float]:
                 [
                     {
                         "reference": next(fresh),
-                        "channel": "rest",
+                        "channel": Channel.REST,
                         "sender_id": f"queue-{i}",
-                        "kind": Kind.CALLBACK.value,
-                        "status": Status.WAITING.value,
+                        "kind": Kind.CALLBACK,
+                        "status": Status.WAITING,
                         "team": "algemeen",
                         "topic": "algemeen",
                         "organisations": ["gemeente"],

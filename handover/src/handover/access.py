@@ -21,7 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Case, Status, User
 from .redaction import Redactor
-from .services import DomainError, follow_ups, notes, transcript, works_in
+from .services.case_notes import follow_ups, notes
+from .services.cases import transcript
+from .services.errors import ExportNotAllowed
+from .services.permissions import works_in
 
 
 class Reason(str, enum.Enum):
@@ -30,14 +33,6 @@ class Reason(str, enum.Enum):
     CLOSED = "afgerond"
     OTHER_OWNER = "collega"
     OTHER_TEAM = "ander_team"
-
-
-class ExportNotAllowed(DomainError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(
-            f"Zaak {reference} kan alleen worden gedownload door wie de zaak in behandeling heeft "
-            "of door een teamleider"
-        )
 
 
 @dataclass(frozen=True)
@@ -55,7 +50,7 @@ class Viewer:
 class CaseState:
     """What the rule needs to know about a case; also travels in WebSocket message events."""
 
-    status: str
+    status: Status
     team: str
     claimed_by_id: int | None
 
@@ -70,17 +65,17 @@ class CaseState:
     def from_event(cls, data: Any) -> CaseState | None:
         try:
             return cls(
-                status=str(data["status"]), team=str(data["team"]), claimed_by_id=data["claimed_by_id"]
+                status=Status(data["status"]), team=str(data["team"]), claimed_by_id=data["claimed_by_id"]
             )
-        except (TypeError, KeyError):
+        except (TypeError, KeyError, ValueError):
             return None
 
 
 def redaction_reason(viewer: Viewer, state: CaseState) -> Reason | None:
     """None when ``viewer`` may see the full text of a case in ``state``."""
-    if state.status == Status.IN_PROGRESS.value:
+    if state.status == Status.IN_PROGRESS:
         return None if state.claimed_by_id == viewer.user_id else Reason.OTHER_OWNER
-    if state.status == Status.WAITING.value:
+    if state.status == Status.WAITING:
         return None if works_in(viewer.teams, state.team) else Reason.OTHER_TEAM
     return Reason.CLOSED
 
@@ -91,10 +86,10 @@ def export_full_text(viewer: Viewer, case: Case) -> bool:
     Allowed for the casemanager who has the case claimed and for team leaders. A closed case
     (or one whose full text retention removed) is exported redacted, also to team leaders.
     """
-    mine = case.status == Status.IN_PROGRESS.value and case.claimed_by_id == viewer.user_id
+    mine = case.status == Status.IN_PROGRESS and case.claimed_by_id == viewer.user_id
     if not (mine or viewer.is_teamleader):
         raise ExportNotAllowed(case.reference)
-    return case.status != Status.CLOSED.value and case.full_text_deleted_at is None
+    return case.status != Status.CLOSED and case.full_text_deleted_at is None
 
 
 # --- what the page, the JSON and the export show ----------------------------------------

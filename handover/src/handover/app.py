@@ -16,10 +16,10 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from . import access, auth, privacy_views, retention, views, workflow, workspace
+from . import access, auth, retention, workflow
 from .background import stop_gracefully
 from .clients.rasa import RasaClient
-from .db import db_context
+from .db import db_context, request_session_middleware
 from .directory import Directory
 from .keys import (
     background_tasks_key,
@@ -33,11 +33,12 @@ from .keys import (
     teams_key,
 )
 from .login_limit import LoginLimiter, MemoryCounter, RedisCounter
-from .outbox import outbox_context
+from .rasa_delivery import outbox_context
 from .realtime import Hub
 from .redaction import get_redactor
 from .settings import HANDOVER_ROOT, Settings
 from .teams import TeamMapping
+from .web import bot_api, case_page, login, privacy_pages, queue_page, websocket
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ async def background_context(app: web.Application) -> AsyncIterator[None]:
     app[background_tasks_key] = []
     stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(workspace.presence_loop(app, stop), name="presence"),
+        asyncio.create_task(websocket.presence_loop(app, stop), name="presence"),
         asyncio.create_task(workflow.position_loop(app, stop), name="position-sweep"),
         asyncio.create_task(retention.retention_loop(app, stop), name="retention"),
     ]
@@ -217,7 +218,10 @@ def local_datetime(timezone: str) -> Callable[[dt.datetime | None], str]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.client_max_size, middlewares=[api_errors, reject_nul])
+    app = web.Application(
+        client_max_size=settings.client_max_size,
+        middlewares=[api_errors, reject_nul, request_session_middleware],
+    )
     app.on_response_prepare.append(security_headers)
     app[settings_key] = settings
     app[teams_key] = TeamMapping.load(settings.teams_file)
@@ -238,9 +242,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)
-    app.router.add_routes(views.routes)
-    app.router.add_routes(workspace.routes)
-    app.router.add_routes(privacy_views.routes)
+    for module in (bot_api, login, queue_page, case_page, websocket, privacy_pages):
+        app.router.add_routes(module.routes)
     app.router.add_static("/static/", HANDOVER_ROOT / "static", name="static")
     app.router.add_get(
         "/api/openapi.yaml", openapi_handler((HANDOVER_ROOT / "openapi.yaml").read_bytes()), name="openapi"

@@ -38,7 +38,7 @@ def record(
         at=at or utcnow(),
         actor_id=user.id if user else None,
         actor=actor or (user.username if user else SYSTEM),
-        action=action.value,
+        action=action,
         reference=reference,
         detail=detail[:255] if detail else None,
     )
@@ -54,7 +54,7 @@ async def record_view(session: AsyncSession, user: User, reference: str, *, deta
         .where(
             AuditEntry.reference == reference,
             AuditEntry.actor_id == user.id,
-            AuditEntry.action == AuditAction.VIEWED.value,
+            AuditEntry.action == AuditAction.VIEWED,
             AuditEntry.at > now - VIEW_DEDUP_WINDOW,
         )
         .limit(1)

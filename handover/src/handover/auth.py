@@ -21,8 +21,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
+from .db import request_session
 from .keys import sessionmaker_key, settings_key
 from .models import Role, StaffSession, User, utcnow
+from .uow import UnitOfWork
 
 SESSION_COOKIE = "handover_session"
 LOGIN_CSRF_COOKIE = "handover_login_csrf"
@@ -83,7 +85,7 @@ async def create_user(
         password_hash=hash_password(password),
         display_name=display_name,
         first_name=first_name,
-        role=role.value,
+        role=role,
         teams=list(teams or []),
     )
     session.add(user)
@@ -143,16 +145,19 @@ def _alive(row: StaffSession, now: dt.datetime, idle: dt.timedelta) -> bool:
     return row.expires_at > now and row.last_seen_at > now - idle
 
 
-async def session_staff(app: web.Application, token: str, *, active: bool = True) -> Staff | None:
-    """The staff member of a live session; ``active``: this is their own doing (counts as activity)."""
-    async with app[sessionmaker_key]() as session:
-        row = await session.scalar(select(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
+async def session_staff(request: web.Request, token: str, *, active: bool = True) -> Staff | None:
+    """The staff member of a live session, in a transaction of its own on the request's session
+    (ended before the handler reads the body); ``active``: this is their own doing (counts as
+    activity)."""
+    async with UnitOfWork(session=request_session(request)) as uow:
+        row = await uow.session.scalar(
+            select(StaffSession).where(StaffSession.token_hash == _token_hash(token))
+        )
         now = utcnow()
-        if row is None or not _alive(row, now, app[settings_key].session_idle):
+        if row is None or not _alive(row, now, request.app[settings_key].session_idle):
             return None
         if active and now - row.last_seen_at >= SEEN_RESOLUTION:
             row.last_seen_at = now
-            await session.commit()
         return Staff(user=row.user, csrf_token=row.csrf_token, token=token, session_id=row.id)
 
 
@@ -160,7 +165,7 @@ async def current_staff(request: web.Request) -> Staff | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    return await session_staff(request.app, token, active=request.headers.get(BACKGROUND_HEADER) != "1")
+    return await session_staff(request, token, active=request.headers.get(BACKGROUND_HEADER) != "1")
 
 
 async def live_sessions(app: web.Application, session_ids: Collection[int]) -> dict[int, User]:
@@ -239,7 +244,7 @@ def require_role(*roles: Role) -> Callable[[StaffHandler], Handler]:
     Usage: ``@routes.get("/audit")`` then ``@require_role(Role.TEAMLEIDER)`` on
     ``async def page(request, staff)``.
     """
-    allowed = frozenset(role.value for role in roles)
+    allowed = frozenset(roles)
 
     def decorate(handler: StaffHandler) -> Handler:
         @functools.wraps(handler)

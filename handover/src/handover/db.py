@@ -1,4 +1,4 @@
-"""Engine and session lifetime (a cleanup_ctx) plus small database helpers."""
+"""Engine and session lifetime (a cleanup_ctx), one session per request, small database helpers."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from .keys import engine_key, sessionmaker_key, settings_key
+from .keys import engine_key, request_session_key, sessionmaker_key, settings_key
 from .settings import VAR_DIR
 
 
@@ -77,3 +78,19 @@ async def db_context(app: web.Application) -> AsyncIterator[None]:
     app[sessionmaker_key] = make_sessionmaker(engine)
     yield
     await engine.dispose()
+
+
+@web.middleware
+async def request_session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One database session per request, closed when the request is done.
+
+    Handlers run their transactions on it (workflow.transaction): a connection is taken from the
+    pool only while a transaction runs, so a long-lived WebSocket holds none in between.
+    """
+    async with request.app[sessionmaker_key]() as session:
+        request[request_session_key] = session
+        return await handler(request)
+
+
+def request_session(request: web.Request) -> AsyncSession:
+    return request[request_session_key]

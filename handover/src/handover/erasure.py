@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import audit, tracker_store
+from . import audit, rasa_conversations
 from .models import AuditAction, Case, OutboxMessage, Status, User
-from .services import get_case
+from .services.cases import get_case
 from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ async def erase_conversation(
             session, AuditAction.ERASED, reference=row.reference, user=user, actor=actor, detail=detail
         )
         uow.publish({"type": "case_erased", "reference": row.reference, "team": row.team})
-        if row.status == Status.WAITING.value:
+        if row.status == Status.WAITING:
             uow.queue_changed(row.team)
     if rows:
         log.info("erased %d cases of one conversation (%s)", len(rows), ", ".join(r.reference for r in rows))
@@ -131,8 +131,8 @@ async def erase_by_reference(
     result = ErasureResult()
     if tracker_db_url:
         try:
-            result.tracker_events = await tracker_store.delete_conversation(tracker_db_url, sender_id)
-        except tracker_store.TrackerStoreError as e:
+            result.tracker_events = await rasa_conversations.delete_conversation(tracker_db_url, sender_id)
+        except rasa_conversations.TrackerStoreError as e:
             log.error("erasure of %s stopped: %s", reference.upper(), e)
             raise TrackerEraseFailed(str(e)) from e
         result.tracker = TrackerOutcome.ERASED

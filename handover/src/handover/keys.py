@@ -1,4 +1,5 @@
-"""Typed application state. Every value stored on the app lives behind one of these keys."""
+"""Typed application and request state. Every value stored on the app or a request lives behind
+one of these keys."""
 
 from __future__ import annotations
 
@@ -28,3 +29,6 @@ outbox_wakeup_key = web.AppKey("outbox_wakeup", asyncio.Event)
 background_tasks_key = web.AppKey("background_tasks", list[asyncio.Task[None]])
 login_limiter_key = web.AppKey("login_limiter", LoginLimiter)
 redactor_key = web.AppKey("redactor", Redactor)
+
+# The one database session of a request (db.request_session_middleware).
+request_session_key = web.RequestKey("session", AsyncSession)

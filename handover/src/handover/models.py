@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -58,24 +59,46 @@ class Base(AsyncAttrs, DeclarativeBase):
     }
 
 
-class Status(str, enum.Enum):
+class StoredValue(str, enum.Enum):
+    """A ``str`` enum that prints as its value ("wachtend"), as ``enum.StrEnum`` does from Python
+    3.11: templates, f-strings and JSON show exactly the text that is stored."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def stored_as_value(enum_cls: type[StoredValue]) -> Enum:
+    """The column type of an enum: VARCHAR(16) holding the member's value ("wachtend"), exactly
+    the strings stored before the columns were typed. No CHECK constraint, so the schema (the
+    migrations) is unchanged; an unknown string in a query (a channel from a URL) just matches
+    nothing."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Status(StoredValue):
     WAITING = "wachtend"
     IN_PROGRESS = "in_behandeling"
     CLOSED = "afgerond"
 
 
-class Channel(str, enum.Enum):
+class Channel(StoredValue):
     SOCKETIO = "socketio"
     WHATSAPP = "whatsapp"
     REST = "rest"
 
 
-class Kind(str, enum.Enum):
+class Kind(StoredValue):
     CHAT = "chat"
     CALLBACK = "callback"
 
 
-class Role(str, enum.Enum):
+class Role(StoredValue):
     CASEMANAGER = "casemanager"
     TEAMLEIDER = "teamleider"
 
@@ -88,7 +111,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(128))
     first_name: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16), default=Role.CASEMANAGER.value)
+    role: Mapped[Role] = mapped_column(stored_as_value(Role), default=Role.CASEMANAGER)
     teams: Mapped[list[str]] = mapped_column(default=list)
     # "online" is the casemanager's own availability; presence is last_seen_at.
     online: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -96,7 +119,7 @@ class User(Base):
 
     @property
     def is_teamleader(self) -> bool:
-        return self.role == Role.TEAMLEIDER.value
+        return self.role == Role.TEAMLEIDER
 
 
 class Case(Base):
@@ -120,10 +143,10 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[Channel] = mapped_column(stored_as_value(Channel))
     sender_id: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default=Status.WAITING.value)
+    kind: Mapped[Kind] = mapped_column(stored_as_value(Kind))
+    status: Mapped[Status] = mapped_column(stored_as_value(Status), default=Status.WAITING)
     team: Mapped[str] = mapped_column(String(64))
 
     topic: Mapped[str | None] = mapped_column(String(128))
@@ -196,8 +219,8 @@ class StatusChange(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[Status | None] = mapped_column(stored_as_value(Status))
+    to_status: Mapped[Status] = mapped_column(stored_as_value(Status))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # e.g. "aangemaakt", "geclaimd", "vrijgegeven", "overgedragen aan team zorg"
     action: Mapped[str] = mapped_column(String(128))
@@ -233,7 +256,7 @@ class FollowUp(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class OutboxStatus(str, enum.Enum):
+class OutboxStatus(StoredValue):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"
@@ -248,11 +271,11 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[Channel] = mapped_column(stored_as_value(Channel))
     sender_id: Mapped[str] = mapped_column(String(255), index=True)
     intent: Mapped[str] = mapped_column(String(64))
     entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    status: Mapped[OutboxStatus] = mapped_column(stored_as_value(OutboxStatus), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # A lease instead of a long transaction: the HTTP call happens outside the DB transaction.
@@ -262,7 +285,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None]
 
 
-class AuditAction(str, enum.Enum):
+class AuditAction(StoredValue):
     VIEWED = "viewed"
     CLAIMED = "claimed"
     EXPORTED = "exported"
@@ -286,7 +309,7 @@ class AuditEntry(Base):
     # None: the system, the bot or the citizen (see actor).
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(128))
-    action: Mapped[str] = mapped_column(String(16))
+    action: Mapped[AuditAction] = mapped_column(stored_as_value(AuditAction))
     reference: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(255))
 

@@ -10,11 +10,11 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import audit, erasure, retention, tracker_store
+from . import audit, erasure, rasa_conversations, retention
 from .db import make_engine, make_sessionmaker
 from .models import utcnow
 from .redaction import get_redactor
-from .services import CaseNotFound
+from .services.errors import CaseNotFound
 from .settings import Settings
 from .uow import UnitOfWork
 
@@ -42,10 +42,10 @@ def _conversations_not_covered(settings: Settings) -> str | None:
 
 async def _dry_run_conversations(url: str, days: int, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     try:
-        due = await tracker_store.expire_conversations(
+        due = await rasa_conversations.expire_conversations(
             url, sessionmaker, days=days, now=utcnow(), dry_run=True
         )
-    except tracker_store.TrackerStoreError as e:
+    except rasa_conversations.TrackerStoreError as e:
         print(f"chatbotgesprekken: niet te tellen ({e})")
         return EXIT_FAILED
     print(f"chatbotgesprekken te verwijderen: {due.conversations} ({due.events} opgeslagen gebeurtenissen)")

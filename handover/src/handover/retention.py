@@ -9,7 +9,7 @@
   messages, history, notes, follow-up tasks and outbox rows. Audit entries stay.
 - ``HANDOVER_RETENTION_CONVERSATION_DAYS`` (30; 0 = off) after its last event: the chatbot
   conversation in Rasa's tracker store (``HANDOVER_TRACKER_DB_URL``) is deleted, unless a case
-  of it is open or was closed less long ago (tracker_store.expire_conversations).
+  of it is open or was closed less long ago (rasa_conversations.expire_conversations).
 
 Only closed cases are touched: a waiting or claimed case (also a callback request that was
 never handled) stays until someone closes it, so no request silently disappears.
@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import audit, tracker_store
+from . import audit, rasa_conversations
 from .background import wait_or_stop
 from .keys import redactor_key, sessionmaker_key, settings_key
 from .models import AuditAction, Case, FollowUp, Message, Note, OutboxMessage, Status, utcnow
@@ -41,7 +41,7 @@ from .uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 BATCH = 100
-_ADVISORY_LOCK = 727002  # 727001 serialises queue-position refreshes (services.py)
+_ADVISORY_LOCK = 727002  # 727001 serialises queue-position refreshes (services/positions.py)
 
 
 # Not services.transcript & co.: services.close calls into this module.
@@ -106,16 +106,16 @@ class RetentionResult:
     cases_deleted: list[str] = field(default_factory=list)
     skipped: bool = False  # another instance held the lock
     # Chatbot conversations; None when not run (no HANDOVER_TRACKER_DB_URL, or switched off).
-    conversations: tracker_store.ExpiredConversations | None = None
+    conversations: rasa_conversations.ExpiredConversations | None = None
     tracker_error: str | None = None  # the tracker store failed (message without personal data)
 
 
 def _due_for_deletion(cutoff: dt.datetime) -> list[ColumnElement[bool]]:
-    return [Case.status == Status.CLOSED.value, Case.closed_at <= cutoff]
+    return [Case.status == Status.CLOSED, Case.closed_at <= cutoff]
 
 
 def _due_for_full_text(cutoff: dt.datetime) -> list[ColumnElement[bool]]:
-    return [Case.status == Status.CLOSED.value, Case.closed_at <= cutoff, Case.full_text_deleted_at.is_(None)]
+    return [Case.status == Status.CLOSED, Case.closed_at <= cutoff, Case.full_text_deleted_at.is_(None)]
 
 
 async def _locked(session: AsyncSession) -> bool:
@@ -200,10 +200,10 @@ async def run_retention(
             break
     if tracker_db_url and conversation_days > 0:
         try:
-            result.conversations = await tracker_store.expire_conversations(
+            result.conversations = await rasa_conversations.expire_conversations(
                 tracker_db_url, sessionmaker, days=conversation_days, now=now, guard=_locked
             )
-        except tracker_store.TrackerStoreError as e:
+        except rasa_conversations.TrackerStoreError as e:
             log.error("retention of chatbot conversations failed: %s", e)
             result.tracker_error = str(e)
         else:

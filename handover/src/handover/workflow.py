@@ -1,4 +1,4 @@
-"""Runs a unit of work and, once committed, its side effects (positions, outbox, events)."""
+"""Runs a request's unit of work and, once committed, its side effects (positions, outbox, events)."""
 
 from __future__ import annotations
 
@@ -9,42 +9,45 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import services
 from .background import wait_or_stop
+from .db import request_session
 from .keys import hub_key, outbox_wakeup_key, sessionmaker_key, settings_key
+from .services.positions import refresh_queue_positions
 from .uow import Effects, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def transaction(app: web.Application) -> AsyncIterator[UnitOfWork]:
-    uow = UnitOfWork(app[sessionmaker_key])
-    async with uow:
+async def transaction(request: web.Request) -> AsyncIterator[UnitOfWork]:
+    """A transaction on the request's session; after the commit, its side effects."""
+    session = request_session(request)
+    async with UnitOfWork(session=session) as uow:
         yield uow
-    await apply_effects(app, uow.effects)
+    await apply_effects(request.app, uow.effects, session)
 
 
 def _push_interval(app: web.Application) -> dt.timedelta:
     return dt.timedelta(seconds=app[settings_key].position_push_seconds)
 
 
-async def refresh_positions(app: web.Application, team: str | None) -> bool:
+async def refresh_positions(app: web.Application, session: AsyncSession, team: str | None) -> bool:
     """Push due queue positions for ``team`` (None: every team); True if any were queued.
 
     Separate transaction: it must see the change that was just committed.
     """
-    async with UnitOfWork(app[sessionmaker_key]) as refresh:
-        await services.refresh_queue_positions(refresh, team, min_interval=_push_interval(app))
+    async with UnitOfWork(session=session) as refresh:
+        await refresh_queue_positions(refresh, team, min_interval=_push_interval(app))
     return refresh.effects.outbox
 
 
-async def apply_effects(app: web.Application, effects: Effects) -> None:
+async def apply_effects(app: web.Application, effects: Effects, session: AsyncSession) -> None:
     outbox = effects.outbox
     for team in sorted(effects.queue_teams):
         try:
-            outbox |= await refresh_positions(app, team)
+            outbox |= await refresh_positions(app, session, team)
         except Exception:  # the change itself is committed; a later change or the sweep retries
             log.exception("queue position refresh failed for team %s", team)
     if outbox and outbox_wakeup_key in app:
@@ -72,7 +75,9 @@ async def position_loop(app: web.Application, stop: asyncio.Event) -> None:
         return  # every change is pushed at once: nothing is ever held back
     while not await wait_or_stop(stop, sweep_seconds(push_seconds)):
         try:
-            if await refresh_positions(app, None) and outbox_wakeup_key in app:
+            async with app[sessionmaker_key]() as session:
+                queued = await refresh_positions(app, session, None)
+            if queued and outbox_wakeup_key in app:
                 app[outbox_wakeup_key].set()
         except Exception:
             log.exception("queue position sweep failed")

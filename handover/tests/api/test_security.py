@@ -424,6 +424,6 @@ async def test_unreadable_forms_are_400(
     ("seconds", "text"), [(1, "over 1 minuut"), (60, "over 1 minuut"), (61, "over 2 minuten")]
 )
 def test_wait_message_is_plain_dutch(seconds: int, text: str) -> None:
-    from handover.workspace import _too_many_attempts
+    from handover.web.login import _too_many_attempts
 
     assert text in _too_many_attempts(seconds)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handover import retention, tracker_store
+from handover import rasa_conversations, retention
 from handover.db import make_engine
 from handover.models import AuditAction, AuditEntry, Case, Status, utcnow
 from handover.redaction import get_redactor
@@ -72,7 +72,7 @@ async def test_retention_deletes_idle_conversations_but_keeps_those_of_open_case
     await close_case(sessionmaker, "closed-long-ago", NOW - dt.timedelta(days=40))
 
     # Dry run: counts, deletes nothing, no audit entry.
-    due = await tracker_store.expire_conversations(
+    due = await rasa_conversations.expire_conversations(
         tracker_url, sessionmaker, days=DAYS, now=NOW, dry_run=True
     )
     assert (due.conversations, due.events, due.kept_for_case) == (2, 2 * EVENTS, 2)
@@ -84,7 +84,7 @@ async def test_retention_deletes_idle_conversations_but_keeps_those_of_open_case
         try:
             async with other.begin() as conn:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(727002)"))
-                held = await tracker_store.expire_conversations(
+                held = await rasa_conversations.expire_conversations(
                     tracker_url, sessionmaker, days=DAYS, now=NOW, guard=retention._locked
                 )
         finally:
@@ -138,7 +138,7 @@ async def test_retention_deletes_idle_conversations_but_keeps_those_of_open_case
             .where(Case.sender_id == "open-case")
             .values(status=Status.CLOSED.value, closed_at=NOW)
         )
-    later = await tracker_store.expire_conversations(
+    later = await rasa_conversations.expire_conversations(
         tracker_url, sessionmaker, days=DAYS, now=NOW + dt.timedelta(days=DAYS + 1), guard=retention._locked
     )
     assert later.conversations == len(CONVERSATIONS) - len(DELETED)

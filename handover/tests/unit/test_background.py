@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handover import outbox
+from handover import rasa_delivery
 from handover.app import create_app
 from handover.background import stop_gracefully, wait_or_stop
 from handover.clients.rasa import RasaClient
@@ -40,7 +40,7 @@ async def test_shutdown_lets_the_drainer_finish_its_database_round(
         finished.append(1)
         return 0
 
-    monkeypatch.setattr(outbox, "drain_once", slow_round)
+    monkeypatch.setattr(rasa_delivery, "drain_once", slow_round)
     app = create_app(make_settings(sqlite_url, fake_rasa.url))
     server = TestServer(app)
     await server.start_server()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handover import services
-from handover.models import Case, OutboxMessage, Role, Status, StatusChange
+from handover.models import Case, OutboxMessage, Role, Status, StatusChange, utcnow
 from handover.services import NewCase, TranscriptEntry
 from handover.teams import TeamMapping
 from handover.uow import UnitOfWork
@@ -336,7 +336,7 @@ async def test_position_pushes_are_rate_limited_per_citizen(sessionmaker: SM) ->
     """Within the interval nothing is queued; after it the newest position is pushed once."""
     anna = await add_user(sessionmaker, "anna")
     a, b, c = [await create(sessionmaker, s) for s in ("a", "b", "c")]  # told 1, 2, 3 on creation
-    t0 = services.utcnow()
+    t0 = utcnow()
     limit = dt.timedelta(seconds=20)
 
     async def refresh(after: float, team: str | None = "inkomen_schulden") -> int:

@@ -143,7 +143,7 @@ async def _with_case(session: AsyncSession, senders: Sequence[str], cutoff: dt.d
         .distinct()
         .where(
             Case.sender_id.in_(senders),
-            or_(Case.status != Status.CLOSED.value, Case.closed_at.is_(None), Case.closed_at > cutoff),
+            or_(Case.status != Status.CLOSED, Case.closed_at.is_(None), Case.closed_at > cutoff),
         )
     )
     return set(rows)

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from . import access, audit, erasure, services
-from .access import CaseView
-from .auth import Staff, require_role, require_staff
-from .keys import redactor_key, sessionmaker_key, settings_key, teams_key
-from .models import AuditAction, Case, Kind, Role, utcnow
-from .uow import UnitOfWork
-from .workflow import transaction
+from .. import access, audit, erasure, services
+from ..access import CaseView
+from ..auth import Staff, require_role, require_staff
+from ..keys import redactor_key, settings_key, teams_key
+from ..models import AuditAction, Case, Kind, Role, utcnow
+from ..workflow import transaction
+from .http_errors import raise_error_page
 
 routes = web.RouteTableDef()
 
@@ -41,9 +41,7 @@ def render_export(case: Case, view: CaseView, *, by: str, timezone: str) -> str:
         "",
         f"Status: {case.status.replace('_', ' ')}",
         f"Team: {case.team}",
-        "Soort: "
-        + ("live chat" if case.kind == Kind.CHAT.value else "terugbelverzoek")
-        + f" via {case.channel}",
+        "Soort: " + ("live chat" if case.kind == Kind.CHAT else "terugbelverzoek") + f" via {case.channel}",
         f"Onderwerp: {case.topic or '–'}",
         f"Organisaties: {', '.join(case.organisations) or '–'}",
         f"Vraagtype: {case.question_type or '–'}",
@@ -96,20 +94,14 @@ def render_export(case: Case, view: CaseView, *, by: str, timezone: str) -> str:
 async def export_case(request: web.Request, staff: Staff) -> web.Response:
     """Download for the casemanager who has the case, or a team leader; always audited."""
     viewer = access.Viewer.of(staff.user)
-    async with request.app[sessionmaker_key]() as session:
+    async with transaction(request) as uow:
         try:
-            case = await services.get_case(session, request.match_info["reference"])
+            case = await services.get_case(uow.session, request.match_info["reference"])
             full = access.export_full_text(viewer, case)
-        except services.CaseNotFound as e:
-            raise web.HTTPNotFound(text=str(e)) from e
-        except access.ExportNotAllowed as e:
-            raise web.HTTPForbidden(text=str(e)) from e
+        except (services.CaseNotFound, services.ExportNotAllowed) as e:
+            raise_error_page(e)
         reason = None if full else access.Reason.CLOSED
-        view = await access.case_view(session, case, reason=reason, redactor=request.app[redactor_key])
-    body = render_export(
-        case, view, by=staff.user.username, timezone=request.app[settings_key].office_hours.timezone
-    )
-    async with UnitOfWork(request.app[sessionmaker_key]) as uow:
+        view = await access.case_view(uow.session, case, reason=reason, redactor=request.app[redactor_key])
         audit.record(
             uow.session,
             AuditAction.EXPORTED,
@@ -117,6 +109,9 @@ async def export_case(request: web.Request, staff: Staff) -> web.Response:
             user=staff.user,
             detail=access.describe(reason),
         )
+    body = render_export(
+        case, view, by=staff.user.username, timezone=request.app[settings_key].office_hours.timezone
+    )
     return web.Response(
         text=body,
         content_type="text/plain",
@@ -134,11 +129,11 @@ async def export_case(request: web.Request, staff: Staff) -> web.Response:
 @routes.get("/zaken/{reference}/verwijderen", name="case_erase_confirm")
 @require_role(Role.TEAMLEIDER)
 async def erase_confirm(request: web.Request, staff: Staff) -> web.Response:
-    async with request.app[sessionmaker_key]() as session:
-        try:
-            case = await services.get_case(session, request.match_info["reference"])
-        except services.CaseNotFound as e:
-            raise web.HTTPNotFound(text=str(e)) from e
+    try:
+        async with transaction(request) as uow:
+            case = await services.get_case(uow.session, request.match_info["reference"])
+    except services.CaseNotFound as e:
+        raise_error_page(e)
     return aiohttp_jinja2.render_template(
         "verwijderen.html",
         request,
@@ -168,12 +163,12 @@ async def erase_case(request: web.Request, staff: Staff) -> web.Response:
     try:
         result = await erasure.erase_by_reference(
             reference,
-            transaction=lambda: transaction(request.app),
+            transaction=lambda: transaction(request),
             tracker_db_url=request.app[settings_key].tracker_db_url,
             user=staff.user,
         )
     except services.CaseNotFound as e:
-        raise web.HTTPNotFound(text=str(e)) from e
+        raise_error_page(e)
     except erasure.TrackerEraseFailed as e:
         return aiohttp_jinja2.render_template(
             "verwijderd.html",
@@ -207,8 +202,8 @@ async def erase_case(request: web.Request, staff: Staff) -> web.Response:
 @require_role(Role.TEAMLEIDER)
 async def audit_page(request: web.Request, staff: Staff) -> web.Response:
     reference = request.query.get("referentie", "").strip().upper() or None
-    async with request.app[sessionmaker_key]() as session:
-        entries = await audit.latest(session, reference=reference)
+    async with transaction(request) as uow:
+        entries = await audit.latest(uow.session, reference=reference)
     return aiohttp_jinja2.render_template(
         "audit.html",
         request,

@@ -42,7 +42,7 @@ async def _lease_batch(sessionmaker: async_sessionmaker[AsyncSession]) -> list[O
             await session.scalars(
                 select(OutboxMessage)
                 .where(
-                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
                     (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until < now),
                     ~select(earlier.id)
@@ -50,7 +50,7 @@ async def _lease_batch(sessionmaker: async_sessionmaker[AsyncSession]) -> list[O
                         and_(
                             earlier.sender_id == OutboxMessage.sender_id,
                             earlier.channel == OutboxMessage.channel,
-                            earlier.status == OutboxStatus.PENDING.value,
+                            earlier.status == OutboxStatus.PENDING,
                             earlier.id < OutboxMessage.id,
                         )
                     )
@@ -91,7 +91,7 @@ async def drain_once(
                 .where(OutboxMessage.id.in_(sent))
                 .values(
                     status=case(
-                        (OutboxMessage.status == OutboxStatus.PENDING.value, OutboxStatus.SENT.value),
+                        (OutboxMessage.status == OutboxStatus.PENDING, OutboxStatus.SENT),
                         else_=OutboxMessage.status,
                     ),
                     sent_at=now,
@@ -108,7 +108,7 @@ async def drain_once(
             row.attempts += 1
             row.last_error = error
             if row.attempts >= max_attempts:
-                row.status = OutboxStatus.DEAD.value
+                row.status = OutboxStatus.DEAD
                 log.error("outbox %s (case %s, %s) gave up: %s", row.id, row.case_id, row.intent, error)
             else:
                 row.next_attempt_at = now + backoff(row.attempts)

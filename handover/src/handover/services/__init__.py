@@ -1,0 +1,129 @@
+"""Queue rules as plain functions over a session or a unit of work; they raise the named domain
+errors of ``errors.py``. Callers use this package (``services.claim(...)``); the modules:
+
+- ``cases``: create a case from the bot's intake, look it up, its status history, close it
+- ``queue`` (order in ``queue_order``): the queue, claim, claim next, unclaim, transfer
+- ``permissions``: who may act on a case (one rule, teamleider overrides audited)
+- ``chat_messages``: the citizen's and the casemanager's chat messages
+- ``case_notes``: private notes and follow-up tasks (nazorg)
+- ``presence``: casemanagers online, and live chat or callback for the bot
+- ``positions``: queue positions pushed to waiting citizens
+- ``rasa_calls``: calls to Rasa, written to the outbox in the same transaction
+"""
+
+from __future__ import annotations
+
+from .case_notes import add_follow_up, add_note, complete_follow_up, follow_ups, notes, open_follow_ups_for
+from .cases import (
+    MAX_TEXT,
+    REFERENCE_ALPHABET,
+    REFERENCE_PREFIX,
+    NewCase,
+    TranscriptEntry,
+    close,
+    create_case,
+    find_open_case,
+    generate_reference,
+    get_case,
+    history,
+    is_valid_reference,
+    transcript,
+)
+from .chat_messages import add_citizen_message, send_casemanager_message
+from .errors import (
+    AlreadyClaimed,
+    CaseNotFound,
+    DomainError,
+    ExportNotAllowed,
+    FollowUpNotFound,
+    InvalidInput,
+    InvalidTransition,
+    NotAChat,
+    NotClaimedByYou,
+    NotYourTeam,
+    QueueEmpty,
+    SenderMismatch,
+    UnknownTeam,
+    UnknownUser,
+)
+from .permissions import authorize, may_handle, works_in
+from .positions import refresh_queue_positions
+from .presence import Availability, availability, online_casemanagers, touch_presence
+from .queue import (
+    QueueInfo,
+    QueuePage,
+    claim,
+    claim_next,
+    colleagues,
+    expected_wait_minutes,
+    get_user,
+    list_queue,
+    my_cases,
+    queue_info,
+    transfer_to_team,
+    transfer_to_user,
+    unclaim,
+)
+from .queue_order import queue_position
+from .rasa_calls import enqueue_rasa
+
+__all__ = [
+    "MAX_TEXT",
+    "REFERENCE_ALPHABET",
+    "REFERENCE_PREFIX",
+    "AlreadyClaimed",
+    "Availability",
+    "CaseNotFound",
+    "DomainError",
+    "ExportNotAllowed",
+    "FollowUpNotFound",
+    "InvalidInput",
+    "InvalidTransition",
+    "NewCase",
+    "NotAChat",
+    "NotClaimedByYou",
+    "NotYourTeam",
+    "QueueEmpty",
+    "QueueInfo",
+    "QueuePage",
+    "SenderMismatch",
+    "TranscriptEntry",
+    "UnknownTeam",
+    "UnknownUser",
+    "add_citizen_message",
+    "add_follow_up",
+    "add_note",
+    "authorize",
+    "availability",
+    "claim",
+    "claim_next",
+    "close",
+    "colleagues",
+    "complete_follow_up",
+    "create_case",
+    "enqueue_rasa",
+    "expected_wait_minutes",
+    "find_open_case",
+    "follow_ups",
+    "generate_reference",
+    "get_case",
+    "get_user",
+    "history",
+    "is_valid_reference",
+    "list_queue",
+    "may_handle",
+    "my_cases",
+    "notes",
+    "online_casemanagers",
+    "open_follow_ups_for",
+    "queue_info",
+    "queue_position",
+    "refresh_queue_positions",
+    "send_casemanager_message",
+    "touch_presence",
+    "transcript",
+    "transfer_to_team",
+    "transfer_to_user",
+    "unclaim",
+    "works_in",
+]

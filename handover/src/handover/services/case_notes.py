@@ -1,0 +1,69 @@
+"""What a casemanager writes down on a case in progress: private notes and follow-up tasks
+(nazorg) with a due date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit
+from ..models import AuditAction, Case, FollowUp, Note, User, utcnow
+from ..uow import UnitOfWork
+from .cases import clean_text, get_case
+from .errors import FollowUpNotFound, NotClaimedByYou
+from .permissions import require_owner
+
+
+async def notes(session: AsyncSession, case: Case) -> list[Note]:
+    return list(await session.scalars(case.notes.select()))
+
+
+async def follow_ups(session: AsyncSession, case: Case) -> list[FollowUp]:
+    return list(await session.scalars(case.follow_ups.select()))
+
+
+async def open_follow_ups_for(session: AsyncSession, user: User) -> list[tuple[FollowUp, str]]:
+    rows = await session.execute(
+        select(FollowUp, Case.reference)
+        .join(Case, Case.id == FollowUp.case_id)
+        .where(FollowUp.assignee_id == user.id, FollowUp.done.is_(False))
+        .order_by(FollowUp.due_date)
+    )
+    return [(f, ref) for f, ref in rows.tuples()]
+
+
+async def add_note(uow: UnitOfWork, reference: str, user: User, text: str) -> Note:
+    case = await get_case(uow.session, reference)
+    require_owner(uow.session, case, user, "notitie toevoegen")
+    note = Note(case_id=case.id, author_id=user.id, text=clean_text(text), created_at=utcnow())
+    uow.session.add(note)
+    audit.record(
+        uow.session, AuditAction.NOTE, reference=case.reference, user=user, detail="notitie toegevoegd"
+    )
+    return note
+
+
+async def add_follow_up(
+    uow: UnitOfWork, reference: str, user: User, due_date: dt.date, description: str
+) -> FollowUp:
+    case = await get_case(uow.session, reference)
+    require_owner(uow.session, case, user, "nazorgtaak toevoegen")
+    task = FollowUp(
+        case_id=case.id, assignee_id=user.id, due_date=due_date, description=clean_text(description)
+    )
+    uow.session.add(task)
+    detail = f"nazorgtaak toegevoegd (datum {due_date.isoformat()})"
+    audit.record(uow.session, AuditAction.FOLLOW_UP, reference=case.reference, user=user, detail=detail)
+    return task
+
+
+async def complete_follow_up(uow: UnitOfWork, follow_up_id: int, user: User) -> FollowUp:
+    task = await uow.session.get(FollowUp, follow_up_id)
+    if task is None:
+        raise FollowUpNotFound(follow_up_id)
+    if task.assignee_id != user.id and not user.is_teamleader:
+        raise NotClaimedByYou(str(follow_up_id))
+    task.done = True
+    return task

@@ -1,0 +1,21 @@
+"""Calls to Rasa for the citizen, written to the outbox in the same transaction as the change
+that caused them; rasa_delivery.py sends them after the commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Case, Kind, OutboxMessage
+from ..uow import UnitOfWork
+
+
+def enqueue_rasa(uow: UnitOfWork, case: Case, intent: str, entities: dict[str, Any]) -> None:
+    """Persist a call to Rasa in the same transaction; the outbox drainer delivers it."""
+    if case.kind != Kind.CHAT:
+        return  # callback citizens are not in a live conversation
+    uow.session.add(
+        OutboxMessage(
+            case_id=case.id, channel=case.channel, sender_id=case.sender_id, intent=intent, entities=entities
+        )
+    )
+    uow.effects.outbox = True

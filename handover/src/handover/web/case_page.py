@@ -1,0 +1,192 @@
+"""The case page (and its JSON twin) and its form actions: claim, unclaim, transfer, close, a chat
+message, a note, a follow-up task."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from .. import access, audit, auth, services
+from ..auth import Handler, Staff, require_staff
+from ..keys import directory_key, redactor_key, settings_key, teams_key
+from ..models import Kind, Status, User, utcnow
+from ..uow import UnitOfWork
+from ..workflow import transaction
+from .http_errors import raise_error_page, raise_for_form
+from .responses import case_url, flash_redirect, wants_json_answer
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/zaken/{reference}", name="case")
+@require_staff
+async def case_page(request: web.Request, staff: Staff) -> web.Response:
+    settings = request.app[settings_key]
+    as_json = auth.wants_json(request)
+    async with transaction(request) as uow:
+        session = uow.session
+        try:
+            case = await services.get_case(session, request.match_info["reference"])
+        except services.CaseNotFound as e:
+            raise_error_page(e)
+        claimed_by = await session.get(User, case.claimed_by_id) if case.claimed_by_id else None
+        # Full text or the copy without personal data: one rule for every view (access.py).
+        reason = access.redaction_reason(access.Viewer.of(staff.user), access.CaseState.of(case))
+        view = await access.case_view(session, case, reason=reason, redactor=request.app[redactor_key])
+        context: dict[str, Any] = {
+            "user": staff.user,
+            "csrf_token": staff.csrf_token,
+            "case": case,
+            "claimed_by": claimed_by,
+            "mine": case.claimed_by_id == staff.user.id and case.status == Status.IN_PROGRESS,
+            "can_act": services.may_handle(case, staff.user),
+            "is_chat": case.kind == Kind.CHAT,
+            "view": view,
+            "hidden_contact": access.has_hidden_contact(case, view),
+            "consent_organisations": None
+            if case.consent_organisations is None
+            else {org.lower() for org in case.consent_organisations},
+            "can_export": access.may_export(access.Viewer.of(staff.user), case),
+            "history": await services.history(session, case),
+            "colleagues": await services.colleagues(session, staff.user),
+            "position": await services.queue_position(session, case),
+            "teams": request.app[teams_key],
+            "organisations": request.app[directory_key].for_organisations(case.organisations),
+            "now": utcnow(),
+            "melding": request.query.get("melding"),
+            "cookie_secure": settings.cookie_secure,
+            "timezone": settings.office_hours.timezone,
+        }
+        await audit.record_view(
+            session,
+            staff.user,
+            case.reference,
+            detail=("zaak (JSON), " if as_json else "zaakpagina, ") + access.describe(reason),
+        )
+    if as_json:
+        return web.json_response(
+            {"reference": case.reference, "status": case.status, "team": case.team, "kind": case.kind}
+            | view.as_json()
+        )
+    return aiohttp_jinja2.render_template("case.html", request, context)
+
+
+# --- form actions: a small dispatch table ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseForm:
+    """One form action on a case, inside its unit of work."""
+
+    request: web.Request
+    uow: UnitOfWork
+    user: User
+    reference: str
+    form: MultiDictProxy[str | bytes | bytearray | web.FileField]
+
+    def field(self, name: str) -> str:
+        return str(self.form.get(name, ""))
+
+
+@dataclass(frozen=True)
+class Done:
+    melding: str
+    to_queue: bool = False  # answered on the queue page: the case is no longer this casemanager's
+
+
+CaseAction = Callable[[CaseForm], Awaitable[Done]]
+
+
+async def _claim(f: CaseForm) -> Done:
+    await services.claim(f.uow, f.reference, f.user)
+    return Done("Zaak is nu van u.")
+
+
+async def _unclaim(f: CaseForm) -> Done:
+    await services.unclaim(f.uow, f.reference, f.user)
+    return Done("Zaak staat weer in de wachtrij.", to_queue=True)
+
+
+async def _transfer(f: CaseForm) -> Done:
+    target_user = f.field("medewerker").strip()
+    target_team = f.field("team").strip()
+    if target_user:
+        await services.transfer_to_user(f.uow, f.reference, f.user, target_user)
+        return Done("Zaak is overgedragen aan uw collega.", to_queue=True)
+    if target_team:
+        teams = f.request.app[teams_key]
+        await services.transfer_to_team(f.uow, f.reference, f.user, target_team, teams)
+        return Done("Zaak is overgedragen aan het team.", to_queue=True)
+    raise services.InvalidInput("Kies een collega of een team")
+
+
+async def _close(f: CaseForm) -> Done:
+    redactor = f.request.app[redactor_key]
+    await services.close(
+        f.uow, f.reference, f.user, f.field("uitkomst"), f.field("afspraken"), redactor=redactor
+    )
+    return Done("Zaak is afgerond; de burger gaat terug naar de chatbot.")
+
+
+async def _message(f: CaseForm) -> Done:
+    await services.send_casemanager_message(f.uow, f.reference, f.user, f.field("tekst"))
+    return Done("Bericht verstuurd.")
+
+
+async def _note(f: CaseForm) -> Done:
+    await services.add_note(f.uow, f.reference, f.user, f.field("notitie"))
+    return Done("Notitie opgeslagen.")
+
+
+async def _follow_up(f: CaseForm) -> Done:
+    try:
+        due = dt.date.fromisoformat(f.field("datum"))
+    except ValueError as e:
+        raise services.InvalidInput("Vul een geldige datum in (jjjj-mm-dd)") from e
+    await services.add_follow_up(f.uow, f.reference, f.user, due, f.field("omschrijving"))
+    return Done("Nazorgtaak aangemaakt.")
+
+
+# path under /zaken/{reference}/ -> (route name suffix, action)
+CASE_ACTIONS: dict[str, tuple[str, CaseAction]] = {
+    "claim": ("claim", _claim),
+    "vrijgeven": ("unclaim", _unclaim),
+    "overdragen": ("transfer", _transfer),
+    "afronden": ("close", _close),
+    "berichten": ("message", _message),
+    "notities": ("note", _note),
+    "nazorg": ("follow_up", _follow_up),
+}
+
+
+async def _run(request: web.Request, staff: Staff, action: CaseAction) -> web.Response:
+    reference = request.match_info["reference"]
+    form = await request.post()
+    try:
+        async with transaction(request) as uow:
+            done = await action(CaseForm(request, uow, staff.user, reference, form))
+    except services.DomainError as e:
+        raise_for_form(request, e, case_url(request, reference))
+    if wants_json_answer(request):
+        return web.json_response({"status": "ok", "detail": done.melding})
+    back = request.app.router["queue"].url_for() if done.to_queue else case_url(request, reference)
+    flash_redirect(back, done.melding)
+
+
+def _route(name: str, action: CaseAction) -> Handler:
+    @require_staff
+    async def handler(request: web.Request, staff: Staff) -> web.Response:
+        return await _run(request, staff, action)
+
+    handler.__name__ = f"case_{name}"
+    return handler
+
+
+for _path, (_name, _action) in CASE_ACTIONS.items():
+    routes.post(f"/zaken/{{reference}}/{_path}", name=f"case_{_name}")(_route(_name, _action))

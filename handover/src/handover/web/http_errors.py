@@ -1,0 +1,97 @@
+"""The one mapping from a named domain error (services/errors.py) to an HTTP error.
+
+The status is the same everywhere; only the body differs with the caller:
+
+- the bot API: JSON ``{"error": <code>, "detail": <Dutch message>}`` (``raise_api_error``);
+- a workspace form action: JSON ``{"error": <error class>, "detail": ...}`` for a script that asked
+  for JSON, else the page's flash message, except for a missing case or task and another team's
+  case, which get an error page (``raise_for_form``);
+- a workspace page: an error page with the message (``raise_error_page``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import NoReturn
+
+from aiohttp import web
+from yarl import URL
+
+from ..services.errors import (
+    AlreadyClaimed,
+    CaseNotFound,
+    DomainError,
+    ExportNotAllowed,
+    FollowUpNotFound,
+    InvalidInput,
+    InvalidTransition,
+    NotAChat,
+    NotClaimedByYou,
+    NotYourTeam,
+    QueueEmpty,
+    SenderMismatch,
+    UnknownTeam,
+    UnknownUser,
+)
+from .responses import flash_redirect, wants_json_answer
+
+
+@dataclass(frozen=True)
+class HttpError:
+    exception: type[web.HTTPException]
+    code: str  # "error" in the bot API's JSON body
+
+
+NOT_FOUND = HttpError(web.HTTPNotFound, "not_found")
+FORBIDDEN = HttpError(web.HTTPForbidden, "forbidden")
+CONFLICT = HttpError(web.HTTPConflict, "conflict")
+BAD_REQUEST = HttpError(web.HTTPBadRequest, "bad_request")
+
+HTTP_ERRORS: dict[type[DomainError], HttpError] = {
+    CaseNotFound: NOT_FOUND,
+    FollowUpNotFound: NOT_FOUND,
+    SenderMismatch: HttpError(web.HTTPForbidden, "sender_mismatch"),
+    NotYourTeam: FORBIDDEN,
+    ExportNotAllowed: FORBIDDEN,
+    AlreadyClaimed: CONFLICT,
+    NotClaimedByYou: CONFLICT,
+    InvalidTransition: CONFLICT,
+    InvalidInput: BAD_REQUEST,
+    QueueEmpty: BAD_REQUEST,
+    NotAChat: BAD_REQUEST,
+    UnknownUser: BAD_REQUEST,
+    UnknownTeam: BAD_REQUEST,
+}
+# A broken rule without a name of its own: the request conflicts with the current state.
+UNNAMED = CONFLICT
+
+
+def http_error(e: DomainError) -> HttpError:
+    return next((HTTP_ERRORS[cls] for cls in type(e).__mro__ if cls in HTTP_ERRORS), UNNAMED)
+
+
+def json_error(exc_cls: type[web.HTTPException], detail: str, code: str) -> NoReturn:
+    raise exc_cls(text=json.dumps({"error": code, "detail": detail}), content_type="application/json")
+
+
+def raise_api_error(e: DomainError) -> NoReturn:
+    """For the bot API: the HTTP error with a JSON body."""
+    error = http_error(e)
+    json_error(error.exception, str(e), error.code)
+
+
+def raise_error_page(e: DomainError) -> NoReturn:
+    """For a page that cannot be shown: the HTTP error with the message."""
+    raise http_error(e).exception(text=str(e)) from e
+
+
+def raise_for_form(request: web.Request, e: DomainError, back: str | URL) -> NoReturn:
+    """For a workspace form action: JSON callers get the error; a page gets a flash message on
+    ``back``, except for a missing case or task and another team's case (404, 403 error pages)."""
+    error = http_error(e)
+    if wants_json_answer(request):
+        json_error(error.exception, str(e), type(e).__name__)
+    if error.exception in (web.HTTPNotFound, web.HTTPForbidden):
+        raise_error_page(e)
+    flash_redirect(back, str(e))
