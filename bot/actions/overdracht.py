@@ -1,10 +1,14 @@
 """While a casemanager has the conversation: forward the citizen's messages, and show the
 casemanager's messages, queue updates and the return to the bot (sent by the handover service
-through Rasa's trigger_intent)."""
+through Rasa's trigger_intent).
+
+The responses these actions utter are structured payloads (bot/domain/medewerker.yml,
+bot/payloads.py): a client shows a casemanager's message or changes its mode only on those, never
+on a text, so nothing a citizen types can pass for a casemanager."""
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import AllSlotsReset, EventType, FollowupAction, SlotSet
@@ -15,14 +19,25 @@ from bot.actions.clients.handover import CaseClosed, CaseNotFound
 from bot.actions.clients.outbox import Sent, handover_outbox
 from bot.settings import BotSettings
 
-# Rasa gives events from trigger_intent this text. A citizen who types "/medewerker_bericht{...}"
-# gets the same intent but not this text, so a forged casemanager message is ignored.
-EXTERNAL_PREFIX = "EXTERNAL: "
+# Rasa marks what comes in through trigger_intent (POST /conversations/{id}/trigger_intent, which
+# needs Rasa's token; the handover service uses it) with this metadata
+# (rasa.shared.core.constants.IS_EXTERNAL). The text of such an event is not looked at.
+IS_EXTERNAL = "is_external"
 
 
-def from_service(tracker: Tracker) -> bool:
-    """Whether the latest event came from the handover service (trigger_intent), not from the citizen."""
-    return str(tracker.latest_message.get("text") or "").startswith(EXTERNAL_PREFIX)
+def from_service(tracker: Tracker, intent: Optional[str] = None) -> bool:
+    """Whether the latest event came in through trigger_intent, and (when given) is `intent`.
+
+    Before anything is shown as the casemanager's, both must hold. The metadata alone is no proof:
+    a web client can add it to its own message. The intent is: a citizen cannot produce it (NLU has
+    no examples of the service's intents, and the channel guard, bot/channels/guard.py, passes a
+    typed "/medewerker_bericht{...}" on as plain text). Without `intent` (e.g. "is this the
+    citizen's answer?") a forged flag only keeps the citizen's own message from counting."""
+    message = tracker.latest_message or {}
+    metadata = message.get("metadata")
+    if not (isinstance(metadata, dict) and metadata.get(IS_EXTERNAL) is True):
+        return False
+    return intent is None or (message.get("intent") or {}).get("name") == intent
 
 
 def entity(tracker: Tracker, name: str) -> str:
@@ -78,7 +93,7 @@ class ActionMedewerkerGekoppeld(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Introduce the casemanager by first name."""
-        if not from_service(tracker):
+        if not from_service(tracker, "medewerker_gekoppeld"):
             return []
         dispatcher.utter_message(
             response="utter_medewerker_gekoppeld", naam=entity(tracker, "naam") or "Een medewerker"
@@ -96,12 +111,12 @@ class ActionMedewerkerBericht(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Utter the casemanager's text, labelled with their first name."""
-        if not from_service(tracker):
+        if not from_service(tracker, "medewerker_bericht"):
             return []
         text = entity(tracker, "tekst")
         if text:
             naam = entity(tracker, "naam") or "Medewerker"
-            # Plain text only: Rasa's socket.io output turns a custom payload into emit() arguments.
+            # A structured message (bot/domain/medewerker.yml), so no client takes text for it.
             dispatcher.utter_message(response="utter_bericht_van_medewerker", naam=naam, tekst=text)
         return []
 
@@ -116,7 +131,7 @@ class ActionWachtrijUpdate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Tell the new position."""
-        if not from_service(tracker):
+        if not from_service(tracker, "wachtrij_update"):
             return []
         position = entity(tracker, "positie")
         if position.isdigit() and tracker.get_slot("handover_actief"):
@@ -134,7 +149,7 @@ class ActionTerugNaarBot(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Closing message with the reference and the agreed next steps; then reset the intake."""
-        if not from_service(tracker):
+        if not from_service(tracker, "terug_naar_bot"):
             return []
         reference = entity(tracker, "referentie") or tracker.get_slot("handover_referentie") or ""
         agreed = entity(tracker, "afspraken")

@@ -56,6 +56,7 @@ from bot.channels.whatsapp_webhook import (
     signature_valid,
     token_matches,
 )
+from bot.payloads import plain_text
 from bot.tracker_store import forget_hook, on_erase
 
 log = logging.getLogger(__name__)
@@ -220,11 +221,17 @@ class WhatsAppOutput(OutputChannel):
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
-        """A custom payload {"whatsapp": {<Cloud API message without "to">}} is sent as it is;
-        anything else is meant for another channel and is not shown as raw JSON to the citizen."""
+        """A custom payload {"whatsapp": {<Cloud API message without "to">}} is sent as it is; a
+        live-chat message (bot/payloads.py: a casemanager's message, the queue, the return to the
+        bot) as plain text; anything else is meant for another channel and is not shown as raw JSON
+        to the citizen."""
         body = json_message.get(CHANNEL_NAME) if isinstance(json_message, dict) else None
         if isinstance(body, dict) and isinstance(body.get("type"), str):
             await self._deliver(recipient_id, body)
+            return
+        text = plain_text(json_message)
+        if text:
+            await self.send_text_message(recipient_id, text)
         else:
             log.debug("whatsapp: custom payload for another channel skipped")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping
 
+from bot.payloads import plain_text
+
 CHOICE_PREFIX = "/"
 
 
@@ -17,7 +19,15 @@ def transcript(events: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
             buttons = (event.get("data") or {}).get("buttons") or []
             titles = {b.get("payload", ""): b.get("title", "") for b in buttons}
             lines.append({"role": "bot", "text": event["text"], "timestamp": event.get("timestamp")})
+        elif kind == "bot":
+            # An earlier live chat: the casemanager's messages and queue notices as plain text.
+            shown = plain_text((event.get("data") or {}).get("custom"))
+            if shown:
+                lines.append({"role": "bot", "text": shown, "timestamp": event.get("timestamp")})
         elif kind == "user":
+            metadata = event.get("metadata")
+            if isinstance(metadata, Mapping) and metadata.get("is_external") is True:
+                continue  # the handover service's event (trigger_intent), not the citizen's words
             text = str(event.get("text") or "")
             if text.startswith(CHOICE_PREFIX):
                 if text not in titles:

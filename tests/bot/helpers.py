@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Set
+from types import SimpleNamespace
+from typing import Any, Dict, List, Optional, Set
 
 import yaml
 
@@ -29,3 +31,33 @@ def domain() -> Dict[str, Any]:
 def domain_responses() -> Set[str]:
     """Names of all responses in the domain."""
     return set(domain()["responses"])
+
+
+def external_message(intent: str, entities: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The latest_message of an event the handover service sends through trigger_intent, made by
+    Rasa itself (UserUttered.create_external, as Rasa's trigger_intent endpoint does)."""
+    from rasa.shared.core.events import UserUttered
+
+    return dict(UserUttered.create_external(intent, entities or [], "socketio").parse_data)
+
+
+async def as_rasa_sends(messages: List[Dict[str, Any]], channel: str = "socketio") -> List[Any]:
+    """What Rasa makes of an action's messages: the bot events (BotUttered), with the responses
+    rendered from bot/domain by Rasa's own code (RemoteAction._utter_responses)."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    output = SimpleNamespace(name=lambda: channel)
+    nlg = TemplatedNaturalLanguageGenerator(domain()["responses"])
+    tracker = DialogueStateTracker("burger-42", slots=[])
+    return await RemoteAction._utter_responses(copy.deepcopy(messages), output, nlg, tracker)  # type: ignore[arg-type]
+
+
+def variation_text(variation: Dict[str, Any]) -> str:
+    """What a citizen reads of a response variation: its text, or the text of its structured
+    message (custom payload under "data", bot/payloads.py)."""
+    custom = variation.get("custom")
+    data = custom.get("data") if isinstance(custom, dict) else None
+    structured = data.get("text") if isinstance(data, dict) else None
+    return str(variation.get("text") or structured or "")

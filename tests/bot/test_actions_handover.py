@@ -13,9 +13,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.intake import ActionIntake
 from bot.actions.medewerker import ActionMedewerker
-from bot.actions.overdracht import ActionDoorsturen, ActionMedewerkerBericht, ActionTerugNaarBot
+from bot.actions.overdracht import (
+    ActionDoorsturen,
+    ActionMedewerkerBericht,
+    ActionMedewerkerGekoppeld,
+    ActionTerugNaarBot,
+    ActionWachtrijUpdate,
+)
 from bot.actions.status import ActionStatus
 from bot.intake.engine import choice_payload
+from tests.bot.helpers import as_rasa_sends, domain, external_message
 from tools.stack import free_port
 
 SECRET = "test-geheim"
@@ -81,12 +88,13 @@ async def service(monkeypatch: pytest.MonkeyPatch):
 
 def tracker(text: str, intent: str, slots: Optional[Dict[str, Any]] = None,
             entities: Optional[List[Dict[str, Any]]] = None,
-            events: Optional[List[Dict[str, Any]]] = None) -> Tracker:
+            events: Optional[List[Dict[str, Any]]] = None,
+            metadata: Optional[Dict[str, Any]] = None) -> Tracker:
     return Tracker.from_dict({
         "sender_id": "burger-42",
         "slots": slots or {},
         "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0},
-                           "intent_ranking": [], "entities": entities or []},
+                           "intent_ranking": [], "entities": entities or [], "metadata": metadata or {}},
         "latest_input_channel": "socketio",
         "events": events or [
             {"event": "user", "text": "ik kan mijn boete niet betalen", "timestamp": 1,
@@ -95,6 +103,13 @@ def tracker(text: str, intent: str, slots: Optional[Dict[str, Any]] = None,
         ],
         "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
     })
+
+
+def from_handover(intent: str, slots: Optional[Dict[str, Any]] = None,
+                  entities: Optional[List[Dict[str, Any]]] = None) -> Tracker:
+    """The tracker after the handover service's trigger_intent (the event as Rasa makes it)."""
+    message = external_message(intent, entities)
+    return tracker(message["text"], intent, slots, entities, metadata=message["metadata"])
 
 
 def click(choice: str, slots: Dict[str, Any]) -> Tracker:
@@ -215,7 +230,7 @@ async def test_a_casemanager_message_is_labelled_with_the_first_name() -> None:
         {"entity": "naam", "value": "Sanne"},
     ]
     await ActionMedewerkerBericht().run(
-        dispatcher, tracker("EXTERNAL: medewerker_bericht", "medewerker_bericht", entities=entities), {}
+        dispatcher, from_handover("medewerker_bericht", entities=entities), {}
     )
     message = dispatcher.messages[0]
     assert message["response"] == "utter_bericht_van_medewerker"
@@ -228,8 +243,9 @@ async def test_return_to_bot_closes_with_reference_and_agreements_and_resets() -
         {"entity": "referentie", "value": "HV-7K3M"},
         {"entity": "afspraken", "value": "Sanne belt u vrijdag."},
     ]
-    events = await ActionTerugNaarBot().run(dispatcher, tracker("EXTERNAL: terug_naar_bot", "terug_naar_bot",
-                                                                {"handover_actief": True}, entities), {})
+    events = await ActionTerugNaarBot().run(
+        dispatcher, from_handover("terug_naar_bot", {"handover_actief": True}, entities), {}
+    )
     assert [m["response"] for m in dispatcher.messages] == [
         "utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"
     ]
@@ -258,3 +274,117 @@ async def test_a_citizen_cannot_forge_service_events_by_typing_the_intent(action
     entities = [{"entity": "tekst", "value": "U krijgt 1000 euro"}, {"entity": "naam", "value": "Sanne"}]
     events = await action.run(dispatcher, tracker(forged, intent, {"handover_actief": True}, entities), {})
     assert dispatcher.messages == [] and events == []
+
+
+# --- the live chat's messages are structured payloads, never texts a client must recognise -------
+# (bot/payloads.py, bot/domain/medewerker.yml). Rendered here by Rasa's own code from bot/domain.
+
+STAFF = [{"entity": "tekst", "value": "Ik bel het CJIB nu voor u."}, {"entity": "naam", "value": "Sanne"}]
+
+
+async def sent(action: Any, t: Tracker) -> List[Any]:
+    """The custom payloads (or texts) the citizen's channel gets when `action` runs on `t`."""
+    dispatcher = CollectingDispatcher()
+    await action.run(dispatcher, t, {})
+    return [event.data["custom"] or event.text for event in await as_rasa_sends(dispatcher.messages)]
+
+
+async def test_a_casemanager_message_is_a_staff_message_payload_only() -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionMedewerkerBericht().run(dispatcher, from_handover("medewerker_bericht", entities=STAFF), {})
+    (event,) = await as_rasa_sends(dispatcher.messages)
+    assert event.text is None, "custom only: text and custom would reach the citizen as two messages"
+    assert event.data["custom"] == {"data": {
+        "type": "staff_message", "name": "Sanne", "label": "Sanne (medewerker)",
+        "text": "Ik bel het CJIB nu voor u.",
+    }}
+
+
+async def test_the_casemanagers_words_are_carried_as_they_are() -> None:
+    words = "Uw kenmerk is {referentie}.\n\nSanne (medewerker): dit is ook van mij"
+    entities = [{"entity": "tekst", "value": words}, {"entity": "naam", "value": "Sanne"}]
+    (payload,) = await sent(ActionMedewerkerBericht(), from_handover("medewerker_bericht", entities=entities))
+    assert payload["data"]["text"] == words  # one message, not split, nothing filled in
+
+
+async def test_the_relay_actions_send_mode_payloads() -> None:
+    assert await sent(ActionMedewerkerGekoppeld(), from_handover(
+        "medewerker_gekoppeld", entities=[{"entity": "naam", "value": "Sanne"}]
+    )) == [{"data": {"type": "mode", "mode": "staff", "name": "Sanne",
+                     "text": "U praat nu met Sanne. Sanne werkt bij de gemeente."}}]
+    assert await sent(ActionWachtrijUpdate(), from_handover(
+        "wachtrij_update", {"handover_actief": True}, [{"entity": "positie", "value": "3"}]
+    )) == [{"data": {"type": "mode", "mode": "queued", "position": "3",
+                     "text": "U bent nu nummer 3 in de wachtrij."}}]
+    closing = await sent(ActionTerugNaarBot(), from_handover(
+        "terug_naar_bot", {"handover_actief": True},
+        [{"entity": "referentie", "value": "HV-7K3M"}, {"entity": "afspraken", "value": "Sanne belt u."}],
+    ))
+    assert closing == [
+        {"data": {"type": "mode", "mode": "closed", "reference": "HV-7K3M",
+                  "text": "De medewerker heeft het gesprek afgesloten. Uw kenmerk is HV-7K3M."}},
+        "Dit hebben we afgesproken: Sanne belt u.",  # the bot's own sentence, an ordinary text
+        {"data": {"type": "mode", "mode": "bot",
+                  "text": "U praat nu weer met de digitale hulp. Heeft u nog een vraag? Typ die dan hier."}},
+    ]
+
+
+CLOSED = "Het gesprek met de medewerker is al afgesloten. U kunt mij weer een vraag stellen."
+
+
+async def test_the_queue_and_forwarding_notices_are_mode_payloads(service: FakeHandover) -> None:
+    queued = await sent(ActionIntake(), click("toestemming|ja", {"intake_fase": "toestemming"}))
+    assert queued[-1] == {"data": {
+        "type": "mode", "mode": "queued", "reference": "HV-7K3M", "position": "2", "wait_minutes": "8",
+        "text": "U staat in de wachtrij. U bent nummer 2. Het duurt ongeveer 8 minuten."
+                " Uw kenmerk is HV-7K3M. Houd dit gesprek open.",
+    }}
+    active = {"handover_actief": True, "handover_referentie": "HV-7K3M", "toestemming": True}
+    again = await sent(ActionMedewerker(), tracker("ik wil een mens", "medewerker", active))
+    assert [p["data"]["mode"] for p in again] == ["handover"]
+    assert again[0]["data"]["reference"] == "HV-7K3M"
+    service.closed = True
+    closed = await sent(ActionDoorsturen(), tracker("hallo?", "begroeten", active))
+    assert closed == [{"data": {"type": "mode", "mode": "closed", "text": CLOSED}}]
+
+
+@pytest.mark.parametrize("name", sorted(
+    n for n, variations in domain()["responses"].items() if any("custom" in v for v in variations)
+    and n != "utter_widget_vergeten"
+))
+async def test_socketio_delivers_every_structured_message_to_the_widget(name: str) -> None:
+    """Rasa's socket.io output emits a custom payload as emit("bot_uttered", **custom): only "data"
+    (and "room") may be in it, or the emit fails. The widget receives what is under "data"."""
+    from unittest import mock
+
+    from rasa.core.channels.socketio import SocketIOOutput
+    from socketio import AsyncServer
+
+    values = {"naam": "Sanne", "tekst": "Hallo", "positie": "2", "wachttijd": "5", "referentie": "HV-7K3M"}
+    (event,) = await as_rasa_sends([{"response": name, **values}])
+    sio = mock.create_autospec(AsyncServer, instance=True)
+    await SocketIOOutput(sio, "bot_uttered").send_response("burger-42", event.message())
+    sio.emit.assert_awaited_once()
+    (evt,), kwargs = sio.emit.await_args
+    assert evt == "bot_uttered" and set(kwargs) == {"data", "room"}
+    assert kwargs["data"]["type"] in ("staff_message", "mode") and kwargs["data"]["text"]
+    assert not [v for v in kwargs["data"].values() if "{" in v], "every placeholder is filled"
+
+
+@pytest.mark.parametrize("action,intent", [
+    (ActionMedewerkerBericht(), "medewerker_bericht"),
+    (ActionMedewerkerGekoppeld(), "medewerker_gekoppeld"),
+    (ActionTerugNaarBot(), "terug_naar_bot"),
+])
+async def test_only_the_service_event_itself_counts_not_a_text_prefix_or_metadata_alone(
+    action: Any, intent: str
+) -> None:
+    slots = {"handover_actief": True}
+    typed = tracker(f"EXTERNAL: {intent}", intent, slots, STAFF)  # typed; suppose NLU read the intent
+    forged_flag = tracker("Sanne (medewerker): U krijgt 1000 euro", "nlu_fallback", slots, STAFF,
+                          metadata={"is_external": True})  # a web client can add metadata
+    other_event = from_handover("wachtrij_update", slots, STAFF)  # a real service event, another intent
+    for t in (typed, forged_flag, other_event):
+        dispatcher = CollectingDispatcher()
+        assert await action.run(dispatcher, t, {}) == [] and dispatcher.messages == []
+    assert await sent(action, from_handover(intent, slots, STAFF)), "the service's own event does count"

@@ -21,7 +21,7 @@ from bot.actions.privacy import CHOICE_NO, CHOICE_YES, FORGET_RESPONSE, ActionVe
 from bot.intake.knowledge import knowledge
 from bot.settings import BotSettings
 from bot.tracker_store import ERASE_SLOT
-from tests.bot.helpers import domain
+from tests.bot.helpers import domain, external_message
 
 SECRET = "test-geheim"
 SENDER = "burger-42"
@@ -75,6 +75,7 @@ def tracker(
     entities: Optional[List[Dict[str, Any]]] = None,
     slots: Optional[Dict[str, Any]] = None,
     latest_action: str = "action_listen",
+    metadata: Optional[Dict[str, Any]] = None,
 ) -> Tracker:
     return Tracker.from_dict(
         {
@@ -85,6 +86,7 @@ def tracker(
                 "intent": {"name": intent, "confidence": 1.0},
                 "intent_ranking": [],
                 "entities": entities or [],
+                "metadata": metadata or {},
             },
             "latest_input_channel": "socketio",
             "events": [{"event": "user", "text": text, "timestamp": 1, "input_channel": "socketio"}],
@@ -95,6 +97,12 @@ def tracker(
         }
     )
 
+
+
+def from_handover(intent: str, latest_action: str = "action_listen") -> Tracker:
+    """The tracker after an event that came in through trigger_intent (as Rasa makes it)."""
+    message = external_message(intent)
+    return tracker(message["text"], intent, latest_action=latest_action, metadata=message["metadata"])
 
 def click(choice: str) -> Tracker:
     return tracker(f'/kies{{"keuze": "{choice}"}}', "kies", entities=[{"entity": "keuze", "value": choice}])
@@ -251,10 +259,8 @@ async def test_a_new_request_while_asking_asks_again(service: FakeHandover) -> N
     [
         tracker("ik heb een boete van het cjib", "cjib.openstaande_boetes"),
         click("menu"),
-        tracker(
-            "EXTERNAL: medewerker_bericht", "medewerker_bericht"
-        ),  # a casemanager's message, not an answer
-        tracker("EXTERNAL: ja", "bevestigen"),
+        from_handover("medewerker_bericht"),  # a casemanager's message, not an answer
+        from_handover("bevestigen"),  # anything that came in through trigger_intent
     ],
 )
 async def test_anything_else_is_rejected_so_the_rules_handle_it(
@@ -275,9 +281,7 @@ async def test_after_another_action_handled_the_message_the_question_is_dropped(
 
 
 async def test_a_casemanager_message_in_between_keeps_the_question_open(service: FakeHandover) -> None:
-    t = tracker(
-        "EXTERNAL: medewerker_bericht", "medewerker_bericht", latest_action="action_medewerker_bericht"
-    )
+    t = from_handover("medewerker_bericht", latest_action="action_medewerker_bericht")
     dispatcher, events = await run(t)
     assert events == [] and dispatcher.messages == []
 

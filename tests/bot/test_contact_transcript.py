@@ -47,3 +47,23 @@ def test_transcript_shows_buttons_as_their_titles_and_skips_program_intents() ->
         {"role": "citizen", "text": "[knop] Ja, dat klopt", "timestamp": 4},
         {"role": "bot", "text": "Kunt u de boete betalen?", "timestamp": 5},
     ]
+
+
+def test_transcript_shows_an_earlier_live_chat_as_text_and_skips_the_services_events() -> None:
+    staff = {"data": {"type": "staff_message", "name": "Sanne", "label": "Sanne (medewerker)",
+                      "text": "Ik bel u."}}
+    closed = {"data": {"type": "mode", "mode": "closed",
+                       "text": "De medewerker heeft het gesprek afgesloten."}}
+    events = [
+        {"event": "user", "text": "EXTERNAL: medewerker_bericht", "timestamp": 1,
+         "metadata": {"is_external": True}},
+        {"event": "bot", "text": None, "timestamp": 2, "data": {"custom": staff}},
+        {"event": "user", "text": "Dank u", "timestamp": 3},
+        {"event": "bot", "text": None, "timestamp": 4, "data": {"custom": closed}},
+        {"event": "bot", "text": None, "timestamp": 5, "data": {"custom": {"data": {"gemeente_chat": "x"}}}},
+    ]
+    assert transcript(events) == [
+        {"role": "bot", "text": "Sanne (medewerker): Ik bel u.", "timestamp": 2},
+        {"role": "citizen", "text": "Dank u", "timestamp": 3},
+        {"role": "bot", "text": "De medewerker heeft het gesprek afgesloten.", "timestamp": 4},
+    ]

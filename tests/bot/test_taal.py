@@ -19,7 +19,7 @@ import textstat
 
 from bot.intake.knowledge import knowledge
 from bot.intake.schema import schema
-from tests.bot.helpers import domain
+from tests.bot.helpers import domain, variation_text
 
 textstat.set_lang("nl")
 
@@ -39,8 +39,8 @@ def message_texts() -> Iterator[Tuple[str, str]]:
     """(where, text) for every message text a citizen can read."""
     for name, variations in domain()["responses"].items():
         for i, variation in enumerate(variations):
-            if variation.get("text"):
-                yield f"domain:{name}[{i}]", _fill(variation["text"])
+            if variation_text(variation):
+                yield f"domain:{name}[{i}]", _fill(variation_text(variation))
     for where, text in schema().texts():
         if ".opties[" not in where:
             yield f"stroomschema:{where}", text
@@ -113,7 +113,7 @@ def _units() -> Iterator[Tuple[str, str]]:
     """Texts that belong together: a domain response, or a whole stroomschema node."""
     for name, variations in domain()["responses"].items():
         for variation in variations:
-            yield f"domain:{name}", variation.get("text") or ""
+            yield f"domain:{name}", variation_text(variation)
     for node in schema().nodes.values():
         parts = [node.vraag or "", node.uitleg or "", *(o.label for o in node.opties)]
         if node.uitkomst:

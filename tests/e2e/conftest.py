@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
+from bot.payloads import plain_text, structured
 from tools.stack import ROOT, Stack
 
 MODEL = ROOT / "models" / "current.tar.gz"
@@ -32,7 +33,13 @@ class Citizen:
         return self.last
 
     def texts(self) -> List[str]:
-        return [m.get("text", "") for m in self.last]
+        """What the citizen reads of each reply: its text, or the plain text of a live-chat message
+        (a custom payload, bot/payloads.py)."""
+        return [m.get("text") or plain_text(m.get("custom")) or "" for m in self.last]
+
+    def payloads(self) -> List[Dict[str, Any]]:
+        """The live-chat messages among the replies (what the widget receives under "data")."""
+        return [dict(found) for m in self.last if (found := structured(m.get("custom")))]
 
     def buttons(self) -> List[Dict[str, str]]:
         return [b for m in self.last for b in m.get("buttons") or ()]

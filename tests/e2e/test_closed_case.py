@@ -112,6 +112,8 @@ def test_after_a_closed_case_the_bot_answers_again(system: Dict[str, Any]) -> No
     assert [(m["reference"], m["text"]) for m in service.received] == [
         (REFERENCE, "Heeft u al nieuws over mijn boete?")]
     assert len(citizen.texts()) == 1 and CLOSED in citizen.texts()[0], citizen.texts()
+    # a structured notice (bot/payloads.py): the widget leaves the live chat on it
+    assert [p["mode"] for p in citizen.payloads()] == ["closed"], citizen.last
     assert citizen.slots()["handover_actief"] is False
 
     citizen.say("hallo")

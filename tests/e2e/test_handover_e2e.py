@@ -86,7 +86,8 @@ class Citizen:
         await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
 
     async def expect(self, fragment: str, timeout: float = 30) -> Dict[str, Any]:
-        """Wait for a bot message that contains `fragment`; earlier messages are passed over."""
+        """Wait for a bot message that contains `fragment`; earlier messages are passed over. A
+        live-chat message (bot/payloads.py) arrives as its payload: {"type": …, "text": …}."""
         seen: List[str] = []
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -164,6 +165,7 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(
         await citizen.press(consent, "Ja, dat mag")
         queued = await citizen.expect("U staat in de wachtrij")
         reference = re.search(r"HV-[A-Z0-9]{4}", queued["text"]).group(0)  # type: ignore[union-attr]
+        assert (queued.get("mode"), queued.get("reference")) == ("queued", reference)
 
         queue = await casemanager.queue_page()
         assert reference in queue
@@ -172,11 +174,12 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(
         assert "Aanvulling van inwoner: “Hallo, het gaat ook om mijn zoon”" in case
 
         await casemanager.act(reference, "claim")
-        await citizen.expect("U praat nu met Sanne")
+        joined = await citizen.expect("U praat nu met Sanne")
+        assert (joined.get("type"), joined.get("mode"), joined.get("name")) == ("mode", "staff", "Sanne")
 
         await casemanager.act(reference, "berichten", tekst="Ik bel het CJIB nu voor u.")
         message = await citizen.expect("Ik bel het CJIB nu voor u.")
-        assert message["text"].startswith("Sanne (medewerker)")
+        assert (message.get("type"), message.get("name")) == ("staff_message", "Sanne")  # from Sanne
 
         await citizen.say("Dank u, ik wacht even")
         for _ in range(40):  # the bot stays silent; the message reaches the case page

@@ -3,11 +3,13 @@ server as a process, keyboard navigation, axe-core and Rasa's trigger_intent."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
@@ -28,6 +30,7 @@ CHROMIUM_ARGS = [
 ]
 STATE_KEY = "gemeente-chat:gesprek"
 HOSTILE_RASA_URL = 'http://bot.voorbeeld.nl:5005/"><script>'
+FAKE_WELCOME = "Welkom bij de proefbot."
 
 
 def ensure_node_modules() -> None:
@@ -143,3 +146,70 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"widget-{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+class FakeRasa:
+    """Rasa's socket.io channel as the widget sees it (session_request / session_confirm,
+    user_uttered, bot_uttered; session_persistence), with a bot whose messages the test chooses.
+
+    For what the widget must do with a given message, whatever a trained model would say. By
+    default the bot repeats the citizen's words ("Uw aanvulling: “…”", as bot/domain/toestemming.yml
+    does), split at blank lines as Rasa's SocketIOOutput.send_text_message splits a text."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.heard: List[str] = []
+        self.answers: Dict[str, List[Dict[str, Any]]] = {"/begroeten": [{"text": FAKE_WELCOME}]}
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runner: Any = None
+        self.sio: Any = None
+
+    async def _start(self) -> None:
+        import socketio
+        from aiohttp import web
+
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*")
+        app = web.Application()
+        self.sio.attach(app, socketio_path="socket.io")
+
+        async def session_request(sid: str, data: Any) -> None:
+            session = data.get("session_id") if isinstance(data, dict) else None
+            if session:
+                self.sio.enter_room(sid, session)
+                await self.sio.emit("session_confirm", session, room=sid)
+
+        async def user_uttered(sid: str, data: Any) -> None:
+            text, session = str(data.get("message") or ""), data.get("session_id")
+            self.heard.append(text)
+            answers = self.answers.get(text)
+            if answers is None:
+                answers = [{"text": part} for part in f"Uw aanvulling: “{text}”".strip().split("\n\n")]
+            for payload in answers:
+                await self.sio.emit("bot_uttered", payload, room=session)
+
+        self.sio.on("session_request", session_request)
+        self.sio.on("user_uttered", user_uttered)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> "FakeRasa":
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=10)
+        return self
+
+    def send(self, session_id: str, *payloads: Dict[str, Any]) -> None:
+        """The bot sends these messages to the conversation (as Rasa emits bot_uttered)."""
+        async def emit() -> None:
+            for payload in payloads:
+                await self.sio.emit("bot_uttered", payload, room=session_id)
+
+        asyncio.run_coroutine_threadsafe(emit(), self.loop).result(timeout=10)
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)

@@ -194,59 +194,53 @@
 
   // ---------------------------------------------------------------- classifying bot messages
 
-  var STAFF = /^([^\s:()][^\n:()]{0,60}?) \(medewerker\):[ \t]*([\s\S]*)$/;
-  var STATUS = [
-    { pattern: /^U praat nu weer met de digitale hulp/, mode: 'bot' },
-    { pattern: /^U praat nu met ([^.\n]{1,60})\./, mode: 'staff' },
-    { pattern: /^U staat in de wachtrij/, mode: 'queue' },
-    { pattern: /^U staat al in de wachtrij/, mode: 'keep' },
-    { pattern: /^U bent nu nummer \d+ in de wachtrij/, mode: 'queue' },
-    { pattern: /^De medewerker heeft het gesprek afgesloten/, mode: 'bot' },
-    { pattern: /^Het gesprek met de medewerker is al afgesloten/, mode: 'bot' },
-    { pattern: /^Uw bericht is nog niet bij de medewerker aangekomen/, mode: 'keep' },
-  ];
-  var lastStaff = { at: 0, name: '' };
+  // What the bot sends is either an ordinary message ({text, quick_replies}) or, for the live chat
+  // with a casemanager, a structured message (a custom payload, bot/domain/medewerker.yml and
+  // bot/payloads.py):
+  //   {type: 'staff_message', name, text}          a casemanager's own words
+  //   {type: 'mode', mode, text, name?, ...}        queue, casemanager, back to the bot
+  // Only those make a casemanager's bubble or change the mode. A text is always the bot's, whatever
+  // it says: the citizen's words that the bot repeats can never pass for a casemanager's.
+  var MODES = { queued: 'queue', staff: 'staff', handover: 'handover', closed: 'bot', bot: 'bot' };
 
-  // What a bot text is: a casemanager's message, a status notice (and the mode it implies), or the
-  // bot. The patterns follow the texts in bot/domain/medewerker.yml (tests/widget checks them).
-  function kindOf(text) {
-    var staff = STAFF.exec(text);
-    if (staff) return { from: 'staff', name: staff[1], text: staff[2] };
-    for (var i = 0; i < STATUS.length; i++) {
-      var match = STATUS[i].pattern.exec(text);
-      if (match) {
-        var kind = { from: 'status', text: text, mode: STATUS[i].mode };
-        if (kind.mode === 'staff') kind.staffName = match[1] === 'Een medewerker' ? 'een medewerker' : match[1];
-        return kind;
-      }
-    }
-    return { from: 'bot', text: text };
+  function isText(value) {
+    return typeof value === 'string' && value.trim() !== '';
   }
 
-  // kindOf, plus what follows from it for this conversation: the mode, and continued messages.
-  function classify(text) {
-    var kind = kindOf(text);
-    if (kind.from === 'staff') {
-      lastStaff = { at: Date.now(), name: kind.name };
-      return { from: 'staff', name: kind.name, text: kind.text };
+  // What a message from the bot is: { from: 'staff' | 'status' | 'bot', text, name?, mode?, staffName? }.
+  function kindOf(data) {
+    if (!data || typeof data !== 'object') return null;
+    if (data.type === 'staff_message') {
+      if (!isText(data.text)) return null;
+      return { from: 'staff', name: isText(data.name) ? data.name.trim() : 'Medewerker', text: data.text };
     }
-    if (kind.from === 'status') {
+    if (data.type === 'mode') {
+      var kind = { from: 'status', text: isText(data.text) ? data.text : '' };
+      if (Object.prototype.hasOwnProperty.call(MODES, data.mode)) kind.mode = MODES[data.mode];
       if (kind.mode === 'staff') {
-        state.staffName = kind.staffName;
-        state.mode = 'staff';
-      } else if (kind.mode !== 'keep') {
-        state.mode = kind.mode;
-      } else if (state.mode === 'bot') {
-        state.mode = 'queue';
+        var name = isText(data.name) ? data.name.trim() : '';
+        kind.staffName = !name || name === 'Een medewerker' ? 'een medewerker' : name;
       }
-      return { from: 'status', text: text };
+      return kind;
     }
-    // Rasa splits a text at blank lines: the rest of a casemanager's message follows at once.
-    if (state.mode === 'staff' && lastStaff.name && Date.now() - lastStaff.at < 1500) {
-      lastStaff.at = Date.now();
-      return { from: 'staff', name: lastStaff.name, text: text };
+    if (data.type !== undefined) return null; // a structured message this widget does not know
+    return { from: 'bot', text: typeof data.text === 'string' ? data.text : '' };
+  }
+
+  // kindOf, plus what follows from it for this conversation: the mode.
+  function classify(data) {
+    var kind = kindOf(data);
+    if (!kind) return null;
+    if (kind.mode === 'staff') {
+      state.staffName = kind.staffName;
+      state.mode = 'staff';
+    } else if (kind.mode === 'handover') {
+      if (state.mode === 'bot') state.mode = 'queue'; // in the queue or with a person: keep which
+    } else if (kind.mode) {
+      state.mode = kind.mode;
     }
-    return { from: 'bot', text: text };
+    if (kind.from === 'staff') return { from: 'staff', name: kind.name, text: kind.text };
+    return { from: kind.from, text: kind.text };
   }
 
   // ---------------------------------------------------------------- DOM helpers
@@ -696,6 +690,8 @@
     forgotten = true;
     persisted = false;
     hideTyping();
+    state.mode = 'bot'; // a live chat ends with the erasure too (the bot closed the case)
+    updateMode();
     writeJSON(local, STATE_KEY, null);
     writeJSON(local, OWNER_KEY, null); // it names the session too
   }
@@ -795,16 +791,22 @@
       }
       return;
     }
-    var text = typeof data.text === 'string' ? data.text : '';
-    var replies = (data.quick_replies || data.buttons || []).filter(function (reply) {
+    var kind = kindOf(data);
+    if (!kind) return;
+    var replies = kind.from === 'bot' ? (data.quick_replies || data.buttons || []).filter(function (reply) {
       return reply && typeof reply.title === 'string' && typeof reply.payload === 'string';
     }).map(function (reply) {
       return { title: reply.title, payload: reply.payload };
-    });
-    if (!text && !replies.length) return;
+    }) : [];
+    if (!kind.text && !replies.length && !kind.mode) return;
     hideTyping();
     if (!isOwner()) return; // the tab that was used last stores it; we follow via `storage`
-    var message = classify(text);
+    var message = classify(data);
+    if (!message.text && !replies.length) {
+      persist(); // a change of mode without a sentence
+      updateMode();
+      return;
+    }
     if (replies.length) message.replies = replies;
     noteArrivals(addMessage(message));
   }
