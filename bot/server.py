@@ -1,4 +1,5 @@
-"""`python -m bot.server run …`: Rasa's own command line, with one speed-up that keeps its behaviour.
+"""`python -m bot.server run …`: Rasa's own command line, with one speed-up that keeps its behaviour,
+its API token read from RASA_TOKEN (not the process list) and files created for this user only.
 
 Rasa 3.6 validates every action server response with `jsonschema.validate()`, which first checks the
 *schema itself* against the JSON-Schema meta-schema on every call. Profiling our turns showed half
@@ -8,8 +9,10 @@ against the same schema, raising the same error as Rasa does.
 
 from __future__ import annotations
 
+import os
+import sys
 from functools import lru_cache
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import jsonschema
 from rasa.core.actions.action import RemoteAction
@@ -47,13 +50,32 @@ def apply() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
+def with_token_from_env(argv: List[str], env: Dict[str, str]) -> List[str]:
+    """`rasa run` arguments plus `--auth-token` from RASA_TOKEN.
+
+    Rasa 3.6 only takes its API token as a command-line argument, which every user of the machine
+    can read in the process list; we add it to this process's own argument list instead, after it
+    started. One argument ("--auth-token=…"): a token may start with "-".
+    """
+    token = env.get("RASA_TOKEN")
+    if len(argv) < 2 or argv[1] != "run" or not token:
+        return argv
+    if any(a == "--auth-token" or a.startswith("--auth-token=") for a in argv):
+        raise SystemExit("bot.server: give the Rasa token as RASA_TOKEN in the environment, not --auth-token")
+    return [*argv, f"--auth-token={token}"]
+
+
 def main() -> None:
     """Run Rasa's command line with the speed-up installed and personal data kept out of its logs."""
     install_log_redaction()  # before Rasa configures logging or logs anything (its DEBUG dumps user text)
+    os.umask(0o077)  # the SQLite tracker store and log files hold conversations: this user only
+    sys.argv = with_token_from_env(sys.argv, dict(os.environ))
     apply()
     from bot.channels.guard import install_on_rasa
+    from bot.log_privacy import install_on_rasa as hide_text_in_error_logs
 
     install_on_rasa()  # malformed requests, huge bodies and typed "/intent" (bot/channels/guard.py)
+    hide_text_in_error_logs()  # Rasa's structlog events of failed messages (bot/log_privacy.py)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -20,15 +20,20 @@ from tools.stack import ROOT, Stack, wait_for
 def main() -> int:
     """Start everything, print the addresses, wait."""
     model = Path(os.environ.get("MODEL", ROOT / "models" / "current.tar.gz"))
+    os.umask(0o077)  # conversations, outbox and logs under var/: readable by this user only
     var = ROOT / "var"
-    var.mkdir(exist_ok=True)
+    var.mkdir(mode=0o700, exist_ok=True)
+    var.chmod(0o700)  # also when an earlier version created it open
     token = os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24)
+    # Rasa proves itself to the action server with this (endpoints.yml); generated per run unless set.
+    action_token = os.environ.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(24)
     stack = Stack(
         model=model,
         workdir=var / "logs",
         rasa_port=int(os.environ.get("RASA_PORT", "5005")),
         actions_port=int(os.environ.get("ACTIONS_PORT", "5055")),
         token=token,
+        action_token=action_token,
         host=os.environ.get("RASA_HOST", "127.0.0.1"),
         endpoints=ROOT / os.environ.get("RASA_ENDPOINTS", "endpoints.yml"),
     )

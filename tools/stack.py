@@ -56,6 +56,8 @@ class Stack:
     rasa_port: int = field(default_factory=free_port)
     actions_port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # Rasa sends it on every call to the action server (endpoints.yml, bot/action_guard.py).
+    action_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     extra_env: Dict[str, str] = field(default_factory=dict)
     endpoints: Path = ROOT / "endpoints.yml"
     host: str = "127.0.0.1"
@@ -83,16 +85,20 @@ class Stack:
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
             TRACKER_DB_URL=env.get("TRACKER_DB_URL") or f"sqlite:///{self.workdir / 'tracker.db'}",
             BOT_OUTBOX_DB_URL=env.get("BOT_OUTBOX_DB_URL") or str(self.workdir / "outbox.db"),
+            ACTION_SERVER_TOKEN=self.action_token,
         )
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: List[str], secrets_env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
+        # Logs hold no personal data (privacy/logs.py), but still: readable by this user only.
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         process = subprocess.Popen(  # append: a restarted process keeps the log of its predecessor
-            args, cwd=ROOT, env=self.env(), stdout=log.open("ab"), stderr=subprocess.STDOUT,
-            start_new_session=True,
+            args, cwd=ROOT, env={**self.env(), **(secrets_env or {})}, stdout=fd,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )
+        os.close(fd)
         self.processes.append(process)
         self.named[name] = process
         return process
@@ -118,22 +124,22 @@ class Stack:
 
     def start_rasa(self, timeout: float = 240) -> None:
         """Start the Rasa server and wait until the model is loaded."""
-        # "--auth-token=…" as one argument: a generated token may start with "-", which argparse
-        # would otherwise read as an option.
+        # The API token travels in the environment, not in the process list (bot/server.py).
         process = self._spawn(
             "rasa",
             [
                 str(PYTHON), "-m", "bot.server", "run", "--model", str(self.model), "--enable-api",
-                f"--auth-token={self.token}", "--interface", self.host, "--port", str(self.rasa_port),
+                "--interface", self.host, "--port", str(self.rasa_port),
                 "--endpoints", str(self.endpoints), "--credentials", str(ROOT / "credentials.yml"),
                 "--cors", "*",
             ],
+            secrets_env={"RASA_TOKEN": self.token},
         )
         wait_for(f"{self.url}/status?token={self.token}", timeout, process, self.workdir / "rasa.log")
 
     def start(self) -> "Stack":
         """Start both processes (actions first: Rasa calls it from the first message on)."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             self.start_actions()
             self.start_rasa()

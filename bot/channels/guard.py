@@ -31,6 +31,7 @@ from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, List, Op
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
+from rasa.shared.core.constants import IS_EXTERNAL
 from rasa.shared.core.domain import Domain
 from sanic import Sanic, response
 from sanic.exceptions import PayloadTooLarge
@@ -38,6 +39,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.whatsapp_webhook import MAX_TEXT_CHARS
+from privacy.sender_id import MAX_SENDER_ID_CHARS, InvalidSenderId, check_sender_id
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # Bodies up to this size are read and thrown away after the 413, so the client gets the answer
 # instead of a reset connection; beyond it Sanic closes the connection.
 DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
-MAX_SENDER_CHARS = 128
+MAX_SENDER_CHARS = MAX_SENDER_ID_CHARS
 # E.164 numbers have at most 15 digits; WhatsApp ids are such numbers without "+".
 _PHONE_LIKE = re.compile(r"\+?[0-9]{1,15}")
 # The same pattern Rasa uses to read "/intent@0.9{...}" (YAMLStoryReader._regex_message_pattern).
@@ -83,14 +85,15 @@ class GuardSettings:
 
 
 def check_sender(value: Any) -> str:
-    """A conversation id from a web client: short printable text, not a path, not a phone number."""
-    if not isinstance(value, str) or not value.strip():
-        raise Refused(400, "sender must be a non-empty string")
-    if len(value) > MAX_SENDER_CHARS or not value.isprintable() or "/" in value:
-        raise Refused(400, f"sender must be printable, without '/', at most {MAX_SENDER_CHARS} characters")
+    """A conversation id from a web client: canonical (privacy/sender_id.py, the rule every process
+    shares: refused, never silently changed), and not a phone number."""
+    try:
+        check_sender_id(value, MAX_SENDER_CHARS)
+    except InvalidSenderId as e:
+        raise Refused(400, str(e)) from None
     if _PHONE_LIKE.fullmatch(value):
         raise Refused(400, "sender must not be a phone number")
-    return value
+    return str(value)
 
 
 def check_message(value: Any) -> str:
@@ -98,12 +101,20 @@ def check_message(value: Any) -> str:
         raise Refused(400, "message must be a string")
     if len(value) > MAX_TEXT_CHARS:
         raise Refused(413, f"message longer than {MAX_TEXT_CHARS} characters")
+    try:
+        # JSON may carry unpaired surrogates ("\ud800"): not text, and the language layer fails on them.
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Refused(400, "message is not valid Unicode text") from None
     return value
 
 
 def check_metadata(value: Any) -> None:
     if value is not None and not isinstance(value, dict):
         raise Refused(400, "metadata must be an object")
+    if isinstance(value, dict) and IS_EXTERNAL in value:
+        # Rasa marks trigger_intent events (the handover service's) with it; a citizen may not.
+        raise Refused(400, f"metadata must not contain '{IS_EXTERNAL}'")
 
 
 def check_media_type(content_type: Optional[str]) -> None:

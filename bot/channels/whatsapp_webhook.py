@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict, Iterator, List, Optional
 
+from privacy.sender_id import InvalidSenderId, check_sender_id
+
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_TEXT_CHARS = 4096
@@ -131,9 +133,20 @@ def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
 
 
 def _valid_sender(sender: str) -> bool:
-    # The WhatsApp id becomes Rasa's conversation id (a URL path segment for the handover
-    # service): short, printable, no path separators.
-    return 0 < len(sender) <= MAX_SENDER_CHARS and sender.isprintable() and "/" not in sender
+    # The WhatsApp id becomes Rasa's conversation id and the handover service's key: the rule
+    # every process shares (privacy/sender_id.py), so no process reads it differently.
+    try:
+        check_sender_id(sender, MAX_SENDER_CHARS)
+    except InvalidSenderId:
+        return False
+    return True
+
+
+def _text(value: Any) -> str:
+    """Message text; an unpaired surrogate (JSON "\\ud800", no valid text) becomes U+FFFD, so the
+    rest of the citizen's message is kept and the language layer never sees invalid text."""
+    text = _str(value)
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
 def read_message(message: Dict[str, Any], phone_number_id: Optional[str]) -> Optional[Inbound]:
@@ -155,14 +168,14 @@ def read_message(message: Dict[str, Any], phone_number_id: Optional[str]) -> Opt
     }
     content = message.get(wa_type) if isinstance(message.get(wa_type), dict) else {}
     if wa_type == "text":
-        text = _str(content.get("body")).strip()[:MAX_TEXT_CHARS]
+        text = _text(content.get("body")).strip()[:MAX_TEXT_CHARS]
         return Inbound(kind=Kind.TEXT if text else Kind.IGNORED, text=text, **base)
     if wa_type == "interactive":
         return _interactive(content, base)
     if wa_type == "button":
         # Quick reply of a template; its payload is what we (or the template) set, else its label.
-        text = _str(content.get("payload")) or _str(content.get("text"))
-        return Inbound(kind=Kind.TEMPLATE_REPLY, text=text, title=_str(content.get("text")), **base)
+        text = _text(content.get("payload")) or _text(content.get("text"))
+        return Inbound(kind=Kind.TEMPLATE_REPLY, text=text, title=_text(content.get("text")), **base)
     if wa_type in _IGNORED_TYPES:
         return Inbound(kind=Kind.IGNORED, **base)
     return Inbound(kind=Kind.UNSUPPORTED, **base)
@@ -175,7 +188,7 @@ def _interactive(content: Dict[str, Any], base: Dict[str, Any]) -> Inbound:
     if not isinstance(reply, dict):
         # e.g. nfm_reply (WhatsApp Flows): not something this bot sends
         return Inbound(kind=Kind.UNSUPPORTED, **base)
-    reply_id, title = _str(reply.get("id")), _str(reply.get("title"))
+    reply_id, title = _text(reply.get("id")), _text(reply.get("title"))
     if not reply_id and not title:
         return Inbound(kind=Kind.IGNORED, **base)
     return Inbound(kind=Kind.CHOICE, text=reply_id, title=title, **base)

@@ -169,7 +169,7 @@ async def test_at_server_start_the_outbox_sends_what_an_earlier_run_left(down: i
     fake = FakeHandover()
     server = await start_service(down, fake)
     app = FakeSanic()
-    rasa_sdk_plugins.OutboxPlugin().attach_sanic_app_extensions(app)  # what rasa_sdk calls at start
+    rasa_sdk_plugins.attach_outbox(app)  # what the plugin does when rasa_sdk starts
     try:
         await app.listeners["after_server_start"](app, asyncio.get_running_loop())
         await eventually(lambda: len(fake.messages) >= 1)  # no action was called
@@ -182,4 +182,4 @@ async def test_at_server_start_the_outbox_sends_what_an_earlier_run_left(down: i
 def test_rasa_sdk_finds_the_plugin() -> None:
     from rasa_sdk.plugin import plugin_manager
 
-    assert any(isinstance(p, rasa_sdk_plugins.OutboxPlugin) for p in plugin_manager().get_plugins())
+    assert any(isinstance(p, rasa_sdk_plugins.ActionServerPlugin) for p in plugin_manager().get_plugins())

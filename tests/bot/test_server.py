@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
-from bot.server import apply, validate_action_result
+from bot.server import apply, validate_action_result, with_token_from_env
 
 VALID = {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"response": "utter_welkom"}]}
 INVALID = [
@@ -43,3 +43,16 @@ def test_apply_installs_it_on_remote_actions() -> None:
         assert RemoteAction._validate_action_result is validate_action_result
     finally:
         RemoteAction._validate_action_result = original_method
+
+
+def test_the_rasa_token_comes_from_the_environment_not_the_command_line() -> None:
+    argv = ["bot.server", "run", "--model", "m.tar.gz"]
+    expected = [*argv, "--auth-token=-starts-with-dash"]
+    assert with_token_from_env(argv, {"RASA_TOKEN": "-starts-with-dash"}) == expected
+    assert with_token_from_env(argv, {}) == argv  # Rasa then runs without its HTTP API token
+    assert with_token_from_env(["bot.server", "train"], {"RASA_TOKEN": "x"}) == ["bot.server", "train"]
+
+
+def test_a_token_on_the_command_line_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        with_token_from_env(["bot.server", "run", "--auth-token=visible"], {"RASA_TOKEN": "x"})

@@ -82,6 +82,7 @@ def store(
     for name, value in {
         "TRACKER_DB_URL": url,
         "ACTION_ENDPOINT_URL": "http://127.0.0.1:1/webhook",
+        "ACTION_SERVER_TOKEN": "t" * 24,
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": "6379",
         "REDIS_PASSWORD": "",

@@ -93,6 +93,7 @@ def test_other_media_types_get_415(content_type: str) -> None:
         (b'{"sender": "a"}', 400),
         (b'{"message": "x"}', 400),
         (b'{"sender": "a", "message": "x", "metadata": 1}', 400),
+        (b'{"sender": "a", "message": "x", "metadata": {"is_external": true}}', 400),
         (b'{"sender": "a", "message": "x", "input_channel": "socketio"}', 400),
         (json.dumps({"sender": "a", "message": "x" * 4097}).encode(), 413),
         (json.dumps({"sender": "a", "message": "x" * 70_000}).encode(), 413),  # over the body limit
@@ -102,6 +103,28 @@ def test_rest_bodies_are_refused_with_the_right_status(body: bytes, status: int)
     with pytest.raises(guard.Refused) as refused:
         guard.read_rest_body("application/json", body, 64 * 1024)
     assert refused.value.status == status
+
+
+@pytest.mark.parametrize(
+    "sender", [" victim", "victim ", "\tvictim", "vic\u200btim", "vic\u00a0tim", " 31612345678", "\ud800"]
+)
+def test_senders_are_refused_not_normalised(sender: str) -> None:
+    """The shared rule (privacy/sender_id.py): " victim" must never become "victim" anywhere, so it
+    is refused here as it is in the handover service; a leading space must not hide a phone number."""
+    with pytest.raises(guard.Refused) as refused:
+        body = json.dumps({"sender": sender, "message": "x"}).encode()
+        guard.read_rest_body("application/json", body, 65536)
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize("message", ["\ud800 mijn schulden", "x\udfff", "\udc00\ud800"])
+def test_unpaired_surrogates_in_a_message_get_400(message: str) -> None:
+    body = json.dumps({"sender": "a", "message": message}).encode()  # JSON escapes: valid UTF-8 bytes
+    with pytest.raises(guard.Refused) as refused:
+        guard.read_rest_body("application/json", body, 65536)
+    assert refused.value.status == 400
+    with pytest.raises(guard.Refused):
+        guard.check_user_uttered({"session_id": "abc", "message": message}, session_persistence=True)
 
 
 def test_a_proper_rest_body_passes() -> None:
@@ -240,10 +263,13 @@ async def test_a_proper_rest_message_reaches_rasa(channels: RasaChannels) -> Non
         (b'"x"', JSON, 400),
         (b"\xff", JSON, 400),
         (json.dumps({"sender": "a", "message": {"x": 1}}), JSON, 400),
+        (json.dumps({"sender": " burger-1", "message": "hoi"}), JSON, 400),
+        (json.dumps({"sender": "a", "message": "\ud800 schulden"}), JSON, 400),
         (json.dumps({"sender": "a", "message": "hoi"}), {"Content-Type": "text/plain"}, 415),
         (b'{"sender": "a", "message": "' + b"a" * (10 * 1024 * 1024) + b'"}', JSON, 413),
     ],
-    ids=["list", "string", "not utf-8", "message object", "text/plain", "10 MB"],
+    ids=["list", "string", "not utf-8", "message object", "space before sender", "lone surrogate",
+         "text/plain", "10 MB"],
 )
 async def test_malformed_rest_requests_never_reach_rasa(
     channels: RasaChannels, body: Any, headers: Dict[str, str], status: int

@@ -15,6 +15,9 @@ from rasa.core.lock_store import InMemoryLockStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.whatsapp import (
+    CHANNEL_NAME as CHANNEL,
+)
+from bot.channels.whatsapp import (
     PERSON_BUTTON,
     UNSUPPORTED_REPLY,
     WhatsAppConfig,
@@ -37,6 +40,7 @@ from bot.channels.whatsapp_format import (
     split_text,
 )
 from bot.channels.whatsapp_graph import GraphUnavailable
+from tests.bot.helpers import as_rasa_sends, domain
 from tests.channels.conftest import StartServer
 from tests.channels.helpers import (
     ACCESS_TOKEN,
@@ -246,6 +250,20 @@ async def test_odd_entries_are_skipped_without_losing_the_rest(server: Server) -
     code, _ = await server.post(payload)
     assert code == 200
     assert server.agent.texts == ["eerste", "tweede"]
+
+
+async def test_a_lone_surrogate_is_replaced_and_the_rest_of_the_message_kept(server: Server) -> None:
+    """Valid signed JSON may still carry "\\ud800"; the citizen's message must not be lost."""
+    code, _ = await server.post(envelope([text_message("\ud800 ik kan de huur niet betalen")]))
+    assert code == 200
+    assert server.agent.texts == ["\ufffd ik kan de huur niet betalen"]
+
+
+async def test_senders_outside_the_shared_id_rule_are_skipped(server: Server) -> None:
+    odd = [text_message("a", sender=f" {WA_ID}"), text_message("b", sender=f"{WA_ID}\n")]
+    code, _ = await server.post(envelope([*odd, text_message("c")]))
+    assert code == 200
+    assert server.agent.texts == ["c"]
 
 
 # -- statuses --------------------------------------------------------------------------------------
@@ -501,6 +519,39 @@ async def test_custom_payloads(output: WhatsAppOutput, graph: FakeGraph) -> None
     assert graph.sent[-1]["location"]["name"] == "Stadhuis" and graph.sent[-1]["to"] == WA_ID
 
 
+LIVE_CHAT = sorted(
+    name for name, variations in domain()["responses"].items()
+    if any("type" in ((v.get("custom") or {}).get("data") or {}) for v in variations)
+)
+
+
+@pytest.mark.parametrize("name", LIVE_CHAT)
+async def test_live_chat_messages_go_out_as_plain_text(
+    output: WhatsAppOutput, graph: FakeGraph, name: str
+) -> None:
+    """The live chat's structured messages (bot/payloads.py), rendered from the domain by Rasa."""
+    values = {"naam": "Sanne", "tekst": "Ik bel het CJIB nu voor u.", "positie": "2", "wachttijd": "5",
+              "referentie": "HV-7K3M"}
+    (event,) = await as_rasa_sends([{"response": name, **values}], CHANNEL)
+    await output.send_response(WA_ID, event.message())
+    (message,) = graph.sent
+    assert message["type"] == "text"
+    data = event.data["custom"]["data"]
+    if data["type"] == "staff_message":  # as WhatsApp citizens have always seen it
+        assert message["text"]["body"] == "Sanne (medewerker): Ik bel het CJIB nu voor u."
+    else:
+        assert message["text"]["body"] == data["text"] and "{" not in data["text"]
+
+
+async def test_a_live_chat_payload_without_text_or_for_the_widget_sends_nothing(
+    output: WhatsAppOutput, graph: FakeGraph
+) -> None:
+    await output.send_response(WA_ID, {"custom": {"data": {"type": "mode", "mode": "bot"}}})
+    await output.send_response(WA_ID, {"custom": {"data": {"type": "other", "text": "x"}}})
+    await output.send_response(WA_ID, {"custom": {"data": {"gemeente_chat": "vergeet_gesprek"}}})
+    assert graph.sent == []
+
+
 # -- 24-hour window --------------------------------------------------------------------------------
 
 
@@ -649,7 +700,8 @@ async def test_network_errors_are_retried_then_raised(graph: FakeGraph, state_db
 
 class RasaAgentStub:
     """The parts of Rasa's Agent that `POST /conversations/{id}/trigger_intent` uses. The intent
-    `medewerker_bericht` utters the casemanager's text, like action_medewerker_bericht."""
+    `medewerker_bericht` utters the casemanager's text, like action_medewerker_bericht: the domain's
+    response, rendered by Rasa's own code (a structured payload, bot/payloads.py)."""
 
     def __init__(self) -> None:
         self.lock_store = InMemoryLockStore()
@@ -668,9 +720,8 @@ class RasaAgentStub:
         self, intent_name: str, entities: Any, output_channel: Any, tracker: Any
     ) -> None:
         values = entities if isinstance(entities, dict) else {e["entity"]: e["value"] for e in entities}
-        await output_channel.send_response(
-            tracker.sender_id, {"text": f"Bericht van {values['naam']}: {values['tekst']}"}
-        )
+        (event,) = await as_rasa_sends([{"response": "utter_bericht_van_medewerker", **values}], CHANNEL)
+        await output_channel.send_response(tracker.sender_id, event.message())
 
 
 async def test_casemanager_message_reaches_whatsapp_through_trigger_intent(
@@ -694,7 +745,7 @@ async def test_casemanager_message_reaches_whatsapp_through_trigger_intent(
     finally:
         await server.stop()
     assert [(m["to"], m["type"]) for m in graph.sent] == [(WA_ID, "text"), ("31687654321", "template")]
-    assert graph.sent[0]["text"]["body"] == "Bericht van Anna: Ik heb uw brief bekeken."
+    assert graph.sent[0]["text"]["body"] == "Anna (medewerker): Ik heb uw brief bekeken."
 
 
 # -- privacy of logs -------------------------------------------------------------------------------

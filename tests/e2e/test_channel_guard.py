@@ -481,3 +481,15 @@ def test_our_own_buttons_still_work(stack: Stack) -> None:
     assert citizen.buttons(), "the menu is shown with its buttons"
     citizen.say("/medewerker")
     assert latest_intent(stack, citizen.sender) == "medewerker"
+
+
+def test_a_lone_surrogate_gets_400_and_its_message_stays_out_of_the_log(
+    stack: Stack, log_offset: int
+) -> None:
+    """Pentest: "\\ud800 …" made the language layer fail; Rasa logged the whole message (and the
+    locals of the failing frames) and the citizen got `200 []`."""
+    secret = "Geheim-verhaal-over-mijn-gezondheid"
+    status, body = rest(stack, {"sender": "surrogaat", "message": f"\ud800 {secret}"})
+    assert status == 400 and secret not in body.decode()
+    still_serving(stack)
+    assert secret not in rasa_log(stack)[log_offset:]

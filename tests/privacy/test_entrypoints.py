@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Callable, Iterator, List
 
 import pytest
@@ -27,10 +29,15 @@ def factory_at_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[logging.L
     monkeypatch.setattr(rasa.__main__, "main", cli)
     monkeypatch.setattr(rasa_sdk.__main__, "main", cli)
     monkeypatch.setattr(server, "apply", lambda: None)  # the speed-up patches Rasa globally
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "t" * 24)  # the action server does not start without it
+    monkeypatch.setattr("sys.argv", ["entrypoint"])
     original = logging.getLogRecordFactory()
+    umask = os.umask(0o022)
+    os.umask(umask)
     try:
         yield records
     finally:
+        os.umask(umask)  # both entry points restrict it for their own process
         uninstall_log_redaction()
         assert logging.getLogRecordFactory() is original
 
@@ -42,3 +49,15 @@ def test_entrypoint_redacts_from_the_first_record(
     entrypoint()
     (record,) = factory_at_start
     assert record.getMessage() == "user message 'bsn [BSN]'"
+
+
+@pytest.mark.parametrize("entrypoint", [server.main, action_server.main], ids=["rasa", "action-server"])
+def test_entrypoint_creates_files_for_its_user_only(
+    entrypoint: Callable[[], None], factory_at_start: List[logging.LogRecord], tmp_path: Path
+) -> None:
+    """The tracker store, the outbox and log files hold conversations: 0600, whatever the umask was."""
+    os.umask(0o022)
+    entrypoint()
+    created = tmp_path / "conversation.db"
+    created.touch()
+    assert created.stat().st_mode & 0o777 == 0o600

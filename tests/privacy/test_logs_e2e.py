@@ -25,8 +25,8 @@ PII = ["111222333", "NL91ABNA0417164300", "06-12345678", "12345678"]
 class DebugStack(Stack):
     """The normal stack (bot.server, bot.action_server), both processes at DEBUG level."""
 
-    def _spawn(self, name: str, args: List[str]):  # type: ignore[no-untyped-def]
-        return super()._spawn(name, [*args, "--debug"])
+    def _spawn(self, name: str, args: List[str], secrets_env=None):  # type: ignore[no-untyped-def]
+        return super()._spawn(name, [*args, "--debug"], secrets_env)
 
 
 @pytest.fixture(scope="module")
