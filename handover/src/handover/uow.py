@@ -63,6 +63,8 @@ class UnitOfWork:
             if self._shared is None:
                 await self.session.close()
             else:
+                if self.session.in_transaction():  # the commit failed: leave the session usable
+                    await self.session.rollback()
                 # What this transaction loaded stays readable (loaded, detached), as with a
                 # session of its own; and the next transaction on the shared session reads
                 # fresh rows: a WebSocket's session must not keep serving a user's old role
