@@ -115,13 +115,36 @@ bench: train handover-setup
 nlu-compare: spacy
 	$(PY) -m bot.evaluate --compare --out reports/nlu-compare --cache "$(CACHE)/nlu-eval"
 
-## lint: ruff, installed into the bot's environment only when missing or at another version
+## lint: ruff, mypy (types) and import-linter (the layers of docs/architecture.md), configured in
+## pyproject.toml. The tools are installed into the bot's environment only when missing or at another
+## version, within requirements/bot.lock's pins; they are not in requirements/bot.txt, since a change
+## there rebuilds the environment and retrains the model.
 RUFF_VERSION := 0.14.4
+MYPY_VERSION := 2.4.1
+TYPES_PYYAML_VERSION := 6.0.12.20261113
+IMPORT_LINTER_VERSION := 2.15
+LINT_PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements/bot.lock
 lint: setup
 	@if [ ! -x $(VENV)/bin/ruff ] || [ "$$($(VENV)/bin/ruff --version)" != "ruff $(RUFF_VERSION)" ]; then \
-		$(VENV)/bin/pip install -q --disable-pip-version-check ruff==$(RUFF_VERSION); \
+		$(LINT_PIP) ruff==$(RUFF_VERSION); \
+	fi
+	@if [ ! -x $(VENV)/bin/mypy ] || [ "$$($(VENV)/bin/mypy --version | cut -d' ' -f2)" != "$(MYPY_VERSION)" ] \
+		|| ! $(PY) -c 'import sys, importlib.metadata as m; sys.exit(m.version("types-PyYAML") != sys.argv[1])' \
+			"$(TYPES_PYYAML_VERSION)" 2>/dev/null; then \
+		$(LINT_PIP) mypy==$(MYPY_VERSION) types-PyYAML==$(TYPES_PYYAML_VERSION); \
+	fi
+	@if [ ! -x $(VENV)/bin/lint-imports ] || [ "$$($(VENV)/bin/lint-imports --version)" != "import-linter $(IMPORT_LINTER_VERSION)" ]; then \
+		$(LINT_PIP) import-linter==$(IMPORT_LINTER_VERSION); \
 	fi
 	$(VENV)/bin/ruff check bot tests scripts bench privacy
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf models/*.tar.gz models/current.tar.gz $(SPACY_DIR) reports .pytest_cache
+
+## eval: score the bot on the independent evaluation set (eval/README.md). Never train on eval/.
+.PHONY: eval
+eval: train
+	$(PY) -m eval.check
+	$(PY) -m eval.run --model $(MODEL)

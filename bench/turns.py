@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
-from bot.intake.engine import choice_payload
+from bot.intake.state import choice_payload
 from tools.stack import PYTHON, ROOT, Stack
 
 OUR_CONVERSATION = [
@@ -98,7 +98,7 @@ def baseline_model(cache: Path) -> Path:
 
 
 def with_stack(
-    stack: Stack, start: Callable[[], None], body: Callable[[], Dict[str, float]]
+    stack: Stack, start: Callable[[], object], body: Callable[[], Dict[str, float]]
 ) -> Dict[str, float]:
     try:
         start()

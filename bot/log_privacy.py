@@ -62,5 +62,5 @@ def install_on_rasa() -> None:
 
     if not getattr(rasa.__main__.configure_structlog, "_private", False):
         wrapped = wrap_configure_structlog(rasa.__main__.configure_structlog)
-        wrapped._private = True  # type: ignore[attr-defined]
-        rasa.__main__.configure_structlog = wrapped  # type: ignore[assignment]
+        wrapped._private = True  # type: ignore[attr-defined]  # a mark: wrap only once
+        rasa.__main__.configure_structlog = wrapped

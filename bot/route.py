@@ -18,7 +18,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, Optional, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 DEFAULT_MODEL = Path("models/current.tar.gz")
 MAX_TEXT = 2000  # characters; a longer message is cut, since the first part names the question
@@ -90,7 +90,7 @@ async def run(stream: IO[bytes], out: IO[str], model: Path, stats: Optional[IO[s
     return errors
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     """Command-line entry point."""
     # Library warnings (TensorFlow, deprecations) would bury the few lines meant for the user.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

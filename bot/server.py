@@ -47,7 +47,7 @@ def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
 
 def apply() -> None:
     """Install the speed-up in this process."""
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result
 
 
 def with_token_from_env(argv: List[str], env: Dict[str, str]) -> List[str]:
@@ -71,10 +71,10 @@ def main() -> None:
     os.umask(0o077)  # the SQLite tracker store and log files hold conversations: this user only
     sys.argv = with_token_from_env(sys.argv, dict(os.environ))
     apply()
-    from bot.channels.guard import install_on_rasa
+    from bot.input_guard import install_on_rasa
     from bot.log_privacy import install_on_rasa as hide_text_in_error_logs
 
-    install_on_rasa()  # malformed requests, huge bodies and typed "/intent" (bot/channels/guard.py)
+    install_on_rasa()  # malformed requests, huge bodies and typed "/intent" (bot/input_guard.py)
     hide_text_in_error_logs()  # Rasa's structlog events of failed messages (bot/log_privacy.py)
     from rasa.__main__ import main as rasa_main
 

@@ -17,7 +17,7 @@ class BotSettings:
     handover_url: Optional[str]
     handover_secret: Optional[str]
     handover_timeout: float
-    # Where messages and callback requests wait while the service is down (bot/actions/clients/outbox.py).
+    # Where messages and callback requests wait while the service is down (bot/handover_gateway/outbox.py).
     outbox_db: str = str(ROOT / "var" / "outbox.db")
     outbox_hold_hours: float = 72.0
 

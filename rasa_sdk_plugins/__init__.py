@@ -19,7 +19,7 @@ hookimpl = pluggy.HookimplMarker("rasa_sdk")
 
 async def start_outbox(app: Any, loop: Any) -> None:
     """After the server started: run the outbox's background task (only with a handover service)."""
-    from bot.actions.clients.outbox import handover_outbox  # the action code, loaded when needed
+    from bot.handover_gateway.outbox import handover_outbox  # the action code, loaded when needed
     from bot.settings import BotSettings
 
     settings = BotSettings.from_env()
@@ -29,7 +29,7 @@ async def start_outbox(app: Any, loop: Any) -> None:
 
 async def stop_outbox(app: Any, loop: Any) -> None:
     """Before the server stops: let the background task finish the call it is making."""
-    from bot.actions.clients.outbox import shutdown
+    from bot.handover_gateway.outbox import shutdown
 
     await shutdown()
 

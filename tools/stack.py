@@ -30,7 +30,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(url: str, timeout: float, process: Optional[subprocess.Popen] = None, log: Optional[Path] = None) -> None:
+def wait_for(
+    url: str, timeout: float, process: Optional[subprocess.Popen[bytes]] = None, log: Optional[Path] = None
+) -> None:
     """Poll `url` until it answers 200; fail early when the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -61,8 +63,8 @@ class Stack:
     extra_env: Dict[str, str] = field(default_factory=dict)
     endpoints: Path = ROOT / "endpoints.yml"
     host: str = "127.0.0.1"
-    processes: List[subprocess.Popen] = field(default_factory=list)
-    named: Dict[str, subprocess.Popen] = field(default_factory=dict)
+    processes: List[subprocess.Popen[bytes]] = field(default_factory=list)
+    named: Dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -90,7 +92,9 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, args: List[str], secrets_env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, args: List[str], secrets_env: Optional[Dict[str, str]] = None
+    ) -> subprocess.Popen[bytes]:
         log = self.workdir / f"{name}.log"
         # Logs hold no personal data (privacy/logs.py), but still: readable by this user only.
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -1,23 +1,13 @@
-"""Shared glue between the intake engine's plain objects and Rasa's dispatcher and events."""
+"""Glue between Rasa's tracker and dispatcher and the conversation's plain objects."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Sequence
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.intake.engine import CHOICE_INTENT, Intake, IntakeState, Reply, UserInput
-from bot.intake.knowledge import knowledge
-from bot.intake.schema import schema
-
-
-@lru_cache(maxsize=1)
-def intake() -> Intake:
-    """The intake of this installation, built on first use (the action server imports every module)."""
-    return Intake(knowledge(), schema())
+from bot.intake.state import CHOICE_INTENT, Reply, UserInput
 
 
 def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply]) -> None:
@@ -45,14 +35,3 @@ def user_input(tracker: Tracker) -> UserInput:
         parse=message,
         choice=choice if intent == CHOICE_INTENT else None,
     )
-
-
-def state_of(tracker: Tracker) -> IntakeState:
-    """The intake state stored in the tracker's slots."""
-    return IntakeState.from_slots(tracker.current_slot_values())
-
-
-def slot_changes(before: IntakeState, after: IntakeState) -> List[EventType]:
-    """SlotSet events for the slots that changed, in a stable order."""
-    old, new = before.as_slots(), after.as_slots()
-    return [SlotSet(name, value) for name, value in new.items() if old[name] != value]

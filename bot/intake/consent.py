@@ -15,9 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
-from bot.intake.engine import (
+from bot.intake.advice import GEMEENTE, contact, numbered, privacy_note
+from bot.intake.knowledge import Knowledge
+from bot.intake.routing import LIFE_EVENT_PREFIX, is_strong_new_topic
+from bot.intake.schema import Schema
+from bot.intake.state import (
     ASKING_CONSENT,
     ASKING_CONTACT,
     ASKING_ORGANISATION,
@@ -32,12 +36,8 @@ from bot.intake.engine import (
     Turn,
     UserInput,
 )
-from bot.intake.routing import LIFE_EVENT_PREFIX
 
-if TYPE_CHECKING:
-    from bot.intake.engine import Intake
-
-GEMEENTE = "gemeente"  # the casemanager works here: consenting to the handover is consenting to the gemeente
+# GEMEENTE: the casemanager works there: consenting to the handover is consenting to the gemeente.
 MAX_CORRECTION = 500  # characters of the citizen's correction that are kept
 
 # Button choices (payloads /kies{"keuze": ...} in the domain responses).
@@ -106,9 +106,9 @@ def _listing(names: Sequence[str]) -> str:
 class Consent:
     """The consent phases of one installation's intake."""
 
-    def __init__(self, intake: "Intake") -> None:
-        self.intake = intake
-        self.kb = intake.kb
+    def __init__(self, kb: Knowledge, tree: Schema) -> None:
+        self.kb = kb
+        self.tree = tree
 
     def _names(self, org_ids: Sequence[str]) -> List[str]:
         return [self.kb.organisations[o].naam for o in org_ids if o in self.kb.organisations]
@@ -120,7 +120,7 @@ class Consent:
             state, intake_fase=ASKING_CONSENT, toestemming_organisaties=(), geweigerde_organisaties=()
         )
         return Turn(
-            (*intro, *self.summary_for_citizen(state), *self.intake.privacy_note(), self._question()), state
+            (*intro, *self.summary_for_citizen(state), *privacy_note(self.kb), self._question()), state
         )
 
     def summary_for_citizen(self, state: IntakeState) -> Tuple[Reply, ...]:
@@ -169,7 +169,7 @@ class Consent:
         return tuple(replies)
 
     def _outcome(self, state: IntakeState) -> Optional[str]:
-        node = self.intake.tree.nodes.get(state.uitkomst_knoop or "")
+        node = self.tree.nodes.get(state.uitkomst_knoop or "")
         return node.uitkomst.samenvatting if node is not None and node.uitkomst is not None else None
 
     def _gemeente(self) -> str:
@@ -263,6 +263,7 @@ class Consent:
         org = current_organisation(state)
         if org is None:  # nothing left to ask (the slots were changed elsewhere): ask consent again
             return self.ask(state)
+        answer: Optional[bool]
         if choice:
             kind, _, rest = choice.partition("|")
             org_id, _, value = rest.partition("|")
@@ -298,7 +299,7 @@ class Consent:
 
     def _unclear(self, state: IntakeState, user: UserInput, question: Reply) -> Optional[Turn]:
         """Not ja or nee: a clear new topic or "dit past niet" leaves consent; anything else asks again."""
-        if user.intent == "past_niet" or self.intake.is_strong_new_topic(user):
+        if user.intent == "past_niet" or is_strong_new_topic(self.kb, user.parse):
             return None
         return Turn((Reply(response="utter_kies_ja_nee"), question), state)
 
@@ -317,15 +318,15 @@ class Consent:
     def _advice(self, state: IntakeState) -> Turn:
         """The outcome's steps and contact routes again; nothing is sent anywhere."""
         replies = [Reply(response="utter_advies_zonder_medewerker")]
-        node = self.intake.tree.nodes.get(state.uitkomst_knoop or "")
+        node = self.tree.nodes.get(state.uitkomst_knoop or "")
         if node is not None and node.uitkomst is not None and node.uitkomst.stappen:
             replies.append(
                 Reply(
                     response="utter_stappen",
-                    variables={"stappen": self.intake.numbered(node.uitkomst.stappen)},
+                    variables={"stappen": numbered(node.uitkomst.stappen)},
                 )
             )
         for org_id in state.organisaties or (GEMEENTE,):
-            replies.append(self.intake.contact(org_id))
+            replies.append(contact(self.kb, org_id))
         replies.append(Reply(response="utter_zelf_doen"))
         return Turn(tuple(replies), replace(state, intake_fase=DONE))

@@ -10,148 +10,46 @@ Wording: question texts come from the stroomschema files; fixed sentences are do
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
+from bot.intake.advice import contact, numbered
+from bot.intake.consent import Consent
 from bot.intake.contact import find_contact
 from bot.intake.knowledge import Knowledge
-from bot.intake.routing import LIFE_EVENT_PREFIX, Routing, question_type, route
+from bot.intake.routing import LIFE_EVENT_PREFIX, Routing, is_strong_new_topic, question_type, route
 from bot.intake.schema import CONTINUE, URGENCY_NODE, Node, Option, Outcome, Schema
+from bot.intake.state import (
+    ASKING_CONTACT,
+    CALLBACK_STEP,
+    CHOICE_INTENT,
+    CONFIRMING,
+    CONSENT_PHASES,
+    DONE,
+    HUMAN_PAYLOAD,
+    IN_TREE,
+    MAX_STORY_QUOTE,
+    OWN_WORDS,
+    IntakeState,
+    Reply,
+    Turn,
+    UserInput,
+    choice_payload,
+    merge,
+)
 
-CHOICE_INTENT = "kies"
-HUMAN_PAYLOAD = "/medewerker"
 MAX_MISUNDERSTANDINGS = 2  # after this many, the bot offers a person (rasa-calm-demo uses >2)
-SWITCH_CONFIDENCE = 0.75  # a new topic this sure interrupts an open question
-MAX_STORY_QUOTE = 300
-
-# Phases of the intake (slot `intake_fase`)
-CONFIRMING = "bevestigen"
-IN_TREE = "schema"
-OWN_WORDS = "eigen_woorden"
-DONE = "uitkomst"
-ASKING_CONSENT = "toestemming"
-CORRECTING = "aanpassen"  # the citizen types a correction of the summary (bot/intake/consent.py)
-ASKING_ORGANISATION = "toestemming_organisatie"
-NO_CONSENT = "geen_toestemming"
-ASKING_CONTACT = "terugbellen"
-CONSENT_PHASES = (ASKING_CONSENT, CORRECTING, ASKING_ORGANISATION, NO_CONSENT)
-# Not a field but a slot derived from the phase: while it is true, rules (bot/data/rules/toestemming.yml)
-# send every message to the intake (action_aanvulling), so a correction is never taken for a greeting.
-TEXT_EXPECTED_SLOT = "tekst_verwacht"
-
-# Steps outside the engine that the action must take next (they talk to the handover service).
-HANDOVER_STEP = "medewerker"
-CALLBACK_STEP = "terugbellen"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One bot message: a domain response (by name, with variables) or a text from the knowledge files."""
-
-    response: Optional[str] = None
-    text: Optional[str] = None
-    buttons: Tuple[Tuple[str, str], ...] = ()  # (title, payload)
-    variables: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class UserInput:
-    """What the citizen sent: the NLU parse, and the choice when a button was pressed."""
-
-    text: str
-    intent: str
-    parse: Mapping[str, Any]
-    choice: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class IntakeState:
-    """Everything the intake remembers; each field is a slot of the same name."""
-
-    intake_fase: Optional[str] = None
-    intake_knoop: Optional[str] = None
-    intake_vervolg: Optional[str] = None
-    kandidaten: Tuple[str, ...] = ()
-    onderwerp: Optional[str] = None
-    levensgebeurtenis: Optional[str] = None
-    organisaties: Tuple[str, ...] = ()
-    extra_organisaties: Tuple[str, ...] = ()
-    extra_onderwerpen: Tuple[str, ...] = ()
-    urgent: bool = False
-    urgentie_gevraagd: bool = False
-    signalen: Tuple[str, ...] = ()
-    afhankelijk: bool = False
-    vraagtype: Optional[int] = None
-    verhaal: Tuple[str, ...] = ()
-    antwoorden: Tuple[str, ...] = ()
-    misverstanden: int = 0
-    past_niet: bool = False
-    samenvatting: Optional[str] = None
-    uitkomst_knoop: Optional[str] = None
-    aanvulling: Optional[str] = None  # the citizen's own correction of the summary
-    toestemming: Optional[bool] = None
-    toestemming_tijd: Optional[str] = None  # ISO 8601 UTC, when the citizen decided
-    toestemming_organisaties: Tuple[str, ...] = ()
-    geweigerde_organisaties: Tuple[str, ...] = ()
-
-    @classmethod
-    def from_slots(cls, slots: Mapping[str, Any]) -> "IntakeState":
-        """Build the state from tracker slots (lists arrive as lists, numbers as floats)."""
-        values: Dict[str, Any] = {}
-        for name, default in cls.__dataclass_fields__.items():
-            value = slots.get(name)
-            if value is None:
-                continue
-            if isinstance(default.default, tuple) or default.default_factory is tuple:  # type: ignore[misc]
-                value = tuple(value)
-            elif name in ("misverstanden", "vraagtype"):
-                value = int(value)
-            values[name] = value
-        return cls(**values)
-
-    def as_slots(self) -> Dict[str, Any]:
-        """The state as slot values (tuples become lists), plus the derived `tekst_verwacht`."""
-        slots = {
-            name: list(getattr(self, name)) if isinstance(getattr(self, name), tuple) else getattr(self, name)
-            for name in self.__dataclass_fields__
-        }
-        slots[TEXT_EXPECTED_SLOT] = self.intake_fase == CORRECTING
-        return slots
-
-
-@dataclass(frozen=True)
-class Turn:
-    """The result of one citizen message."""
-
-    replies: Tuple[Reply, ...]
-    state: IntakeState
-    followup: Optional[str] = None  # HANDOVER_STEP or CALLBACK_STEP
-
-
-def choice_payload(choice: str) -> str:
-    """The button payload that comes back as intent `kies` with entity `keuze`."""
-    return f"/{CHOICE_INTENT}" + json.dumps({"keuze": choice}, ensure_ascii=False)
-
-
-def _merge(*groups: Sequence[str]) -> Tuple[str, ...]:
-    merged: List[str] = []
-    for group in groups:
-        merged.extend(x for x in group if x not in merged)
-    return tuple(merged)
 
 
 class Intake:
     """Runs the intake for one installation's knowledge and stroomschema."""
 
     def __init__(self, kb: Knowledge, tree: Schema) -> None:
-        from bot.intake.consent import Consent  # imported here: consent.py builds on this module's types
-
         self.kb = kb
         self.tree = tree
-        self.consent = Consent(self)
+        self.consent = Consent(kb, tree)
 
     # --- entry point -------------------------------------------------------------------------
     def handle(self, state: IntakeState, user: UserInput, now: Optional[datetime] = None) -> Turn:
@@ -168,12 +66,13 @@ class Intake:
             return self._on_choice(state, user.choice)
         if user.intent == "past_niet":
             return self._doesnt_fit(state)
-        if state.intake_fase == IN_TREE and state.intake_knoop in self.tree.nodes:
-            node = self.tree.nodes[state.intake_knoop]
+        knoop = state.intake_knoop
+        if state.intake_fase == IN_TREE and knoop is not None and knoop in self.tree.nodes:
+            node = self.tree.nodes[knoop]
             option = self._match_answer(node, user)
             if option is not None:
                 return self._apply(state, node, option)
-            if not self.is_strong_new_topic(user):
+            if not is_strong_new_topic(self.kb, user.parse):
                 return self._ask_again(state, node)
         if state.intake_fase == CONFIRMING and state.kandidaten:
             if user.intent == "bevestigen":
@@ -242,7 +141,7 @@ class Intake:
             state,
             verhaal=state.verhaal + ((text,) if text and not text.startswith("/") else ()),
             urgent=state.urgent or routing.urgent,
-            signalen=_merge(state.signalen, routing.signals),
+            signalen=merge(state.signalen, routing.signals),
             levensgebeurtenis=state.levensgebeurtenis or routing.life_event,
         )
 
@@ -269,13 +168,6 @@ class Intake:
             ),
             state,
         )
-
-    def is_strong_new_topic(self, user: UserInput) -> bool:
-        """A new topic this sure interrupts an open question."""
-        intent = user.parse.get("intent") or {}
-        name = intent.get("name") or ""
-        is_topic = name in self.kb.topics or name.removeprefix(LIFE_EVENT_PREFIX) in self.kb.life_events
-        return is_topic and float(intent.get("confidence") or 0.0) >= SWITCH_CONFIDENCE
 
     # --- buttons -----------------------------------------------------------------------------
     def _on_choice(self, state: IntakeState, choice: str) -> Turn:
@@ -383,9 +275,9 @@ class Intake:
             state,
             antwoorden=(*state.antwoorden, f"{node.vraag} → {option.label}"),
             urgent=state.urgent or facts.urgent,
-            signalen=_merge(state.signalen, facts.signalen),
-            extra_organisaties=_merge(state.extra_organisaties, facts.organisaties),
-            extra_onderwerpen=_merge(state.extra_onderwerpen, facts.onderwerpen),
+            signalen=merge(state.signalen, facts.signalen),
+            extra_organisaties=merge(state.extra_organisaties, facts.organisaties),
+            extra_onderwerpen=merge(state.extra_onderwerpen, facts.onderwerpen),
             levensgebeurtenis=facts.levensgebeurtenis or state.levensgebeurtenis,
             afhankelijk=state.afhankelijk or facts.afhankelijk,
             misverstanden=0,
@@ -412,7 +304,7 @@ class Intake:
             else kb.topics[outcome.onderwerp].organisations
         )
         extra_topic_orgs = [org for t in state.extra_onderwerpen for org in kb.topics[t].organisations]
-        organisations = _merge(base, state.extra_organisaties, extra_topic_orgs)
+        organisations = merge(base, state.extra_organisaties, extra_topic_orgs)
         dependent = outcome.afhankelijk or state.afhankelijk
         qtype = question_type(organisations, dependent) or 1
         life_event = outcome.levensgebeurtenis or state.levensgebeurtenis
@@ -429,10 +321,10 @@ class Intake:
         state = replace(state, samenvatting=self.summary(state, outcome))
         replies: List[Reply] = [
             Reply(response="utter_uitkomst", variables={"samenvatting": outcome.samenvatting}),
-            Reply(response="utter_stappen", variables={"stappen": self.numbered(outcome.stappen)}),
+            Reply(response="utter_stappen", variables={"stappen": numbered(outcome.stappen)}),
         ]
         for org_id in organisations:
-            replies.append(self.contact(org_id))
+            replies.append(contact(self.kb, org_id))
         if state.urgent:
             replies.append(Reply(response="utter_advies_dringend"))
         elif qtype > 1:
@@ -444,27 +336,6 @@ class Intake:
             )
         )
         return Turn(tuple(replies), state)
-
-    @staticmethod
-    def numbered(steps: Sequence[str]) -> str:
-        """Steps as a numbered list, one per line."""
-        return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
-
-    def privacy_note(self) -> Tuple[Reply, ...]:
-        """Where the gemeente explains what it stores and how long (sources L-11); nothing without a page."""
-        page = self.kb.organisations["gemeente"].privacy
-        return (Reply(response="utter_privacy_bewaren", variables={"privacy_url": page}),) if page else ()
-
-    def contact(self, org_id: str) -> Reply:
-        """How to reach an organisation: its website, and its phone number when we know it for sure."""
-        org = self.kb.organisations[org_id]
-        variables = {"naam": org.naam, "wat": org.wat, "contact": org.contact}
-        if org.telefoon:
-            hours = f" ({org.bereikbaar})" if org.bereikbaar else ""
-            return Reply(
-                response="utter_contact_telefoon", variables={**variables, "telefoon": org.telefoon + hours}
-            )
-        return Reply(response="utter_contact_website", variables=variables)
 
     def summary(self, state: IntakeState, outcome: Outcome) -> str:
         """One paragraph for the casemanager: the citizen's words first, then what the intake found."""

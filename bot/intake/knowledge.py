@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
@@ -53,7 +53,7 @@ class LifeEvent:
     label: str
     knop: str
     afhankelijk: bool
-    patterns: Tuple[re.Pattern, ...] = ()
+    patterns: Tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Signal:
     id: str
     label: str
     urgent: bool
-    patterns: Tuple[re.Pattern, ...]
+    patterns: Tuple[re.Pattern[str], ...]
 
 
 @dataclass(frozen=True)
@@ -102,15 +102,15 @@ class Knowledge:
         return self.topics[key].knop
 
 
-def _read(name: str, directory: Path) -> dict:
+def _read(name: str, directory: Path) -> Dict[str, Any]:
     return yaml.safe_load((directory / name).read_text(encoding="utf-8")) or {}
 
 
-def _compile(patterns: List[str]) -> Tuple[re.Pattern, ...]:
+def _compile(patterns: List[str]) -> Tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def _gemeente_overrides(org: dict) -> dict:
+def _gemeente_overrides(org: Dict[str, Any]) -> Dict[str, Any]:
     # The demo municipality ships in the knowledge file; an installation names its own.
     env = {
         "naam": os.environ.get("GEMEENTE_NAAM"),

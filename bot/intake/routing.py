@@ -154,3 +154,14 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
         signals=signals,
         candidates=tuple(name for name, _ in found),
     )
+
+
+SWITCH_CONFIDENCE = 0.75  # a new topic this sure interrupts an open question
+
+
+def is_strong_new_topic(kb: Knowledge, parse: Mapping[str, Any]) -> bool:
+    """NLU is this sure the message is a topic or life event: it interrupts an open question."""
+    intent = parse.get("intent") or {}
+    name = intent.get("name") or ""
+    is_topic = name in kb.topics or name.removeprefix(LIFE_EVENT_PREFIX) in kb.life_events
+    return is_topic and float(intent.get("confidence") or 0.0) >= SWITCH_CONFIDENCE

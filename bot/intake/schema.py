@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
 
 import yaml
 
@@ -88,7 +88,7 @@ class Schema:
     nodes: Mapping[str, Node]
     topic_entries: Mapping[str, str]
     event_entries: Mapping[str, str]
-    urgent_themes: frozenset
+    urgent_themes: FrozenSet[str]
 
     def entry_for(self, key: str) -> str:
         """Entry node for a candidate key (a topic id or `leven.<life event id>`)."""
@@ -115,7 +115,7 @@ class Schema:
                     yield f"{node.id}.stappen[{i}]", step
 
 
-def _facts(raw: dict) -> Facts:
+def _facts(raw: Dict[str, Any]) -> Facts:
     return Facts(
         urgent=bool(raw.get("urgent", False)),
         signalen=tuple(raw.get("signalen", ())),
@@ -126,7 +126,7 @@ def _facts(raw: dict) -> Facts:
     )
 
 
-def _parse_file(path: Path, problems: List[str]) -> Tuple[str, dict, dict, bool]:
+def _parse_file(path: Path, problems: List[str]) -> Tuple[str, Dict[str, Any], Dict[str, Any], bool]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     thema = raw.get("thema")
     if not thema:
@@ -139,7 +139,7 @@ def _parse_file(path: Path, problems: List[str]) -> Tuple[str, dict, dict, bool]
     )
 
 
-def _parse_node(node_id: str, thema: str, raw: dict, problems: List[str]) -> Node:
+def _parse_node(node_id: str, thema: str, raw: Dict[str, Any], problems: List[str]) -> Node:
     where = f"{node_id}"
     if not node_id.startswith(f"{thema}."):
         problems.append(f"{where}: id begint niet met het thema '{thema}.'")

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.actions.clients import outbox
+from bot.handover_gateway import outbox
 
 
 @pytest.fixture(autouse=True)

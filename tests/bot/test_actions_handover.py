@@ -1,212 +1,176 @@
-"""The handover actions against a fake handover service (a real aiohttp server on loopback)."""
+"""A person, the live chat and status through action_turn, with a fake handover gateway
+(tests/bot/fakes.py). How the real gateway gets these results from the service: test_gateway.py."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from rasa_sdk import Tracker
-from rasa_sdk.events import AllSlotsReset, FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.intake import ActionIntake
-from bot.actions.medewerker import ActionMedewerker
-from bot.actions.overdracht import (
-    ActionDoorsturen,
-    ActionMedewerkerBericht,
-    ActionMedewerkerGekoppeld,
-    ActionTerugNaarBot,
-    ActionWachtrijUpdate,
+from bot.actions.messages import send
+from bot.actions.turn import conversation
+from bot.intake.conversation import Context, ConversationState
+from bot.intake.effects import (
+    CaseStatus,
+    CaseUnknown,
+    NoOneAvailable,
+    Queued,
+    Refused,
+    Result,
+    Unavailable,
 )
-from bot.actions.status import ActionStatus
-from bot.intake.engine import choice_payload
-from tests.bot.helpers import as_rasa_sends, domain, external_message
-from tools.stack import free_port
+from tests.bot.fakes import FakeGateway
+from tests.bot.helpers import (
+    SENDER,
+    apply,
+    as_rasa_sends,
+    click,
+    domain,
+    from_handover,
+    responses_of,
+    take_turn,
+    tracker,
+)
 
-SECRET = "test-geheim"
-
-
-class FakeHandover:
-    """Records what the bot sends; answers like the real service (handover/README.md)."""
-
-    def __init__(self) -> None:
-        self.offer = "live"
-        self.cases: List[Dict[str, Any]] = []
-        self.messages: List[Dict[str, Any]] = []
-        self.closed = False
-        self.statuses: Dict[str, Dict[str, Any]] = {}
-
-    def app(self) -> web.Application:
-        app = web.Application()
-
-        @web.middleware
-        async def auth(request: web.Request, handler):  # type: ignore[no-untyped-def]
-            if request.headers.get("Authorization") != f"Bearer {SECRET}":
-                return web.json_response({"error": "unauthorized"}, status=401)
-            return await handler(request)
-
-        async def availability(request: web.Request) -> web.Response:
-            return web.json_response(
-                {"open": self.offer == "live", "online_casemanagers": 1, "offer": self.offer}
-            )
-
-        async def cases(request: web.Request) -> web.Response:
-            self.cases.append(await request.json())
-            return web.json_response({"reference": "HV-7K3M", "status": "wachtend", "queue_position": 2,
-                                      "expected_wait_minutes": 8, "offer": self.offer}, status=201)
-
-        async def messages(request: web.Request) -> web.Response:
-            if self.closed:
-                return web.json_response({"error": "closed"}, status=409)
-            self.messages.append({"reference": request.match_info["ref"], **await request.json()})
-            return web.json_response({"status": "accepted"}, status=202)
-
-        async def status(request: web.Request) -> web.Response:
-            found = self.statuses.get(request.match_info["ref"])
-            return web.json_response(found or {"error": "not_found"}, status=200 if found else 404)
-
-        app.middlewares.append(auth)
-        app.router.add_get("/api/availability", availability)
-        app.router.add_post("/api/cases", cases)
-        app.router.add_post("/api/cases/{ref}/messages", messages)
-        app.router.add_get("/api/status/{ref}", status)
-        return app
+REFERENCE = "HV-7K3M"
+LIVE = {"handover_actief": True, "handover_referentie": REFERENCE}
 
 
-@pytest.fixture
-async def service(monkeypatch: pytest.MonkeyPatch):
-    fake = FakeHandover()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    monkeypatch.setenv("HANDOVER_URL", str(server.make_url("")).rstrip("/"))
-    monkeypatch.setenv("HANDOVER_SHARED_SECRET", SECRET)
-    yield fake
-    await server.close()
-
-
-def tracker(text: str, intent: str, slots: Optional[Dict[str, Any]] = None,
-            entities: Optional[List[Dict[str, Any]]] = None,
-            events: Optional[List[Dict[str, Any]]] = None,
-            metadata: Optional[Dict[str, Any]] = None) -> Tracker:
-    return Tracker.from_dict({
-        "sender_id": "burger-42",
-        "slots": slots or {},
-        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0},
-                           "intent_ranking": [], "entities": entities or [], "metadata": metadata or {}},
-        "latest_input_channel": "socketio",
-        "events": events or [
-            {"event": "user", "text": "ik kan mijn boete niet betalen", "timestamp": 1,
-             "input_channel": "socketio"},
-            {"event": "bot", "text": "Klopt dat?", "timestamp": 2},
-        ],
-        "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
-    })
-
-
-def from_handover(intent: str, slots: Optional[Dict[str, Any]] = None,
-                  entities: Optional[List[Dict[str, Any]]] = None) -> Tracker:
-    """The tracker after the handover service's trigger_intent (the event as Rasa makes it)."""
-    message = external_message(intent, entities)
-    return tracker(message["text"], intent, slots, entities, metadata=message["metadata"])
-
-
-def click(choice: str, slots: Dict[str, Any]) -> Tracker:
-    return tracker(choice_payload(choice), "kies", slots, [{"entity": "keuze", "value": choice}])
-
-
-async def test_a_person_is_offered_only_after_consent(service: FakeHandover) -> None:
+async def test_a_person_is_offered_only_after_consent() -> None:
     # The consent step itself (what is shared, correction, per organisation):
     # tests/bot/test_actions_consent.py
-    dispatcher = CollectingDispatcher()
-    events = await ActionMedewerker().run(dispatcher, tracker("ik wil een mens", "medewerker",
-                                                              {"verhaal": ["Boete CJIB"]}), {})
-    assert [m["response"] for m in dispatcher.messages] == [
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(
+        gateway, tracker("ik wil een mens", "medewerker", {"verhaal": ["Boete CJIB"]})
+    )
+    assert responses_of(dispatcher) == [
         "utter_toestemming_inleiding", "utter_toestemming_eigen_woorden", "utter_vraag_toestemming"]
     assert dispatcher.messages[1]["verhaal"] == "Boete CJIB"
     assert events == [SlotSet("intake_fase", "toestemming")]
-    assert service.cases == []
+    assert gateway.calls == []
 
 
-async def test_consent_creates_a_case_with_transcript_and_intake(service: FakeHandover) -> None:
+async def test_consent_creates_a_case_with_transcript_and_intake() -> None:
+    gateway = FakeGateway()
     slots = {"intake_fase": "toestemming", "onderwerp": "cjib.betalingsregeling", "organisaties": ["cjib"],
              "vraagtype": 1.0, "urgent": True, "samenvatting": "In eigen woorden: boete"}
-    dispatcher = CollectingDispatcher()
-    events = await ActionIntake().run(dispatcher, click("toestemming|ja", slots), {})
-    assert len(service.cases) == 1
-    case = service.cases[0]
+    dispatcher, events = await take_turn(gateway, click("toestemming|ja", slots))
+    assert gateway.methods == ["open_case"]
+    case = gateway.cases[0]
     assert case["consent"] is True and case["kind"] == "chat"
     assert case["consent_organisations"] == ["cjib"] and case["consent_at"]
-    assert case["channel"] == "socketio" and case["sender_id"] == "burger-42"
+    assert case["channel"] == "socketio" and case["sender_id"] == SENDER
     assert case["summary"]["topic"] == "cjib.betalingsregeling"
     assert case["summary"]["organisations"] == ["cjib"] and case["summary"]["question_type"] == 1
+    assert case["summary"]["urgent"] is True
     assert case["transcript"][0] == {
         "role": "citizen", "text": "ik kan mijn boete niet betalen", "timestamp": 1
     }
     assert dispatcher.messages[-1]["response"] == "utter_in_wachtrij"
-    assert dispatcher.messages[-1]["referentie"] == "HV-7K3M" and dispatcher.messages[-1]["positie"] == 2
+    assert dispatcher.messages[-1]["referentie"] == REFERENCE and dispatcher.messages[-1]["positie"] == 2
+    assert dispatcher.messages[-1]["wachttijd"] == 8
     assert SlotSet("toestemming", True) in events
-    assert SlotSet("handover_actief", True) in events and SlotSet("handover_referentie", "HV-7K3M") in events
+    assert SlotSet("handover_actief", True) in events and SlotSet("handover_referentie", REFERENCE) in events
 
 
-async def test_without_consent_nothing_is_sent(service: FakeHandover) -> None:
-    dispatcher = CollectingDispatcher()
-    events = await ActionIntake().run(
-        dispatcher, tracker("nee", "ontkennen", {"intake_fase": "toestemming"}), {}
-    )
-    assert service.cases == []
+async def test_without_consent_nothing_is_sent() -> None:
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, tracker("nee", "ontkennen", {"intake_fase": "toestemming"}))
+    assert gateway.calls == []
     assert dispatcher.messages[0]["response"] == "utter_geen_toestemming"
     assert SlotSet("toestemming", False) in events
 
 
-async def test_outside_office_hours_a_callback_request_is_taken(service: FakeHandover) -> None:
-    service.offer = "callback"
-    dispatcher = CollectingDispatcher()
-    slots: Dict[str, Any] = {"intake_fase": "toestemming"}
-    events = await ActionIntake().run(dispatcher, click("toestemming|ja", slots), {})
+async def test_outside_office_hours_a_callback_request_is_taken() -> None:
+    gateway = FakeGateway(open_case=NoOneAvailable())
+    dispatcher, events = await take_turn(gateway, click("toestemming|ja", {"intake_fase": "toestemming"}))
     assert dispatcher.messages[-1]["response"] == "utter_terugbellen_vraag_contact"
     assert SlotSet("intake_fase", "terugbellen") in events
+    assert gateway.methods == ["open_case"]  # no one there: no case
     slots = {"intake_fase": "terugbellen", "toestemming": True}
-    dispatcher = CollectingDispatcher()
-    await ActionIntake().run(dispatcher, tracker("weet ik niet", "nlu_fallback", slots), {})
+    dispatcher, _ = await take_turn(gateway, tracker("weet ik niet", "nlu_fallback", slots))
     assert dispatcher.messages[-1]["response"] == "utter_vraag_contactgegevens_opnieuw"
-    assert service.cases == []
-    dispatcher = CollectingDispatcher()
-    await ActionIntake().run(dispatcher, tracker("06 12345678 morgenochtend", "nlu_fallback", slots), {})
-    assert service.cases[0]["kind"] == "callback"
-    assert service.cases[0]["contact"] == {"phone": "0612345678", "moment": "morgenochtend"}
+    assert gateway.methods == ["open_case"]
+    dispatcher, _ = await take_turn(gateway, tracker("06 12345678 morgenochtend", "nlu_fallback", slots))
+    assert gateway.methods == ["open_case", "request_callback"]
+    callback = gateway.called("request_callback")[0]["case"]
+    assert callback["kind"] == "callback"
+    assert callback["contact"] == {"phone": "0612345678", "moment": "morgenochtend"}
     assert dispatcher.messages[-1]["response"] == "utter_terugbelverzoek_ontvangen"
+    assert dispatcher.messages[-1]["referentie"] == REFERENCE
 
 
-async def test_service_down_gives_an_honest_answer_the_phone_route_and_a_callback_offer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("HANDOVER_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("HANDOVER_TIMEOUT", "2")
-    dispatcher = CollectingDispatcher()
-    events = await ActionMedewerker().run(
-        dispatcher, tracker("medewerker", "medewerker", {"toestemming": True}), {}
-    )
+async def test_service_down_gives_an_honest_answer_the_phone_route_and_a_callback_offer() -> None:
+    # Also a wrong secret or a service that hangs (tests/bot/test_gateway.py).
+    gateway = FakeGateway(open_case=Unavailable())
+    dispatcher, events = await take_turn(gateway, tracker("medewerker", "medewerker", {"toestemming": True}))
     assert dispatcher.messages[0]["response"] == "utter_medewerker_niet_bereikbaar"
     assert dispatcher.messages[1]["naam"]  # the municipality's contact route
     assert dispatcher.messages[2]["response"] == "utter_terugbellen_aanbod"  # the request waits in the outbox
     assert events == [SlotSet("intake_fase", "terugbellen")]
 
 
-async def test_messages_during_handover_go_to_the_casemanager_silently(service: FakeHandover) -> None:
-    slots = {"handover_actief": True, "handover_referentie": "HV-7K3M"}
-    dispatcher = CollectingDispatcher()
-    events = await ActionDoorsturen().run(dispatcher, tracker("is er al iemand?", "medewerker", slots), {})
-    sent = [{k: v for k, v in m.items() if k != "client_id"} for m in service.messages]
-    assert sent == [{"reference": "HV-7K3M", "sender_id": "burger-42", "text": "is er al iemand?"}]
-    assert len(service.messages[0]["client_id"]) == 32  # the outbox item's key: the service stores it once
+@pytest.mark.parametrize(
+    "result,response",
+    [(Queued(first=True), "utter_terugbelverzoek_bewaard"),
+     (Refused(), "utter_medewerker_niet_bereikbaar")],
+)
+async def test_a_callback_request_that_is_not_delivered_at_once(result: Result, response: str) -> None:
+    gateway = FakeGateway(request_callback=result)
+    slots = {"intake_fase": "terugbellen", "toestemming": True}
+    dispatcher, events = await take_turn(gateway, tracker("06 12345678 morgenochtend", "nlu_fallback", slots))
+    assert responses_of(dispatcher)[0] == response
+    assert events == [SlotSet("intake_fase", "uitkomst")]  # no reference to remember
+
+
+async def test_messages_during_handover_go_to_the_casemanager_silently() -> None:
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, tracker("is er al iemand?", "medewerker", LIVE))
+    assert gateway.called("forward") == [
+        {"reference": REFERENCE, "sender_id": SENDER, "text": "is er al iemand?"}
+    ]
+    assert gateway.methods == ["forward"]
     assert dispatcher.messages == [] and events == []
-    service.closed = True
-    events = await ActionDoorsturen().run(dispatcher, tracker("hallo?", "begroeten", slots), {})
+    gateway.answer("forward", Refused(case_gone=True))
+    dispatcher, events = await take_turn(gateway, tracker("hallo?", "begroeten", LIVE))
     assert dispatcher.messages[0]["response"] == "utter_gesprek_al_afgesloten"
-    # The explicit listen: no rule covers the turn once the slot is false (tests/e2e/test_closed_case.py).
-    assert events == [SlotSet("handover_actief", False), FollowupAction("action_listen")]
+    # The bot then listens: bot/policy.py predicts action_listen after every action
+    # (tests/bot/test_policy.py; before, this needed an explicit FollowupAction).
+    assert events == [SlotSet("handover_actief", False)]
+
+
+@pytest.mark.parametrize(
+    "results,told",
+    [
+        ([Queued(first=True), Queued(first=False), Queued(first=False)],
+         [["utter_bericht_komt_later"], [], []]),  # told once per outage
+        ([Refused(case_gone=False)], [["utter_doorsturen_mislukt"]]),
+    ],
+)
+async def test_a_message_that_cannot_be_delivered_now(results: List[Result], told: List[List[str]]) -> None:
+    gateway = FakeGateway(forward=results)
+    said = []
+    for n in range(len(told)):
+        dispatcher, events = await take_turn(gateway, tracker(f"bericht {n}", "nlu_fallback", LIVE))
+        assert events == []  # the live chat goes on
+        said.append(responses_of(dispatcher))
+    assert said == told
+    assert [c["text"] for c in gateway.called("forward")] == [f"bericht {n}" for n in range(len(told))]
+
+
+@pytest.mark.parametrize(
+    "slots,configured",
+    [({"handover_actief": True}, True), (LIVE, False)],  # no reference, or no service
+)
+async def test_without_a_case_or_a_service_nothing_is_forwarded_and_the_live_chat_ends(
+    slots: Dict[str, Any], configured: bool
+) -> None:
+    gateway = FakeGateway(configured=configured)
+    dispatcher, events = await take_turn(gateway, tracker("hallo?", "begroeten", slots))
+    assert gateway.calls == [] and dispatcher.messages == []
+    assert events == [SlotSet("handover_actief", False)]
 
 
 @pytest.mark.parametrize(
@@ -214,66 +178,83 @@ async def test_messages_during_handover_go_to_the_casemanager_silently(service: 
     [("wachtend", "utter_status_wachtend"), ("in_behandeling", "utter_status_in_behandeling"),
      ("afgerond", "utter_status_afgerond"), (None, "utter_status_onbekend")],
 )
-async def test_status_by_reference(service: FakeHandover, status: Optional[str], response: str) -> None:
-    if status:
-        service.statuses["HV-7K3M"] = {"reference": "HV-7K3M", "status": status, "queue_position": 3}
-    dispatcher = CollectingDispatcher()
-    await ActionStatus().run(dispatcher, tracker("status HV-7K3M", "status_vraag"), {})
+async def test_status_by_reference(status: Optional[str], response: str) -> None:
+    gateway = FakeGateway(status=CaseStatus(status, 3) if status else CaseUnknown())
+    dispatcher, events = await take_turn(gateway, tracker("status HV-7K3M", "status_vraag"))
+    assert gateway.called("status") == [{"reference": REFERENCE}]
     assert dispatcher.messages[0]["response"] == response
-    assert dispatcher.messages[0]["referentie"] == "HV-7K3M"
+    assert dispatcher.messages[0]["referentie"] == REFERENCE
+    if status:
+        assert dispatcher.messages[0]["positie"] == 3
+    assert events == []
+
+
+@pytest.mark.parametrize("result", [Unavailable(), CaseStatus("onbekende_status", 1)])
+async def test_a_status_that_cannot_be_known_now(result: Result) -> None:
+    dispatcher, _ = await take_turn(FakeGateway(status=result), tracker("status HV-7K3M", "status_vraag"))
+    assert responses_of(dispatcher) == ["utter_status_niet_beschikbaar"]
+
+
+async def test_a_status_without_a_queue_position_says_position_1() -> None:
+    dispatcher, _ = await take_turn(
+        FakeGateway(status=CaseStatus("wachtend", None)), tracker("status HV-7K3M", "status_vraag")
+    )
+    assert dispatcher.messages[0]["positie"] == 1
 
 
 async def test_a_casemanager_message_is_labelled_with_the_first_name() -> None:
-    dispatcher = CollectingDispatcher()
     entities = [
         {"entity": "tekst", "value": "Ik bel het CJIB nu voor u."},
         {"entity": "naam", "value": "Sanne"},
     ]
-    await ActionMedewerkerBericht().run(
-        dispatcher, from_handover("medewerker_bericht", entities=entities), {}
-    )
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, from_handover("medewerker_bericht", LIVE, entities))
     message = dispatcher.messages[0]
     assert message["response"] == "utter_bericht_van_medewerker"
     assert (message["naam"], message["tekst"]) == ("Sanne", "Ik bel het CJIB nu voor u.")
+    assert events == [] and gateway.calls == []  # never forwarded back to the service
 
 
 async def test_return_to_bot_closes_with_reference_and_agreements_and_resets() -> None:
-    dispatcher = CollectingDispatcher()
     entities = [
-        {"entity": "referentie", "value": "HV-7K3M"},
+        {"entity": "referentie", "value": REFERENCE},
         {"entity": "afspraken", "value": "Sanne belt u vrijdag."},
     ]
-    events = await ActionTerugNaarBot().run(
-        dispatcher, from_handover("terug_naar_bot", {"handover_actief": True}, entities), {}
-    )
-    assert [m["response"] for m in dispatcher.messages] == [
-        "utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"
-    ]
-    assert dispatcher.messages[0]["referentie"] == "HV-7K3M"
+    slots = {**LIVE, "intake_fase": "uitkomst", "onderwerp": "cjib.betalingsregeling", "toestemming": True,
+             "toestemming_organisaties": ["cjib"], "verhaal": ["boete"], "vraagtype": 1.0}
+    dispatcher, events = await take_turn(FakeGateway(), from_handover("terug_naar_bot", slots, entities))
+    assert responses_of(dispatcher) == ["utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"]
+    assert dispatcher.messages[0]["referentie"] == REFERENCE
     assert dispatcher.messages[1]["afspraken"] == "Sanne belt u vrijdag."
-    assert events == [AllSlotsReset()]
+    # Every slot back to its start (before: AllSlotsReset; every slot is a field of the state).
+    assert set(domain()["slots"]) == set(ConversationState().as_slots())
+    assert ConversationState.from_slots(apply(slots, events)) == ConversationState()
 
 
-async def test_a_wrong_secret_is_refused_and_the_citizen_gets_the_phone_route(
-    service: FakeHandover, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HANDOVER_SHARED_SECRET", "fout")
-    dispatcher = CollectingDispatcher()
-    await ActionMedewerker().run(dispatcher, tracker("medewerker", "medewerker", {"toestemming": True}), {})
-    assert dispatcher.messages[0]["response"] == "utter_medewerker_niet_bereikbaar"
-    assert service.cases == []
-
-
-@pytest.mark.parametrize("action,intent", [
-    (ActionMedewerkerBericht(), "medewerker_bericht"),
-    (ActionTerugNaarBot(), "terug_naar_bot"),
-])
-async def test_a_citizen_cannot_forge_service_events_by_typing_the_intent(action, intent: str) -> None:
-    dispatcher = CollectingDispatcher()
+@pytest.mark.parametrize("intent", ["medewerker_bericht", "terug_naar_bot"])
+async def test_a_citizen_cannot_forge_service_events_by_typing_the_intent(intent: str) -> None:
+    gateway = FakeGateway()
     forged = f'/{intent}{{"tekst": "U krijgt 1000 euro", "naam": "Sanne", "referentie": "HV-7K3M"}}'
     entities = [{"entity": "tekst", "value": "U krijgt 1000 euro"}, {"entity": "naam", "value": "Sanne"}]
-    events = await action.run(dispatcher, tracker(forged, intent, {"handover_actief": True}, entities), {})
+    dispatcher, events = await take_turn(gateway, tracker(forged, intent, LIVE, entities))
     assert dispatcher.messages == [] and events == []
+    # It is the citizen's own message, so it goes to the casemanager as theirs.
+    assert gateway.called("forward") == [{"reference": REFERENCE, "sender_id": SENDER, "text": forged}]
+
+
+@pytest.mark.parametrize("intent", ["medewerker_bericht", "medewerker_gekoppeld", "terug_naar_bot"])
+async def test_outside_a_live_chat_a_forged_service_event_shows_nothing_as_staff(intent: str) -> None:
+    gateway = FakeGateway()
+    slots = {"handover_referentie": REFERENCE, "intake_fase": "uitkomst",
+             "onderwerp": "cjib.betalingsregeling"}
+    entities = [{"entity": "tekst", "value": "U krijgt 1000 euro"}, {"entity": "naam", "value": "Sanne"}]
+    dispatcher, events = await take_turn(gateway, tracker(f"/{intent}", intent, slots, entities))
+    staff = {"utter_bericht_van_medewerker", "utter_medewerker_gekoppeld", "utter_terug_naar_bot",
+             "utter_afspraken", "utter_bot_weer_hier"}
+    assert not staff & set(responses_of(dispatcher))
+    assert "U krijgt 1000 euro" not in str(dispatcher.messages)
+    assert SlotSet("handover_referentie", None) not in events  # no reset either
+    assert gateway.calls == []
 
 
 # --- the live chat's messages are structured payloads, never texts a client must recognise -------
@@ -282,16 +263,14 @@ async def test_a_citizen_cannot_forge_service_events_by_typing_the_intent(action
 STAFF = [{"entity": "tekst", "value": "Ik bel het CJIB nu voor u."}, {"entity": "naam", "value": "Sanne"}]
 
 
-async def sent(action: Any, t: Tracker) -> List[Any]:
-    """The custom payloads (or texts) the citizen's channel gets when `action` runs on `t`."""
-    dispatcher = CollectingDispatcher()
-    await action.run(dispatcher, t, {})
+async def sent(t: Any, gateway: Optional[FakeGateway] = None) -> List[Any]:
+    """The custom payloads (or texts) the citizen's channel gets when action_turn runs on `t`."""
+    dispatcher, _ = await take_turn(gateway or FakeGateway(), t)
     return [event.data["custom"] or event.text for event in await as_rasa_sends(dispatcher.messages)]
 
 
 async def test_a_casemanager_message_is_a_staff_message_payload_only() -> None:
-    dispatcher = CollectingDispatcher()
-    await ActionMedewerkerBericht().run(dispatcher, from_handover("medewerker_bericht", entities=STAFF), {})
+    dispatcher, _ = await take_turn(FakeGateway(), from_handover("medewerker_bericht", LIVE, STAFF))
     (event,) = await as_rasa_sends(dispatcher.messages)
     assert event.text is None, "custom only: text and custom would reach the citizen as two messages"
     assert event.data["custom"] == {"data": {
@@ -303,25 +282,25 @@ async def test_a_casemanager_message_is_a_staff_message_payload_only() -> None:
 async def test_the_casemanagers_words_are_carried_as_they_are() -> None:
     words = "Uw kenmerk is {referentie}.\n\nSanne (medewerker): dit is ook van mij"
     entities = [{"entity": "tekst", "value": words}, {"entity": "naam", "value": "Sanne"}]
-    (payload,) = await sent(ActionMedewerkerBericht(), from_handover("medewerker_bericht", entities=entities))
+    (payload,) = await sent(from_handover("medewerker_bericht", LIVE, entities))
     assert payload["data"]["text"] == words  # one message, not split, nothing filled in
 
 
-async def test_the_relay_actions_send_mode_payloads() -> None:
-    assert await sent(ActionMedewerkerGekoppeld(), from_handover(
-        "medewerker_gekoppeld", entities=[{"entity": "naam", "value": "Sanne"}]
+async def test_the_relay_events_send_mode_payloads() -> None:
+    assert await sent(from_handover(
+        "medewerker_gekoppeld", LIVE, [{"entity": "naam", "value": "Sanne"}]
     )) == [{"data": {"type": "mode", "mode": "staff", "name": "Sanne",
                      "text": "U praat nu met Sanne. Sanne werkt bij de gemeente."}}]
-    assert await sent(ActionWachtrijUpdate(), from_handover(
-        "wachtrij_update", {"handover_actief": True}, [{"entity": "positie", "value": "3"}]
+    assert await sent(from_handover(
+        "wachtrij_update", LIVE, [{"entity": "positie", "value": "3"}]
     )) == [{"data": {"type": "mode", "mode": "queued", "position": "3",
                      "text": "U bent nu nummer 3 in de wachtrij."}}]
-    closing = await sent(ActionTerugNaarBot(), from_handover(
-        "terug_naar_bot", {"handover_actief": True},
-        [{"entity": "referentie", "value": "HV-7K3M"}, {"entity": "afspraken", "value": "Sanne belt u."}],
+    closing = await sent(from_handover(
+        "terug_naar_bot", LIVE,
+        [{"entity": "referentie", "value": REFERENCE}, {"entity": "afspraken", "value": "Sanne belt u."}],
     ))
     assert closing == [
-        {"data": {"type": "mode", "mode": "closed", "reference": "HV-7K3M",
+        {"data": {"type": "mode", "mode": "closed", "reference": REFERENCE,
                   "text": "De medewerker heeft het gesprek afgesloten. Uw kenmerk is HV-7K3M."}},
         "Dit hebben we afgesproken: Sanne belt u.",  # the bot's own sentence, an ordinary text
         {"data": {"type": "mode", "mode": "bot",
@@ -329,22 +308,32 @@ async def test_the_relay_actions_send_mode_payloads() -> None:
     ]
 
 
+async def test_a_queue_update_outside_a_live_chat_or_without_a_number_shows_nothing() -> None:
+    assert await sent(from_handover("wachtrij_update", {}, [{"entity": "positie", "value": "3"}])) == []
+    assert await sent(from_handover("wachtrij_update", LIVE, [{"entity": "positie", "value": "drie"}])) == []
+
+
 CLOSED = "Het gesprek met de medewerker is al afgesloten. U kunt mij weer een vraag stellen."
 
 
-async def test_the_queue_and_forwarding_notices_are_mode_payloads(service: FakeHandover) -> None:
-    queued = await sent(ActionIntake(), click("toestemming|ja", {"intake_fase": "toestemming"}))
+async def test_the_queue_and_forwarding_notices_are_mode_payloads() -> None:
+    queued = await sent(click("toestemming|ja", {"intake_fase": "toestemming"}))
     assert queued[-1] == {"data": {
-        "type": "mode", "mode": "queued", "reference": "HV-7K3M", "position": "2", "wait_minutes": "8",
+        "type": "mode", "mode": "queued", "reference": REFERENCE, "position": "2", "wait_minutes": "8",
         "text": "U staat in de wachtrij. U bent nummer 2. Het duurt ongeveer 8 minuten."
                 " Uw kenmerk is HV-7K3M. Houd dit gesprek open.",
     }}
-    active = {"handover_actief": True, "handover_referentie": "HV-7K3M", "toestemming": True}
-    again = await sent(ActionMedewerker(), tracker("ik wil een mens", "medewerker", active))
+    # A person offered while the live chat is on (the conversation's offer_person; a citizen's "ik wil
+    # een mens" itself goes to the casemanager then, as every message does).
+    state = ConversationState.from_slots({**LIVE, "toestemming": True})
+    step = conversation().offer_person(state, Context())
+    assert step.effect is None and step.state == state
+    dispatcher = CollectingDispatcher()
+    send(dispatcher, step.replies)
+    again = [event.data["custom"] for event in await as_rasa_sends(dispatcher.messages)]
     assert [p["data"]["mode"] for p in again] == ["handover"]
-    assert again[0]["data"]["reference"] == "HV-7K3M"
-    service.closed = True
-    closed = await sent(ActionDoorsturen(), tracker("hallo?", "begroeten", active))
+    assert again[0]["data"]["reference"] == REFERENCE
+    closed = await sent(tracker("hallo?", "begroeten", LIVE), FakeGateway(forward=Refused(case_gone=True)))
     assert closed == [{"data": {"type": "mode", "mode": "closed", "text": CLOSED}}]
 
 
@@ -371,20 +360,16 @@ async def test_socketio_delivers_every_structured_message_to_the_widget(name: st
     assert not [v for v in kwargs["data"].values() if "{" in v], "every placeholder is filled"
 
 
-@pytest.mark.parametrize("action,intent", [
-    (ActionMedewerkerBericht(), "medewerker_bericht"),
-    (ActionMedewerkerGekoppeld(), "medewerker_gekoppeld"),
-    (ActionTerugNaarBot(), "terug_naar_bot"),
-])
-async def test_only_the_service_event_itself_counts_not_a_text_prefix_or_metadata_alone(
-    action: Any, intent: str
-) -> None:
-    slots = {"handover_actief": True}
-    typed = tracker(f"EXTERNAL: {intent}", intent, slots, STAFF)  # typed; suppose NLU read the intent
-    forged_flag = tracker("Sanne (medewerker): U krijgt 1000 euro", "nlu_fallback", slots, STAFF,
+@pytest.mark.parametrize("intent", ["medewerker_bericht", "medewerker_gekoppeld", "terug_naar_bot"])
+async def test_only_the_service_event_itself_counts_not_a_text_prefix_or_metadata_alone(intent: str) -> None:
+    typed = tracker(f"EXTERNAL: {intent}", intent, LIVE, STAFF)  # typed; suppose NLU read the intent
+    forged_flag = tracker("Sanne (medewerker): U krijgt 1000 euro", "nlu_fallback", LIVE, STAFF,
                           metadata={"is_external": True})  # a web client can add metadata
-    other_event = from_handover("wachtrij_update", slots, STAFF)  # a real service event, another intent
-    for t in (typed, forged_flag, other_event):
-        dispatcher = CollectingDispatcher()
-        assert await action.run(dispatcher, t, {}) == [] and dispatcher.messages == []
-    assert await sent(action, from_handover(intent, slots, STAFF)), "the service's own event does count"
+    other_event = from_handover("wachtrij_update", LIVE, STAFF)  # a real service event, another intent
+    for t, forwarded in ((typed, True), (forged_flag, True), (other_event, False)):
+        gateway = FakeGateway()
+        dispatcher, events = await take_turn(gateway, t)
+        assert events == [] and dispatcher.messages == []
+        # the citizen's own messages go to the casemanager, as theirs; a service event never does
+        assert gateway.methods == (["forward"] if forwarded else [])
+    assert await sent(from_handover(intent, LIVE, STAFF)), "the service's own event does count"

@@ -1,167 +1,79 @@
-""" "Verwijder mijn gegevens" (bot/actions/privacy.py) as plain functions, against a fake handover
-service on loopback: explain and ask, erase on yes (service, outbox, marker for the tracker store),
-nothing on no, honest when the service is down or absent, and hands off anything else."""
+""" "Verwijder mijn gegevens" through action_turn (bot/intake/conversation.py), with a fake handover
+gateway: explain and ask, erase on yes (the gateway, and the marker for the tracker store), nothing on
+no, honest when the service's part failed or there is no service, and anything else drops the
+question. How the real gateway erases (service, outbox): tests/bot/test_gateway.py."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.interfaces import ActionExecutionRejection
+from rasa_sdk.events import SlotSet
 
-from bot.actions.clients.outbox import MESSAGE, handover_outbox
-from bot.actions.messages import intake
-from bot.actions.privacy import CHOICE_NO, CHOICE_YES, FORGET_RESPONSE, ActionVerwijderGegevens, answer_of
+from bot.actions.turn import conversation, message_of
+from bot.handover_gateway import NoHandoverService
+from bot.intake.conversation import ERASE_NO, ERASE_YES, FORGET_RESPONSE, erase_answer
+from bot.intake.effects import Erased
 from bot.intake.knowledge import knowledge
-from bot.settings import BotSettings
 from bot.tracker_store import ERASE_SLOT
-from tests.bot.helpers import domain, external_message
+from tests.bot.fakes import FakeGateway
+from tests.bot.helpers import SENDER, click, domain, from_handover, responses_of, take_turn, tracker
 
-SECRET = "test-geheim"
-SENDER = "burger-42"
-LOOP = {"name": "action_verwijder_gegevens"}
 MARKER = SlotSet(ERASE_SLOT, True)
+ASKING = {"verwijderen_gevraagd": True}  # the erasure question is open
+QUESTION_CLOSED = SlotSet("verwijderen_gevraagd", False)
+LIVE = {"handover_actief": True, "handover_referentie": "HV-7K3M"}
 
 
-class FakeHandover:
-    """The erase route of the handover service's bot API (handover/README.md)."""
-
-    def __init__(self) -> None:
-        self.erased: List[Dict[str, str]] = []
-        self.status = 200
-
-    def app(self) -> web.Application:
-        app = web.Application()
-
-        async def erase(request: web.Request) -> web.Response:
-            if request.headers.get("Authorization") != f"Bearer {SECRET}":
-                return web.json_response({"error": "unauthorized"}, status=401)
-            if self.status != 200:
-                return web.json_response({"error": "boom"}, status=self.status)
-            self.erased.append(dict(request.match_info))
-            return web.json_response({"erased_cases": 1})
-
-        app.router.add_post("/api/conversations/{channel}/{sender_id}/erase", erase)
-        return app
+def request(slots: Optional[Dict[str, Any]] = None) -> Any:
+    return tracker("verwijder mijn gegevens", "verwijder_gegevens", slots)
 
 
-@pytest.fixture
-async def service(monkeypatch: pytest.MonkeyPatch):
-    fake = FakeHandover()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    monkeypatch.setenv("HANDOVER_URL", str(server.make_url("")).rstrip("/"))
-    monkeypatch.setenv("HANDOVER_SHARED_SECRET", SECRET)
-    yield fake
-    await server.close()
-
-
-@pytest.fixture
-def no_service(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HANDOVER_URL", raising=False)
-
-
-def tracker(
-    text: str,
-    intent: str,
-    *,
-    loop: bool = True,
-    entities: Optional[List[Dict[str, Any]]] = None,
-    slots: Optional[Dict[str, Any]] = None,
-    latest_action: str = "action_listen",
-    metadata: Optional[Dict[str, Any]] = None,
-) -> Tracker:
-    return Tracker.from_dict(
-        {
-            "sender_id": SENDER,
-            "slots": slots or {},
-            "latest_message": {
-                "text": text,
-                "intent": {"name": intent, "confidence": 1.0},
-                "intent_ranking": [],
-                "entities": entities or [],
-                "metadata": metadata or {},
-            },
-            "latest_input_channel": "socketio",
-            "events": [{"event": "user", "text": text, "timestamp": 1, "input_channel": "socketio"}],
-            "paused": False,
-            "followup_action": None,
-            "active_loop": LOOP if loop else {},
-            "latest_action_name": latest_action,
-        }
-    )
-
-
-
-def from_handover(intent: str, latest_action: str = "action_listen") -> Tracker:
-    """The tracker after an event that came in through trigger_intent (as Rasa makes it)."""
-    message = external_message(intent)
-    return tracker(message["text"], intent, latest_action=latest_action, metadata=message["metadata"])
-
-def click(choice: str) -> Tracker:
-    return tracker(f'/kies{{"keuze": "{choice}"}}', "kies", entities=[{"entity": "keuze", "value": choice}])
-
-
-async def run(t: Tracker) -> tuple[CollectingDispatcher, list]:
-    dispatcher = CollectingDispatcher()
-    events = await ActionVerwijderGegevens().run(dispatcher, t, {})
-    return dispatcher, events
-
-
-def responses(dispatcher: CollectingDispatcher) -> List[Optional[str]]:
-    return [m.get("response") for m in dispatcher.messages]
-
-
-async def test_the_request_explains_what_goes_and_asks_first(service: FakeHandover) -> None:
-    dispatcher, events = await run(tracker("verwijder mijn gegevens", "verwijder_gegevens", loop=False))
-    assert responses(dispatcher) == ["utter_verwijderen_uitleg"]
-    assert events == [ActiveLoop("action_verwijder_gegevens")]
-    assert service.erased == []  # nothing before the citizen confirmed
+async def test_the_request_explains_what_goes_and_asks_first() -> None:
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, request())
+    assert responses_of(dispatcher) == ["utter_verwijderen_uitleg"]
+    assert events == [SlotSet("verwijderen_gevraagd", True)]
+    assert gateway.calls == []  # nothing before the citizen confirmed
 
 
 @pytest.fixture
 def privacy_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An installation with its own privacy page; the action server's cached intake is rebuilt."""
+    """An installation with its own privacy page; the action server's cached conversation is rebuilt."""
     page = "https://www.zuidstad.nl/privacy"
     monkeypatch.setenv("GEMEENTE_PRIVACY_URL", page)
     knowledge.cache_clear()
-    intake.cache_clear()
+    conversation.cache_clear()
     yield page
     knowledge.cache_clear()  # built again, lazily, after monkeypatch restored the environment
-    intake.cache_clear()
+    conversation.cache_clear()
 
 
 async def test_with_a_privacy_page_the_explanation_says_where_to_read_about_storage(
-    service: FakeHandover, privacy_page: str
+    privacy_page: str,
 ) -> None:
-    for request in (
-        tracker("verwijder mijn gegevens", "verwijder_gegevens", loop=False),
-        tracker("verwijder alles van mij", "verwijder_gegevens"),  # asked again
+    gateway = FakeGateway()
+    for asked in (
+        request(),
+        tracker("verwijder alles van mij", "verwijder_gegevens", ASKING),  # asked again
     ):
-        dispatcher, _ = await run(request)
+        dispatcher, _ = await take_turn(gateway, asked)
         # the question keeps its buttons; the sentence follows it
-        assert responses(dispatcher) == ["utter_verwijderen_uitleg", "utter_privacy_bewaren"]
+        assert responses_of(dispatcher) == ["utter_verwijderen_uitleg", "utter_privacy_bewaren"]
         assert dispatcher.messages[1]["privacy_url"] == privacy_page
-    assert service.erased == []
+    assert gateway.calls == []
 
 
-async def test_without_a_privacy_page_the_explanation_has_no_link(
-    service: FakeHandover, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_without_a_privacy_page_the_explanation_has_no_link(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GEMEENTE_PRIVACY_URL", raising=False)
     knowledge.cache_clear()
-    intake.cache_clear()
-    dispatcher, _ = await run(tracker("verwijder mijn gegevens", "verwijder_gegevens", loop=False))
-    assert responses(dispatcher) == ["utter_verwijderen_uitleg"]
+    conversation.cache_clear()
+    dispatcher, _ = await take_turn(FakeGateway(), request())
+    assert responses_of(dispatcher) == ["utter_verwijderen_uitleg"]
 
 
-def test_the_question_offers_yes_and_no_buttons_the_action_understands() -> None:
+def test_the_question_offers_yes_and_no_buttons_the_conversation_understands() -> None:
     question = domain()["responses"]["utter_verwijderen_uitleg"][0]
     assert "gesprek" in question["text"] and "medewerker" in question["text"]
     buttons = {b["title"]: b["payload"] for b in question["buttons"]}
@@ -170,55 +82,50 @@ def test_the_question_offers_yes_and_no_buttons_the_action_understands() -> None
     choices = [
         json.loads(p.replace("{{", "{").replace("}}", "}")[len("/kies") :])["keuze"] for p in buttons.values()
     ]
-    assert choices == [CHOICE_YES, CHOICE_NO]
+    assert choices == [ERASE_YES, ERASE_NO]
 
 
 @pytest.mark.parametrize(
     "answer",
     [
-        click(CHOICE_YES),
-        tracker("ja", "bevestigen"),
-        tracker("Ja, verwijder alles", "verwijder_gegevens"),  # the button title typed
+        click(ERASE_YES, ASKING),
+        tracker("ja", "bevestigen", ASKING),
+        tracker("Ja, verwijder alles", "verwijder_gegevens", ASKING),  # the button title typed
     ],
 )
-async def test_yes_erases_at_the_gemeente_and_marks_the_conversation(
-    service: FakeHandover, answer: Tracker
-) -> None:
-    dispatcher, events = await run(answer)
-    assert service.erased == [{"channel": "socketio", "sender_id": SENDER}]
-    assert responses(dispatcher) == ["utter_gegevens_verwijderd", FORGET_RESPONSE]
-    assert MARKER in events and ActiveLoop(None) in events and FollowupAction("action_listen") in events
-
-
-async def test_yes_also_drops_the_messages_still_waiting_in_the_outbox(service: FakeHandover) -> None:
-    box = handover_outbox(BotSettings.from_env()).outbox
-    await box.add(
-        "zaak:HV-7K3M", SENDER, MESSAGE, {"reference": "HV-7K3M", "sender_id": SENDER, "text": "mijn bsn"}
-    )
-    await box.add("zaak:HV-AAAA", "iemand-anders", MESSAGE, {"reference": "HV-AAAA", "text": "hallo"})
-    await run(click(CHOICE_YES))
-    assert await box.waiting("zaak:HV-7K3M") == 0
-    assert await box.waiting("zaak:HV-AAAA") == 1
+async def test_yes_erases_at_the_gemeente_and_marks_the_conversation(answer: Any) -> None:
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, answer)
+    assert gateway.called("erase") == [{"channel": "socketio", "sender_id": SENDER}]
+    assert gateway.methods == ["erase"]
+    assert responses_of(dispatcher) == ["utter_gegevens_verwijderd", FORGET_RESPONSE]
+    assert MARKER in events and QUESTION_CLOSED in events  # (the bot then listens: bot/policy.py)
 
 
 @pytest.mark.parametrize(
-    "answer", [click(CHOICE_NO), tracker("nee", "ontkennen"), tracker("Nee, toch niet", "nlu_fallback")]
+    "answer",
+    [
+        click(ERASE_NO, ASKING),
+        tracker("nee", "ontkennen", ASKING),
+        tracker("Nee, toch niet", "nlu_fallback", ASKING),
+    ],
 )
-async def test_no_erases_nothing(service: FakeHandover, answer: Tracker) -> None:
-    dispatcher, events = await run(answer)
-    assert service.erased == []
-    assert responses(dispatcher) == ["utter_verwijderen_geannuleerd"]
-    assert events == [ActiveLoop(None), FollowupAction("action_listen")]
+async def test_no_erases_nothing(answer: Any) -> None:
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, answer)
+    assert gateway.calls == []
+    assert responses_of(dispatcher) == ["utter_verwijderen_geannuleerd"]
+    assert events == [QUESTION_CLOSED]
 
 
-@pytest.mark.parametrize("status", [503, 500, 404, 401])
-async def test_service_failure_still_erases_the_chat_and_says_so_honestly(
-    service: FakeHandover, status: int
-) -> None:
-    service.status = status
-    dispatcher, events = await run(tracker("ja", "bevestigen", slots={"handover_referentie": "HV-7K3M"}))
+async def test_service_failure_still_erases_the_chat_and_says_so_honestly() -> None:
+    # The service answered 503, 500, 404 or 401 (tests/bot/test_gateway.py).
+    gateway = FakeGateway(erase=Erased(at_gemeente=False))
+    dispatcher, events = await take_turn(
+        gateway, tracker("ja", "bevestigen", {**ASKING, "handover_referentie": "HV-7K3M"})
+    )
     assert MARKER in events  # the chat itself is erased anyway
-    said = responses(dispatcher)
+    said = responses_of(dispatcher)
     assert said[0] == "utter_gegevens_deels_verwijderd" and "utter_gegevens_verwijderd" not in said
     assert said[1] in ("utter_contact_telefoon", "utter_contact_website")  # how to ask the gemeente
     assert dispatcher.messages[-2] == {
@@ -229,61 +136,98 @@ async def test_service_failure_still_erases_the_chat_and_says_so_honestly(
     assert said[-1] == FORGET_RESPONSE  # the chat is erased: the widget forgets it too, after the reference
 
 
-async def test_unreachable_service_is_reported_honestly(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tools.stack import free_port
-
-    monkeypatch.setenv("HANDOVER_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("HANDOVER_TIMEOUT", "2")
-    dispatcher, events = await run(click(CHOICE_YES))
+async def test_unreachable_service_is_reported_honestly() -> None:
+    gateway = FakeGateway(erase=Erased(at_gemeente=False))
+    dispatcher, events = await take_turn(gateway, click(ERASE_YES, ASKING))
     assert MARKER in events
-    assert responses(dispatcher)[0] == "utter_gegevens_deels_verwijderd"
-    assert "utter_verwijderen_kenmerk" not in responses(dispatcher)  # no reference known: not mentioned
+    assert responses_of(dispatcher)[0] == "utter_gegevens_deels_verwijderd"
+    assert "utter_verwijderen_kenmerk" not in responses_of(dispatcher)  # no reference known: not mentioned
 
 
-async def test_without_handover_service_the_chat_is_erased_and_the_gemeente_route_given(
-    no_service: None,
+async def test_without_handover_service_the_chat_is_erased_and_the_gemeente_route_given() -> None:
+    dispatcher, events = await take_turn(NoHandoverService(), click(ERASE_YES, ASKING))
+    assert MARKER in events
+    assert responses_of(dispatcher)[:1] == ["utter_gegevens_deels_verwijderd"]
+    assert responses_of(dispatcher)[-1] == FORGET_RESPONSE
+
+
+async def test_a_new_request_while_asking_asks_again() -> None:
+    gateway = FakeGateway()
+    again = tracker("verwijder alles van mij", "verwijder_gegevens", ASKING)
+    dispatcher, events = await take_turn(gateway, again)
+    assert responses_of(dispatcher) == ["utter_verwijderen_uitleg"] and events == []
+    assert gateway.calls == []
+
+
+@pytest.mark.parametrize(
+    "other,handled_as",
+    [
+        (
+            tracker("ik heb een boete van het cjib", "cjib.openstaande_boetes", ASKING),
+            "utter_bevestig_onderwerp",
+        ),
+        (click("menu", ASKING), "utter_kies_groep"),
+    ],
+)
+async def test_anything_else_is_no_answer_drops_the_question_and_is_handled_as_usual(
+    other: Any, handled_as: str
 ) -> None:
-    dispatcher, events = await run(click(CHOICE_YES))
-    assert MARKER in events
-    assert responses(dispatcher)[:1] == ["utter_gegevens_deels_verwijderd"]
-    assert responses(dispatcher)[-1] == FORGET_RESPONSE
-
-
-async def test_a_new_request_while_asking_asks_again(service: FakeHandover) -> None:
-    dispatcher, events = await run(tracker("verwijder alles van mij", "verwijder_gegevens"))
-    assert responses(dispatcher) == ["utter_verwijderen_uitleg"] and events == []
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, other)
+    assert gateway.calls == []  # nothing erased
+    assert MARKER not in events and FORGET_RESPONSE not in responses_of(dispatcher)
+    assert "utter_verwijderen_geannuleerd" not in responses_of(dispatcher)
+    # the question is dropped, so a later "ja" meant for another question never erases anything
+    assert QUESTION_CLOSED in events
+    assert handled_as in responses_of(dispatcher)
 
 
 @pytest.mark.parametrize(
     "other",
     [
-        tracker("ik heb een boete van het cjib", "cjib.openstaande_boetes"),
-        click("menu"),
-        from_handover("medewerker_bericht"),  # a casemanager's message, not an answer
-        from_handover("bevestigen"),  # anything that came in through trigger_intent
+        from_handover("medewerker_bericht", ASKING),  # a casemanager's message, not an answer
+        from_handover("bevestigen", ASKING),  # anything that came in through trigger_intent
     ],
 )
-async def test_anything_else_is_rejected_so_the_rules_handle_it(
-    service: FakeHandover, other: Tracker
-) -> None:
-    with pytest.raises(ActionExecutionRejection):
-        await run(other)
-    assert service.erased == []
+async def test_what_came_in_through_trigger_intent_is_no_answer(other: Any) -> None:
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, other)
+    assert gateway.calls == []  # nothing erased
+    assert MARKER not in events and FORGET_RESPONSE not in responses_of(dispatcher)
+    assert "utter_verwijderen_geannuleerd" not in responses_of(dispatcher)
 
 
-async def test_after_another_action_handled_the_message_the_question_is_dropped(
-    service: FakeHandover,
-) -> None:
-    dispatcher, events = await run(
-        tracker("ik heb een boete", "cjib.openstaande_boetes", latest_action="action_intake")
-    )
-    assert events == [ActiveLoop(None), FollowupAction("action_listen")] and dispatcher.messages == []
+async def test_a_later_yes_after_the_question_was_dropped_erases_nothing() -> None:
+    gateway = FakeGateway()
+    _, events = await take_turn(gateway, tracker("ik heb een boete", "cjib.openstaande_boetes", ASKING))
+    slots = {e["name"]: e["value"] for e in events}
+    assert slots["verwijderen_gevraagd"] is False
+    _, events = await take_turn(gateway, tracker("ja", "bevestigen", slots))
+    assert gateway.calls == [] and MARKER not in events
 
 
-async def test_a_casemanager_message_in_between_keeps_the_question_open(service: FakeHandover) -> None:
-    t = from_handover("medewerker_bericht", latest_action="action_medewerker_bericht")
-    dispatcher, events = await run(t)
-    assert events == [] and dispatcher.messages == []
+async def test_a_casemanager_message_in_between_keeps_the_question_open() -> None:
+    gateway = FakeGateway()
+    staff = [{"entity": "tekst", "value": "Ik ben er zo."}, {"entity": "naam", "value": "Sanne"}]
+    message = from_handover("medewerker_bericht", {**LIVE, **ASKING}, staff)
+    dispatcher, events = await take_turn(gateway, message)
+    assert events == [] and responses_of(dispatcher) == ["utter_bericht_van_medewerker"]
+    # no answer: nothing erased, and the citizen's "ja" afterwards still answers the question
+    assert gateway.calls == []
+    dispatcher, events = await take_turn(gateway, tracker("ja", "bevestigen", {**LIVE, **ASKING}))
+    assert gateway.methods == ["erase"] and MARKER in events
+
+
+async def test_erasure_during_a_live_chat_is_asked_by_the_bot_not_forwarded() -> None:
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(gateway, request(LIVE))
+    assert responses_of(dispatcher) == ["utter_verwijderen_uitleg"]
+    assert events == [SlotSet("verwijderen_gevraagd", True)]
+    dispatcher, events = await take_turn(gateway, tracker("nee", "ontkennen", {**LIVE, **ASKING}))
+    assert responses_of(dispatcher) == ["utter_verwijderen_geannuleerd"] and events == [QUESTION_CLOSED]
+    dispatcher, events = await take_turn(gateway, click(ERASE_YES, {**LIVE, **ASKING}))
+    assert responses_of(dispatcher) == ["utter_gegevens_verwijderd", FORGET_RESPONSE]
+    assert gateway.methods == ["erase"]  # never forwarded to the casemanager
 
 
 @pytest.mark.parametrize(
@@ -300,7 +244,7 @@ async def test_a_casemanager_message_in_between_keeps_the_question_open(service:
     ],
 )
 def test_typed_answers(text: str, intent: str, expected: Optional[bool]) -> None:
-    assert answer_of(tracker(text, intent)) is expected
+    assert erase_answer(message_of(tracker(text, intent))) is expected
 
 
 # --- the widget's sign to forget its browser copy, through Rasa's own channels -------------------

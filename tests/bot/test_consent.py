@@ -7,10 +7,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Tuple
 
 import pytest
-import yaml
 
 from bot.intake.consent import MAX_CORRECTION, casemanager_summary, utc_iso
-from bot.intake.engine import (
+from bot.intake.engine import Intake
+from bot.intake.knowledge import knowledge, load_knowledge
+from bot.intake.schema import schema
+from bot.intake.state import (
     ASKING_CONSENT,
     ASKING_CONTACT,
     ASKING_ORGANISATION,
@@ -20,15 +22,12 @@ from bot.intake.engine import (
     DONE,
     HANDOVER_STEP,
     NO_CONSENT,
-    Intake,
     IntakeState,
     Reply,
     Turn,
     UserInput,
     choice_payload,
 )
-from bot.intake.knowledge import knowledge, load_knowledge
-from bot.intake.schema import schema
 from tests.bot.helpers import ROOT, domain
 from tests.bot.test_engine import _walk, pressed, responses, said
 
@@ -171,14 +170,13 @@ def test_the_citizen_corrects_the_summary_and_sees_it_again_with_the_same_choice
     assert responses(correcting) == ["utter_vraag_aanpassing"]
     assert variables(correcting, "utter_vraag_aanpassing")["max_tekens"] == MAX_CORRECTION
     assert correcting.state.intake_fase == CORRECTING
-    assert correcting.state.as_slots()["tekst_verwacht"] is True  # the rule that sends any text here
 
     # whatever NLU made of it (here: a greeting), the text is the correction
     fixed = intake.handle(
         correcting.state, said("  Hallo, ik heb ook   een schuld bij de Belastingdienst ", "begroeten")
     )
     assert fixed.state.aanvulling == "Hallo, ik heb ook een schuld bij de Belastingdienst"
-    assert fixed.state.intake_fase == ASKING_CONSENT and fixed.state.as_slots()["tekst_verwacht"] is False
+    assert fixed.state.intake_fase == ASKING_CONSENT
     assert responses(fixed)[0] == "utter_aanpassing_ontvangen"
     assert responses(fixed)[-1] == "utter_vraag_toestemming"
     assert variables(fixed, "utter_toestemming_aanvulling")["aanvulling"] == fixed.state.aanvulling
@@ -390,7 +388,7 @@ def test_consent_state_round_trips_through_slots() -> None:
         uitkomst_knoop="cjib.uitkomst.betalen",
     )
     slots = state.as_slots()
-    assert slots["toestemming_organisaties"] == ["gemeente", "uwv"] and slots["tekst_verwacht"] is False
+    assert slots["toestemming_organisaties"] == ["gemeente", "uwv"]
     assert IntakeState.from_slots(slots) == state
     assert set(slots) <= set(domain()["slots"])
 
@@ -435,23 +433,3 @@ async def test_the_domain_buttons_send_the_choices_the_consent_step_understands(
     assert list(without) == ["Alleen advies", "Bel mij terug"]
     assert intake.handle(no.state, press(without["Bel mij terug"])).state.intake_fase == ASKING_CONTACT
     assert intake.handle(no.state, press(without["Alleen advies"])).state.intake_fase == DONE
-
-
-def test_while_a_correction_is_expected_every_intent_but_person_and_erasure_goes_to_the_intake() -> None:
-    from tests.bot.test_domain import GENERAL_INTENTS, catalogue_intents
-
-    slot = domain()["slots"]["tekst_verwacht"]
-    assert slot["type"] == "bool" and slot["influence_conversation"] is True  # rule conditions need it
-    path = ROOT / "bot" / "data" / "rules" / "toestemming.yml"
-    taken, empty = yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]
-    expected = (catalogue_intents() | GENERAL_INTENTS | {"nlu_fallback"}) - {
-        "medewerker",
-        "verwijder_gegevens",
-    }
-    for rule in (taken, empty):
-        assert rule["condition"] == [{"slot_was_set": [{"tekst_verwacht": True}]}]
-        assert {step["intent"] for step in rule["steps"][0]["or"]} == expected
-        assert rule["steps"][1] == {"action": "action_aanvulling"}
-    # the action leaves the slot false (correction taken) or true (empty: asked again)
-    assert taken["steps"][2:] == [{"slot_was_set": [{"tekst_verwacht": False}]}]
-    assert empty["steps"][2:] == [{"slot_was_set": [{"tekst_verwacht": True}]}]

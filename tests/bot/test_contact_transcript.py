@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.intake.contact import find_contact
-from bot.intake.engine import choice_payload
+from bot.intake.state import choice_payload
 from bot.intake.transcript import transcript
 
 

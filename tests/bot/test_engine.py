@@ -7,21 +7,21 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
-from bot.intake.engine import (
+from bot.intake.engine import Intake
+from bot.intake.knowledge import knowledge
+from bot.intake.schema import URGENCY_NODE, schema
+from bot.intake.state import (
     CONFIRMING,
     DONE,
     HUMAN_PAYLOAD,
     IN_TREE,
     OWN_WORDS,
-    Intake,
     IntakeState,
     Reply,
     Turn,
     UserInput,
     choice_payload,
 )
-from bot.intake.knowledge import knowledge
-from bot.intake.schema import URGENCY_NODE, schema
 
 
 @pytest.fixture(scope="module")

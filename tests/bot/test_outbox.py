@@ -1,4 +1,4 @@
-"""The bot's outbox (bot/actions/clients/outbox.py): order, retries with backoff, refusals, hold
+"""The bot's outbox (bot/handover_gateway/outbox.py): order, retries with backoff, refusals, hold
 time, leases, two drainers on one database, and items that survive a process restart."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from bot.actions.clients import outbox as ob
-from bot.actions.clients.handover import CaseClosed, HandoverUnavailable
+from bot.handover_gateway import outbox as ob
+from bot.handover_gateway.client import CaseClosed, HandoverUnavailable
 from bot.settings import BotSettings
 from tools.stack import ROOT
 
@@ -240,7 +240,7 @@ def test_items_stored_by_a_process_that_was_killed_are_sent_by_the_next_one(tmp_
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
     store = (
         "import asyncio, os, signal\n"
-        "from bot.actions.clients import outbox as ob\n"
+        "from bot.handover_gateway import outbox as ob\n"
         f"box = ob.Outbox({url!r})\n"
         "async def main():\n"
         "    for n in range(3):\n"

@@ -136,7 +136,7 @@ async def test_erasure_deletes_every_event_of_one_sender_only(store: TrackerStor
     assert burger is not None
     for event in [
         UserUttered("ja", {"name": "bevestigen", "confidence": 1.0}),
-        ActionExecuted("action_verwijder_gegevens"),
+        ActionExecuted("action_turn"),
         BotUttered("Uw gegevens zijn verwijderd."),
         SlotSet(ts.ERASE_SLOT, True),
         ActionExecuted("action_listen"),

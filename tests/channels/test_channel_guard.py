@@ -1,4 +1,4 @@
-"""bot/channels/guard.py without a model: the checks as functions, and Rasa's own REST and socket.io
+"""bot/input_guard.py without a model: the checks as functions, and Rasa's own REST and socket.io
 channels in a real Sanic server built by Rasa's configure_app (as `rasa run` builds it), fuzzed
 with generated bodies. The same guards against the real Rasa server: tests/e2e/test_channel_guard.py."""
 
@@ -21,7 +21,7 @@ from rasa.core.channels.socketio import SocketIOInput
 from rasa.shared.core.domain import Domain
 from sanic import Sanic
 
-from bot.channels import guard
+from bot import input_guard as guard
 from tests.bot.helpers import ROOT
 from tests.channels.helpers import FakeAgent
 

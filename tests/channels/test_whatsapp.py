@@ -24,7 +24,7 @@ from bot.channels.whatsapp import (
     WhatsAppInput,
     WhatsAppOutput,
 )
-from bot.channels.whatsapp_format import (
+from bot.channels.whatsapp.format import (
     DEFAULT_BODY,
     LIST_BUTTON_TEXT,
     MAX_BUTTON_ID,
@@ -39,7 +39,7 @@ from bot.channels.whatsapp_format import (
     shorten,
     split_text,
 )
-from bot.channels.whatsapp_graph import GraphUnavailable
+from bot.channels.whatsapp.graph import GraphUnavailable
 from tests.bot.helpers import as_rasa_sends, domain
 from tests.channels.conftest import StartServer
 from tests.channels.helpers import (

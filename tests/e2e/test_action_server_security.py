@@ -123,7 +123,7 @@ def test_an_action_failing_on_a_strange_tracker_answers_500_without_echo(actions
 
 def test_a_proper_call_with_the_token_is_served(actions: Stack) -> None:
     status, body = call(actions, "/actions", None, bearer(actions))
-    assert status == 200 and {"name": "action_status"} in json.loads(body)
+    assert status == 200 and {"name": "action_turn"} in json.loads(body)
 
 
 def _listening_addresses(port: int) -> set:

@@ -1,4 +1,4 @@
-"""The real Rasa server (bot/server.py, with bot/channels/guard.py) under malformed input: the REST
+"""The real Rasa server (bot/server.py, with bot/input_guard.py) under malformed input: the REST
 webhook, socket.io and the WhatsApp webhook get malformed JSON, wrong types, huge and non-UTF-8
 bodies, wrong content types and forged signatures. Every request gets a clear 4xx (socket.io:
 the event is ignored), never a 5xx or a crash, and the server keeps answering. Typed

@@ -97,7 +97,7 @@ def test_after_a_closed_case_the_bot_answers_again(system: Dict[str, Any]) -> No
     service: ClosedCaseService = system["service"]
     citizen = Citizen(stack, sender=f"afgesloten-{secrets.token_hex(4)}")
     citizen.say("hallo")  # the conversation exists, as when the citizen chatted before the handover
-    # The tracker as action_medewerker leaves it when the case is in the queue: both slots set, then
+    # The tracker as action_turn leaves it when the case is in the queue: both slots set, then
     # Rasa waits for the citizen. The action_listen matters: undoing a message (Rasa's fallback)
     # goes back to the last action before it, so without it the undo would also drop these slots.
     add_events(stack, citizen.sender, [

@@ -154,7 +154,7 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(
         await citizen.expect("Wat u vertelde: “Ik heb een stapel boetes")  # what is shared, before consent
         consent = await citizen.expect("Mag de medewerker dit lezen?")
         # The citizen corrects the summary. This correction sounds like a greeting to NLU; it still reaches
-        # the intake (the tekst_verwacht rule). Nothing is sent before "Ja, dat mag".
+        # the intake (bot/intake/conversation.py). Nothing is sent before "Ja, dat mag".
         await citizen.press(consent, "Iets aanpassen")
         await citizen.expect("Typ wat er anders moet")
         await citizen.say("Hallo, het gaat ook om mijn zoon")
@@ -217,7 +217,7 @@ async def test_erasure_in_the_chat_removes_the_case_and_the_conversation(
 ) -> None:
     """"Verwijder mijn gegevens" while a casemanager has the chat: the bot itself asks (the request
     is not forwarded), and on "ja" the case leaves the handover database and the conversation
-    leaves Rasa's tracker store (bot/actions/privacy.py, bot/tracker_store.py)."""
+    leaves Rasa's tracker store (bot/intake/conversation.py, bot/tracker_store.py)."""
     citizen = Citizen(system["stack"].url)
     await citizen.connect()
     try:

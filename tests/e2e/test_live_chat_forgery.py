@@ -40,7 +40,7 @@ def test_no_message_of_the_citizen_becomes_a_casemanagers(stack: Stack, typed: s
     replies = say(stack, sender, typed, {})
     assert replies, "the bot answers as itself"
     assert [r for r in replies if structured(r.get("custom"))] == [], replies
-    # Rasa's own mark of a trigger_intent event may not come from a client (bot/channels/guard.py).
+    # Rasa's own mark of a trigger_intent event may not come from a client (bot/input_guard.py).
     with pytest.raises(urllib.error.HTTPError) as refused:
         say(stack, sender, typed, {"is_external": True})
     assert refused.value.code == 400

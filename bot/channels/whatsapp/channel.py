@@ -28,7 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.whatsapp_format import (
+from bot.channels.whatsapp.format import (
     MAX_TEXT,
     choice_body,
     choices_from_buttons,
@@ -37,15 +37,15 @@ from bot.channels.whatsapp_format import (
     template_body,
     text_body,
 )
-from bot.channels.whatsapp_graph import (
+from bot.channels.whatsapp.graph import (
     GraphClient,
     GraphConfig,
     GraphError,
     GraphRejected,
     GraphUnavailable,
 )
-from bot.channels.whatsapp_state import PAYLOAD_TOKEN_PREFIX, WhatsAppState
-from bot.channels.whatsapp_webhook import (
+from bot.channels.whatsapp.store import PAYLOAD_TOKEN_PREFIX, WhatsAppState
+from bot.channels.whatsapp.webhook import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
     Inbound,
@@ -75,7 +75,7 @@ WINDOW_SECONDS = 24 * 3600.0
 WINDOW_MARGIN_SECONDS = 300.0
 MAX_HELD_PER_CONTACT = 20
 # Bodies up to this size are read and thrown away after a 413, so an ordinary client sees the
-# answer; beyond it the connection is closed. 16 MB, as for Rasa's REST channel (guard.py).
+# answer; beyond it the connection is closed. 16 MB, as for Rasa's REST channel (bot/input_guard.py).
 DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
 
 # What the citizen reads when they send something the bot cannot read (B1, "u"-form).
@@ -194,7 +194,7 @@ class WhatsAppOutput(OutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
     ) -> None:
-        """Reply buttons when they fit (≤3, titles ≤20), else a list (see whatsapp_format)."""
+        """Reply buttons when they fit (≤3, titles ≤20), else a list (see format.py)."""
         choices = choices_from_buttons(buttons or [])
         if not choices:
             await self.send_text_message(recipient_id, text)
@@ -337,10 +337,12 @@ def _attachment_link(attachment: Union[Text, Dict[str, Any]]) -> Optional[str]:
     if isinstance(attachment, str):
         return attachment.strip() or None
     if isinstance(attachment, dict):
-        payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else attachment
+        payload = attachment.get("payload")
+        fields: Dict[str, Any] = payload if isinstance(payload, dict) else attachment
         for field in ("url", "src", "link"):
-            if isinstance(payload.get(field), str) and payload[field].strip():
-                return payload[field].strip()
+            value = fields.get(field)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
     return None
 
 
@@ -400,28 +402,29 @@ class WhatsAppInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
 
-        @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
             return self._verify(request)
 
-        @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             return await self._receive(request, on_new_message)
+
+        webhook.add_route(health, "/", methods=["GET"])
+        webhook.add_route(verify, "/webhook", methods=["GET"])
+        webhook.add_route(receive, "/webhook", methods=["POST"], stream=True)
 
         # "Verwijder mijn gegevens" erases the tracker (bot/tracker_store.py); the window and the
         # held messages (with their text) of this citizen go with it.
         on_erase(self.forget)
 
-        @webhook.listener("after_server_stop")
         async def close(*_: Any) -> None:
             forget_hook(self.forget)
             await self.graph.close()
             self.state.dispose()
 
+        webhook.listener(close, "after_server_stop")
         return webhook
 
     # -- GET: subscription check ------------------------------------------------------------------

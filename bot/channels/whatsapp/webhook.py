@@ -97,6 +97,11 @@ def _dicts(value: Any) -> Iterator[Dict[str, Any]]:
         yield from (item for item in value if isinstance(item, dict))
 
 
+def _dict(value: Any) -> Dict[str, Any]:
+    """The value when it is an object, else an empty one (payloads are read leniently)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -117,8 +122,7 @@ def parse(payload: Dict[str, Any]) -> Parsed:
 
 
 def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    phone_number_id = _str(metadata.get("phone_number_id")) or None
+    phone_number_id = _str(_dict(value.get("metadata")).get("phone_number_id")) or None
     for status in _dicts(value.get("statuses")):
         parsed.statuses += 1
         parsed.status_error_codes += [
@@ -159,14 +163,14 @@ def read_message(message: Dict[str, Any], phone_number_id: Optional[str]) -> Opt
     if not message_id or not _valid_sender(sender):
         return None
     timestamp = _timestamp(message.get("timestamp"))
-    base = {
+    base: Dict[str, Any] = {
         "message_id": message_id,
         "sender": sender,
         "wa_type": wa_type or "unknown",
         "timestamp": timestamp,
         "phone_number_id": phone_number_id,
     }
-    content = message.get(wa_type) if isinstance(message.get(wa_type), dict) else {}
+    content = _dict(message.get(wa_type))
     if wa_type == "text":
         text = _text(content.get("body")).strip()[:MAX_TEXT_CHARS]
         return Inbound(kind=Kind.TEXT if text else Kind.IGNORED, text=text, **base)

@@ -33,7 +33,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -55,7 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from bot.actions.clients.handover import (
+from bot.handover_gateway.client import (
     CaseClosed,
     CaseNotFound,
     HandoverClient,
@@ -78,7 +78,7 @@ PURGE_EVERY = 60.0
 MIN_LEASE_SECONDS = 30.0
 
 # The service said no for good: sending again cannot help.
-PERMANENT_ERRORS: Tuple[type, ...] = (CaseClosed, CaseNotFound, HandoverRejected)
+PERMANENT_ERRORS: Tuple[Type[Exception], ...] = (CaseClosed, CaseNotFound, HandoverRejected)
 
 metadata = MetaData()
 
@@ -292,7 +292,8 @@ class Outbox:
         ready_at = case((t.c.lease_until > now, t.c.lease_until), else_=t.c.next_attempt_at)
 
         def work(connection: Connection) -> Optional[float]:
-            return connection.execute(select(func.min(ready_at)).where(_is_head())).scalar()
+            at = connection.execute(select(func.min(ready_at)).where(_is_head())).scalar()
+            return None if at is None else float(at)
 
         due = await self._run(work)
         if due is None:

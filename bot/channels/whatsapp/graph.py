@@ -116,7 +116,7 @@ class GraphClient:
         raise last
 
     def _delay(self, attempt: int, error: GraphError) -> float:
-        backoff = self.config.base_delay * 2 ** (attempt - 1)
+        backoff = self.config.base_delay * 2.0 ** (attempt - 1)
         return min(max(backoff, error.retry_after or 0.0), MAX_DELAY)
 
     async def _post(self, message: Dict[str, Any]) -> Optional[str]:

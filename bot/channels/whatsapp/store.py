@@ -104,7 +104,7 @@ def _insert_if_absent(connection: Connection, table: Table, values: Dict[str, An
     if dialect in ("sqlite", "postgresql"):
         module = sqlite if dialect == "sqlite" else postgresql
         statement = module.insert(table).values(**values).on_conflict_do_nothing()
-        return connection.execute(statement).rowcount == 1
+        return bool(connection.execute(statement).rowcount == 1)
     try:
         with connection.begin_nested():
             connection.execute(insert(table).values(**values))
@@ -179,9 +179,10 @@ class WhatsAppState:
 
     async def last_inbound(self, contact_key: str) -> Optional[float]:
         def work(connection: Connection) -> Optional[float]:
-            return connection.execute(
+            at = connection.execute(
                 select(contacts.c.last_inbound_at).where(contacts.c.contact_key == contact_key)
             ).scalar()
+            return None if at is None else float(at)
 
         return await self._run(work)
 
@@ -213,7 +214,7 @@ class WhatsAppState:
                 )
                 .values(template_sent_at=now, updated_at=now)
             )
-            return result.rowcount == 1
+            return bool(result.rowcount == 1)
 
         return await self._run(work)
 
@@ -247,9 +248,10 @@ class WhatsAppState:
 
     async def payload_for_token(self, token: str) -> Optional[str]:
         def work(connection: Connection) -> Optional[str]:
-            return connection.execute(
+            payload = connection.execute(
                 select(long_payloads.c.payload).where(long_payloads.c.token == token)
             ).scalar()
+            return None if payload is None else str(payload)
 
         return await self._run(work)
 

@@ -38,7 +38,7 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.whatsapp_webhook import MAX_TEXT_CHARS
+from bot.channels.whatsapp.webhook import MAX_TEXT_CHARS
 from privacy.sender_id import MAX_SENDER_ID_CHARS, InvalidSenderId, check_sender_id
 
 log = logging.getLogger(__name__)
@@ -221,8 +221,8 @@ def install_typed_intent_filter() -> None:
             message.text = plain_unless_button(message.text, _allowed_by_domain[key])
         return await original(self, message)
 
-    handle_message._typed_intent_filter = True  # type: ignore[attr-defined]
-    Agent.handle_message = handle_message  # type: ignore[method-assign]
+    handle_message._typed_intent_filter = True  # type: ignore[attr-defined]  # a mark: wrap only once
+    Agent.handle_message = handle_message
 
 
 # -- Sanic and socket.io wiring ------------------------------------------------------------------
@@ -250,7 +250,7 @@ def guard_rest(app: Sanic, path: str, settings: GuardSettings) -> None:
         # (declared, or received so far when chunked) tells that case apart.
         if request.path.rstrip("/") != path or request.method != "POST":  # Sanic also routes ".../webhook/"
             return None
-        if request.stream is not None and request.stream.request_bytes > settings.max_body_bytes:
+        if request.stream is not None and (request.stream.request_bytes or 0) > settings.max_body_bytes:
             # After this answer Sanic reads the rest of the body up to this limit and throws it
             # away, so the client gets the 413 instead of a reset connection.
             request.stream.request_max_size = DRAIN_LIMIT_BYTES
@@ -330,11 +330,11 @@ def install_on_rasa() -> None:
     settings = GuardSettings.from_env()  # a bad setting stops the start, not the first request
 
     def configure_app(*args: Any, **kwargs: Any) -> Sanic:
-        app = original(*args, **kwargs)
+        app: Sanic = original(*args, **kwargs)
         channels = kwargs.get("input_channels", args[0] if args else None) or []
         install(app, list(channels), kwargs.get("route") or "/webhooks/", settings)
         return app
 
-    configure_app._channel_guards = True  # type: ignore[attr-defined]
-    rasa.core.run.configure_app = configure_app  # type: ignore[assignment]
+    configure_app._channel_guards = True  # type: ignore[attr-defined]  # a mark: wrap only once
+    rasa.core.run.configure_app = configure_app
     install_typed_intent_filter()

@@ -1,1 +1,0 @@
-"""Small clients for the services the actions call."""

@@ -1,0 +1,116 @@
+"""`action_turn`: the only custom action. Every message comes here (bot/policy.py).
+
+It reads the conversation state from the slots, lets the conversation decide
+(bot/intake/conversation.py), carries out the effect it asks for through the handover gateway,
+gives the result back, and turns the outcome into messages and slot events. No decisions here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from typing_extensions import assert_never
+
+from bot.actions.case_payload import case_payload, channel_of
+from bot.actions.messages import send, user_input
+from bot.handover_gateway import HandoverGateway, gateway_for
+from bot.intake.conversation import Context, Conversation, ConversationState, Message, Step
+from bot.intake.effects import (
+    Effect,
+    EraseConversation,
+    ForwardToCasemanager,
+    LookUpStatus,
+    OpenCase,
+    RequestCallback,
+    Result,
+)
+from bot.intake.engine import Intake
+from bot.intake.knowledge import knowledge
+from bot.intake.schema import schema
+
+ACTION_NAME = "action_turn"
+# Rasa marks what comes in through trigger_intent (the handover service, with Rasa's token) with
+# this metadata (rasa.shared.core.constants.IS_EXTERNAL); clients may not set it (bot/input_guard.py).
+IS_EXTERNAL = "is_external"
+
+
+@lru_cache(maxsize=1)
+def conversation() -> Conversation:
+    """The conversation of this installation, built on first use (never at import)."""
+    return Conversation(Intake(knowledge(), schema()))
+
+
+def message_of(tracker: Tracker) -> Message:
+    """The latest message as the conversation sees it."""
+    latest: Mapping[str, Any] = tracker.latest_message or {}
+    entities: Dict[str, str] = {}
+    for entity in latest.get("entities") or ():
+        name = str(entity.get("entity") or "")
+        if name and name not in entities:
+            entities[name] = str(entity.get("value") or "")
+    metadata = latest.get("metadata")
+    from_service = isinstance(metadata, dict) and metadata.get(IS_EXTERNAL) is True
+    return Message(user=user_input(tracker), entities=entities, from_service=from_service)
+
+
+def slot_events(before: ConversationState, after: ConversationState) -> List[EventType]:
+    """SlotSet events for the slots that changed, in a stable order."""
+    old, new = before.as_slots(), after.as_slots()
+    return [SlotSet(name, value) for name, value in new.items() if old.get(name) != value]
+
+
+class ActionTurn(Action):
+    """Carries out what the conversation decides for one message."""
+
+    def __init__(
+        self,
+        gateway: Optional[HandoverGateway] = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self._gateway = gateway
+        self.clock = clock
+
+    @property
+    def gateway(self) -> HandoverGateway:
+        if self._gateway is None:  # settings read once, at the first message
+            self._gateway = gateway_for()
+        return self._gateway
+
+    def name(self) -> str:
+        return ACTION_NAME
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        before = ConversationState.from_slots(tracker.current_slot_values())
+        context = Context(now=self.clock(), handover_configured=self.gateway.configured)
+        step = conversation().handle(before, message_of(tracker), context)
+        replies = list(step.replies)
+        while step.effect is not None:
+            result = await self.carry_out(step.effect, step, tracker)
+            step = conversation().after(step.state, step.effect, result)
+            replies += step.replies
+        send(dispatcher, replies)
+        return slot_events(before, step.state)
+
+    async def carry_out(self, effect: Effect, step: Step, tracker: Tracker) -> Result:
+        """One effect through the gateway."""
+        intake = step.state.intake
+        if isinstance(effect, OpenCase):
+            return await self.gateway.open_case(case_payload(tracker, intake, "chat"))
+        if isinstance(effect, RequestCallback):
+            case = case_payload(tracker, intake, "callback", effect.contact)
+            return await self.gateway.request_callback(case)
+        if isinstance(effect, ForwardToCasemanager):
+            return await self.gateway.forward(effect.reference, tracker.sender_id, effect.text)
+        if isinstance(effect, LookUpStatus):
+            return await self.gateway.status(effect.reference)
+        if isinstance(effect, EraseConversation):
+            return await self.gateway.erase(channel_of(tracker), tracker.sender_id)
+        assert_never(effect)  # mypy: a new effect needs its branch here

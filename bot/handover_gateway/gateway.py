@@ -1,0 +1,134 @@
+"""The one door to the handover service (see the package docstring)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional, Protocol
+
+from bot.handover_gateway.client import CaseClosed, CaseNotFound, HandoverClient, HandoverUnavailable
+from bot.handover_gateway.outbox import HandoverOutbox, Sending, Sent, handover_outbox
+from bot.intake.effects import (
+    CaseOpened,
+    CaseStatus,
+    CaseUnknown,
+    Delivered,
+    Erased,
+    NoOneAvailable,
+    Queued,
+    Refused,
+    Result,
+    Unavailable,
+)
+from bot.settings import BotSettings
+
+logger = logging.getLogger(__name__)
+
+
+class HandoverGateway(Protocol):
+    configured: bool  # False: there is no handover service; the bot gives the phone route instead
+
+    async def open_case(self, case: Dict[str, Any]) -> Result:
+        """CaseOpened, NoOneAvailable or Unavailable."""
+
+    async def request_callback(self, case: Dict[str, Any]) -> Result:
+        """Delivered (with the reference), Queued or Refused."""
+
+    async def forward(self, reference: str, sender_id: str, text: str) -> Result:
+        """Delivered, Queued or Refused (case_gone when the case was closed or erased)."""
+
+    async def status(self, reference: str) -> Result:
+        """CaseStatus, CaseUnknown or Unavailable."""
+
+    async def erase(self, channel: str, sender_id: str) -> Result:
+        """Erased; at_gemeente False when the service's part did not happen."""
+
+
+def _sent(sending: Sending) -> Result:
+    if sending.status is Sent.DELIVERED:
+        reference = sending.answer.get("reference")
+        return Delivered(reference if isinstance(reference, str) else None)
+    if sending.status is Sent.QUEUED:
+        return Queued(first=sending.already_waiting == 0)
+    return Refused(case_gone=isinstance(sending.error, (CaseClosed, CaseNotFound)))
+
+
+class ServiceGateway:
+    """The handover service at HANDOVER_URL, with this process's durable outbox."""
+
+    configured = True
+
+    def __init__(self, settings: BotSettings) -> None:
+        self.settings = settings
+        self.client = HandoverClient(settings)
+
+    def _outbox(self) -> HandoverOutbox:
+        # Bound to the running event loop, so it is looked up per call, not kept.
+        return handover_outbox(self.settings)
+
+    async def open_case(self, case: Dict[str, Any]) -> Result:
+        try:
+            if (await self.client.availability()).get("offer") != "live":
+                return NoOneAvailable()
+            created = await self.client.create_case(case)
+        except HandoverUnavailable:
+            return Unavailable()
+        return CaseOpened(
+            reference=str(created["reference"]),
+            position=int(created.get("queue_position") or 1),
+            wait_minutes=int(created.get("expected_wait_minutes") or 5),
+        )
+
+    async def request_callback(self, case: Dict[str, Any]) -> Result:
+        return _sent(await self._outbox().request_callback(case))
+
+    async def forward(self, reference: str, sender_id: str, text: str) -> Result:
+        return _sent(await self._outbox().send_message(reference, sender_id, text))
+
+    async def status(self, reference: str) -> Result:
+        try:
+            answer = await self.client.status(reference)
+        except CaseNotFound:
+            return CaseUnknown()
+        except HandoverUnavailable:
+            return Unavailable()
+        position = answer.get("queue_position")
+        return CaseStatus(str(answer.get("status")), position if isinstance(position, int) else None)
+
+    async def erase(self, channel: str, sender_id: str) -> Result:
+        try:
+            # Waiting messages first: the outbox must not deliver them to the case after it is gone.
+            await self._outbox().outbox.forget(sender_id)
+            await self.client.erase(channel, sender_id)
+        except HandoverUnavailable:
+            return Erased(at_gemeente=False)
+        except Exception as e:  # e.g. the outbox database: never claim an erasure that did not happen
+            logger.error("erasure at the handover service failed: %s", type(e).__name__)
+            return Erased(at_gemeente=False)
+        return Erased(at_gemeente=True)
+
+
+class NoHandoverService:
+    """No HANDOVER_URL: nothing can be handed over; the conversation gives the phone route."""
+
+    configured = False
+
+    async def open_case(self, case: Dict[str, Any]) -> Result:
+        return Unavailable()
+
+    async def request_callback(self, case: Dict[str, Any]) -> Result:
+        return Refused()
+
+    async def forward(self, reference: str, sender_id: str, text: str) -> Result:
+        return Refused(case_gone=True)
+
+    async def status(self, reference: str) -> Result:
+        return Unavailable()
+
+    async def erase(self, channel: str, sender_id: str) -> Result:
+        return Erased(at_gemeente=False)
+
+
+def gateway_for(settings: Optional[BotSettings] = None) -> HandoverGateway:
+    """The gateway for these settings (default: the environment, read once per call of this)."""
+    settings = settings or BotSettings.from_env()
+    return ServiceGateway(settings) if settings.handover_url else NoHandoverService()

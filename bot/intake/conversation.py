@@ -1,0 +1,363 @@
+"""The one dialogue manager: what a message means depends on where the conversation stands.
+
+Every message (the citizen's, or an event of the handover service) comes here through one action
+(bot/actions/turn.py). In this order:
+
+1. an event of the handover service (a casemanager took the case, a message, a queue update, the
+   case was closed) is shown to the citizen; it never answers an open question;
+2. while the erasure question is open, the answer erases or cancels; anything else drops the question;
+3. "verwijder mijn gegevens" asks that question (also during a live chat: it is the citizen's right);
+4. during a live chat every other message is for the casemanager;
+5. while the citizen types a correction of the summary, the message is that correction (only asking
+   for a person interrupts);
+6. a status question, a request for a person, a greeting, thanks or goodbye;
+7. everything else is the intake (bot/intake/engine.py).
+
+Pure: no I/O, no clock. Talking to the handover service is an effect (bot/intake/effects.py) that the
+action carries out; its result comes back through `after`, which decides what the citizen reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from typing_extensions import assert_never
+
+from bot.intake.advice import GEMEENTE, contact, privacy_note
+from bot.intake.contact import find_contact
+from bot.intake.effects import (
+    CaseOpened,
+    CaseStatus,
+    CaseUnknown,
+    Delivered,
+    Effect,
+    EraseConversation,
+    Erased,
+    ForwardToCasemanager,
+    LookUpStatus,
+    NoOneAvailable,
+    OpenCase,
+    Queued,
+    Refused,
+    RequestCallback,
+    Result,
+)
+from bot.intake.engine import Intake
+from bot.intake.state import (
+    ASKING_CONTACT,
+    CALLBACK_STEP,
+    CHOICE_INTENT,
+    CORRECTING,
+    DONE,
+    HANDOVER_STEP,
+    IntakeState,
+    Reply,
+    UserInput,
+)
+
+PERSON_INTENT = "medewerker"
+STATUS_INTENT = "status_vraag"
+ERASE_INTENT = "verwijder_gegevens"
+SMALL_TALK = {
+    "begroeten": "utter_welkom",
+    "afscheid": "utter_tot_ziens",
+    "bedankt": "utter_graag_gedaan",
+    "buiten_bereik": "utter_buiten_bereik",
+}
+# Events of the handover service (Rasa's trigger_intent); a citizen cannot produce these intents.
+STAFF_JOINED = "medewerker_gekoppeld"
+STAFF_MESSAGE = "medewerker_bericht"
+QUEUE_UPDATE = "wachtrij_update"
+BACK_TO_BOT = "terug_naar_bot"
+SERVICE_INTENTS = frozenset({STAFF_JOINED, STAFF_MESSAGE, QUEUE_UPDATE, BACK_TO_BOT})
+
+# Button choices of utter_verwijderen_uitleg (payload /kies{"keuze": ...})
+ERASE_YES = "verwijderen|ja"
+ERASE_NO = "verwijderen|nee"
+# Typed answers: the first word decides, as NLU may read "ja, verwijder alles" as a new request.
+YES_WORDS = frozenset({"ja", "jazeker", "jawel", "yes"})
+NO_WORDS = frozenset({"nee", "neen", "no"})
+FORGET_RESPONSE = "utter_widget_vergeten"  # socket.io only: the widget clears its localStorage
+
+STATUS_RESPONSES = {
+    "wachtend": "utter_status_wachtend",
+    "in_behandeling": "utter_status_in_behandeling",
+    "afgerond": "utter_status_afgerond",
+}
+REFERENCE = re.compile(r"\bHV-[A-HJ-KM-NP-Z2-9]{4}\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """The intake plus where the conversation stands with the handover service; each field a slot."""
+
+    intake: IntakeState = field(default_factory=IntakeState)
+    handover_actief: bool = False  # the live chat is on: messages go to the casemanager
+    handover_referentie: Optional[str] = None
+    verwijderen_gevraagd: bool = False  # the erasure question is open
+    gegevens_wissen: bool = False  # read by bot/tracker_store.py: erase the chat instead of saving it
+
+    @classmethod
+    def from_slots(cls, slots: Mapping[str, Any]) -> "ConversationState":
+        return cls(
+            intake=IntakeState.from_slots(slots),
+            handover_actief=bool(slots.get("handover_actief")),
+            handover_referentie=slots.get("handover_referentie") or None,
+            verwijderen_gevraagd=bool(slots.get("verwijderen_gevraagd")),
+            gegevens_wissen=bool(slots.get("gegevens_wissen")),
+        )
+
+    def as_slots(self) -> Dict[str, Any]:
+        return {
+            **self.intake.as_slots(),
+            "handover_actief": self.handover_actief,
+            "handover_referentie": self.handover_referentie,
+            "verwijderen_gevraagd": self.verwijderen_gevraagd,
+            "gegevens_wissen": self.gegevens_wissen,
+        }
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message as the conversation sees it: what the citizen sent, or an event of the service."""
+
+    user: UserInput
+    entities: Mapping[str, str] = field(default_factory=dict)  # first value per entity name
+    from_service: bool = False  # Rasa's trigger_intent mark; proves nothing on its own
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the conversation may know of the world: the time, and whether a handover service exists."""
+
+    now: Optional[datetime] = None
+    handover_configured: bool = True
+
+
+@dataclass(frozen=True)
+class Step:
+    """The result of a message or of an effect: what the citizen reads, the new state, what to do next."""
+
+    replies: Tuple[Reply, ...]
+    state: ConversationState
+    effect: Optional[Effect] = None
+
+
+def say(response: str, **variables: Any) -> Reply:
+    """A domain response by name (wording lives in bot/domain/), with its variables."""
+    return Reply(response=response, variables=variables)
+
+
+def reference_in(message: Message) -> Optional[str]:
+    """The case reference the citizen typed (HV-7K3M), in capitals."""
+    typed = message.entities.get("referentie", "")
+    if REFERENCE.fullmatch(typed):
+        return typed.upper()
+    found = REFERENCE.search(message.user.text)
+    return found.group(0).upper() if found else None
+
+
+def erase_answer(message: Message) -> Optional[bool]:
+    """True for yes, False for no, None when the message is no answer to the erasure question."""
+    user = message.user
+    if user.intent == CHOICE_INTENT:
+        return {ERASE_YES: True, ERASE_NO: False}.get(str(user.choice))
+    words = re.findall(r"\w+", user.text.lower())
+    if words and words[0] in YES_WORDS:
+        return True
+    if words and words[0] in NO_WORDS:
+        return False
+    return {"bevestigen": True, "ontkennen": False}.get(user.intent)
+
+
+class Conversation:
+    """Runs the conversation of one installation on top of its intake."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.kb = intake.kb
+
+    # --- one message -----------------------------------------------------------------------------
+    def handle(self, state: ConversationState, message: Message, context: Context) -> Step:
+        user = message.user
+        if message.from_service and user.intent in SERVICE_INTENTS:
+            return self._service_event(state, message)
+        if state.verwijderen_gevraagd:
+            answer = None if message.from_service else erase_answer(message)
+            if answer is True:
+                return Step((), state, EraseConversation())
+            if answer is False:
+                return Step(
+                    (say("utter_verwijderen_geannuleerd"),), replace(state, verwijderen_gevraagd=False)
+                )
+            if user.intent != ERASE_INTENT:  # another question: the erasure question is dropped
+                state = replace(state, verwijderen_gevraagd=False)
+        if user.intent == ERASE_INTENT:
+            return Step(
+                (say("utter_verwijderen_uitleg"), *privacy_note(self.kb)),
+                replace(state, verwijderen_gevraagd=True),
+            )
+        if state.handover_actief:
+            if not state.handover_referentie or not context.handover_configured:
+                return Step((), replace(state, handover_actief=False))
+            return Step((), state, ForwardToCasemanager(state.handover_referentie, user.text))
+        if state.intake.intake_fase == CORRECTING and user.intent != PERSON_INTENT:
+            return self._intake(state, user, context)
+        if user.intent == STATUS_INTENT:
+            return self._status(state, message, context)
+        if user.intent == PERSON_INTENT:
+            return self._person_asked(state, user, context)
+        if user.intent in SMALL_TALK:
+            return Step((say(SMALL_TALK[user.intent]),), state)
+        return self._intake(state, user, context)
+
+    def _intake(self, state: ConversationState, user: UserInput, context: Context) -> Step:
+        turn = self.intake.handle(state.intake, user, now=context.now)
+        after = replace(state, intake=turn.state)
+        if turn.followup == HANDOVER_STEP:
+            return self._prepend(turn.replies, self.offer_person(after, context))
+        if turn.followup == CALLBACK_STEP:
+            return self._prepend(turn.replies, self._callback(after, user.text, context))
+        return Step(turn.replies, after)
+
+    @staticmethod
+    def _prepend(replies: Tuple[Reply, ...], step: Step) -> Step:
+        return replace(step, replies=(*replies, *step.replies))
+
+    # --- a person --------------------------------------------------------------------------------
+    def _person_asked(self, state: ConversationState, user: UserInput, context: Context) -> Step:
+        # "Bel mij op 06 …" reads as asking for a person, but while the bot waits for contact details
+        # it answers that question: take the callback request instead of offering a person again.
+        if state.intake.intake_fase == ASKING_CONTACT and find_contact(user.text).reachable:
+            done = replace(state, intake=replace(state.intake, intake_fase=DONE))
+            return self._callback(done, user.text, context)
+        return self.offer_person(state, context)
+
+    def offer_person(self, state: ConversationState, context: Context) -> Step:
+        """Consent first; then the live queue when someone is available, else a callback request."""
+        if not context.handover_configured:
+            return Step(self._contact_route("utter_medewerker_contact"), state)
+        if state.handover_actief:
+            return Step((say("utter_al_in_gesprek", referentie=state.handover_referentie),),
+                        state)
+        if state.intake.toestemming is not True:
+            # Nothing reaches the handover service before the citizen has seen what is shared and agreed.
+            turn = self.intake.ask_consent(state.intake)
+            return Step(turn.replies, replace(state, intake=turn.state))
+        return Step((), state, OpenCase())
+
+    def _callback(self, state: ConversationState, text: str, context: Context) -> Step:
+        details = find_contact(text)
+        if not details.reachable or not context.handover_configured:
+            asking = replace(state, intake=replace(state.intake, intake_fase=ASKING_CONTACT))
+            return Step((say("utter_vraag_contactgegevens_opnieuw"),), asking)
+        return Step((), state, RequestCallback(details))
+
+    def _contact_route(self, intro: str) -> Tuple[Reply, ...]:
+        return (say(intro), contact(self.kb, GEMEENTE))
+
+    # --- status ----------------------------------------------------------------------------------
+    def _status(self, state: ConversationState, message: Message, context: Context) -> Step:
+        reference = reference_in(message)
+        if reference is None:
+            return Step((say("utter_status_zonder_referentie"),), state)
+        if not context.handover_configured:
+            return Step((say("utter_status_niet_beschikbaar"),), state)
+        return Step((), state, LookUpStatus(reference))
+
+    # --- the handover service's events -----------------------------------------------------------
+    def _service_event(self, state: ConversationState, message: Message) -> Step:
+        intent, entities = message.user.intent, message.entities
+        if intent == STAFF_JOINED:
+            name = entities.get("naam") or "Een medewerker"
+            return Step((say("utter_medewerker_gekoppeld", naam=name),), state)
+        if intent == STAFF_MESSAGE:
+            text = entities.get("tekst", "")
+            if not text:
+                return Step((), state)
+            name = entities.get("naam") or "Medewerker"
+            return Step((say("utter_bericht_van_medewerker", naam=name, tekst=text),),
+                        state)
+        if intent == QUEUE_UPDATE:
+            position = entities.get("positie", "")
+            if position.isdigit() and state.handover_actief:
+                return Step((say("utter_wachtrij_positie", positie=int(position)),), state)
+            return Step((), state)
+        # BACK_TO_BOT: the casemanager closed the case; the bot takes over with a clean intake.
+        reference = entities.get("referentie") or state.handover_referentie or ""
+        replies = [say("utter_terug_naar_bot", referentie=reference)]
+        if entities.get("afspraken"):
+            replies.append(say("utter_afspraken", afspraken=entities["afspraken"]))
+        replies.append(say("utter_bot_weer_hier"))
+        # A clean intake; an open erasure question stays open: it is the citizen's, not the case's.
+        return Step(tuple(replies), ConversationState(verwijderen_gevraagd=state.verwijderen_gevraagd))
+
+    # --- what came of an effect ------------------------------------------------------------------
+    def after(self, state: ConversationState, effect: Effect, result: Result) -> Step:
+        """What the citizen reads once the effect was carried out."""
+        if isinstance(effect, OpenCase):
+            return self._after_open_case(state, result)
+        if isinstance(effect, RequestCallback):
+            return self._after_callback(state, result)
+        if isinstance(effect, ForwardToCasemanager):
+            return self._after_forward(state, result)
+        if isinstance(effect, LookUpStatus):
+            return self._after_status(state, effect.reference, result)
+        if isinstance(effect, EraseConversation):
+            return self._after_erasure(state, result)
+        assert_never(effect)  # mypy: a new effect needs its branch here
+
+    def _after_open_case(self, state: ConversationState, result: Result) -> Step:
+        asking_contact = replace(state, intake=replace(state.intake, intake_fase=ASKING_CONTACT))
+        if isinstance(result, CaseOpened):
+            reply = say(
+                "utter_in_wachtrij",
+                referentie=result.reference, positie=result.position, wachttijd=result.wait_minutes,
+            )
+            return Step((reply,), replace(state, handover_actief=True, handover_referentie=result.reference))
+        if isinstance(result, NoOneAvailable):
+            return Step((say("utter_terugbellen_vraag_contact"),), asking_contact)
+        # Honest about it, the phone route now, and a callback request that waits in the outbox.
+        replies = (*self._contact_route("utter_medewerker_niet_bereikbaar"), say("utter_terugbellen_aanbod"))
+        return Step(replies, asking_contact)
+
+    def _after_callback(self, state: ConversationState, result: Result) -> Step:
+        if isinstance(result, Delivered):
+            reference = result.reference or ""
+            return Step((say("utter_terugbelverzoek_ontvangen", referentie=reference),),
+                        replace(state, handover_referentie=result.reference or state.handover_referentie))
+        if isinstance(result, Queued):  # the service is down: the request goes out when it is back
+            return Step((say("utter_terugbelverzoek_bewaard"),), state)
+        return Step(self._contact_route("utter_medewerker_niet_bereikbaar"), state)
+
+    def _after_forward(self, state: ConversationState, result: Result) -> Step:
+        if isinstance(result, Refused) and result.case_gone:
+            return Step((say("utter_gesprek_al_afgesloten"),), replace(state, handover_actief=False))
+        if isinstance(result, Refused):
+            return Step((say("utter_doorsturen_mislukt"),), state)
+        if isinstance(result, Queued) and result.first:
+            # Once per outage: the later messages wait behind this one and need no second notice.
+            return Step((say("utter_bericht_komt_later"),), state)
+        return Step((), state)
+
+    def _after_status(self, state: ConversationState, reference: str, result: Result) -> Step:
+        if isinstance(result, CaseUnknown):
+            return Step((say("utter_status_onbekend", referentie=reference),), state)
+        if isinstance(result, CaseStatus) and result.status in STATUS_RESPONSES:
+            variables = {"referentie": reference, "positie": result.position or 1}
+            return Step((say(STATUS_RESPONSES[result.status], **variables),), state)
+        return Step((say("utter_status_niet_beschikbaar"),), state)
+
+    def _after_erasure(self, state: ConversationState, result: Result) -> Step:
+        if isinstance(result, Erased) and result.at_gemeente:
+            replies: Tuple[Reply, ...] = (say("utter_gegevens_verwijderd"),)
+        else:
+            replies = (say("utter_gegevens_deels_verwijderd"), contact(self.kb, GEMEENTE))
+            if state.handover_referentie:
+                replies += (say("utter_verwijderen_kenmerk", referentie=state.handover_referentie),)
+        # Last, after everything the citizen should read: the widget then forgets its browser copy.
+        replies += (say(FORGET_RESPONSE),)
+        return Step(replies, replace(state, verwijderen_gevraagd=False, gegevens_wissen=True))

@@ -1,0 +1,110 @@
+"""What the conversation asks the outside world to do, and what came of it.
+
+The conversation (bot/intake/conversation.py) is pure: it returns an effect, the action carries it
+out through the handover gateway (bot/handover_gateway/) and hands the result back to the
+conversation, which decides what the citizen reads. Effects name intentions, not HTTP calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from bot.intake.contact import ContactDetails
+
+# --- effects -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """Put the citizen in the casemanagers' live queue (after consent), if someone is available."""
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    """Ask the gemeente to call or mail the citizen back; waits in the outbox while the service is down."""
+
+    contact: ContactDetails
+
+
+@dataclass(frozen=True)
+class ForwardToCasemanager:
+    """A citizen's message for the casemanager who has (or will take) the case."""
+
+    reference: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LookUpStatus:
+    reference: str
+
+
+@dataclass(frozen=True)
+class EraseConversation:
+    """Erase what the gemeente keeps of this conversation (cases, outbox); the chat itself is erased
+    by the tracker store when the turn ends (state `gegevens_wissen`)."""
+
+
+Effect = Union[OpenCase, RequestCallback, ForwardToCasemanager, LookUpStatus, EraseConversation]
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseOpened:
+    reference: str
+    position: int
+    wait_minutes: int
+
+
+@dataclass(frozen=True)
+class NoOneAvailable:
+    """Nobody takes live chats now (outside office hours, or no one online)."""
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The handover service could not be reached, or refused the call."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Sent and accepted; `reference` when the service gave one (a callback request)."""
+
+    reference: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Kept in the outbox until the service is back; `first` when nothing was waiting before it."""
+
+    first: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The service said no for good; `case_gone` when the case was closed or erased meanwhile."""
+
+    case_gone: bool = False
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    status: str  # wachtend | in_behandeling | afgerond
+    position: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class CaseUnknown:
+    """No case with that reference."""
+
+
+@dataclass(frozen=True)
+class Erased:
+    at_gemeente: bool  # False: only the chat itself is erased (the service could not be reached)
+
+
+Result = Union[
+    CaseOpened, NoOneAvailable, Unavailable, Delivered, Queued, Refused, CaseStatus, CaseUnknown, Erased
+]
