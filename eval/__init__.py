@@ -1,0 +1,1 @@
+"""Independent evaluation set for the bot's understanding (see eval/README.md). Never train on it."""
