@@ -1,0 +1,25 @@
+"""The independent evaluation set stays independent: valid catalogue ids, the required counts, and no
+text that equals, contains or nearly repeats a training example (eval/check.py). Scores on it come
+from `make eval`; training never reads eval/."""
+
+from __future__ import annotations
+
+from eval.check import check, overlap_problems
+from tests.bot.helpers import ROOT
+
+
+def test_the_evaluation_set_is_valid_and_shares_nothing_with_the_training_data() -> None:
+    result = check()
+    assert result.ok, "\n".join(result.problems[:20])
+    assert result.counts["training_examples_compared"] > 1000  # really compared with the NLU files
+
+
+def test_the_overlap_check_catches_a_copied_training_example() -> None:
+    import yaml
+
+    nlu = yaml.safe_load((ROOT / "bot" / "data" / "nlu" / "cjib.yml").read_text(encoding="utf-8"))
+    example = nlu["nlu"][0]["examples"].splitlines()[0].lstrip("- ").strip()
+    problems, _ = overlap_problems([("copied", f"hallo {example} dank u")], [("cjib.yml", example)])
+    assert problems
+    clean, _ = overlap_problems([("own", "mijn fiets is gestolen bij het station")], [("cjib.yml", example)])
+    assert not clean
