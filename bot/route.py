@@ -2,7 +2,7 @@
 
 Reads JSON lines `{"id": ..., "text": ...}` from FILE or standard input and writes one JSON line per
 input line: `{"id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type",
-"confidence"}` with catalogue ids (null / [] when none). It uses the trained model and the same
+"crisis", "confidence"}` with catalogue ids (null / [] when none). It uses the trained model and the same
 routing code as the bot (bot/intake/routing.py). A line that cannot be read gets
 `{"id": ..., "line": n, "error": "..."}` and the run goes on; the exit code is then 1.
 """

@@ -1,7 +1,9 @@
 """The one dialogue manager: what a message means depends on where the conversation stands.
 
 Every message (the citizen's, or an event of the handover service) comes here through one action
-(bot/actions/turn.py). In this order:
+(bot/actions/turn.py). First: words of a crisis (suicide, violence at home, no place to sleep
+tonight, a child in danger; `hulplijn` in bot/knowledge/signalen.yml) get the help line at once and
+a person is offered, before any routine question (not during a live chat). Then, in this order:
 
 1. an event of the handover service (a casemanager took the case, a message, a queue update, the
    case was closed) is shown to the citizen; it never answers an open question;
@@ -46,6 +48,7 @@ from bot.intake.effects import (
     Result,
 )
 from bot.intake.engine import Intake
+from bot.intake.routing import find_signals
 from bot.intake.state import (
     ASKING_CONTACT,
     CALLBACK_STEP,
@@ -56,6 +59,7 @@ from bot.intake.state import (
     IntakeState,
     Reply,
     UserInput,
+    merge,
 )
 
 PERSON_INTENT = "medewerker"
@@ -182,6 +186,38 @@ class Conversation:
 
     # --- one message -----------------------------------------------------------------------------
     def handle(self, state: ConversationState, message: Message, context: Context) -> Step:
+        crisis = self._crisis(state, message)
+        if crisis is not None:
+            return crisis
+        return self._route(state, message, context)
+
+    def _crisis(self, state: ConversationState, message: Message) -> Optional[Step]:
+        """A crisis in the citizen's words gets its help line at once, and a person is offered; the
+        words are kept for the summary, the case counts as urgent. Not during a live chat: the
+        casemanager reads along. Each kind of crisis is answered once."""
+        if message.from_service or state.handover_actief:
+            return None
+        text = message.user.text
+        found = [s for s in find_signals(text, self.kb) if self.kb.signals[s].crisis]
+        new = [s for s in found if s not in state.intake.crisis]
+        if not new:
+            return None
+        replies = [say(str(self.kb.signals[s].hulplijn)) for s in new]
+        if "geen_slaapplek" in new:
+            replies.append(contact(self.kb, GEMEENTE))
+        replies.append(say("utter_crisis_medewerker"))  # its button asks for a person (/medewerker)
+        intake = state.intake
+        story = text.strip()
+        intake = replace(
+            intake,
+            crisis=(*intake.crisis, *new),
+            urgent=True,
+            signalen=merge(intake.signalen, found),
+            verhaal=intake.verhaal + ((story,) if story and not story.startswith("/") else ()),
+        )
+        return Step(tuple(replies), replace(state, intake=intake))
+
+    def _route(self, state: ConversationState, message: Message, context: Context) -> Step:
         user = message.user
         if message.from_service and user.intent in SERVICE_INTENTS:
             return self._service_event(state, message)

@@ -64,6 +64,12 @@ class Signal:
     label: str
     urgent: bool
     patterns: Tuple[re.Pattern[str], ...]
+    # A crisis: the domain response with the help line the bot gives at once, before anything else.
+    hulplijn: Optional[str] = None
+
+    @property
+    def crisis(self) -> bool:
+        return self.hulplijn is not None
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,9 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         signal_id: Signal(
             id=signal_id,
             label=raw["label"],
-            urgent=bool(raw.get("urgent", False)),
+            urgent=bool(raw.get("urgent", False)) or bool(raw.get("hulplijn")),
             patterns=_compile(raw.get("woorden", [])),
+            hulplijn=raw.get("hulplijn") or None,
         )
         for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()
     }

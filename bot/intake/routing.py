@@ -34,6 +34,7 @@ class Routing:
     confidence: float
     signals: Tuple[str, ...] = ()
     candidates: Tuple[str, ...] = field(default=())  # topic ids or "leven.<id>", best first
+    crisis: bool = False  # words of a crisis: the bot gives a help line first (signalen.yml, hulplijn)
 
     def as_json(self) -> Dict[str, Any]:
         """The batch CLI's output fields."""
@@ -44,6 +45,7 @@ class Routing:
             "urgent": self.urgent,
             "wants_human": self.wants_human,
             "question_type": self.question_type,
+            "crisis": self.crisis,
             "confidence": round(self.confidence, 4),
         }
 
@@ -153,6 +155,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
         confidence=confidence,
         signals=signals,
         candidates=tuple(name for name, _ in found),
+        crisis=any(kb.signals[s].crisis for s in signals),
     )
 
 

@@ -66,6 +66,7 @@ class IntakeState:
     extra_onderwerpen: Tuple[str, ...] = ()
     urgent: bool = False
     urgentie_gevraagd: bool = False
+    crisis: Tuple[str, ...] = ()  # crisis signals whose help line the citizen was given
     signalen: Tuple[str, ...] = ()
     afhankelijk: bool = False
     vraagtype: Optional[int] = None

@@ -88,6 +88,8 @@ def _responses_named_in_code() -> Set[str]:
     engine = (ROOT / "bot" / "intake" / "engine.py").read_text(encoding="utf-8")
     if 'f"utter_advies_vraagtype_{qtype}"' in engine:
         names |= {"utter_advies_vraagtype_2", "utter_advies_vraagtype_3"}
+    # A crisis signal names the response with its help line (bot/knowledge/signalen.yml, hulplijn).
+    names |= {str(s.hulplijn) for s in knowledge().signals.values() if s.crisis}
     return names
 
 

@@ -16,7 +16,8 @@ from tests.bot.helpers import ROOT
 
 MODEL = ROOT / "models" / "current.tar.gz"
 FIELDS = {
-    "id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type", "confidence"
+    "id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type", "crisis",
+    "confidence",
 }
 
 

@@ -155,3 +155,12 @@ def test_status_question_without_the_handover_service_is_honest(citizen: Citizen
 def test_greeting_gets_the_open_question(citizen: Citizen) -> None:
     citizen.say("hallo")
     assert "eigen woorden" in " ".join(citizen.texts())
+
+
+def test_a_crisis_gets_the_help_line_before_anything_else(citizen: Citizen) -> None:
+    citizen.say("ik kan het niet meer aan en ik zie het niet meer zitten")
+    texts = citizen.texts()
+    assert "113" in texts[0] and "0800-0113" in texts[0]
+    assert "Praat met medewerker" in [b["title"] for b in citizen.buttons()]
+    assert "Welkom" not in " ".join(texts)
+    assert citizen.slots()["urgent"] is True
