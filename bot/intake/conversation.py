@@ -12,7 +12,8 @@ a person is offered, before any routine question (not during a live chat). Then,
 4. during a live chat every other message is for the casemanager;
 5. while the citizen types a correction of the summary, the message is that correction (only asking
    for a person interrupts);
-6. a status question, a request for a person, a greeting, thanks or goodbye;
+6. a status question, a request for a person, a greeting, thanks or goodbye (only when that is all
+   the message says: content is never answered with the welcome);
 7. everything else is the intake (bot/intake/engine.py).
 
 Pure: no I/O, no clock. Talking to the handover service is an effect (bot/intake/effects.py) that the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from typing_extensions import assert_never
 
@@ -63,8 +64,12 @@ from bot.intake.state import (
 )
 
 PERSON_INTENT = "medewerker"
+WANTS_PERSON_SIGNAL = "wil_persoon"  # bot/knowledge/signalen.yml
 STATUS_INTENT = "status_vraag"
 ERASE_INTENT = "verwijder_gegevens"
+# Longer than this, or naming an organisation, a regeling or a signal, a greeting carries content.
+MAX_SMALL_TALK_WORDS = 4
+CONTENT_ENTITIES = frozenset({"organisatie", "regeling", "bedrag", "referentie"})
 SMALL_TALK = {
     "begroeten": "utter_welkom",
     "afscheid": "utter_tot_ziens",
@@ -148,6 +153,15 @@ class Step:
     replies: Tuple[Reply, ...]
     state: ConversationState
     effect: Optional[Effect] = None
+
+
+NOT_UNDERSTOOD: Tuple[List[Optional[str]], ...] = (
+    ["utter_niet_begrepen"], ["utter_niet_begrepen_medewerker"]
+)
+
+
+def names_of(step: "Step") -> List[Optional[str]]:
+    return [r.response for r in step.replies]
 
 
 def say(response: str, **variables: Any) -> Reply:
@@ -244,11 +258,29 @@ class Conversation:
             return self._intake(state, user, context)
         if user.intent == STATUS_INTENT:
             return self._status(state, message, context)
-        if user.intent == PERSON_INTENT:
+        if user.intent == PERSON_INTENT or (
+            WANTS_PERSON_SIGNAL in find_signals(user.text, self.kb) and user.intent != CHOICE_INTENT
+        ):
+            # "Ik heb geldzorgen en wil een medewerker spreken": both count; the topic is kept.
+            state = replace(state, intake=self.intake.remember(state.intake, user))
             return self._person_asked(state, user, context)
         if user.intent in SMALL_TALK:
-            return Step((say(SMALL_TALK[user.intent]),), state)
+            small_talk = Step((say(SMALL_TALK[user.intent]),), state)
+            if user.intent == "buiten_bereik" or self._only_small_talk(user):
+                return small_talk
+            step = self._intake(state, user, context)
+            # "Goedemorgen, ik heb een vraag": nothing to place, so the greeting is the answer after all.
+            return small_talk if names_of(step) in NOT_UNDERSTOOD else step
         return self._intake(state, user, context)
+
+    def _only_small_talk(self, user: UserInput) -> bool:
+        """A greeting, thanks or goodbye and nothing else. A message with content ("de deurwaarder
+        komt morgen", "hallo, ik heb een vraag over mijn huur") is never answered with the welcome."""
+        words = re.findall(r"\w+", user.text)
+        if len(words) > MAX_SMALL_TALK_WORDS or find_signals(user.text, self.kb):
+            return False
+        entities = user.parse.get("entities") or ()
+        return not any(e.get("entity") in CONTENT_ENTITIES for e in entities)
 
     def _intake(self, state: ConversationState, user: UserInput, context: Context) -> Step:
         turn = self.intake.handle(state.intake, user, now=context.now)

@@ -81,6 +81,18 @@ class Intake:
                 return self._menu(state)
         return self._on_story(state, user)
 
+    def remember(self, state: IntakeState, user: UserInput) -> IntakeState:
+        """Keep the citizen's words and what they name (topic, organisations, signals) for the
+        summary, without asking about it now: for a message that also asks for a person."""
+        routing = route(user.parse, self.kb)
+        if not (routing.topic or routing.life_event):  # only the wish for a person: nothing to keep
+            return state
+        state = self._remember_story(state, user.text, routing)
+        if routing.topic and not state.onderwerp:
+            organisations = state.organisaties or routing.organisations
+            state = replace(state, onderwerp=routing.topic, organisaties=organisations)
+        return state
+
     def ask_consent(self, state: IntakeState) -> Turn:
         """Before a person sees anything: show what is shared and with whom, and ask consent."""
         return self.consent.ask(state)
@@ -91,7 +103,7 @@ class Intake:
         state = self._remember_story(state, user.text, routing)
         candidates = self._distinct_routes(routing)
         if not candidates:
-            return self._not_understood(state)
+            return self._not_understood(state, urgent=routing.urgent)
         replies: List[Reply] = []
         if routing.urgent:
             replies.append(Reply(response="utter_urgent_gezien"))
@@ -145,8 +157,22 @@ class Intake:
             levensgebeurtenis=state.levensgebeurtenis or routing.life_event,
         )
 
-    def _not_understood(self, state: IntakeState) -> Turn:
+    def _not_understood(self, state: IntakeState, urgent: bool = False) -> Turn:
         state = replace(state, misverstanden=state.misverstanden + 1)
+        if urgent:
+            # Something urgent that we cannot place: a person now, rather than "say it differently".
+            return Turn(
+                (
+                    Reply(
+                        response="utter_urgent_niet_begrepen",
+                        buttons=(
+                            ("Praat met medewerker", HUMAN_PAYLOAD),
+                            ("Kies een onderwerp", choice_payload("menu")),
+                        ),
+                    ),
+                ),
+                state,
+            )
         if state.misverstanden >= MAX_MISUNDERSTANDINGS:
             return Turn(
                 (

@@ -674,3 +674,67 @@ def test_the_state_round_trips_through_the_slots_and_every_slot_is_in_the_domain
     # Rasa gives numbers as floats and lists as lists
     assert ConversationState.from_slots({**slots, "vraagtype": 3.0}) == state
     assert ConversationState.from_slots({}) == ConversationState()
+
+
+# --- content is never a greeting ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,intent", [("hallo", "begroeten"), ("Goedemorgen!", "begroeten"),
+                                         ("dank u wel", "bedankt"), ("doei", "afscheid")])
+def test_small_talk_alone_gets_its_answer(talk: Conversation, text: str, intent: str) -> None:
+    step = talk.handle(ConversationState(), msg(text, intent), ON)
+    assert names(step) == [{"begroeten": "utter_welkom", "bedankt": "utter_graag_gedaan",
+                            "afscheid": "utter_tot_ziens"}[intent]]
+
+
+def test_an_urgent_message_read_as_a_greeting_is_never_the_welcome(talk: Conversation) -> None:
+    step = talk.handle(ConversationState(), msg("de deurwaarder komt morgen", "begroeten"), ON)
+    assert "utter_welkom" not in names(step)
+    assert names(step)[0] == "utter_urgent_gezien" and step.state.intake.urgent
+
+
+def test_something_urgent_that_cannot_be_placed_offers_a_person_at_once(talk: Conversation) -> None:
+    step = talk.handle(ConversationState(), msg("morgen wordt de stroom afgesloten", "nlu_fallback"), ON)
+    assert names(step) == ["utter_urgent_niet_begrepen"]
+    assert ("Praat met medewerker", "/medewerker") in step.replies[0].buttons
+
+
+def test_a_greeting_with_a_question_goes_to_the_intake(talk: Conversation) -> None:
+    text = "hallo, ik heb een brief van het cjib over een boete"
+    parse_intent = msg(text, "begroeten")
+    ranking = [{"name": "begroeten", "confidence": 0.5},
+               {"name": "cjib.openstaande_boetes", "confidence": 0.45}]
+    user = replace(parse_intent.user, parse={**parse_intent.user.parse, "intent_ranking": ranking})
+    step = talk.handle(ConversationState(), replace(parse_intent, user=user), ON)
+    assert names(step) == ["utter_bevestig_onderwerp"]
+
+
+def test_a_greeting_with_a_few_words_and_nothing_to_place_is_still_welcomed(talk: Conversation) -> None:
+    step = talk.handle(ConversationState(), msg("goedemorgen, ik heb een vraag", "begroeten"), ON)
+    assert names(step) == ["utter_welkom"]
+    assert step.state.intake.misverstanden == 0
+
+
+# --- a person and a topic in one message ------------------------------------------------------
+
+
+def test_asking_for_a_person_keeps_the_topic_for_the_summary(talk: Conversation) -> None:
+    text = "ik heb geldzorgen en wil met een medewerker praten"
+    message = msg(text, "medewerker")
+    ranking = [{"name": "medewerker", "confidence": 0.6},
+               {"name": "gemeente.zorgen_inkomen", "confidence": 0.4}]
+    parse = {**message.user.parse, "intent_ranking": ranking}
+    message = replace(message, user=replace(message.user, parse=parse))
+    step = talk.handle(ConversationState(), message, ON)
+    assert names(step)[0] == "utter_toestemming_inleiding"  # consent first, as always
+    assert step.state.intake.onderwerp == "gemeente.zorgen_inkomen"
+    assert step.state.intake.organisaties == ("gemeente",)
+    assert text in step.state.intake.verhaal
+    assert "utter_toestemming_onderwerp" in names(step)
+
+
+def test_the_wish_for_a_person_counts_also_when_nlu_reads_a_topic(talk: Conversation) -> None:
+    text = "kan iemand mij terugbellen over de boete van het cjib"
+    step = talk.handle(ConversationState(), msg(text, "cjib.openstaande_boetes"), ON)
+    assert names(step)[0] == "utter_toestemming_inleiding"
+    assert step.state.intake.onderwerp == "cjib.openstaande_boetes"

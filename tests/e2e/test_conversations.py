@@ -164,3 +164,11 @@ def test_a_crisis_gets_the_help_line_before_anything_else(citizen: Citizen) -> N
     assert "Praat met medewerker" in [b["title"] for b in citizen.buttons()]
     assert "Welkom" not in " ".join(texts)
     assert citizen.slots()["urgent"] is True
+
+
+def test_content_is_never_answered_with_the_welcome(citizen: Citizen) -> None:
+    citizen.say("hallo")
+    assert "Welkom" in " ".join(citizen.texts())
+    citizen.say("de deurwaarder komt morgen")
+    text = " ".join(citizen.texts())
+    assert "Welkom" not in text and "dringend" in text
