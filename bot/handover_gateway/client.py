@@ -30,7 +30,7 @@ class HandoverRejected(HandoverUnavailable):
 REJECTED_STATUSES = frozenset({400, 403, 413, 422})
 
 
-class CaseNotFound(Exception):
+class NoSuchCase(Exception):
     """No case with that reference (or it is not this citizen's)."""
 
 
@@ -53,7 +53,7 @@ class HandoverClient:
             async with aiohttp.ClientSession(timeout=self.timeout, headers=self.headers) as session:
                 async with session.request(method, f"{self.base}{path}", json=body) as response:
                     if response.status == 404:
-                        raise CaseNotFound(path.rsplit("/", 1)[-1])
+                        raise NoSuchCase(path.rsplit("/", 1)[-1])
                     if response.status == 409:
                         raise CaseClosed(path)
                     if response.status in REJECTED_STATUSES:
@@ -106,7 +106,7 @@ class HandoverClient:
         path = f"/api/conversations/{quote(channel, safe='')}/{quote(sender_id, safe='')}/erase"
         try:
             result = await self._call("POST", path)
-        except (CaseNotFound, CaseClosed) as e:
+        except (NoSuchCase, CaseClosed) as e:
             raise HandoverUnavailable(type(e).__name__) from e
         erased = result.get("erased_cases")
         if not isinstance(erased, int) or isinstance(erased, bool):

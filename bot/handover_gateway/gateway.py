@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Optional, Protocol
 
-from bot.handover_gateway.client import CaseClosed, CaseNotFound, HandoverClient, HandoverUnavailable
+from bot.handover_gateway.client import CaseClosed, HandoverClient, HandoverUnavailable, NoSuchCase
 from bot.handover_gateway.outbox import HandoverOutbox, Sending, Sent, handover_outbox
 from bot.intake.effects import (
     CaseOpened,
@@ -49,7 +49,7 @@ def _sent(sending: Sending) -> Result:
         return Delivered(reference if isinstance(reference, str) else None)
     if sending.status is Sent.QUEUED:
         return Queued(first=sending.already_waiting == 0)
-    return Refused(case_gone=isinstance(sending.error, (CaseClosed, CaseNotFound)))
+    return Refused(case_gone=isinstance(sending.error, (CaseClosed, NoSuchCase)))
 
 
 class ServiceGateway:
@@ -87,7 +87,7 @@ class ServiceGateway:
     async def status(self, reference: str) -> Result:
         try:
             answer = await self.client.status(reference)
-        except CaseNotFound:
+        except NoSuchCase:
             return CaseUnknown()
         except HandoverUnavailable:
             return Unavailable()

@@ -57,9 +57,9 @@ from sqlalchemy.engine import Connection
 
 from bot.handover_gateway.client import (
     CaseClosed,
-    CaseNotFound,
     HandoverClient,
     HandoverRejected,
+    NoSuchCase,
 )
 from bot.settings import BotSettings
 from bot.storage import LazyDatabase, database_url
@@ -78,7 +78,7 @@ PURGE_EVERY = 60.0
 MIN_LEASE_SECONDS = 30.0
 
 # The service said no for good: sending again cannot help.
-PERMANENT_ERRORS: Tuple[Type[Exception], ...] = (CaseClosed, CaseNotFound, HandoverRejected)
+PERMANENT_ERRORS: Tuple[Type[Exception], ...] = (CaseClosed, NoSuchCase, HandoverRejected)
 
 metadata = MetaData()
 
