@@ -2,9 +2,10 @@
 
 Reads JSON lines `{"id": ..., "text": ...}` from FILE or standard input and writes one JSON line per
 input line: `{"id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type",
-"crisis", "confidence"}` with catalogue ids (null / [] when none). It uses the trained model and the same
-routing code as the bot (bot/intake/routing.py). A line that cannot be read gets
-`{"id": ..., "line": n, "error": "..."}` and the run goes on; the exit code is then 1.
+"topics", "crisis", "deadline_days", "confidence"}` with catalogue ids (null / [] when none).
+`topics`: every topic NLU finds plausible, best first. It uses the trained model and the same routing
+code as the bot (bot/intake/routing.py). A line that cannot be read gets `{"id": ..., "line": n,
+"error": "..."}` and the run goes on; the exit code is then 1.
 """
 
 from __future__ import annotations

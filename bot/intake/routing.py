@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from bot.intake.deadline import deadline_days
 from bot.intake.knowledge import Knowledge
 
 LIFE_EVENT_PREFIX = "leven."
@@ -35,6 +36,7 @@ class Routing:
     signals: Tuple[str, ...] = ()
     candidates: Tuple[str, ...] = field(default=())  # topic ids or "leven.<id>", best first
     crisis: bool = False  # words of a crisis: the bot gives a help line first (signalen.yml, hulplijn)
+    deadline_days: Optional[int] = None  # when the words give one ("morgen", "over 3 dagen")
 
     def as_json(self) -> Dict[str, Any]:
         """The batch CLI's output fields."""
@@ -45,7 +47,9 @@ class Routing:
             "urgent": self.urgent,
             "wants_human": self.wants_human,
             "question_type": self.question_type,
+            "topics": [c for c in self.candidates if not c.startswith(LIFE_EVENT_PREFIX)],
             "crisis": self.crisis,
+            "deadline_days": self.deadline_days,
             "confidence": round(self.confidence, 4),
         }
 
@@ -156,6 +160,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
         signals=signals,
         candidates=tuple(name for name, _ in found),
         crisis=any(kb.signals[s].crisis for s in signals),
+        deadline_days=deadline_days(text),
     )
 
 

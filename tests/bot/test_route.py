@@ -16,8 +16,8 @@ from tests.bot.helpers import ROOT
 
 MODEL = ROOT / "models" / "current.tar.gz"
 FIELDS = {
-    "id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type", "crisis",
-    "confidence",
+    "id", "topic", "organisations", "life_event", "urgent", "wants_human", "question_type", "topics",
+    "crisis", "deadline_days", "confidence",
 }
 
 
