@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from sanic import Sanic, response
 from sanic.request import Request
@@ -77,7 +77,8 @@ def check_authorization(header: Optional[str], token: str) -> None:
 
 def check_body(
     content_type: Optional[str], content_encoding: Optional[str], body: bytes, max_bytes: int
-) -> None:
+) -> Dict[str, Any]:
+    """The action call, parsed, when the body is one; else Refused."""
     media, _, params = (content_type or "").partition(";")
     if media.strip().lower() != "application/json":
         raise Refused(415, "Content-Type must be application/json")
@@ -96,6 +97,7 @@ def check_body(
         raise Refused(400, "body must be an object with a string next_action")
     if not isinstance(call.get("tracker"), dict):
         raise Refused(400, "tracker must be an object")
+    return call
 
 
 def _refusal(error: Refused) -> HTTPResponse:
@@ -113,7 +115,9 @@ def install(app: Sanic, settings: ActionGuardSettings) -> None:
         try:
             check_authorization(request.headers.get("authorization"), settings.token)
             if request.method == "POST":
-                check_body(
+                # Kept on the request: rasa_sdk's handler reads request.json, which then parses nothing
+                # again (a tracker is sent whole on every call).
+                request.parsed_json = check_body(  # type: ignore[assignment]  # Sanic types it None
                     request.headers.get("content-type"), request.headers.get("content-encoding"),
                     request.body or b"", settings.max_body_bytes,
                 )

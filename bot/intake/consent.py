@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import List, Optional, Sequence, Tuple
+from typing import AbstractSet, List, Optional, Sequence, Tuple
 
 from bot.intake.advice import GEMEENTE, contact, numbered, privacy_note
 from bot.intake.knowledge import Knowledge
@@ -82,12 +82,14 @@ def utc_iso(now: Optional[datetime]) -> Optional[str]:
     return aware.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def typed_yes_no(user: UserInput) -> Optional[bool]:
+def typed_yes_no(
+    user: UserInput, yes: AbstractSet[str] = YES_WORDS, no: AbstractSet[str] = NO_WORDS
+) -> Optional[bool]:
     """Ja or nee in words: a plain first word, or else what NLU made of it."""
     words = re.findall(r"\w+", user.text.lower())
-    if words and words[0] in YES_WORDS:
+    if words and words[0] in yes:
         return True
-    if words and words[0] in NO_WORDS:
+    if words and words[0] in no:
         return False
     return {"bevestigen": True, "ontkennen": False}.get(user.intent)
 

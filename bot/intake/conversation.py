@@ -25,11 +25,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from typing_extensions import assert_never
 
 from bot.intake.advice import GEMEENTE, contact, privacy_note
+from bot.intake.consent import typed_yes_no
 from bot.intake.contact import find_contact
 from bot.intake.effects import (
     CaseOpened,
@@ -59,6 +60,7 @@ from bot.intake.state import (
     HANDOVER_STEP,
     IntakeState,
     Reply,
+    Turn,
     UserInput,
     merge,
 )
@@ -77,18 +79,21 @@ SMALL_TALK = {
     "buiten_bereik": "utter_buiten_bereik",
 }
 # Events of the handover service (Rasa's trigger_intent); a citizen cannot produce these intents.
-STAFF_JOINED = "medewerker_gekoppeld"
-STAFF_MESSAGE = "medewerker_bericht"
-QUEUE_UPDATE = "wachtrij_update"
-BACK_TO_BOT = "terug_naar_bot"
-SERVICE_INTENTS = frozenset({STAFF_JOINED, STAFF_MESSAGE, QUEUE_UPDATE, BACK_TO_BOT})
+STAFF_JOINED_INTENT = "medewerker_gekoppeld"
+STAFF_MESSAGE_INTENT = "medewerker_bericht"
+QUEUE_UPDATE_INTENT = "wachtrij_update"
+BACK_TO_BOT_INTENT = "terug_naar_bot"
+SERVICE_INTENTS = frozenset(
+    {STAFF_JOINED_INTENT, STAFF_MESSAGE_INTENT, QUEUE_UPDATE_INTENT, BACK_TO_BOT_INTENT}
+)
 
 # Button choices of utter_verwijderen_uitleg (payload /kies{"keuze": ...})
 ERASE_YES = "verwijderen|ja"
 ERASE_NO = "verwijderen|nee"
-# Typed answers: the first word decides, as NLU may read "ja, verwijder alles" as a new request.
-YES_WORDS = frozenset({"ja", "jazeker", "jawel", "yes"})
-NO_WORDS = frozenset({"nee", "neen", "no"})
+# Typed answers: the first word decides, as NLU may read "ja, verwijder alles" as a new request. Fewer
+# words than for consent ("ok", "prima"): erasing cannot be undone.
+ERASE_YES_WORDS = frozenset({"ja", "jazeker", "jawel", "yes"})
+ERASE_NO_WORDS = frozenset({"nee", "neen", "no"})
 FORGET_RESPONSE = "utter_widget_vergeten"  # socket.io only: the widget clears its localStorage
 
 STATUS_RESPONSES = {
@@ -155,15 +160,6 @@ class Step:
     effect: Optional[Effect] = None
 
 
-NOT_UNDERSTOOD: Tuple[List[Optional[str]], ...] = (
-    ["utter_niet_begrepen"], ["utter_niet_begrepen_medewerker"]
-)
-
-
-def names_of(step: "Step") -> List[Optional[str]]:
-    return [r.response for r in step.replies]
-
-
 def say(response: str, **variables: Any) -> Reply:
     """A domain response by name (wording lives in bot/domain/), with its variables."""
     return Reply(response=response, variables=variables)
@@ -183,12 +179,7 @@ def erase_answer(message: Message) -> Optional[bool]:
     user = message.user
     if user.intent == CHOICE_INTENT:
         return {ERASE_YES: True, ERASE_NO: False}.get(str(user.choice))
-    words = re.findall(r"\w+", user.text.lower())
-    if words and words[0] in YES_WORDS:
-        return True
-    if words and words[0] in NO_WORDS:
-        return False
-    return {"bevestigen": True, "ontkennen": False}.get(user.intent)
+    return typed_yes_no(user, ERASE_YES_WORDS, ERASE_NO_WORDS)
 
 
 class Conversation:
@@ -200,19 +191,20 @@ class Conversation:
 
     # --- one message -----------------------------------------------------------------------------
     def handle(self, state: ConversationState, message: Message, context: Context) -> Step:
-        crisis = self._crisis(state, message)
+        signals = () if message.from_service else find_signals(message.user.text, self.kb)
+        crisis = self._crisis(state, message, signals)
         if crisis is not None:
             return crisis
-        return self._route(state, message, context)
+        return self._route(state, message, signals, context)
 
-    def _crisis(self, state: ConversationState, message: Message) -> Optional[Step]:
+    def _crisis(self, state: ConversationState, message: Message, signals: Tuple[str, ...]) -> Optional[Step]:
         """A crisis in the citizen's words gets its help line at once, and a person is offered; the
         words are kept for the summary, the case counts as urgent. Not during a live chat: the
         casemanager reads along. Each kind of crisis is answered once."""
         if message.from_service or state.handover_actief:
             return None
         text = message.user.text
-        found = [s for s in find_signals(text, self.kb) if self.kb.signals[s].crisis]
+        found = [s for s in signals if self.kb.signals[s].crisis]
         new = [s for s in found if s not in state.intake.crisis]
         if not new:
             return None
@@ -231,7 +223,9 @@ class Conversation:
         )
         return Step(tuple(replies), replace(state, intake=intake))
 
-    def _route(self, state: ConversationState, message: Message, context: Context) -> Step:
+    def _route(
+        self, state: ConversationState, message: Message, signals: Tuple[str, ...], context: Context
+    ) -> Step:
         user = message.user
         if message.from_service and user.intent in SERVICE_INTENTS:
             return self._service_event(state, message)
@@ -259,31 +253,34 @@ class Conversation:
         if user.intent == STATUS_INTENT:
             return self._status(state, message, context)
         if user.intent == PERSON_INTENT or (
-            WANTS_PERSON_SIGNAL in find_signals(user.text, self.kb) and user.intent != CHOICE_INTENT
+            WANTS_PERSON_SIGNAL in signals and user.intent != CHOICE_INTENT
         ):
             # "Ik heb geldzorgen en wil een medewerker spreken": both count; the topic is kept.
             state = replace(state, intake=self.intake.remember(state.intake, user))
             return self._person_asked(state, user, context)
         if user.intent in SMALL_TALK:
             small_talk = Step((say(SMALL_TALK[user.intent]),), state)
-            if user.intent == "buiten_bereik" or self._only_small_talk(user):
+            if user.intent == "buiten_bereik" or self._only_small_talk(user, signals):
                 return small_talk
-            step = self._intake(state, user, context)
+            turn = self.intake.handle(state.intake, user, now=context.now)
             # "Goedemorgen, ik heb een vraag": nothing to place, so the greeting is the answer after all.
-            return small_talk if names_of(step) in NOT_UNDERSTOOD else step
+            return self._after_intake(state, user, turn, context) if turn.understood else small_talk
         return self._intake(state, user, context)
 
-    def _only_small_talk(self, user: UserInput) -> bool:
+    def _only_small_talk(self, user: UserInput, signals: Tuple[str, ...]) -> bool:
         """A greeting, thanks or goodbye and nothing else. A message with content ("de deurwaarder
         komt morgen", "hallo, ik heb een vraag over mijn huur") is never answered with the welcome."""
         words = re.findall(r"\w+", user.text)
-        if len(words) > MAX_SMALL_TALK_WORDS or find_signals(user.text, self.kb):
+        if len(words) > MAX_SMALL_TALK_WORDS or signals:
             return False
         entities = user.parse.get("entities") or ()
         return not any(e.get("entity") in CONTENT_ENTITIES for e in entities)
 
     def _intake(self, state: ConversationState, user: UserInput, context: Context) -> Step:
         turn = self.intake.handle(state.intake, user, now=context.now)
+        return self._after_intake(state, user, turn, context)
+
+    def _after_intake(self, state: ConversationState, user: UserInput, turn: Turn, context: Context) -> Step:
         after = replace(state, intake=turn.state)
         if turn.followup == HANDOVER_STEP:
             return self._prepend(turn.replies, self.offer_person(after, context))
@@ -339,22 +336,22 @@ class Conversation:
     # --- the handover service's events -----------------------------------------------------------
     def _service_event(self, state: ConversationState, message: Message) -> Step:
         intent, entities = message.user.intent, message.entities
-        if intent == STAFF_JOINED:
+        if intent == STAFF_JOINED_INTENT:
             name = entities.get("naam") or "Een medewerker"
             return Step((say("utter_medewerker_gekoppeld", naam=name),), state)
-        if intent == STAFF_MESSAGE:
+        if intent == STAFF_MESSAGE_INTENT:
             text = entities.get("tekst", "")
             if not text:
                 return Step((), state)
             name = entities.get("naam") or "Medewerker"
             return Step((say("utter_bericht_van_medewerker", naam=name, tekst=text),),
                         state)
-        if intent == QUEUE_UPDATE:
+        if intent == QUEUE_UPDATE_INTENT:
             position = entities.get("positie", "")
             if position.isdigit() and state.handover_actief:
                 return Step((say("utter_wachtrij_positie", positie=int(position)),), state)
             return Step((), state)
-        # BACK_TO_BOT: the casemanager closed the case; the bot takes over with a clean intake.
+        # BACK_TO_BOT_INTENT: the casemanager closed the case; the bot takes over with a clean intake.
         reference = entities.get("referentie") or state.handover_referentie or ""
         replies = [say("utter_terug_naar_bot", referentie=reference)]
         if entities.get("afspraken"):

@@ -159,41 +159,15 @@ class Intake:
 
     def _not_understood(self, state: IntakeState, urgent: bool = False) -> Turn:
         state = replace(state, misverstanden=state.misverstanden + 1)
+        person, menu = ("Praat met medewerker", HUMAN_PAYLOAD), ("Kies een onderwerp", choice_payload("menu"))
         if urgent:
             # Something urgent that we cannot place: a person now, rather than "say it differently".
-            return Turn(
-                (
-                    Reply(
-                        response="utter_urgent_niet_begrepen",
-                        buttons=(
-                            ("Praat met medewerker", HUMAN_PAYLOAD),
-                            ("Kies een onderwerp", choice_payload("menu")),
-                        ),
-                    ),
-                ),
-                state,
-            )
+            return Turn((Reply(response="utter_urgent_niet_begrepen", buttons=(person, menu)),), state)
         if state.misverstanden >= MAX_MISUNDERSTANDINGS:
-            return Turn(
-                (
-                    Reply(
-                        response="utter_niet_begrepen_medewerker",
-                        buttons=(
-                            ("Praat met medewerker", HUMAN_PAYLOAD),
-                            ("Kies een onderwerp", choice_payload("menu")),
-                        ),
-                    ),
-                ),
-                state,
-            )
-        return Turn(
-            (
-                Reply(
-                    response="utter_niet_begrepen", buttons=(("Kies een onderwerp", choice_payload("menu")),)
-                ),
-            ),
-            state,
-        )
+            reply = Reply(response="utter_niet_begrepen_medewerker", buttons=(person, menu))
+        else:
+            reply = Reply(response="utter_niet_begrepen", buttons=(menu,))
+        return Turn((reply,), state, understood=False)
 
     # --- buttons -----------------------------------------------------------------------------
     def _on_choice(self, state: IntakeState, choice: str) -> Turn:

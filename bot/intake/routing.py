@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.intake.deadline import deadline_days
 from bot.intake.knowledge import Knowledge
+from bot.intake.state import merge
 
 LIFE_EVENT_PREFIX = "leven."
 WANTS_HUMAN_INTENT = "medewerker"
@@ -110,13 +111,6 @@ def candidates(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[Tuple[str, floa
     return tuple((name, conf) for name, conf in ranking[:MAX_CANDIDATES] if conf >= best - CANDIDATE_MARGIN)
 
 
-def _merge(*groups: Iterable[str]) -> Tuple[str, ...]:
-    merged: List[str] = []
-    for group in groups:
-        merged.extend(x for x in group if x not in merged)
-    return tuple(merged)
-
-
 def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     """Route one message: the NLU parse (Rasa's parse result) plus rules over the text."""
     text = str(parse.get("text") or "")
@@ -133,15 +127,15 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     if best and best.startswith(LIFE_EVENT_PREFIX):
         life_event = best[len(LIFE_EVENT_PREFIX) :]
         event = kb.life_events[life_event]
-        organisations = _merge(event.organisations, mentioned)
+        organisations = merge(event.organisations, mentioned)
         dependent = event.afhankelijk
     elif best:
         topic = best
-        organisations = _merge(kb.topics[best].organisations, mentioned)
+        organisations = merge(kb.topics[best].organisations, mentioned)
     elif life_event:
         # No clear question, but a life event in the words: its organisations are the route.
         event = kb.life_events[life_event]
-        organisations = _merge(event.organisations, mentioned)
+        organisations = merge(event.organisations, mentioned)
         dependent = event.afhankelijk
     else:
         organisations = mentioned

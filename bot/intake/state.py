@@ -112,6 +112,7 @@ class Turn:
     replies: Tuple[Reply, ...]
     state: IntakeState
     followup: Optional[str] = None  # HANDOVER_STEP or CALLBACK_STEP
+    understood: bool = True  # False: nothing in the message could be placed (and nothing urgent)
 
 
 def choice_payload(choice: str) -> str:

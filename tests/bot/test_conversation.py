@@ -13,17 +13,17 @@ import pytest
 
 from bot.intake.contact import find_contact
 from bot.intake.conversation import (
-    BACK_TO_BOT,
+    BACK_TO_BOT_INTENT,
     ERASE_INTENT,
     ERASE_NO,
     ERASE_YES,
     FORGET_RESPONSE,
     PERSON_INTENT,
-    QUEUE_UPDATE,
+    QUEUE_UPDATE_INTENT,
     SERVICE_INTENTS,
     SMALL_TALK,
-    STAFF_JOINED,
-    STAFF_MESSAGE,
+    STAFF_JOINED_INTENT,
+    STAFF_MESSAGE_INTENT,
     STATUS_INTENT,
     Context,
     Conversation,
@@ -146,22 +146,22 @@ GENERAL = {"begroeten", "afscheid", "bedankt", "bevestigen", "ontkennen", "past_
 
 
 def test_a_casemanager_taking_the_case_is_introduced_by_first_name(talk: Conversation) -> None:
-    step = talk.handle(LIVE, event(STAFF_JOINED, naam="Sanne"), ON)
+    step = talk.handle(LIVE, event(STAFF_JOINED_INTENT, naam="Sanne"), ON)
     assert names(step) == ["utter_medewerker_gekoppeld"]
     assert variables(step, "utter_medewerker_gekoppeld") == {"naam": "Sanne"}
     assert step.state == LIVE and step.effect is None
-    nameless = talk.handle(LIVE, event(STAFF_JOINED), ON)
+    nameless = talk.handle(LIVE, event(STAFF_JOINED_INTENT), ON)
     assert variables(nameless, "utter_medewerker_gekoppeld") == {"naam": "Een medewerker"}
 
 
 def test_a_casemanager_message_is_shown_as_theirs_and_an_empty_one_not_at_all(talk: Conversation) -> None:
-    step = talk.handle(LIVE, event(STAFF_MESSAGE, tekst="Ik bel u zo.", naam="Sanne"), ON)
+    step = talk.handle(LIVE, event(STAFF_MESSAGE_INTENT, tekst="Ik bel u zo.", naam="Sanne"), ON)
     assert names(step) == ["utter_bericht_van_medewerker"]
     assert variables(step, "utter_bericht_van_medewerker") == {"naam": "Sanne", "tekst": "Ik bel u zo."}
     assert step.state == LIVE and step.effect is None  # never forwarded back
-    unnamed = talk.handle(LIVE, event(STAFF_MESSAGE, tekst="Hallo"), ON)
+    unnamed = talk.handle(LIVE, event(STAFF_MESSAGE_INTENT, tekst="Hallo"), ON)
     assert variables(unnamed, "utter_bericht_van_medewerker")["naam"] == "Medewerker"
-    assert talk.handle(LIVE, event(STAFF_MESSAGE, naam="Sanne"), ON) == Step((), LIVE)
+    assert talk.handle(LIVE, event(STAFF_MESSAGE_INTENT, naam="Sanne"), ON) == Step((), LIVE)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +171,7 @@ def test_a_casemanager_message_is_shown_as_theirs_and_an_empty_one_not_at_all(ta
 def test_a_queue_update_shows_a_number_during_a_live_chat_only(
     talk: Conversation, state: ConversationState, position: str, shown: bool
 ) -> None:
-    step = talk.handle(state, event(QUEUE_UPDATE, positie=position), ON)
+    step = talk.handle(state, event(QUEUE_UPDATE_INTENT, positie=position), ON)
     assert names(step) == (["utter_wachtrij_positie"] if shown else [])
     if shown:
         assert variables(step, "utter_wachtrij_positie") == {"positie": 3}
@@ -182,20 +182,21 @@ def test_back_to_the_bot_closes_with_the_reference_and_agreements_and_starts_cle
     talk: Conversation,
 ) -> None:
     state = replace(LIVE, intake=CONSENTED.intake)
-    step = talk.handle(state, event(BACK_TO_BOT, referentie="HV-AAAA", afspraken="Sanne belt u."), ON)
+    step = talk.handle(state, event(BACK_TO_BOT_INTENT, referentie="HV-AAAA", afspraken="Sanne belt u."), ON)
     assert names(step) == ["utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"]
     assert variables(step, "utter_terug_naar_bot") == {"referentie": "HV-AAAA"}
     assert variables(step, "utter_afspraken") == {"afspraken": "Sanne belt u."}
     assert step.state == ConversationState() and step.effect is None
     # without a reference in the event: the one the bot knows; without agreements: no such line
-    plain = talk.handle(state, event(BACK_TO_BOT), ON)
+    plain = talk.handle(state, event(BACK_TO_BOT_INTENT), ON)
     assert names(plain) == ["utter_terug_naar_bot", "utter_bot_weer_hier"]
     assert variables(plain, "utter_terug_naar_bot") == {"referentie": REFERENCE}
 
 
 def test_a_casemanager_event_during_the_erasure_question_keeps_the_question_open(talk: Conversation) -> None:
     state = replace(LIVE, verwijderen_gevraagd=True)
-    step = talk.handle(state, event(STAFF_MESSAGE, tekst="Ja", naam="Sanne"), ON)  # "Ja" is not the citizen's
+    # "Ja" is not the citizen's
+    step = talk.handle(state, event(STAFF_MESSAGE_INTENT, tekst="Ja", naam="Sanne"), ON)
     assert names(step) == ["utter_bericht_van_medewerker"]
     assert step.state == state and step.effect is None
     assert talk.handle(step.state, msg("ja", "bevestigen"), ON).effect == EraseConversation()
@@ -203,7 +204,7 @@ def test_a_casemanager_event_during_the_erasure_question_keeps_the_question_open
 
 def test_the_case_closed_during_the_erasure_question_keeps_the_question_open(talk: Conversation) -> None:
     state = replace(LIVE, intake=CONSENTED.intake, verwijderen_gevraagd=True)
-    step = talk.handle(state, event(BACK_TO_BOT, referentie=REFERENCE), ON)
+    step = talk.handle(state, event(BACK_TO_BOT_INTENT, referentie=REFERENCE), ON)
     assert names(step) == ["utter_terug_naar_bot", "utter_bot_weer_hier"]
     assert step.state.intake == IntakeState() and not step.state.handover_actief  # a clean intake
     assert step.state.verwijderen_gevraagd is True  # the citizen's question is not the casemanager's
@@ -211,7 +212,7 @@ def test_the_case_closed_during_the_erasure_question_keeps_the_question_open(tal
 
 
 def test_a_casemanager_event_during_a_correction_is_not_the_correction(talk: Conversation) -> None:
-    step = talk.handle(CORRECTING_STATE, event(STAFF_MESSAGE, tekst="Hallo", naam="Sanne"), ON)
+    step = talk.handle(CORRECTING_STATE, event(STAFF_MESSAGE_INTENT, tekst="Hallo", naam="Sanne"), ON)
     assert names(step) == ["utter_bericht_van_medewerker"]
     assert step.state == CORRECTING_STATE and step.state.intake.aanvulling is None
 

@@ -160,6 +160,7 @@ async def erase_case(request: web.Request, staff: Staff) -> web.Response:
             .url_for(reference=reference)
             .with_query(melding="Typ het kenmerk over om te bevestigen.")
         )
+    result, error, status = None, None, 200
     try:
         result = await erasure.erase_by_reference(
             reference,
@@ -170,29 +171,12 @@ async def erase_case(request: web.Request, staff: Staff) -> web.Response:
     except services.CaseNotFound as e:
         raise_error_page(e)
     except erasure.TrackerEraseFailed as e:
-        return aiohttp_jinja2.render_template(
-            "verwijderd.html",
-            request,
-            {
-                "user": staff.user,
-                "csrf_token": staff.csrf_token,
-                "reference": reference,
-                "result": None,
-                "error": str(e),
-            },
-            status=502,
-        )
-    return aiohttp_jinja2.render_template(
-        "verwijderd.html",
-        request,
-        {
-            "user": staff.user,
-            "csrf_token": staff.csrf_token,
-            "reference": reference,
-            "result": result,
-            "error": None,
-        },
-    )
+        error, status = str(e), 502
+    context = {
+        "user": staff.user, "csrf_token": staff.csrf_token, "reference": reference,
+        "result": result, "error": error,
+    }
+    return aiohttp_jinja2.render_template("verwijderd.html", request, context, status=status)
 
 
 # --- audit log ----------------------------------------------------------------------------
