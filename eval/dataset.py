@@ -16,6 +16,7 @@ EVAL_DIR = Path(__file__).resolve().parent
 REPO_ROOT = EVAL_DIR.parent
 CATALOGUE = REPO_ROOT / "bot" / "knowledge" / "catalogus.yml"
 TRAINING_DIR = REPO_ROOT / "bot" / "data" / "nlu"
+DETECTORS_FILE = REPO_ROOT / "bot" / "knowledge" / "detectors.yml"  # the detector heads' examples
 OPENINGS_FILE = EVAL_DIR / "openings.yml"
 STORIES_FILE = EVAL_DIR / "stories.yml"
 
@@ -133,9 +134,17 @@ def load_all() -> Dict[str, List[Item]]:
 _ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
 
 
-def training_examples(directory: Path = TRAINING_DIR) -> List[Tuple[str, str]]:
-    """(file:intent, example text) for every example in bot/data/nlu/*.yml, entity markup removed."""
+def training_examples(
+    directory: Path = TRAINING_DIR, detectors: Path = DETECTORS_FILE
+) -> List[Tuple[str, str]]:
+    """(file:intent, example text) for every example in bot/data/nlu/*.yml, entity markup removed,
+    and (detectors.yml:name, text) for every example of the detector heads."""
     found: List[Tuple[str, str]] = []
+    if detectors.is_file():
+        raw = yaml.safe_load(detectors.read_text(encoding="utf-8")) or {}
+        for name, spec in (raw.get("detectors") or {}).items():
+            for side in ("positive", "negative"):
+                found.extend((f"{detectors.name}:{name}", str(t)) for t in spec.get(side) or ())
     for path in sorted(directory.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for block in data.get("nlu") or []:
