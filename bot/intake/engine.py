@@ -43,6 +43,9 @@ from bot.intake.state import (
 MAX_MISUNDERSTANDINGS = 2  # after this many, the bot offers a person (rasa-calm-demo uses >2)
 
 
+MAX_CHOICES = 4  # topics offered as buttons at once; the menu ("Iets anders") has the rest
+
+
 class Intake:
     """Runs the intake for one installation's knowledge and stroomschema."""
 
@@ -145,7 +148,7 @@ class Intake:
             if entry not in seen:
                 seen.add(entry)
                 distinct.append(key)
-        return tuple(distinct)
+        return tuple(distinct[:MAX_CHOICES])
 
     def _remember_story(self, state: IntakeState, text: str, routing: Routing) -> IntakeState:
         text = text.strip()

