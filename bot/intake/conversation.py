@@ -260,11 +260,14 @@ class Conversation:
             return self._person_asked(state, user, context)
         if user.intent in SMALL_TALK:
             small_talk = Step((say(SMALL_TALK[user.intent]),), state)
-            if user.intent == "buiten_bereik" or self._only_small_talk(user, signals):
+            # "Out of scope" is only believed without signals: "de deurwaarder komt" is never out of scope.
+            if self._only_small_talk(user, signals) or (user.intent == "buiten_bereik" and not signals):
                 return small_talk
             turn = self.intake.handle(state.intake, user, now=context.now)
             # "Goedemorgen, ik heb een vraag": nothing to place, so the greeting is the answer after all.
-            return self._after_intake(state, user, turn, context) if turn.understood else small_talk
+            # With a signal the intake answers even when it places nothing (urgent: a person at once).
+            understood = turn.understood or bool(signals)
+            return self._after_intake(state, user, turn, context) if understood else small_talk
         return self._intake(state, user, context)
 
     def _only_small_talk(self, user: UserInput, signals: Tuple[str, ...]) -> bool:

@@ -54,6 +54,7 @@ class LifeEvent:
     knop: str
     afhankelijk: bool
     patterns: Tuple[re.Pattern[str], ...] = ()
+    topic: Optional[str] = None  # the topic that handles the event itself (schulden: schuldhulp)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             knop=labels["levensgebeurtenissen"][event_id]["knop"],
             afhankelijk=bool(events_extra.get(event_id, {}).get("afhankelijk", False)),
             patterns=_compile(events_extra.get(event_id, {}).get("woorden", [])),
+            topic=events_extra.get(event_id, {}).get("onderwerp"),
         )
         for event_id, raw in catalogue["life_events"].items()
     }
@@ -207,6 +209,9 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         term: tuple(explanations)
         for term, explanations in _read("taal.yml", directory).get("jargon", {}).items()
     }
+    wrong = {e.topic for e in life_events.values() if e.topic and e.topic not in topics}
+    if wrong:
+        raise ValueError(f"levensgebeurtenissen.yml: onbekend onderwerp {sorted(wrong)}")
     dependencies = _read("afhankelijkheden.yml", directory)
     groups = {name: frozenset(ids) for name, ids in dependencies["groepen"].items()}
     unknown = {t for ids in groups.values() for t in ids} - set(topics)

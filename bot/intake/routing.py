@@ -17,7 +17,7 @@ LIFE_EVENT_PREFIX = "leven."
 WANTS_HUMAN_INTENT = "medewerker"
 WANTS_HUMAN_SIGNAL = "wil_persoon"
 # Below this confidence the bot does not assume a topic; it asks (engine) or reports none (CLI).
-MIN_CONFIDENCE = 0.20  # the FallbackClassifier's threshold in config.yml
+MIN_CONFIDENCE = 0.10  # the FallbackClassifier's threshold in config.yml
 # A second candidate this close to the first is offered as a choice too.
 CANDIDATE_MARGIN = 0.25
 MAX_CANDIDATES = 3
@@ -115,6 +115,16 @@ def candidates(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[Tuple[str, floa
     return tuple((name, conf) for name, conf in ranking[:MAX_CANDIDATES] if conf >= best - CANDIDATE_MARGIN)
 
 
+def behind_life_event(parse: Mapping[str, Any], kb: Knowledge) -> List[str]:
+    """The best topic in the ranking when a life event leads it: the concrete question the event
+    brings ("ik word 18, moet ik nu zelf zorgtoeslag aanvragen"); it competes with the event in one
+    ranking, so it is judged by MIN_CONFIDENCE alone, not by its distance to the event."""
+    for r in parse.get("intent_ranking") or ():
+        if r.get("name") in kb.topics and float(r.get("confidence") or 0.0) >= MIN_CONFIDENCE:
+            return [str(r["name"])]
+    return []
+
+
 def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
     """Topics a part of the text is about (a sentence of a long story), best first: the meaning
     heads' `concerns` (bot/nlp/heads.py); none without them."""
@@ -167,8 +177,13 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     # The concrete question: the best topic in the ranking, also behind a life event ("mijn man is
     # overleden en nu is mijn toeslag gestopt"), else the best topic of a part of the text.
     ranked_topics = [name for name, _ in found if not name.startswith(LIFE_EVENT_PREFIX)]
+    if best and best.startswith(LIFE_EVENT_PREFIX) and not ranked_topics:
+        ranked_topics = behind_life_event(parse, kb)
     parts_topics = concerns(parse, kb)
-    topic = next(iter([*ranked_topics, *parts_topics]), None)
+    handling = None  # a life event that a topic handles itself: schulden → schuldhulp
+    if life_event and best and best.startswith(LIFE_EVENT_PREFIX):
+        handling = kb.life_events[life_event].topic
+    topic = next(iter([*ranked_topics, *parts_topics, *([handling] if handling else [])]), None)
     dependent = False
     if topic:
         organisations = merge(

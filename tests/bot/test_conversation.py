@@ -694,6 +694,16 @@ def test_an_urgent_message_read_as_a_greeting_is_never_the_welcome(talk: Convers
     assert names(step)[0] == "utter_urgent_gezien" and step.state.intake.urgent
 
 
+@pytest.mark.parametrize("text", ["de deurwaarder staat hier morgenvroeg",
+                                  "vrijdag gaan ze ons afsluiten van het gas"])
+def test_an_urgent_message_read_as_out_of_scope_goes_to_the_intake(talk: Conversation, text: str) -> None:
+    step = talk.handle(ConversationState(), msg(text, "buiten_bereik"), ON)
+    assert "utter_buiten_bereik" not in names(step)
+    assert step.state.intake.urgent
+    outside = talk.handle(ConversationState(), msg("wat voor weer wordt het morgen", "buiten_bereik"), ON)
+    assert names(outside) == ["utter_buiten_bereik"]
+
+
 def test_something_urgent_that_cannot_be_placed_offers_a_person_at_once(talk: Conversation) -> None:
     step = talk.handle(ConversationState(), msg("morgen wordt de stroom afgesloten", "nlu_fallback"), ON)
     assert names(step) == ["utter_urgent_niet_begrepen"]

@@ -23,3 +23,16 @@ def test_the_overlap_check_catches_a_copied_training_example() -> None:
     assert problems
     clean, _ = overlap_problems([("own", "mijn fiets is gestolen bij het station")], [("cjib.yml", example)])
     assert not clean
+
+
+def test_the_gate_fails_below_a_floor_and_only_reports_a_missed_target() -> None:
+    from eval.run import compare
+
+    results = {"openings": {"topic_acc": 0.80, "crisis_recall": None}}
+    gate = {"floors": {"openings": {"topic_acc": 0.75}},
+            "targets": {"openings": {"topic_acc": 0.92, "crisis_recall": 1.0}}}
+    floors, targets = compare(results, gate)
+    assert floors == []
+    assert targets == ["openings.topic_acc=0.800 < 0.92", "openings.crisis_recall=na < 1.0"]
+    floors, _ = compare({"openings": {"topic_acc": 0.70}}, gate)
+    assert floors == ["openings.topic_acc=0.700 < 0.75"]
