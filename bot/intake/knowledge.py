@@ -69,6 +69,7 @@ class Signal:
     hulplijn: Optional[str] = None
     # The detector head (bot/knowledge/detectors.yml) that also finds this signal without its words.
     detector: Optional[str] = None
+    threshold: float = 0.5  # the detector's score from which the signal holds
 
     @property
     def crisis(self) -> bool:
@@ -187,6 +188,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             patterns=_compile(raw.get("woorden", [])),
             hulplijn=raw.get("hulplijn") or None,
             detector=raw.get("detector") or None,
+            threshold=float(raw.get("drempel", 0.5)),
         )
         for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()
     }

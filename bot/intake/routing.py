@@ -23,8 +23,6 @@ CANDIDATE_MARGIN = 0.25
 MAX_CANDIDATES = 3
 # A part of a long text (bot/nlp/heads.py, `concerns`) this sure of a topic adds it to the topics.
 CONCERN_CONFIDENCE = 0.6
-# A detector head this sure (urgent, crisis, wants a person, language is hard) adds its signal.
-DETECTOR_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def detected_signals(parse: Mapping[str, Any], found: Tuple[str, ...], kb: Knowl
     scores = parse.get("detectors") or {}
     added: List[str] = []
     for signal in kb.signals.values():
-        if not signal.detector or float(scores.get(signal.detector) or 0.0) < DETECTOR_THRESHOLD:
+        if not signal.detector or float(scores.get(signal.detector) or 0.0) < signal.threshold:
             continue
         present = [kb.signals[s] for s in (*found, *added)]
         covered = signal.id in found or (

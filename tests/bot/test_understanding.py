@@ -88,6 +88,17 @@ def test_the_words_stay_the_floor_and_one_help_line_is_given_not_two() -> None:
     assert detected_signals(parse("x", "y", detectors={}), ("ontruiming",), kb) == ("ontruiming",)
 
 
+def test_a_detector_counts_from_its_signals_threshold() -> None:
+    from dataclasses import replace
+
+    kb = knowledge()
+    assert kb.signals["wil_persoon"].threshold == 0.5  # the default when signalen.yml sets no drempel
+    assert detected_signals(parse("x", "y", detectors={"wants_person": 0.49}), (), kb) == ()
+    assert detected_signals(parse("x", "y", detectors={"wants_person": 0.5}), (), kb) == ("wil_persoon",)
+    strict = replace(kb, signals={**kb.signals, "wil_persoon": replace(kb.signals["wil_persoon"], threshold=0.9)})
+    assert detected_signals(parse("x", "y", detectors={"wants_person": 0.8}), (), strict) == ()
+
+
 def test_a_crisis_found_only_by_meaning_gets_the_general_help_line() -> None:
     from bot.intake.conversation import Conversation, ConversationState
     from bot.intake.engine import Intake
