@@ -95,7 +95,8 @@ def test_a_detector_counts_from_its_signals_threshold() -> None:
     assert kb.signals["wil_persoon"].threshold == 0.5  # the default when signalen.yml sets no drempel
     assert detected_signals(parse("x", "y", detectors={"wants_person": 0.49}), (), kb) == ()
     assert detected_signals(parse("x", "y", detectors={"wants_person": 0.5}), (), kb) == ("wil_persoon",)
-    strict = replace(kb, signals={**kb.signals, "wil_persoon": replace(kb.signals["wil_persoon"], threshold=0.9)})
+    stricter = replace(kb.signals["wil_persoon"], threshold=0.9)
+    strict = replace(kb, signals={**kb.signals, "wil_persoon": stricter})
     assert detected_signals(parse("x", "y", detectors={"wants_person": 0.8}), (), strict) == ()
 
 
