@@ -1,7 +1,8 @@
 """Per-turn latency through the REST webhook, for our bot and, as a baseline, a fresh `rasa init` bot.
 
 Runs 200 sequential turns and 400 turns from 20 concurrent users against each, prints p50, p95 and
-messages per second and the peak memory of each Rasa process. Then, for the language layer: the memory
+messages per second and the peak memory of each Rasa process; then 100 free-text openings (our
+conversation is mostly button presses, which skip NLU). Then, for the language layer: the memory
 the embedding model adds to a process, the routing CLI's throughput after loading, and the training
 time of the model (recorded by `make train`). Ends with `turn_p50_ratio_vs_rasa_init=<float>`
 (goal with the embedding layer on: at most 1.5; the same for `con20_p95_ratio_vs_rasa_init`).
@@ -33,6 +34,15 @@ OUR_CONVERSATION = [
     choice_payload("knoop|cjib.start|1"),
     choice_payload("knoop|cjib.schulden|1"),
 ]
+# Only free text, each a new citizen's opening: every turn runs the whole language layer (the
+# conversation above is mostly button presses, which skip NLU).
+FREE_TEXT = [
+    "mijn uitkering is gestopt en ik heb deze maand geen geld voor de huur",
+    "Goedemiddag, ik heb een brief van de belastingdienst gekregen en ik begrijp niet wat ik moet doen.",
+    "kan ik met iemand praten over mijn schulden, ik weet het niet meer",
+    "I lost my job last week, can I get WW or something from the gemeente?",
+    "mijn moeder gaat naar een verpleeghuis, wat moet ik allemaal regelen voor haar en voor mijn vader",
+]
 BASELINE_CONVERSATION = ["hello", "I am feeling very sad", "yes", "great, thanks", "goodbye"]
 
 
@@ -46,10 +56,13 @@ def send(url: str, sender: str, message: str) -> float:
     return time.perf_counter() - started
 
 
-def run_user(url: str, user: str, conversation: Sequence[str], turns: int) -> List[float]:
-    """A user who goes through the conversation again and again (a new sender each time)."""
+def run_user(
+    url: str, user: str, conversation: Sequence[str], turns: int, openings: bool = False
+) -> List[float]:
+    """A user who goes through the conversation again and again (a new sender each time); with
+    `openings`, every message is the first of a new conversation."""
     return [
-        send(url, f"{user}-{i // len(conversation)}", conversation[i % len(conversation)])
+        send(url, f"{user}-{i if openings else i // len(conversation)}", conversation[i % len(conversation)])
         for i in range(turns)
     ]
 
@@ -79,6 +92,16 @@ def measure(name: str, url: str, conversation: Sequence[str]) -> Dict[str, float
     }
     for key, value in numbers.items():
         print(f"{name}.{key}={value:.1f}", flush=True)
+    return numbers
+
+
+def free_text(url: str) -> Dict[str, float]:
+    """100 free-text openings, one after another: the language layer on every turn."""
+    latencies = run_user(url, "text", FREE_TEXT, 100, openings=True)
+    numbers = {"text_p50_ms": statistics.median(latencies) * 1000,
+               "text_p95_ms": statistics.quantiles(latencies, n=100)[94] * 1000}
+    for key, value in numbers.items():
+        print(f"intake.{key}={value:.1f}", flush=True)
     return numbers
 
 
@@ -169,6 +192,7 @@ def main(argv: Sequence[str] = ()) -> int:
         ours_numbers = with_stack(
             ours, ours.start, lambda: {
                 **measure("intake", f"{ours.url}/webhooks/rest/webhook", OUR_CONVERSATION),
+                **free_text(f"{ours.url}/webhooks/rest/webhook"),
                 "rasa_peak_rss_mb": peak_rss_mb(ours.named["rasa"].pid),
             }
         )
@@ -188,6 +212,8 @@ def main(argv: Sequence[str] = ()) -> int:
     print(f"train_seconds={train_seconds(args.model):.0f}")
     p95 = ours_numbers["con20_p95_ms"] / base_numbers["con20_p95_ms"]
     print(f"con20_p95_ratio_vs_rasa_init={p95:.3f}")
+    text_ratio = ours_numbers["text_p50_ms"] / base_numbers["seq_p50_ms"]
+    print(f"free_text_p50_ratio_vs_rasa_init={text_ratio:.3f}")
     ratio = ours_numbers["seq_p50_ms"] / base_numbers["seq_p50_ms"]
     print(f"turn_p50_ratio_vs_rasa_init={ratio:.3f}")
     return 0

@@ -67,8 +67,18 @@ def load_detector_examples(path: Path) -> Dict[str, Dict[str, List[str]]]:
     }
 
 
-def weak_labels(text: str, intent: Optional[str], kb: Knowledge) -> Dict[str, bool]:
-    """What the regex signals (and the intent) say about an NLU example, per detector."""
+# Dutch function words: the regex signals are Dutch, so only a Dutch example's "no signal" means "no".
+_DUTCH = re.compile(r"\b(ik|de|het|een|mijn|niet|wat|van|voor|met|heb|kan|moet|is|en)\b", re.IGNORECASE)
+
+
+def weak_labels(text: str, intent: Optional[str], kb: Knowledge) -> Optional[Dict[str, bool]]:
+    """What the regex signals (and the intent) say about an NLU example, per detector; None for an
+    example in another language, which the Dutch words cannot judge (wanting a person excepted:
+    its intent says so in every language)."""
+    if not _DUTCH.search(text):
+        if intent != WANTS_HUMAN_INTENT:
+            return None
+        return {name: name == "wants_person" for name in kb_detectors(kb)}
     signals = [kb.signals[s] for s in find_signals(text, kb)]
     found = {s.detector for s in signals if s.detector}
     if any(s.urgent for s in signals):
@@ -189,14 +199,16 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         kb = knowledge()
         self.detectors = list(kb_detectors(kb))
         extra = load_detector_examples(DETECTORS_FILE)
-        weak = [weak_labels(m.get(TEXT), m.get("intent"), kb) for m, _ in usable]
+        labelled = [(v, weak_labels(m.get(TEXT), m.get("intent"), kb)) for m, v in usable]
+        xw = np.stack([v for v, w in labelled if w is not None])
+        weak = [w for _, w in labelled if w is not None]
         for name in self.detectors:
             own = extra.get(name, {"positive": [], "negative": []})
             texts = own["positive"] + own["negative"]
-            vectors = embeddings.embed(texts) if texts else np.empty((0, x.shape[1]), dtype=np.float32)
+            vectors = embeddings.embed(texts) if texts else np.empty((0, xw.shape[1]), dtype=np.float32)
             if vectors is None:
                 continue
-            xd = np.concatenate([x, vectors])
+            xd = np.concatenate([xw, vectors])
             yd = [w[name] for w in weak] + [True] * len(own["positive"]) + [False] * len(own["negative"])
             if len(set(yd)) < 2:
                 continue
