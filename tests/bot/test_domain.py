@@ -26,13 +26,16 @@ def catalogue_intents() -> Set[str]:
 
 
 def nlu_examples() -> Dict[str, List[str]]:
-    """The examples per intent in bot/data/nlu/."""
+    """The examples per intent in bot/data/nlu/ (an intent may have examples in several files, as
+    the other languages in talen.yml; Rasa merges them)."""
     examples: Dict[str, List[str]] = {}
     for path in (ROOT / "bot" / "data" / "nlu").glob("*.yml"):
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
             if "intent" in block:
                 lines = block["examples"].splitlines()
-                examples[block["intent"]] = [line for line in lines if line.strip().startswith("-")]
+                examples.setdefault(block["intent"], []).extend(
+                    line for line in lines if line.strip().startswith("-")
+                )
     return examples
 
 
