@@ -96,8 +96,10 @@ def measure(name: str, url: str, conversation: Sequence[str]) -> Dict[str, float
 
 
 def free_text(url: str) -> Dict[str, float]:
-    """100 free-text openings, one after another: the language layer on every turn."""
-    latencies = run_user(url, "text", FREE_TEXT, 100, openings=True)
+    """100 free-text openings, one after another: the language layer on every turn. Each text is
+    new (a number added), so the embedding cache cannot answer from an earlier turn."""
+    texts = [f"{FREE_TEXT[i % len(FREE_TEXT)]} ({i})" for i in range(100)]
+    latencies = run_user(url, "text", texts, 100, openings=True)
     numbers = {"text_p50_ms": statistics.median(latencies) * 1000,
                "text_p95_ms": statistics.quantiles(latencies, n=100)[94] * 1000}
     for key, value in numbers.items():
