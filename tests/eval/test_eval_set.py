@@ -36,3 +36,20 @@ def test_the_gate_fails_below_a_floor_and_only_reports_a_missed_target() -> None
     assert targets == ["openings.topic_acc=0.800 < 0.92", "openings.crisis_recall=na < 1.0"]
     floors, _ = compare({"openings": {"topic_acc": 0.70}}, gate)
     assert floors == ["openings.topic_acc=0.700 < 0.75"]
+
+
+def test_the_gate_file_names_real_metrics_and_no_floor_is_above_its_target() -> None:
+    import yaml
+
+    from eval.run import PARTS
+
+    gate = yaml.safe_load((ROOT / "eval" / "thresholds.yml").read_text(encoding="utf-8"))
+    known = {"topic_acc", "topics_recall", "orgs_exact", "qtype_acc", "urgent_recall", "urgent_precision",
+             "wants_person_recall", "wants_person_precision", "crisis_recall", "crisis_precision"}
+    assert set(gate) == {"floors", "targets"}
+    for kind in ("floors", "targets"):
+        assert set(gate[kind]) <= set(PARTS)
+        assert all(set(limits) <= known for limits in gate[kind].values()), kind
+    for part, limits in gate["floors"].items():
+        for metric, floor in limits.items():
+            assert 0 < floor <= gate["targets"][part].get(metric, 1.0), (part, metric)
