@@ -150,9 +150,9 @@ def route_throughput(model: Path) -> float:
     return float("nan")
 
 
-def train_seconds(model: Path) -> float:
+def train_seconds(model: Path, cache: Path) -> float:
     """The training time `make train` recorded next to the cached model, if it trained it."""
-    recorded = Path.home() / ".cache" / "gemeente-intake" / "models" / f"{model.resolve().name}.train-seconds"
+    recorded = cache / "models" / f"{model.resolve().name}.train-seconds"
     return float(recorded.read_text()) if recorded.exists() else float("nan")
 
 
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] = ()) -> int:
     print(f"rasa_init.rasa_peak_rss_mb={base_numbers['rasa_peak_rss_mb']:.0f}")
     print(f"embedding_layer_rss_mb={embedding_memory_mb():.0f}")
     print(f"route_cli_msg_per_s={route_throughput(args.model):.1f}")
-    print(f"train_seconds={train_seconds(args.model):.0f}")
+    print(f"train_seconds={train_seconds(args.model, args.cache.parent):.0f}")
     p95 = ours_numbers["con20_p95_ms"] / base_numbers["con20_p95_ms"]
     print(f"con20_p95_ratio_vs_rasa_init={p95:.3f}")
     text_ratio = ours_numbers["text_p50_ms"] / base_numbers["seq_p50_ms"]

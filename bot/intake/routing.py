@@ -167,19 +167,20 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     best = found[0][0] if found else None
     confidence = found[0][1] if found else float((parse.get("intent") or {}).get("confidence") or 0.0)
     # Several concerns in one text: the main one first, then every topic a part of the text is about.
-    topics = merge(tuple(name for name, _ in found), concerns(parse, kb))
+    parts_topics = concerns(parse, kb)
+    topics = merge(tuple(name for name, _ in found), parts_topics)
 
     life_event = find_life_event(text, kb)
-    if best and best.startswith(LIFE_EVENT_PREFIX):
+    led_by_event = best is not None and best.startswith(LIFE_EVENT_PREFIX)
+    if best and led_by_event:
         life_event = best[len(LIFE_EVENT_PREFIX) :]
     # The concrete question: the best topic in the ranking, also behind a life event ("mijn man is
     # overleden en nu is mijn toeslag gestopt"), else the best topic of a part of the text.
     ranked_topics = [name for name, _ in found if not name.startswith(LIFE_EVENT_PREFIX)]
-    if best and best.startswith(LIFE_EVENT_PREFIX) and not ranked_topics:
+    if led_by_event and not ranked_topics:
         ranked_topics = behind_life_event(parse, kb)
-    parts_topics = concerns(parse, kb)
     handling = None  # a life event that a topic handles itself: schulden → schuldhulp
-    if life_event and best and best.startswith(LIFE_EVENT_PREFIX):
+    if life_event and led_by_event:
         handling = kb.life_events[life_event].topic
     topic = next(iter([*ranked_topics, *parts_topics, *([handling] if handling else [])]), None)
     dependent = False
