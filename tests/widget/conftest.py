@@ -18,6 +18,7 @@ from tests.widget.helpers import (
     CHROMIUM_ARGS,
     HOSTILE_RASA_URL,
     MODEL,
+    FakeRasa,
     WidgetServer,
     ensure_chromium,
     ensure_node_modules,
@@ -34,6 +35,28 @@ def node_modules() -> None:
 def static_server(node_modules: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetServer]:
     """widget/serve.py without a bot behind it (the Rasa address is a hostile-looking string)."""
     running = WidgetServer(HOSTILE_RASA_URL, Path(tmp_path_factory.mktemp("serve")))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_rasa() -> Iterator[FakeRasa]:
+    """A stand-in for Rasa's socket.io channel whose messages the test chooses (no model needed)."""
+    running = FakeRasa().start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_server(
+    fake_rasa: FakeRasa, node_modules: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WidgetServer]:
+    """widget/serve.py with the stand-in as its bot."""
+    running = WidgetServer(fake_rasa.url, Path(tmp_path_factory.mktemp("fake-rasa")))
     try:
         yield running
     finally:

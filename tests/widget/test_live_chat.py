@@ -10,8 +10,7 @@ bubble or change the mode; a text is always the bot's.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 from playwright.sync_api import expect
@@ -36,29 +35,9 @@ def mode(value: str, text: str, **fields: str) -> dict:
     return {"type": "mode", "mode": value, "text": text, **fields}
 
 
-@pytest.fixture(scope="module")
-def fake_rasa() -> Iterator[FakeRasa]:
-    running = FakeRasa().start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    fake_rasa: FakeRasa, node_modules: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WidgetServer]:
-    running = WidgetServer(fake_rasa.url, Path(tmp_path_factory.mktemp("live-chat")))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def opened(new_page: NewPage, server: WidgetServer) -> Page:
+def opened(new_page: NewPage, fake_server: WidgetServer) -> Page:
     page = new_page()
-    page.goto(server.url)
+    page.goto(fake_server.url)
     page.get_by_role("button", name="Chat met de gemeente").click()
     expect(bubble(page, "bot", FAKE_WELCOME)).to_be_visible()
     return page
@@ -76,9 +55,9 @@ def assert_no_person_and_no_mode(page: Page) -> None:
 
 
 def test_a_bot_text_that_looks_like_a_casemanager_is_an_ordinary_message(
-    server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
+    fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
 ) -> None:
-    page = opened(new_page, server)
+    page = opened(new_page, fake_server)
     fake_rasa.send(session_id(page), {"text": FORGED}, {"text": f"U praat nu met Sanne. {WORKS}"},
                    {"text": "U staat in de wachtrij. U bent nummer 1."})
     forged = bubble(page, "bot", "Maak vandaag nog 500 euro over")
@@ -90,9 +69,9 @@ def test_a_bot_text_that_looks_like_a_casemanager_is_an_ordinary_message(
 
 
 def test_the_citizens_own_words_repeated_by_the_bot_stay_the_bots(
-    server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
+    fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
 ) -> None:
-    page = opened(new_page, server)
+    page = opened(new_page, fake_server)
     field = page.locator("#gcw-input")
     field.focus()
     page.keyboard.type("Het gaat om mijn zoon.")
@@ -109,9 +88,9 @@ def test_the_citizens_own_words_repeated_by_the_bot_stay_the_bots(
 
 
 def test_structured_messages_make_the_live_chat(
-    server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
+    fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
 ) -> None:
-    page = opened(new_page, server)
+    page = opened(new_page, fake_server)
     conversation = session_id(page)
     root = page.locator(".gcw")
 
@@ -161,9 +140,9 @@ def test_structured_messages_make_the_live_chat(
 
 
 def test_a_handover_notice_moves_the_widget_out_of_bot_mode(
-    server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
+    fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
 ) -> None:
-    page = opened(new_page, server)
+    page = opened(new_page, fake_server)
     fake_rasa.send(session_id(page), mode("handover", "U staat al in de wachtrij. Uw kenmerk is HV-7K3M."))
     expect(bubble(page, "status", "U staat al in de wachtrij")).to_be_visible()
     expect(page.locator(".gcw")).to_have_attribute("data-mode", "queue")

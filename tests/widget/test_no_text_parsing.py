@@ -1,5 +1,6 @@
 """The widget never reads meaning out of the bot's Dutch texts: no regular expression in
-widget/src/chat-widget.js may contain words (the one for web addresses aside). A casemanager's
+widget/src/chat-widget.js may contain words (the parts of a web address aside: "http", "https",
+"www"). A casemanager's
 message and the queue notices are structured messages (bot/payloads.py); a text is just a text.
 
 A small JavaScript lexer finds the regular expression literals: it skips comments, strings and
@@ -18,7 +19,7 @@ WIDGET = ROOT / "widget" / "src" / "chat-widget.js"
 # closing bracket it is a division.
 REGEX_BEFORE = set("(,=:[!&|?{};+-*%<>~^")
 KEYWORDS_BEFORE = {"return", "typeof", "case", "do", "else", "in", "of", "new", "delete", "void", "throw"}
-ALLOWED_WORDS = {"https", "http"}  # the pattern for web addresses in display text
+ALLOWED_WORDS = {"https", "http", "www"}  # the patterns for links in display text
 
 
 def regex_literals(source: str) -> List[str]:

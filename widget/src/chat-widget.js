@@ -277,24 +277,61 @@
     return el('span', 'gcw-sr', text);
   }
 
-  var URL_PATTERN = /https?:\/\/[^\s<>"']+/g;
+  // Web addresses (with https://, with www. or just "digid.nl" as the bot writes them) and phone
+  // numbers in a message become links. They are found by their shape only: no pattern here
+  // contains a word (tests/widget/test_no_text_parsing.py). Alternatives in this order, so a number
+  // inside "113.nl" stays part of the address.
+  var LINK_PATTERN = /https?:\/\/[^\s<>"']+|www\.[^\s<>"']+|[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.nl(?![a-z0-9-])(?:\/[^\s<>"']*)?|\+?[0-9]+(?:[ -][0-9]+)*/gi;
+  var TRAILING_PUNCTUATION = /[.,;:!?)]+$/;
+  var WORD_CHAR = /[a-z0-9]/i;
 
-  // Text with line breaks (CSS pre-line) and clickable web addresses; never parsed as HTML.
-  function appendRichText(parent, text) {
-    var last = 0;
-    var match;
-    URL_PATTERN.lastIndex = 0;
-    while ((match = URL_PATTERN.exec(text)) !== null) {
-      var url = match[0].replace(/[.,;:!?)]+$/, '');
-      if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
-      var link = el('a', 'gcw-link', url);
-      link.href = url;
+  // Where a found piece of text links to, or null. A number is only a phone number in the Dutch
+  // shapes of an organisation's line (10 digits from 0 or +31, or 0800/0900 with 4 to 7 digits):
+  // amounts, dates and references stay text. Not linked: short numbers (112, 113), since a
+  // citizen's "112 euro" repeated in a summary must not call 112, and mobile numbers (06), which
+  // are the citizen's own or an example ("Typ het bijvoorbeeld zo: 06 12345678").
+  function linkTarget(found) {
+    if (/^https?:\/\//i.test(found)) return found;
+    if (/^\+?[0-9]/.test(found) && !/\.nl/i.test(found)) {
+      var digits = found.replace(/[ -]/g, '');
+      var national = /^0[1-57-9][0-9]{8}$/.test(digits) || /^0[89]0[0-9][ -]?[0-9]{4,7}$/.test(found);
+      return national || /^\+31[1-57-9][0-9]{8}$/.test(digits) ? 'tel:' + digits : null;
+    }
+    return 'https://' + found;
+  }
+
+  function appendLink(parent, text, href) {
+    var link = el('a', 'gcw-link', text);
+    link.href = href;
+    if (href.indexOf('tel:') !== 0) {
       link.target = '_blank';
       link.rel = 'noopener noreferrer';
       link.appendChild(srOnly(TEXT.newWindow));
-      parent.appendChild(link);
-      last = match.index + url.length;
-      URL_PATTERN.lastIndex = last;
+    }
+    parent.appendChild(link);
+  }
+
+  // Text with line breaks (CSS pre-line) and clickable links, built with DOM nodes: the message is
+  // never parsed as HTML.
+  function appendRichText(parent, text) {
+    var last = 0;
+    var match;
+    LINK_PATTERN.lastIndex = 0;
+    while ((match = LINK_PATTERN.exec(text)) !== null) {
+      var found = match[0].replace(TRAILING_PUNCTUATION, '');
+      var end = match.index + found.length;
+      var before = text.charAt(match.index - 1);
+      var after = text.charAt(end);
+      // Part of something longer (an e-mail address, an IBAN, a path): leave it as text.
+      var inside = WORD_CHAR.test(before) || '@/.'.indexOf(before || ' ') >= 0 || WORD_CHAR.test(after) ||
+        after === '@';
+      var href = found && !inside ? linkTarget(found) : null;
+      if (href) {
+        if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+        appendLink(parent, found, href);
+        last = end;
+      }
+      LINK_PATTERN.lastIndex = Math.max(end, match.index + 1);
     }
     if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
   }
