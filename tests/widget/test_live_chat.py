@@ -117,8 +117,7 @@ def test_structured_messages_make_the_live_chat(
                    {"type": "staff_message", "name": "Sanne"}, {"type": "iets_nieuws", "text": "Onbekend"},
                    {"type": "mode", "mode": "staff", "name": 7, "text": "U praat nu met een medewerker."})
     expect(bubble(page, "status", "U praat nu met een medewerker.")).to_be_visible()
-    expect(page.locator(".gcw-subtitle")).to_have_text(
-        "U praat met een medewerker. een medewerker werkt bij de gemeente.")
+    expect(page.locator(".gcw-subtitle")).to_have_text("U praat met een medewerker van de gemeente.")
     expect(page.get_by_text("Onbekend")).to_have_count(0)
     expect(page.locator(".gcw-msg--staff")).to_have_count(1)
 

@@ -38,9 +38,13 @@
   var TEXT = {
     launcher: 'Chat met de gemeente',
     title: 'Chat met de gemeente',
-    subtitleBot: 'U praat met de digitale hulp.',
-    subtitleQueue: 'U wacht op een medewerker. Houd dit venster open.',
-    subtitleStaff: function (name) { return 'U praat met ' + name + '. ' + name + ' werkt bij de gemeente.'; },
+    // Subtitles: [what a low screen shows, what follows on a larger one] (both are read out).
+    subtitleBot: ['U praat met de digitale hulp.'],
+    subtitleQueue: ['U wacht op een medewerker.', 'Houd dit venster open.'],
+    subtitleStaff: function (name) {
+      if (name === 'een medewerker') return ['U praat met een medewerker van de gemeente.'];
+      return ['U praat met ' + name + '.', name + ' werkt bij de gemeente.'];
+    },
     close: 'Sluiten',
     closeLong: 'Chat sluiten',
     log: 'Gesprek',
@@ -259,6 +263,7 @@
     person: 'M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zm0 2c-4.4 0-8 2.2-8 5v2h16v-2c0-2.8-3.6-5-8-5z',
     info: 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2zm0-8h-2V7h2z',
     send: 'M3 20.5 21 12 3 3.5 3 10l12 2-12 2z',
+    restart: 'M17.65 6.35A8 8 0 1 0 19.73 14h-2.08A6 6 0 1 1 12 6c1.66 0 3.14.69 4.22 1.78L13 11h7V4z',
   };
   function icon(name) {
     var svg = document.createElementNS(SVG_NS, 'svg');
@@ -367,7 +372,7 @@
   var heading = el('div', 'gcw-heading');
   var title = el('h2', 'gcw-title', TEXT.title);
   title.id = 'gcw-title';
-  var subtitle = el('p', 'gcw-subtitle', TEXT.subtitleBot);
+  var subtitle = el('p', 'gcw-subtitle');
   subtitle.id = 'gcw-subtitle';
   heading.appendChild(title);
   heading.appendChild(subtitle);
@@ -426,8 +431,10 @@
   humanButton.type = 'button';
   humanButton.appendChild(icon('person'));
   humanButton.appendChild(el('span', '', TEXT.human));
-  var restartButton = el('button', 'gcw-restart', TEXT.restart);
+  var restartButton = el('button', 'gcw-restart');
   restartButton.type = 'button';
+  restartButton.appendChild(icon('restart')); // shown instead of the text on narrow screens
+  restartButton.appendChild(el('span', 'gcw-restart-text', TEXT.restart));
   tools.appendChild(humanButton);
   tools.appendChild(restartButton);
 
@@ -555,13 +562,19 @@
 
   function updateMode() {
     if (state.mode === 'staff') {
-      subtitle.textContent = TEXT.subtitleStaff(state.staffName || 'een medewerker');
+      showSubtitle(TEXT.subtitleStaff(state.staffName || 'een medewerker'));
     } else if (state.mode === 'queue') {
-      subtitle.textContent = TEXT.subtitleQueue;
+      showSubtitle(TEXT.subtitleQueue);
     } else {
-      subtitle.textContent = TEXT.subtitleBot;
+      showSubtitle(TEXT.subtitleBot);
     }
     root.setAttribute('data-mode', state.mode);
+  }
+
+  // The second sentence is hidden on low screens (CSS), where the notices in the messages say it.
+  function showSubtitle(parts) {
+    subtitle.textContent = parts[0];
+    if (parts[1]) subtitle.appendChild(el('span', 'gcw-subtitle-more', ' ' + parts[1]));
   }
 
   // ---------------------------------------------------------------- open / close, unread
