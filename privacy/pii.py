@@ -1,11 +1,14 @@
-"""Find and redact Dutch personal data in free text: validated patterns plus cue-based names.
+"""Find and redact personal data in Dutch free text: validated patterns plus cue-based names.
 
 Precision choices (the README's privacy section explains them to a privacy officer):
 - Numbers count only when their checksum holds: BSN with the elfproef, IBAN with mod-97. An 8-digit
   BSN (an implied leading zero) is only taken right after a cue such as "bsn", because one in eleven
   random 8-digit numbers passes the check.
-- Phone numbers need the Dutch 0/+31/0031 prefix and exactly ten digits, so amounts, years, times,
-  the municipalities' 14 0xx numbers and 0800/0900 numbers stay readable.
+- Dutch phone numbers need the 0/+31/0031 prefix and exactly ten digits, so amounts, years, times,
+  the municipalities' 14 0xx numbers and 0800/0900 numbers stay readable. A foreign number counts
+  when it is written with its country code ("+48 512 345 678", "0032 470 …") and phonenumbers
+  (privacy/phones.py) says it is a valid number of that country; without a country code a number
+  is read as Dutch, so an amount or a date never becomes a foreign phone number.
 - Every full date with a year counts as a date of birth (a chat cannot tell them apart); partial
   dates and years only after "geboren" or "geboortedatum".
 - Names are found after cues ("mijn naam is", "ik ben", "mevrouw", "mijn zoon" ...) or when passed
@@ -19,6 +22,8 @@ import bisect
 import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
+
+from privacy.phones import find_phone_numbers
 
 __all__ = ["Finding", "find_pii", "is_valid_bsn", "is_valid_iban", "redact"]
 
@@ -122,6 +127,16 @@ def _phones(text: str) -> Iterator[tuple[str, int, int]]:
             if len(digits) == 9 and digits[0] != "0":
                 yield "TELEFOON", m.start(), m.start() + len(candidate[:cut].rstrip())
                 break
+
+
+_NL_COUNTRY_CODE = 31
+
+
+def _foreign_phones(text: str) -> Iterator[tuple[str, int, int]]:
+    # Dutch numbers follow the stricter rule above (0800/0900 and 14 0xx stay readable).
+    for number in find_phone_numbers(text, international_only=True):
+        if number.country_code != _NL_COUNTRY_CODE:
+            yield "TELEFOON", number.start, number.end
 
 
 # WhatsApp's id of a Dutch contact is the number in international form without "+": 31612345678.
@@ -254,7 +269,8 @@ def _simple(pattern: re.Pattern[str], kind: str, text: str) -> Iterator[tuple[st
 def find_pii(text: str, *, names: Iterable[str] = ()) -> list[Finding]:
     """All personal data in `text`, in order, without overlaps (the longest finding wins)."""
     candidates = [
-        *_bsns(text), *_ibans(text), *_phones(text), *_simple(_WA_ID_NL, "TELEFOON", text),
+        *_bsns(text), *_ibans(text), *_phones(text), *_foreign_phones(text),
+        *_simple(_WA_ID_NL, "TELEFOON", text),
         *_simple(_EMAIL, "EMAIL", text),
         *_simple(_ADDRESS, "ADRES", text), *_simple(_ADDRESS_CUE, "ADRES", text), *_dates(text),
         *_names(text, names),

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-# Dutch numbers: 06-12345678, 0201234567, +31 6 1234 5678, 0031 20 123 4567
-PHONE = re.compile(r"(?<![\d+])(?:\+31|0031|0)[\s.-]*[1-9](?:[\s.-]*\d){8}(?!\d)")
+from privacy.phones import find_phone_numbers
+
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
@@ -16,7 +16,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 class ContactDetails:
     """How the citizen wants to be reached back."""
 
-    phone: Optional[str]
+    phone: Optional[str]  # E.164, e.g. "+31612345678" or "+48512345678"
     email: Optional[str]
     moment: Optional[str]
 
@@ -27,13 +27,18 @@ class ContactDetails:
 
 
 def find_contact(text: str) -> ContactDetails:
-    """Phone number and e-mail address in the text; what remains is the preferred moment."""
-    phone = PHONE.search(text)
+    """The first valid phone number (any country; without a country code a Dutch one) and e-mail
+    address in the text; what remains is the preferred moment."""
     email = EMAIL.search(text)
-    rest = EMAIL.sub(" ", PHONE.sub(" ", text))
+    # Digits inside the e-mail address ("06…@example.nl") are not a phone number.
+    without_email = EMAIL.sub(lambda m: " " * len(m.group()), text)
+    phone = next(find_phone_numbers(without_email), None)
+    rest = without_email
+    if phone is not None:
+        rest = rest[:phone.start] + " " + rest[phone.end:]
     rest = re.sub(r"\s+", " ", rest).strip(" ,.;:-")
     return ContactDetails(
-        phone=re.sub(r"[\s.-]", "", phone.group(0)) if phone else None,
+        phone=phone.e164 if phone else None,
         email=email.group(0) if email else None,
         moment=rest[:200] or None,
     )

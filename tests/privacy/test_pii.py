@@ -93,6 +93,40 @@ def test_phone_stops_at_ten_digits() -> None:
     assert redact("bel 06 1234 5678 12 keer") == "bel [TELEFOON] 12 keer"
 
 
+@pytest.mark.parametrize(
+    "phone",
+    ["+48 512 345 678", "+48512345678", "0048 512 345 678", "(+48) 512 345 678", "+32 470 12 34 56",
+     "+32 (0)470 12 34 56", "+49 30 1234567", "+44 20 7946 0958", "+90 532 123 45 67", "+1 202-555-0143"],
+)
+def test_foreign_phone_numbers(phone: str) -> None:
+    assert redact(f"Bel mij op {phone}, graag.") == "Bel mij op [TELEFOON], graag."
+
+
+def test_foreign_phone_stops_where_the_number_ends() -> None:
+    assert redact("bel +48 512 345 678 2 keer") == "bel [TELEFOON] 2 keer"
+    assert redact("+48 512 345 678 of +32 470 12 34 56") == "[TELEFOON] of [TELEFOON]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+48 512 345 67",  # one digit short: not a valid Polish number
+        "het werd +20 graden",
+        "een plus van +1.234,56 euro",
+        "saldo +12 345",
+        "versie 1.2.3, build +44",
+        "Op 12-03-2024 om 10:30 uur",  # no country code: read as Dutch, and no Dutch number either
+    ],
+)
+def test_no_foreign_phone_false_positives(text: str) -> None:
+    assert "[TELEFOON]" not in redact(text)
+
+
+def test_dutch_numbers_keep_their_own_rule_also_with_a_country_code() -> None:
+    # phonenumbers accepts these as valid Dutch numbers; for redaction they stay readable.
+    assert redact("Belastingtelefoon +31 800 0543") == "Belastingtelefoon +31 800 0543"
+
+
 @pytest.mark.parametrize("email", ["jan.devries@example.nl", "j+post@mail.gemeente-utrecht.nl"])
 def test_email(email: str) -> None:
     assert redact(f"mail naar {email}.") == "mail naar [E-MAIL]."
