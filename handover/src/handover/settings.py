@@ -21,6 +21,8 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SEGMENT = re.compile(
     r"^(?P<d1>[a-z]{3})(?:-(?P<d2>[a-z]{3}))?\s+(?P<h1>\d{1,2}):(?P<m1>\d{2})-(?P<h2>\d{1,2}):(?P<m2>\d{2})$"
 )
+# "24:00" as the end of a window: open until midnight (a day with "00:00-24:00" has no closed minute).
+END_OF_DAY = dt.time.max
 
 
 class SettingsError(ValueError):
@@ -49,7 +51,7 @@ class OfficeHours:
                 first = _DAYS.index(match["d1"])
                 last = _DAYS.index(match["d2"] or match["d1"])
                 start = dt.time(int(match["h1"]), int(match["m1"]))
-                end = dt.time(int(match["h2"]), int(match["m2"]))
+                end = _end_time(int(match["h2"]), int(match["m2"]))
             except ValueError as e:
                 raise SettingsError(f"Invalid day or time in {part!r}") from e
             if last < first or end <= start:
@@ -63,7 +65,31 @@ class OfficeHours:
         """Return whether ``now`` (timezone-aware) falls inside the opening hours."""
         local = now.astimezone(ZoneInfo(self.timezone))
         window = self.windows.get(local.weekday())
-        return window is not None and window[0] <= local.time() < window[1]
+        if window is None:
+            return False
+        start, end = window
+        return start <= local.time() and (local.time() < end or end == END_OF_DAY)
+
+    def next_open(self, now: dt.datetime) -> dt.datetime | None:
+        """The next moment the office hours open, in their timezone; None while open, or when
+        there are no office hours at all."""
+        if self.is_open(now):
+            return None
+        zone = ZoneInfo(self.timezone)
+        local = now.astimezone(zone)
+        for days_ahead in range(8):  # today's later window, or at the latest the same weekday next week
+            day = local.date() + dt.timedelta(days=days_ahead)
+            window = self.windows.get(day.weekday())
+            if window is None:
+                continue
+            opens = dt.datetime.combine(day, window[0], tzinfo=zone)
+            if opens > local:
+                return opens
+        return None
+
+
+def _end_time(hour: int, minute: int) -> dt.time:
+    return END_OF_DAY if (hour, minute) == (24, 0) else dt.time(hour, minute)
 
 
 def default_database_url() -> str:

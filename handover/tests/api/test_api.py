@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
@@ -16,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from handover.keys import sessionmaker_key
 from handover.models import Role
-from handover.settings import Settings
+from handover.settings import OfficeHours, Settings
 from tests.conftest import BOT, PASSWORD, FakeRasa, add_user, case_body
 
 Client = TestClient[Any, Any]
@@ -144,11 +146,36 @@ async def test_conversation_and_status_endpoints(client: Client) -> None:
 
 async def test_availability_offers_live_only_with_someone_online(client: Client) -> None:
     body = await (await client.get("/api/availability", headers=BOT)).json()
-    assert body == {"open": True, "online_casemanagers": 0, "offer": "callback"}
+    hours = "elke dag van 0.00 tot 24.00 uur"  # the tests' office hours (conftest)
+    expected = {
+        "open": True, "online_casemanagers": 0, "offer": "callback", "next_open": None, "hours": hours
+    }
+    assert body == expected
     await add_user(client.app[sessionmaker_key], "anna")
     await login(client, "anna")
     body = await (await client.get("/api/availability", headers=BOT)).json()
-    assert body == {"open": True, "online_casemanagers": 1, "offer": "live"}
+    assert body == {**expected, "online_casemanagers": 1, "offer": "live"}
+
+
+async def test_availability_outside_office_hours_says_when_they_open(
+    client_factory: Callable[..., Awaitable[Client]],
+) -> None:
+    # Open only on the weekday two days from now: closed today, and that day stays the next
+    # opening even when midnight passes during the test.
+    zone = ZoneInfo("Europe/Amsterdam")
+    day = dt.datetime.now(zone).date() + dt.timedelta(days=2)
+    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]
+    client = await client_factory(office_hours=OfficeHours.parse(f"{weekday} 09:30-12:00"))
+    await add_user(client.app[sessionmaker_key], "anna")
+    await login(client, "anna")  # online, but outside office hours there is no live chat
+    body = await (await client.get("/api/availability", headers=BOT)).json()
+    assert (body["open"], body["offer"]) == (False, "callback")
+    opens = dt.datetime.fromisoformat(body["next_open"])
+    assert opens == dt.datetime.combine(day, dt.time(9, 30), tzinfo=zone)
+    assert opens.utcoffset() == dt.datetime.combine(day, dt.time(9, 30), tzinfo=zone).utcoffset()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT09:30:00\+0[12]:00", body["next_open"])
+    names = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+    assert body["hours"] == f"{names[day.weekday()]} van 9.30 tot 12.00 uur"
 
 
 async def test_staff_pages_require_login(client: Client) -> None:

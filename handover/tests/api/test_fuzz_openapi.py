@@ -77,7 +77,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
         "HANDOVER_HOST": "127.0.0.1",
         "HANDOVER_PORT": str(port),
         "HANDOVER_DEMO_PASSWORD": DEMO_PASSWORD,
-        "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-23:59",
+        "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-24:00",
         "HANDOVER_LOG_LEVEL": "WARNING",
         # No Rasa: outbox calls fail fast and wait for a retry, which is not what is tested here.
         "RASA_URL": f"http://127.0.0.1:{free_port()}",

@@ -145,7 +145,7 @@ async def service(tmp_path: Path, sqlite_template: Path, fake_rasa: FakeRasa) ->
         "HANDOVER_SHARED_SECRET": SHARED_SECRET,
         "HANDOVER_HOST": "127.0.0.1",
         "HANDOVER_PORT": str(port),
-        "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-23:59",
+        "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-24:00",
         "HANDOVER_CONTACTS_FILE": str(HANDOVER_ROOT / "contacts.yml"),
         "HANDOVER_OUTBOX_POLL_SECONDS": "0.2",
         "HANDOVER_DEMO_PASSWORD": "demo-wachtwoord",

@@ -36,8 +36,52 @@ def test_office_hours_with_several_segments() -> None:
     assert not hours.is_open(friday_13) and hours.is_open(thursday_13)
 
 
+CET = dt.timezone(dt.timedelta(hours=1))
+CEST = dt.timezone(dt.timedelta(hours=2))
+
+
 @pytest.mark.parametrize(
-    "spec", ["weekdays 9-5", "fri-mon 09:00-17:00", "mon 17:00-09:00", "xyz 09:00-10:00"]
+    ("utc_time", "expected"),
+    [
+        # Mon 08:59 Amsterdam: at nine the same day
+        (dt.datetime(2026, 1, 5, 7, 59, tzinfo=UTC), dt.datetime(2026, 1, 5, 9, 0, tzinfo=CET)),
+        (dt.datetime(2026, 1, 5, 8, 0, tzinfo=UTC), None),  # Mon 09:00: open
+        # Fri 17:00: on Monday
+        (dt.datetime(2026, 1, 9, 16, 0, tzinfo=UTC), dt.datetime(2026, 1, 12, 9, 0, tzinfo=CET)),
+        # Sat 28 March 2026, the night the clocks go forward: Monday at nine in summer time
+        (dt.datetime(2026, 3, 28, 12, 0, tzinfo=UTC), dt.datetime(2026, 3, 30, 9, 0, tzinfo=CEST)),
+    ],
+)
+def test_next_opening_in_the_office_hours_timezone(
+    utc_time: dt.datetime, expected: dt.datetime | None
+) -> None:
+    opens = OfficeHours.parse("mon-fri 09:00-17:00").next_open(utc_time)
+    assert opens == expected
+    if opens is not None:
+        assert opens.utcoffset() == expected.utcoffset()  # type: ignore[union-attr]
+
+
+def test_next_opening_with_only_one_day_a_week() -> None:
+    hours = OfficeHours.parse("wed 10:00-12:00")
+    wednesday_noon = dt.datetime(2026, 1, 7, 11, 0, tzinfo=UTC)  # 12:00 in Amsterdam: just closed
+    assert hours.next_open(wednesday_noon) == dt.datetime(2026, 1, 14, 10, 0, tzinfo=CET)
+    assert OfficeHours.parse("").next_open(wednesday_noon) is None
+
+
+def test_a_window_until_24_00_has_no_closed_minute() -> None:
+    hours = OfficeHours.parse("mon-sun 00:00-24:00")
+    last_second = dt.datetime(2026, 1, 5, 22, 59, 59, tzinfo=UTC)  # 23:59:59 in Amsterdam
+    for moment in (last_second, last_second + dt.timedelta(seconds=1)):
+        assert hours.is_open(moment) and hours.next_open(moment) is None
+    assert not OfficeHours.parse("mon-sun 00:00-23:59").is_open(last_second)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "weekdays 9-5", "fri-mon 09:00-17:00", "mon 17:00-09:00", "xyz 09:00-10:00",
+        "mon 09:00-24:30", "mon 24:00-24:00",
+    ],
 )
 def test_bad_office_hours_are_rejected(spec: str) -> None:
     with pytest.raises(SettingsError):

@@ -10,18 +10,56 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import User, utcnow
-from ..settings import OfficeHours
+from ..settings import END_OF_DAY, OfficeHours
 from ..uow import UnitOfWork
+
+# The bot shows these words to citizens: plain Dutch (B1).
+_DAY_NAMES = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 
 
 @dataclass(frozen=True)
 class Availability:
     open: bool
     online_casemanagers: int
+    # When the office hours open next (their timezone); None while open or when they never do.
+    next_open: dt.datetime | None = None
+    hours: str = ""  # the office hours in plain Dutch, see office_hours_in_words
 
     @property
     def offer(self) -> str:
         return "live" if self.open and self.online_casemanagers > 0 else "callback"
+
+
+def _clock(time: dt.time) -> str:
+    return "24.00" if time == END_OF_DAY else f"{time.hour}.{time.minute:02d}"
+
+
+def _days(first: int, last: int) -> str:
+    if first == last:
+        return _DAY_NAMES[first]
+    if (first, last) == (0, 6):
+        return "elke dag"
+    joiner = " en " if last == first + 1 else " tot en met "
+    return _DAY_NAMES[first] + joiner + _DAY_NAMES[last]
+
+
+def office_hours_in_words(hours: OfficeHours) -> str:
+    """E.g. "maandag tot en met vrijdag van 9.00 tot 17.00 uur"; consecutive days with the same
+    hours are one group ("… en vrijdag van 9.00 tot 12.00 uur"). Empty without office hours."""
+    groups: list[tuple[int, int, tuple[dt.time, dt.time]]] = []
+    for day in sorted(hours.windows):
+        window = hours.windows[day]
+        if groups and groups[-1][1] == day - 1 and groups[-1][2] == window:
+            groups[-1] = (groups[-1][0], day, window)
+        else:
+            groups.append((day, day, window))
+    parts = [
+        f"{_days(first, last)} van {_clock(start)} tot {_clock(end)} uur"
+        for first, last, (start, end) in groups
+    ]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " en " + parts[-1]
 
 
 async def online_casemanagers(
@@ -41,6 +79,8 @@ async def availability(
     return Availability(
         open=office_hours.is_open(now),
         online_casemanagers=await online_casemanagers(session, timeout_seconds, now),
+        next_open=office_hours.next_open(now),
+        hours=office_hours_in_words(office_hours),
     )
 
 

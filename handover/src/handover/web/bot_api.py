@@ -52,7 +52,14 @@ async def get_availability(request: web.Request) -> web.Response:
             uow.session, settings.office_hours, settings.presence_timeout_seconds
         )
     return web.json_response(
-        {"open": avail.open, "online_casemanagers": avail.online_casemanagers, "offer": avail.offer}
+        {
+            "open": avail.open,
+            "online_casemanagers": avail.online_casemanagers,
+            "offer": avail.offer,
+            # With its offset ("2026-12-07T09:00:00+01:00"): the bot tells the citizen the local time.
+            "next_open": avail.next_open.isoformat(timespec="seconds") if avail.next_open else None,
+            "hours": avail.hours or None,
+        }
     )
 
 
