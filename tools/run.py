@@ -16,6 +16,16 @@ from pathlib import Path
 
 from tools.stack import ROOT, Stack, wait_for
 
+# The demo shows the whole path (live chat with a casemanager) at any hour; production keeps the
+# service's own default (HANDOVER_OFFICE_HOURS, handover/README.md).
+DEMO_OFFICE_HOURS = "mon-sun 00:00-24:00"
+
+
+def demo_office_hours(environ: dict[str, str]) -> tuple[str, bool]:
+    """The office hours for this run, and whether they are the demo's (the user set none)."""
+    chosen = environ.get("HANDOVER_OFFICE_HOURS", "").strip()
+    return (chosen, False) if chosen else (DEMO_OFFICE_HOURS, True)
+
 
 def main() -> int:
     """Start everything, print the addresses, wait."""
@@ -44,6 +54,14 @@ def main() -> int:
         # The actions and the service share one secret; generated per run unless configured.
         os.environ.setdefault("HANDOVER_SHARED_SECRET", secrets.token_urlsafe(24))
         os.environ.setdefault("HANDOVER_URL", f"http://127.0.0.1:{os.environ.get('HANDOVER_PORT', '8080')}")
+        hours, is_demo = demo_office_hours(dict(os.environ))
+        os.environ["HANDOVER_OFFICE_HOURS"] = hours
+        print(
+            f"Medewerkers zijn in deze demo altijd bereikbaar (HANDOVER_OFFICE_HOURS={hours}); "
+            "zet HANDOVER_OFFICE_HOURS voor echte openingstijden."
+            if is_demo else f"Openingstijden medewerkers: HANDOVER_OFFICE_HOURS={hours}",
+            flush=True,
+        )
     # Ctrl-C and a plain `kill` both end every child process (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("Assistent starten (dit duurt ongeveer een halve minuut)...", flush=True)
