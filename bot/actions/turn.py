@@ -22,6 +22,7 @@ from bot.actions.messages import send, user_input
 from bot.handover_gateway import HandoverGateway, gateway_for
 from bot.intake.conversation import Context, Conversation, ConversationState, Message, Step
 from bot.intake.effects import (
+    CheckAvailability,
     Effect,
     EraseConversation,
     ForwardToCasemanager,
@@ -113,4 +114,6 @@ class ActionTurn(Action):
             return await self.gateway.status(effect.reference)
         if isinstance(effect, EraseConversation):
             return await self.gateway.erase(channel_of(tracker), tracker.sender_id)
+        if isinstance(effect, CheckAvailability):
+            return await self.gateway.availability()
         assert_never(effect)  # mypy: a new effect needs its branch here

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Protocol
 from bot.handover_gateway.client import CaseClosed, HandoverClient, HandoverUnavailable, NoSuchCase
 from bot.handover_gateway.outbox import HandoverOutbox, Sending, Sent, handover_outbox
 from bot.intake.effects import (
+    Availability,
     CaseOpened,
     CaseStatus,
     CaseUnknown,
@@ -41,6 +42,9 @@ class HandoverGateway(Protocol):
 
     async def erase(self, channel: str, sender_id: str) -> Result:
         """Erased; at_gemeente False when the service's part did not happen."""
+
+    async def availability(self) -> Result:
+        """Availability, or Unavailable."""
 
 
 def _sent(sending: Sending) -> Result:
@@ -84,6 +88,18 @@ class ServiceGateway:
     async def forward(self, reference: str, sender_id: str, text: str) -> Result:
         return _sent(await self._outbox().send_message(reference, sender_id, text))
 
+    async def availability(self) -> Result:
+        try:
+            answer = await self.client.availability()
+        except HandoverUnavailable:
+            return Unavailable()
+        next_open, hours = answer.get("next_open"), answer.get("hours")
+        return Availability(
+            live=answer.get("offer") == "live",
+            next_open=next_open if isinstance(next_open, str) else None,
+            hours=hours if isinstance(hours, str) else None,
+        )
+
     async def status(self, reference: str) -> Result:
         try:
             answer = await self.client.status(reference)
@@ -126,6 +142,9 @@ class NoHandoverService:
 
     async def erase(self, channel: str, sender_id: str) -> Result:
         return Erased(at_gemeente=False)
+
+    async def availability(self) -> Result:
+        return Unavailable()
 
 
 def gateway_for(settings: Optional[BotSettings] = None) -> HandoverGateway:

@@ -10,9 +10,9 @@ from bot.intake.state import Reply
 GEMEENTE = "gemeente"
 
 
-def numbered(steps: Sequence[str]) -> str:
+def numbered(steps: Sequence[str], start: int = 1) -> str:
     """Steps as a numbered list, one per line."""
-    return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
+    return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=start))
 
 
 def privacy_note(kb: Knowledge) -> Tuple[Reply, ...]:

@@ -33,9 +33,11 @@ from bot.intake.advice import GEMEENTE, contact, privacy_note
 from bot.intake.consent import typed_yes_no
 from bot.intake.contact import find_contact
 from bot.intake.effects import (
+    Availability,
     CaseOpened,
     CaseStatus,
     CaseUnknown,
+    CheckAvailability,
     Delivered,
     Effect,
     EraseConversation,
@@ -51,6 +53,7 @@ from bot.intake.effects import (
 )
 from bot.intake.engine import Intake
 from bot.intake.routing import message_signals
+from bot.intake.schedule import when_in_words
 from bot.intake.state import (
     ASKING_CONTACT,
     CALLBACK_STEP,
@@ -113,6 +116,10 @@ class ConversationState:
     handover_referentie: Optional[str] = None
     verwijderen_gevraagd: bool = False  # the erasure question is open
     gegevens_wissen: bool = False  # read by bot/tracker_store.py: erase the chat instead of saving it
+    # From the handover service, when it was asked: the office hours in words, and (outside them)
+    # when a person is there again (ISO 8601). For "wanneer bellen jullie?".
+    kantoortijden: Optional[str] = None
+    volgende_opening: Optional[str] = None
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "ConversationState":
@@ -122,6 +129,8 @@ class ConversationState:
             handover_referentie=slots.get("handover_referentie") or None,
             verwijderen_gevraagd=bool(slots.get("verwijderen_gevraagd")),
             gegevens_wissen=bool(slots.get("gegevens_wissen")),
+            kantoortijden=slots.get("kantoortijden") or None,
+            volgende_opening=slots.get("volgende_opening") or None,
         )
 
     def as_slots(self) -> Dict[str, Any]:
@@ -131,6 +140,8 @@ class ConversationState:
             "handover_referentie": self.handover_referentie,
             "verwijderen_gevraagd": self.verwijderen_gevraagd,
             "gegevens_wissen": self.gegevens_wissen,
+            "kantoortijden": self.kantoortijden,
+            "volgende_opening": self.volgende_opening,
         }
 
 
@@ -195,7 +206,28 @@ class Conversation:
         crisis = self._crisis(state, message, signals)
         if crisis is not None:
             return crisis
-        return self._route(state, message, signals, context)
+        step = self._route(state, message, signals, context)
+        return self._urgent_first(state, message, signals, step)
+
+    def _urgent_first(
+        self, state: ConversationState, message: Message, signals: Tuple[str, ...], step: Step
+    ) -> Step:
+        """Urgency acted on: the citizen hears at once that it is urgent and what to do today
+        (`vandaag` in signalen.yml), before any other question; once per signal. Not in a live chat."""
+        if message.from_service or state.handover_actief or step.state.gegevens_wissen:
+            return step
+        intake = step.state.intake
+        new = [s for s in signals if self.kb.signals[s].vandaag and s not in intake.dringend_gemeld]
+        if not new:
+            return step
+        intake = replace(
+            intake,
+            urgent=True,
+            signalen=merge(intake.signalen, new),
+            dringend_gemeld=merge(intake.dringend_gemeld, new),
+        )
+        replies = (say("utter_urgent_gezien"), *(Reply(text=self.kb.signals[s].vandaag) for s in new))
+        return replace(step, replies=(*replies, *step.replies), state=replace(step.state, intake=intake))
 
     def _crisis(self, state: ConversationState, message: Message, signals: Tuple[str, ...]) -> Optional[Step]:
         """A crisis in the citizen's words gets its help line at once, and a person is offered; the
@@ -250,6 +282,11 @@ class Conversation:
             return Step((), state, ForwardToCasemanager(state.handover_referentie, user.text))
         if state.intake.intake_fase == CORRECTING and user.intent != PERSON_INTENT:
             return self._intake(state, user, context)
+        if not message.from_service and user.intent != CHOICE_INTENT:
+            if self.kb.says("tussentijds", user.text):
+                return self._meanwhile(state)
+            if self.kb.says("wanneer", user.text) and context.handover_configured:
+                return self._when(state)
         if user.intent == STATUS_INTENT:
             return self._status(state, message, context)
         if user.intent == PERSON_INTENT or (
@@ -312,10 +349,43 @@ class Conversation:
             return Step((say("utter_al_in_gesprek", referentie=state.handover_referentie),),
                         state)
         if state.intake.toestemming is not True:
-            # Nothing reaches the handover service before the citizen has seen what is shared and agreed.
-            turn = self.intake.ask_consent(state.intake)
-            return Step(turn.replies, replace(state, intake=turn.state))
+            # First whether a person is there now (and if not, when); then, before anything reaches the
+            # handover service, what is shared and with whom, and consent.
+            return Step((), state, CheckAvailability())
         return Step((), state, OpenCase())
+
+    def _ask_consent(self, state: ConversationState, intro: Tuple[Reply, ...] = ()) -> Step:
+        turn = self.intake.ask_consent(state.intake)
+        return Step((*intro, *turn.replies), replace(state, intake=turn.state))
+
+    # --- when, and meanwhile ---------------------------------------------------------------------
+    def _when(self, state: ConversationState) -> Step:
+        """"Wanneer bellen jullie?": the agreed moment, or the office hours; asked when not known."""
+        if state.kantoortijden is None:
+            return Step((), state, CheckAvailability(purpose="wanneer"))
+        return Step(self._when_replies(state), state)
+
+    def _when_replies(self, state: ConversationState) -> Tuple[Reply, ...]:
+        hours = state.kantoortijden or ""
+        if state.handover_referentie and not state.handover_actief:
+            # A callback request: the gemeente calls back in office hours, from the next opening.
+            opening = state.volgende_opening
+            moment = when_in_words(opening) if opening else "binnen kantoortijden"
+            return (say("utter_wanneer_terugbellen", wanneer=moment, kantoortijden=hours),)
+        if state.volgende_opening:
+            return (say("utter_wanneer_weer_open", wanneer=when_in_words(state.volgende_opening),
+                        kantoortijden=hours),)
+        return (say("utter_wanneer_nu_open", kantoortijden=hours),)
+
+    def _meanwhile(self, state: ConversationState) -> Step:
+        """"Wat moet ik nu doen tot die tijd?": the steps of the advice, what to do today when it is
+        urgent, and how to reach the gemeente."""
+        replies = list(self.intake.interim_advice(state.intake))
+        replies += [Reply(text=str(self.kb.signals[s].vandaag)) for s in state.intake.dringend_gemeld]
+        if state.intake.urgent:
+            replies.append(say("utter_hulplijn_algemeen"))
+        replies.append(contact(self.kb, GEMEENTE))
+        return Step((say("utter_tussentijds"), *replies), state)
 
     def _callback(self, state: ConversationState, text: str, context: Context) -> Step:
         details = find_contact(text)
@@ -376,7 +446,36 @@ class Conversation:
             return self._after_status(state, effect.reference, result)
         if isinstance(effect, EraseConversation):
             return self._after_erasure(state, result)
+        if isinstance(effect, CheckAvailability):
+            return self._after_availability(state, effect, result)
         assert_never(effect)  # mypy: a new effect needs its branch here
+
+    def _after_availability(
+        self, state: ConversationState, effect: CheckAvailability, result: Result
+    ) -> Step:
+        if isinstance(result, Availability):
+            state = replace(
+                state,
+                kantoortijden=result.hours or state.kantoortijden,
+                volgende_opening=None if result.live else result.next_open,
+            )
+        if effect.purpose == "wanneer":
+            if not isinstance(result, Availability):
+                return Step(self._contact_route("utter_wanneer_onbekend"), state)
+            return Step(self._when_replies(state), state)
+        if not isinstance(result, Availability):  # unknown: consent first; opening the case tells
+            return self._ask_consent(state)
+        if result.live:
+            return self._ask_consent(state, (say("utter_medewerker_nu_beschikbaar"),))
+        # Out of hours: said before any consent question, with when and what happens next.
+        when = when_in_words(result.next_open) if result.next_open else None
+        intro = [say("utter_medewerker_nu_niet", wanneer=when)] if when else [say("utter_medewerker_nu_weg")]
+        if result.hours:
+            intro.append(say("utter_kantoortijden", kantoortijden=result.hours))
+        intro.append(say("utter_terugbellen_wat_nu"))
+        if state.intake.urgent:
+            intro.append(say("utter_hulplijn_algemeen"))
+        return self._ask_consent(state, tuple(intro))
 
     def _after_open_case(self, state: ConversationState, result: Result) -> Step:
         asking_contact = replace(state, intake=replace(state.intake, intake_fase=ASKING_CONTACT))

@@ -46,7 +46,17 @@ class EraseConversation:
     by the tracker store when the turn ends (state `gegevens_wissen`)."""
 
 
-Effect = Union[OpenCase, RequestCallback, ForwardToCasemanager, LookUpStatus, EraseConversation]
+@dataclass(frozen=True)
+class CheckAvailability:
+    """Is a person available now, and if not, when? `purpose`: what the answer is for (before consent,
+    or the citizen's question "wanneer bellen jullie?")."""
+
+    purpose: str = "toestemming"  # or "wanneer"
+
+
+Effect = Union[
+    OpenCase, RequestCallback, ForwardToCasemanager, LookUpStatus, EraseConversation, CheckAvailability
+]
 
 # --- results -------------------------------------------------------------------------------------
 
@@ -101,10 +111,29 @@ class CaseUnknown:
 
 
 @dataclass(frozen=True)
+class Availability:
+    """The handover service's answer: `live` when a casemanager can take a chat now; else when the
+    office opens again (ISO 8601, with offset) and the office hours in words."""
+
+    live: bool
+    next_open: Optional[str] = None
+    hours: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Erased:
     at_gemeente: bool  # False: only the chat itself is erased (the service could not be reached)
 
 
 Result = Union[
-    CaseOpened, NoOneAvailable, Unavailable, Delivered, Queued, Refused, CaseStatus, CaseUnknown, Erased
+    CaseOpened,
+    NoOneAvailable,
+    Unavailable,
+    Delivered,
+    Queued,
+    Refused,
+    CaseStatus,
+    CaseUnknown,
+    Erased,
+    Availability,
 ]

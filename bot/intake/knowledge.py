@@ -55,6 +55,7 @@ class LifeEvent:
     afhankelijk: bool
     patterns: Tuple[re.Pattern[str], ...] = ()
     topic: Optional[str] = None  # the topic that handles the event itself (schulden: schuldhulp)
+    erkenning: Optional[str] = None  # said first, before any question ("Gecondoleerd …")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Signal:
     # The detector head (bot/knowledge/detectors.yml) that also finds this signal without its words.
     detector: Optional[str] = None
     threshold: float = 0.5  # the detector's score from which the signal holds
+    vandaag: Optional[str] = None  # an urgent signal: what the citizen can do today (B1)
 
     @property
     def crisis(self) -> bool:
@@ -100,6 +102,13 @@ class Knowledge:
     jargon: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     # Pairs of topic groups whose answers depend on each other (afhankelijkheden.yml).
     dependent_pairs: Tuple[Tuple[frozenset[str], frozenset[str]], ...] = ()
+    # Phrases about the conversation itself (gesprek.yml): "wat bedoelt u", "klopt niet", …
+    phrases: Mapping[str, Tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+
+    def says(self, kind: str, text: str) -> bool:
+        """Whether the text is a phrase of this kind (a key of gesprek.yml)."""
+        lowered = text.lower().strip()
+        return any(p.search(lowered) for p in self.phrases[kind])
 
     def depend_on_each_other(self, topics: Sequence[str]) -> bool:
         """Whether two of these topics, at different organisations, depend on each other (type 3)."""
@@ -177,6 +186,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             afhankelijk=bool(events_extra.get(event_id, {}).get("afhankelijk", False)),
             patterns=_compile(events_extra.get(event_id, {}).get("woorden", [])),
             topic=events_extra.get(event_id, {}).get("onderwerp"),
+            erkenning=events_extra.get(event_id, {}).get("erkenning"),
         )
         for event_id, raw in catalogue["life_events"].items()
     }
@@ -189,6 +199,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             hulplijn=raw.get("hulplijn") or None,
             detector=raw.get("detector") or None,
             threshold=float(raw.get("drempel", 0.5)),
+            vandaag=raw.get("vandaag") or None,
         )
         for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()
     }
@@ -230,6 +241,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         spelling=dict(lexicon.get("spelling", {})),
         jargon=jargon,
         dependent_pairs=tuple((groups[a], groups[b]) for a, b in dependencies["paren"]),
+        phrases={kind: _compile(p) for kind, p in _read("gesprek.yml", directory)["gesprek"].items()},
     )
 
 

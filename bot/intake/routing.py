@@ -40,6 +40,8 @@ class Routing:
     candidates: Tuple[str, ...] = field(default=())  # topic ids or "leven.<id>", best first
     crisis: bool = False  # words of a crisis: the bot gives a help line first (signalen.yml, hulplijn)
     deadline_days: Optional[int] = None  # when the words give one ("morgen", "over 3 dagen")
+    concerns: Tuple[str, ...] = ()  # topics a part of the text is about (see `concerns`)
+    mentioned: Tuple[str, ...] = ()  # organisations the citizen named
 
     def as_json(self) -> Dict[str, Any]:
         """The batch CLI's output fields."""
@@ -213,6 +215,8 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
         candidates=topics,
         crisis=any(kb.signals[s].crisis for s in signals),
         deadline_days=deadline_days(text),
+        concerns=parts_topics,
+        mentioned=mentioned,
     )
 
 

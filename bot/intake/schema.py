@@ -6,6 +6,7 @@ problem it finds, so a broken tree never reaches a citizen.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -45,11 +46,22 @@ class Facts:
 
 @dataclass(frozen=True)
 class Option:
-    """One answer to a question node."""
+    """One answer to a question node.
+
+    `herken`: patterns (re.search on the citizen's words in lower case) that mean this answer, in
+    a typed answer or already in the story; `uit_verhaal`: what the bot says when it took the answer
+    from the story ("U schreef dat u de boete niet kunt betalen."), so the citizen can correct it.
+    """
 
     label: str
     naar: str
     zet: Facts = field(default_factory=Facts)
+    herken: Tuple[re.Pattern[str], ...] = ()
+    uit_verhaal: Optional[str] = None
+
+    def recognised_in(self, text: str) -> bool:
+        lowered = text.lower()
+        return any(p.search(lowered) for p in self.herken)
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class Node:
     thema: str
     vraag: Optional[str] = None
     uitleg: Optional[str] = None
+    anders_gezegd: Optional[str] = None  # the question in other words, for "wat bedoelt u?"
     opties: Tuple[Option, ...] = ()
     uitkomst: Optional[Outcome] = None
 
@@ -107,8 +120,12 @@ class Schema:
                 yield f"{node.id}.vraag", node.vraag
             if node.uitleg:
                 yield f"{node.id}.uitleg", node.uitleg
+            if node.anders_gezegd:
+                yield f"{node.id}.anders_gezegd", node.anders_gezegd
             for i, option in enumerate(node.opties):
                 yield f"{node.id}.opties[{i}]", option.label
+                if option.uit_verhaal:
+                    yield f"{node.id}.uit_verhaal[{i}]", option.uit_verhaal
             if node.uitkomst:
                 yield f"{node.id}.samenvatting", node.uitkomst.samenvatting
                 for i, step in enumerate(node.uitkomst.stappen):
@@ -171,12 +188,37 @@ def _parse_node(node_id: str, thema: str, raw: Dict[str, Any], problems: List[st
         if not o.get("label") or not o.get("naar"):
             problems.append(f"{where}.opties[{i}]: 'label' en 'naar' zijn verplicht")
             continue
-        options.append(Option(label=str(o["label"]), naar=str(o["naar"]), zet=_facts(o.get("zet") or {})))
+        options.append(
+            Option(
+                label=str(o["label"]),
+                naar=str(o["naar"]),
+                zet=_facts(o.get("zet") or {}),
+                herken=_patterns(f"{where}.opties[{i}]", o.get("herken") or (), problems),
+                uit_verhaal=o.get("uit_verhaal"),
+            )
+        )
+        if o.get("uit_verhaal") and not o.get("herken"):
+            problems.append(f"{where}.opties[{i}]: 'uit_verhaal' zonder 'herken'")
     if not options and "vraag" in raw:
         problems.append(f"{where}: vraag zonder opties")
     return Node(
-        id=node_id, thema=thema, vraag=raw.get("vraag"), uitleg=raw.get("uitleg"), opties=tuple(options)
+        id=node_id,
+        thema=thema,
+        vraag=raw.get("vraag"),
+        uitleg=raw.get("uitleg"),
+        anders_gezegd=raw.get("anders_gezegd"),
+        opties=tuple(options),
     )
+
+
+def _patterns(where: str, raw: Any, problems: List[str]) -> Tuple[re.Pattern[str], ...]:
+    compiled = []
+    for pattern in raw:
+        try:
+            compiled.append(re.compile(str(pattern)))
+        except re.error as e:
+            problems.append(f"{where}: 'herken' is geen geldige regex ({e}): {pattern}")
+    return tuple(compiled)
 
 
 def _check(schema: Schema, kb: Knowledge, problems: List[str]) -> None:

@@ -81,6 +81,15 @@ class IntakeState:
     toestemming_tijd: Optional[str] = None  # ISO 8601 UTC, when the citizen decided
     toestemming_organisaties: Tuple[str, ...] = ()
     geweigerde_organisaties: Tuple[str, ...] = ()
+    # Story once: the questions answered from what the citizen already told (the latest run of
+    # them), the state before that run (JSON) to go back to when the citizen says it is not so, and
+    # the questions the citizen then answers themselves.
+    uit_verhaal: Tuple[str, ...] = ()
+    voor_verhaal: Optional[str] = None
+    zelf_beantwoorden: Tuple[str, ...] = ()
+    genoemd: Tuple[str, ...] = ()  # topics the citizen raised in their own words (for the summary)
+    dringend_gemeld: Tuple[str, ...] = ()  # urgent signals whose step for today the citizen was given
+    meer_getoond: Tuple[str, ...] = ()  # "stappen" / "organisaties": the outcome shown in full
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "IntakeState":

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Sequence, Union
 
 from bot.intake.effects import (
+    Availability,
     CaseOpened,
     CaseStatus,
     Delivered,
@@ -22,7 +23,7 @@ from bot.intake.effects import (
 )
 
 REFERENCE = "HV-7K3M"
-METHODS = ("open_case", "request_callback", "forward", "status", "erase")
+METHODS = ("open_case", "request_callback", "forward", "status", "erase", "availability")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def successes() -> Dict[str, Result]:
         "forward": Delivered(),
         "status": CaseStatus("wachtend", 1),
         "erase": Erased(at_gemeente=True),
+        "availability": Availability(live=True, hours="maandag tot en met vrijdag van 9.00 tot 17.00 uur"),
     }
 
 
@@ -52,6 +54,7 @@ def no_service() -> Dict[str, Result]:
         "forward": Refused(case_gone=True),
         "status": Unavailable(),
         "erase": Erased(at_gemeente=False),
+        "availability": Unavailable(),
     }
 
 
@@ -123,3 +126,6 @@ class FakeGateway:
 
     async def erase(self, channel: str, sender_id: str) -> Result:
         return self._record("erase", channel=channel, sender_id=sender_id)
+
+    async def availability(self) -> Result:
+        return self._record("availability")

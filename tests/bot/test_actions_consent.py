@@ -38,7 +38,7 @@ async def test_nothing_reaches_the_service_until_consent_is_complete() -> None:
     service = FakeGateway()
     talk = uwv_and_svb(service)
     await talk.ask_person()
-    assert talk.responses == CONSENT_QUESTION
+    assert talk.responses == ["utter_medewerker_nu_beschikbaar", *CONSENT_QUESTION]
     assert SlotSet("intake_fase", "toestemming") in talk.events
 
     await talk.press("toestemming|aanpassen")
@@ -63,10 +63,10 @@ async def test_nothing_reaches_the_service_until_consent_is_complete() -> None:
     await talk.press("toestemming_org|xyz|ja")  # forged: ignored, the open question comes again
     assert talk.responses == ["utter_kies_ja_nee", "utter_vraag_toestemming_organisatie"]
     await talk.press("toestemming_org|uwv|ja")
-    assert service.calls == [] and service.cases == []
+    assert service.methods in ([], ["availability"]) and service.cases == []
 
     dispatcher = await talk.press("toestemming_org|svb|nee")
-    assert service.methods == ["open_case"]
+    assert [m for m in service.methods if m != "availability"] == ["open_case"]
     assert dispatcher.messages[0]["response"] == "utter_toestemming_organisaties_gekozen"
     assert dispatcher.messages[0]["organisaties"] == "UWV"
     assert dispatcher.messages[-1]["response"] == "utter_in_wachtrij"
@@ -125,11 +125,11 @@ async def test_without_consent_nothing_is_sent_and_the_advice_stays_anonymous() 
     assert talk.slots["toestemming"] is False and talk.slots["toestemming_tijd"]
     await talk.press("geen_toestemming|advies")
     assert talk.responses[0] == "utter_advies_zonder_medewerker"
-    assert service.calls == []
+    assert service.cases == [] and set(service.methods) <= {"availability"}
     # asking for a person again asks consent again; a "no" is not a licence to send
     await talk.ask_person()
-    assert talk.responses == CONSENT_QUESTION
-    assert service.calls == []
+    assert talk.responses == ["utter_medewerker_nu_beschikbaar", *CONSENT_QUESTION]
+    assert service.cases == [] and set(service.methods) <= {"availability"}
 
 
 async def test_a_callback_without_consent_carries_only_the_contact_details_and_ids() -> None:
@@ -139,10 +139,10 @@ async def test_a_callback_without_consent_carries_only_the_contact_details_and_i
     await talk.press("toestemming|nee")
     await talk.press("geen_toestemming|terugbellen")
     assert talk.responses == ["utter_terugbellen_zonder_gesprek"]
-    assert service.calls == []
+    assert service.cases == [] and set(service.methods) <= {"availability"}
     await talk.say("bel mij op 06 12345678 morgenochtend")
     assert talk.responses == ["utter_terugbelverzoek_ontvangen"]
-    assert service.methods == ["request_callback"]
+    assert [m for m in service.methods if m != "availability"] == ["request_callback"]
     [case] = service.cases
     assert case == {
         "channel": "socketio",
@@ -153,5 +153,5 @@ async def test_a_callback_without_consent_carries_only_the_contact_details_and_i
         "consent": False,
         "consent_at": None,
         "consent_organisations": [],
-        "contact": {"phone": "0612345678", "moment": "bel mij op morgenochtend"},
+        "contact": {"phone": "+31612345678", "moment": "bel mij op morgenochtend"},
     }

@@ -45,11 +45,13 @@ async def test_a_person_is_offered_only_after_consent() -> None:
     dispatcher, events = await take_turn(
         gateway, tracker("ik wil een mens", "medewerker", {"verhaal": ["Boete CJIB"]})
     )
+    # First whether someone is there now (a question without any data), then what is shared.
     assert responses_of(dispatcher) == [
+        "utter_medewerker_nu_beschikbaar",
         "utter_toestemming_inleiding", "utter_toestemming_eigen_woorden", "utter_vraag_toestemming"]
-    assert dispatcher.messages[1]["verhaal"] == "Boete CJIB"
-    assert events == [SlotSet("intake_fase", "toestemming")]
-    assert gateway.calls == []
+    assert dispatcher.messages[2]["verhaal"] == "Boete CJIB"
+    assert SlotSet("intake_fase", "toestemming") in events
+    assert gateway.methods == ["availability"] and gateway.cases == []
 
 
 async def test_consent_creates_a_case_with_transcript_and_intake() -> None:
@@ -97,7 +99,7 @@ async def test_outside_office_hours_a_callback_request_is_taken() -> None:
     assert gateway.methods == ["open_case", "request_callback"]
     callback = gateway.called("request_callback")[0]["case"]
     assert callback["kind"] == "callback"
-    assert callback["contact"] == {"phone": "0612345678", "moment": "morgenochtend"}
+    assert callback["contact"] == {"phone": "+31612345678", "moment": "morgenochtend"}
     assert dispatcher.messages[-1]["response"] == "utter_terugbelverzoek_ontvangen"
     assert dispatcher.messages[-1]["referentie"] == REFERENCE
 

@@ -33,9 +33,11 @@ from bot.intake.conversation import (
     say,
 )
 from bot.intake.effects import (
+    Availability,
     CaseOpened,
     CaseStatus,
     CaseUnknown,
+    CheckAvailability,
     Delivered,
     Effect,
     EraseConversation,
@@ -123,6 +125,16 @@ def event(intent: str, **entities: str) -> Message:
 
 def say_only(response: str) -> Tuple[Reply, ...]:
     return (say(response),)
+
+
+OPEN = Availability(live=True, hours="maandag tot en met vrijdag van 9.00 tot 17.00 uur")
+CLOSED = Availability(live=False, next_open="2026-12-07T09:00:00+01:00", hours=OPEN.hours)
+
+
+def available(talk: Conversation, step: Step, result: Any = OPEN) -> Step:
+    """A request for a person first asks whether someone is there (no data leaves); the answer."""
+    assert step.effect == CheckAvailability() and step.replies == ()
+    return talk.after(step.state, step.effect, result)
 
 
 def names(step: Step) -> List[Optional[str]]:
@@ -377,8 +389,8 @@ def test_during_a_correction_an_empty_message_asks_again(talk: Conversation) -> 
 
 
 def test_during_a_correction_asking_for_a_person_asks_consent_again(talk: Conversation) -> None:
-    step = talk.handle(CORRECTING_STATE, msg("ik wil een medewerker", PERSON_INTENT), ON)
-    assert names(step) == CONSENT_QUESTION
+    step = available(talk, talk.handle(CORRECTING_STATE, msg("ik wil een medewerker", PERSON_INTENT), ON))
+    assert names(step) == ["utter_medewerker_nu_beschikbaar", *CONSENT_QUESTION]
     assert step.state.intake.intake_fase == ASKING_CONSENT and step.state.intake.aanvulling is None
     assert step.effect is None  # nothing before consent
 
@@ -409,14 +421,14 @@ def test_status_without_a_service_is_not_available(talk: Conversation) -> None:
 
 def test_asking_for_a_person_asks_consent_first(talk: Conversation) -> None:
     state = ConversationState(intake=STORY)
-    step = talk.handle(state, msg("ik wil een mens", PERSON_INTENT), ON)
-    assert names(step) == CONSENT_QUESTION
+    step = available(talk, talk.handle(state, msg("ik wil een mens", PERSON_INTENT), ON))
+    assert names(step) == ["utter_medewerker_nu_beschikbaar", *CONSENT_QUESTION]
     assert step.effect is None and step.state.intake.intake_fase == ASKING_CONSENT
 
 
 def test_after_a_no_asking_for_a_person_asks_consent_again(talk: Conversation) -> None:
     refused = ConversationState(intake=replace(STORY, toestemming=False, intake_fase="geen_toestemming"))
-    step = talk.handle(refused, msg("ik wil een mens", PERSON_INTENT), ON)
+    step = available(talk, talk.handle(refused, msg("ik wil een mens", PERSON_INTENT), ON))
     assert names(step)[-1] == "utter_vraag_toestemming" and step.effect is None
 
 
@@ -641,6 +653,8 @@ EFFECTS_AND_RESULTS: List[tuple] = [
     (LookUpStatus(REFERENCE), [CaseStatus("wachtend", 1), CaseStatus("in_behandeling"),
                                CaseStatus("afgerond"), CaseUnknown(), Unavailable()]),
     (EraseConversation(), [Erased(at_gemeente=True), Erased(at_gemeente=False)]),
+    (CheckAvailability(), [Availability(live=True), CLOSED, Unavailable()]),
+    (CheckAvailability(purpose="wanneer"), [CLOSED, Unavailable()]),
 ]
 
 
@@ -706,8 +720,10 @@ def test_an_urgent_message_read_as_out_of_scope_goes_to_the_intake(talk: Convers
 
 def test_something_urgent_that_cannot_be_placed_offers_a_person_at_once(talk: Conversation) -> None:
     step = talk.handle(ConversationState(), msg("morgen wordt de stroom afgesloten", "nlu_fallback"), ON)
-    assert names(step) == ["utter_urgent_niet_begrepen"]
-    assert ("Praat met medewerker", "/medewerker") in step.replies[0].buttons
+    # First that it is urgent and what to do today (signalen.yml, vandaag), then a person at once.
+    assert names(step) == ["utter_urgent_gezien", None, "utter_urgent_niet_begrepen"]
+    assert "energiebedrijf" in str(step.replies[1].text)
+    assert ("Praat met medewerker", "/medewerker") in step.replies[-1].buttons
 
 
 def test_a_greeting_with_a_question_goes_to_the_intake(talk: Conversation) -> None:
@@ -736,8 +752,8 @@ def test_asking_for_a_person_keeps_the_topic_for_the_summary(talk: Conversation)
                {"name": "gemeente.zorgen_inkomen", "confidence": 0.4}]
     parse = {**message.user.parse, "intent_ranking": ranking}
     message = replace(message, user=replace(message.user, parse=parse))
-    step = talk.handle(ConversationState(), message, ON)
-    assert names(step)[0] == "utter_toestemming_inleiding"  # consent first, as always
+    step = available(talk, talk.handle(ConversationState(), message, ON))
+    assert names(step)[1] == "utter_toestemming_inleiding"  # consent first, as always
     assert step.state.intake.onderwerp == "gemeente.zorgen_inkomen"
     assert step.state.intake.organisaties == ("gemeente",)
     assert text in step.state.intake.verhaal
@@ -746,6 +762,6 @@ def test_asking_for_a_person_keeps_the_topic_for_the_summary(talk: Conversation)
 
 def test_the_wish_for_a_person_counts_also_when_nlu_reads_a_topic(talk: Conversation) -> None:
     text = "kan iemand mij terugbellen over de boete van het cjib"
-    step = talk.handle(ConversationState(), msg(text, "cjib.openstaande_boetes"), ON)
-    assert names(step)[0] == "utter_toestemming_inleiding"
+    step = available(talk, talk.handle(ConversationState(), msg(text, "cjib.openstaande_boetes"), ON))
+    assert names(step)[1] == "utter_toestemming_inleiding"
     assert step.state.intake.onderwerp == "cjib.openstaande_boetes"

@@ -101,12 +101,12 @@ def test_money_themes_ask_the_urgency_question_first_then_continue_the_route(int
     assert "Dit past niet" in last_buttons(route)
 
 
-def test_an_urgent_story_skips_the_urgency_question_and_says_it_is_seen(intake: Intake) -> None:
+def test_an_urgent_story_skips_the_urgency_question(intake: Intake) -> None:
+    # That it is urgent, and the step for today, the conversation says (test_conversation.py).
     first = intake.handle(
         IntakeState(),
         said("de deurwaarder komt morgen mijn huis ontruimen door de cjib boetes", "cjib.beslaglegging"),
     )
-    assert responses(first)[0] == "utter_urgent_gezien"
     assert first.state.urgent is True
     nxt = intake.handle(first.state, pressed(button(first, "Ja, dat klopt")))
     assert nxt.state.intake_knoop != URGENCY_NODE
@@ -136,11 +136,15 @@ def test_sven_a_simple_fines_question_uncovers_a_type_3_problem(intake: Intake) 
     assert "utter_advies_vraagtype_3" in kinds
     assert kinds[-1] == "utter_zelf_of_medewerker"
     assert button(turn, "Hulp medewerker") == HUMAN_PAYLOAD
-    # one contact route per organisation, from the knowledge file
+    # Short first: the main organisation's contact route; the others on request ("Alle organisaties").
     contacts = [r for r in turn.replies if r.response in ("utter_contact_telefoon", "utter_contact_website")]
+    assert [c.variables["naam"] for c in contacts] == [knowledge().organisations[state.organisaties[0]].naam]
+    more = intake.handle(turn.state, pressed(button(turn, "Alle organisaties")))
+    contacts += [r for r in more.replies if r.response in ("utter_contact_telefoon", "utter_contact_website")]
     assert [c.variables["naam"] for c in contacts] == [
         knowledge().organisations[o].naam for o in state.organisaties
     ]
+    assert "Alle organisaties" not in last_buttons(more) and "Hulp medewerker" in last_buttons(more)
     assert "ik heb een stapel boetes" in (state.samenvatting or "")
 
 
@@ -157,7 +161,10 @@ def test_steps_are_numbered_in_order(intake: Intake) -> None:
     turn = _walk(intake, turn.state, turn, ["Ja, dat klopt", "Nee", "Ja"])
     steps = next(r for r in turn.replies if r.response == "utter_stappen").variables["stappen"]
     outcome = schema().nodes["cjib.uitkomst.betalen"].uitkomst
+    more = intake.handle(turn.state, pressed(button(turn, "Meer stappen")))
+    steps += "\n" + next(r for r in more.replies if r.response == "utter_meer_stappen").variables["stappen"]
     assert steps.splitlines() == [f"{i}. {s}" for i, s in enumerate(outcome.stappen, start=1)]
+    assert "Meer stappen" not in last_buttons(more)
 
 
 def test_dit_past_niet_asks_for_own_words_and_offers_a_person(intake: Intake) -> None:
@@ -275,6 +282,7 @@ def test_a_life_event_in_the_words_is_offered_when_nlu_is_unsure(intake: Intake)
     turn = intake.handle(
         IntakeState(), said("de deurwaarder komt ons huis ontruimen", "nlu_fallback", 0.3, ranking)
     )
-    assert responses(turn) == ["utter_urgent_gezien", "utter_bevestig_onderwerp"]
+    # the life event is acknowledged first ("Goed dat u het vertelt"), then the topic is checked
+    assert responses(turn) == [None, "utter_bevestig_onderwerp"]
     assert turn.state.kandidaten == ("leven.schulden",)
     assert turn.state.urgent is True

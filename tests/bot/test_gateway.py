@@ -377,7 +377,7 @@ async def test_a_callback_request_made_while_the_service_is_down_arrives_when_it
     assert len(fake.cases) == 1
     sent = fake.cases[0]
     assert sent["kind"] == "callback" and sent["sender_id"] == SENDER
-    assert sent["contact"] == {"phone": "0612345678", "moment": "morgenochtend"}
+    assert sent["contact"] == {"phone": "+31612345678", "moment": "morgenochtend"}
     assert sent["summary"]["organisations"] == ["cjib"]
 
 
@@ -396,7 +396,7 @@ async def test_contact_details_that_read_as_asking_for_a_person_are_taken_as_the
         await eventually(lambda: len(fake.cases) >= 1)
     finally:
         await server.close()
-    assert fake.cases[0]["contact"]["phone"] == "0612345678"
+    assert fake.cases[0]["contact"]["phone"] == "+31612345678"
 
 
 async def test_a_callback_request_is_delivered_with_the_reference_it_got(
