@@ -35,6 +35,7 @@ from bot.intake.state import (
     Reply,
     Turn,
     UserInput,
+    quoted,
 )
 
 # GEMEENTE: the casemanager works there: consenting to the handover is consenting to the gemeente.
@@ -129,12 +130,12 @@ class Consent:
         """What the casemanager will read, in the citizen's terms (no "Vraagtype 3")."""
         kb = self.kb
         replies = [Reply(response="utter_toestemming_inleiding", variables={"gemeente": self._gemeente()})]
-        story = " ".join(state.verhaal).strip()
-        if story:
+        if any(m.strip() for m in state.verhaal):
+            # Each message in its own quotes; the response puts the outer quotes around them all.
             replies.append(
                 Reply(
                     response="utter_toestemming_eigen_woorden",
-                    variables={"verhaal": _quote(story, MAX_STORY_QUOTE)[0]},
+                    variables={"verhaal": quoted(state.verhaal, MAX_STORY_QUOTE)[1:-1]},
                 )
             )
         outcome = self._outcome(state)

@@ -285,7 +285,9 @@ class Conversation:
         if not message.from_service and user.intent != CHOICE_INTENT:
             if self.kb.says("tussentijds", user.text):
                 return self._meanwhile(state)
-            if self.kb.says("wanneer", user.text) and context.handover_configured:
+            if self.kb.says("wanneer", user.text):
+                if not context.handover_configured:  # no queue to ask: the gemeente's own hours
+                    return Step(self._contact_route("utter_wanneer_onbekend"), state)
                 return self._when(state)
         if user.intent == STATUS_INTENT:
             return self._status(state, message, context)

@@ -40,26 +40,8 @@ from bot.intake.state import (
     UserInput,
     choice_payload,
     merge,
+    quoted,
 )
-
-
-def quoted(messages: Tuple[str, ...], limit: int) -> str:
-    """The citizen's messages one by one, each in quotes, the whole at most about `limit` characters
-    (the latest messages are cut first: the opening story says most)."""
-    parts: List[str] = []
-    used = 0
-    for message in messages:
-        text = message.strip()
-        room = limit - used
-        if room < 20:
-            parts.append("…")
-            break
-        if len(text) > room:
-            text = text[: room - 1].rsplit(" ", 1)[0] + "…"
-        parts.append(f"“{text}”")
-        used += len(text)
-    return " ".join(parts)
-
 
 MAX_MISUNDERSTANDINGS = 2  # after this many, the bot offers a person (rasa-calm-demo uses >2)
 

@@ -135,3 +135,23 @@ def merge(*groups: Sequence[str]) -> Tuple[str, ...]:
     for group in groups:
         merged.extend(x for x in group if x not in merged)
     return tuple(merged)
+
+
+def quoted(messages: Tuple[str, ...], limit: int) -> str:
+    """The citizen's messages one by one, each in quotes, the whole at most about `limit` characters
+    (the latest messages are cut first: the opening story says most)."""
+    parts: List[str] = []
+    used = 0
+    for message in messages:
+        text = message.strip()
+        room = limit - used
+        if not text:
+            continue
+        if room < 20:  # no room left: the last quote shows that more was said
+            parts[-1] = parts[-1].rstrip("”").rstrip("…") + "…”"
+            break
+        if len(text) > room:
+            text = text[: room - 1].rsplit(" ", 1)[0] + "…"
+        parts.append(f"“{text}”")
+        used += len(text)
+    return " ".join(parts)

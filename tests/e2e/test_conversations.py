@@ -58,6 +58,11 @@ def test_cjib_letter_leads_into_the_cjib_route(citizen: Citizen) -> None:
     citizen.press("Ja, dat klopt")
     assert "Moet er heel snel iets gebeuren?" in " ".join(citizen.texts())
     citizen.press("Nee")
+    # The story already said it (issue 12): not asked again, but said, with a way to correct it.
+    text = " ".join(citizen.texts())
+    assert "Kunt u de boete betalen?" not in text and "U schreef dat u de boete niet kunt betalen." in text
+    assert citizen.slots()["intake_knoop"] == "cjib.schulden"
+    citizen.press("Klopt niet")
     assert "Kunt u de boete betalen?" in " ".join(citizen.texts())
     assert citizen.slots()["intake_knoop"] == "cjib.start"
 
@@ -99,7 +104,8 @@ def test_bram_father_died_gets_a_checklist(citizen: Citizen) -> None:
     citizen.say("Mijn vader is plotseling overleden. Ik studeer en zorg nu voor mijn zusje en oma.")
     confirm_topic(citizen, ["leven.overlijden_naaste"], "Er is iets gebeurd",
                   knowledge().life_events["overlijden_naaste"].knop)
-    answer(citizen, ["Mijn vader of moeder"])
+    # "Mijn vader … is overleden": the story answers "Wie is er overleden?" (issue 12)
+    assert "Wie is er overleden?" not in " ".join(citizen.texts())
     finish_with_first_answers(citizen)
     slots = citizen.slots()
     assert slots["levensgebeurtenis"] == "overlijden_naaste"
