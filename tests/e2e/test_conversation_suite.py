@@ -3,7 +3,7 @@ model (REST channel, no handover service: a request for a person ends in the gem
 
 Every example of the issue is here verbatim. Each conversation is a list of steps; after every bot
 turn the same rules are checked (`check_turn`): no "Sorry, dat begrijp ik" on these phrasings, no
-welcome text after the first message (no restart), a turn that fits a 360×740 screen, no question
+welcome text after the first message (no restart), a turn that fits a 360x740 screen, no question
 asked twice. A step can add its own expectations (words that must or must not appear).
 """
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 NOT_UNDERSTOOD = "Sorry, dat begrijp ik"
 WELCOME = "Welkom! Ik ben de digitale hulp"
-# One bot turn on a 360×740 phone: about 20 lines of 40 characters are in view above the buttons.
+# One bot turn on a 360x740 phone: about 20 lines of 40 characters are in view above the buttons.
 MAX_TURN_CHARS = 900
 MAX_TURN_BUBBLES = 6
 OUTCOME_BUTTONS = {"Zelf doen", "Hulp medewerker"}
@@ -104,7 +104,11 @@ CONVERSATIONS = {
     "cjib_brief_niet_betalen": [
         Do(say="Ik heb een brief van het CJIB en ik kan de boete niet betalen", has=("Klopt dat?",)),
         CONFIRM,
-        Do(press=("Nee",), has=("U schreef dat u de boete niet kunt betalen.",), lacks=("Kunt u de boete betalen?",)),
+        Do(
+            press=("Nee",),
+            has=("U schreef dat u de boete niet kunt betalen.",),
+            lacks=("Kunt u de boete betalen?",),
+        ),
         Do(outcome=True),
     ],
     "annie_man_overleden": [
@@ -116,15 +120,21 @@ CONVERSATIONS = {
         Do(say="ik heb een boete van het cjib gekregen"),
         Do(press=("Ja, dat klopt", "Boete CJIB")),
         NO_HURRY,
-        Do(say="nee ik kan het echt niet betalen, ik heb ook andere schulden",
-           has=("U schreef dat u ook andere schulden heeft.",), lacks=("Heeft u ook andere schulden?",)),
+        Do(
+            say="nee ik kan het echt niet betalen, ik heb ook andere schulden",
+            has=("U schreef dat u ook andere schulden heeft.",),
+            lacks=("Heeft u ook andere schulden?",),
+        ),
         Do(outcome=True),
     ],
     "denk_het_wel_maar_geen_geld": [
         Do(say="ik heb een boete van het cjib gekregen"),
         Do(press=("Ja, dat klopt", "Boete CJIB")),
         NO_HURRY,
-        Do(say="ik denk het wel, maar ik heb het geld gewoon niet", lacks=("Kies een van de knoppen", "nummer")),
+        Do(
+            say="ik denk het wel, maar ik heb het geld gewoon niet",
+            lacks=("Kies een van de knoppen", "nummer"),
+        ),
         Do(outcome=True),
     ],
     "wat_moet_ik_nu_doen_bij_een_vraag": [
@@ -160,8 +170,13 @@ CONVERSATIONS = {
         Do(say="de deurwaarder komt morgen", urgent_first=True),
     ],
     "partner_slaat_mij": [
-        Do(say="ik moet weg bij mijn partner want hij slaat mij. waar kan ik vannacht slapen met mijn dochter",
-           has=("112",)),
+        Do(
+            say=(
+                "ik moet weg bij mijn partner want hij slaat mij. "
+                "waar kan ik vannacht slapen met mijn dochter"
+            ),
+            has=("112",),
+        ),
     ],
     "wanneer_bellen_jullie": [
         Do(say="ik heb een boete van het cjib gekregen"),
@@ -198,18 +213,24 @@ CONVERSATIONS = {
     ],
     # --- the sources' personas and common questions ---------------------------------------------
     "sven_stapel_boetes": [
-        Do(say="Ik heb een hele stapel boetes van het CJIB. Ik durf ze niet te bellen. Mijn spaargeld is op."),
+        Do(
+            say="Ik heb een hele stapel boetes van het CJIB. Ik durf ze niet te bellen. Mijn spaargeld is op."
+        ),
         Do(press=("Ja, dat klopt", "Boete CJIB")),
         Do(outcome=True),
     ],
     "bram_vader_overleden": [
-        Do(say="Mijn vader is plotseling overleden. Ik studeer en zorg nu voor mijn zusje en oma.",
-           first="Gecondoleerd"),
+        Do(
+            say="Mijn vader is plotseling overleden. Ik studeer en zorg nu voor mijn zusje en oma.",
+            first="Gecondoleerd",
+        ),
         Do(press=("Ja, dat klopt", "Overlijden"), lacks=("Wie is er overleden?",)),
         Do(outcome=True),
     ],
     "annie_verpleeghuis": [
-        Do(say="Mijn man Joost heeft alzheimer en gaat naar een verpleeghuis. Hij deed altijd alle papieren."),
+        Do(
+            say="Mijn man Joost heeft alzheimer en gaat naar een verpleeghuis. Hij deed altijd alle papieren."
+        ),
         Do(press=("Ja, dat klopt", "Partner naar zorg")),
         Do(outcome=True),
     ],
