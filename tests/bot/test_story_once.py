@@ -6,7 +6,7 @@ tested through the real servers in tests/e2e/test_conversation_suite.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List
+from typing import List, Tuple
 
 import pytest
 
@@ -15,7 +15,7 @@ from bot.intake.effects import Availability, CheckAvailability
 from bot.intake.engine import Intake
 from bot.intake.knowledge import knowledge
 from bot.intake.schema import URGENCY_NODE, schema
-from bot.intake.state import DONE, HANDOVER_STEP, IN_TREE, IntakeState, Turn
+from bot.intake.state import DONE, HANDOVER_STEP, IN_TREE, IntakeState, Reply, Turn, choice_payload
 from tests.bot.helpers import NOW, domain
 from tests.bot.test_engine import button, last_buttons, pressed, responses, said
 
@@ -246,3 +246,43 @@ def test_zelf_doen_ends_warmly(intake: Intake) -> None:
     assert responses(turn) == ["utter_zelf_doen"]
     text = domain()["responses"]["utter_zelf_doen"][0]["text"]
     assert "niet alleen" in text and "medewerker" in text
+
+
+# --- 7. short answers: every outcome fits a phone screen ------------------------------------------
+
+MAX_TURN_CHARS = 900  # the same caps as tests/e2e/test_conversation_suite.py
+MAX_TURN_BUBBLES = 6
+
+
+def rendered(reply: Reply) -> str:
+    """What the citizen reads of one reply: the response's first text with its variables filled."""
+    if reply.text:
+        return reply.text
+    template = str(domain()["responses"][reply.response][0]["text"])
+    return template.format_map({k: str(v) for k, v in reply.variables.items()})
+
+
+def ways_to_outcomes() -> List[Tuple[str, str, int]]:
+    """(question, outcome, option index) for every outcome node: one way to reach it."""
+    ways = {}
+    for node in schema().nodes.values():
+        for i, option in enumerate(node.opties):
+            target = schema().nodes.get(option.naar)
+            if target is not None and target.uitkomst is not None and target.id not in ways:
+                ways[target.id] = (node.id, target.id, i)
+    return sorted(ways.values())
+
+
+def test_every_outcome_is_reached_and_fits_a_phone_screen(intake: Intake) -> None:
+    outcomes = {n.id for n in schema().nodes.values() if n.uitkomst is not None}
+    ways = ways_to_outcomes()
+    assert {outcome for _, outcome, _ in ways} == outcomes
+    too_long = []
+    for question, outcome, index in ways:
+        at = IntakeState(intake_fase=IN_TREE, intake_knoop=question, urgent=True)
+        turn = intake.handle(at, pressed(choice_payload(f"knoop|{question}|{index}")))
+        assert turn.state.uitkomst_knoop == outcome
+        texts_ = [rendered(r) for r in turn.replies]
+        if len(texts_) > MAX_TURN_BUBBLES or len("\n".join(texts_)) > MAX_TURN_CHARS:
+            too_long.append(f"{outcome}: {len(texts_)} berichten, {len(chr(10).join(texts_))} tekens")
+    assert too_long == []

@@ -47,6 +47,36 @@ def message_texts() -> Iterator[Tuple[str, str]]:
     kb = knowledge()
     for org in kb.organisations.values():
         yield f"organisaties:{org.id}.wat", org.wat
+    for signal in kb.signals.values():
+        if signal.vandaag:
+            yield f"signalen:{signal.id}.vandaag", signal.vandaag
+    for event in kb.life_events.values():
+        if event.erkenning:
+            yield f"levensgebeurtenissen:{event.id}.erkenning", event.erkenning
+
+
+# Issue 12, item 6: the bot first acknowledges what happened, in words that fit it.
+REQUIRED_ACKNOWLEDGEMENTS = {
+    "overlijden_naaste": "Gecondoleerd",
+    "scheiding": "vervelend",
+    "ziekte": "vervelend",
+    "opname_partner": "zware tijd",
+    "verlies_inkomen": "vervelend",
+    "schulden": "Goed dat u het vertelt",
+    "geboorte": "Gefeliciteerd",
+}
+
+
+@pytest.mark.parametrize("event,words", sorted(REQUIRED_ACKNOWLEDGEMENTS.items()))
+def test_a_life_event_is_acknowledged_first_in_fitting_words(event: str, words: str) -> None:
+    acknowledgement = knowledge().life_events[event].erkenning or ""
+    assert words in acknowledgement
+
+
+def test_every_urgent_signal_says_what_to_do_today() -> None:
+    kb = knowledge()
+    missing = [s.id for s in kb.signals.values() if s.urgent and not s.crisis and not s.vandaag]
+    assert missing == []
 
 
 def button_titles() -> Iterator[Tuple[str, str]]:

@@ -290,7 +290,7 @@ CONVERSATIONS = {
         Do(outcome=True),
     ],
     "baby_geboren": [
-        Do(say="ons kindje is vorige week geboren, wat moeten we regelen", first="Gefeliciteerd"),
+        Do(say="ons kindje is vorige week geboren, wat moeten we regelen", first="Fijn dat uw kind er is"),
         Do(press=("Ja, dat klopt",)),
         Do(outcome=True),
     ],
