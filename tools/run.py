@@ -49,6 +49,7 @@ def main() -> int:
     )
     os.environ.setdefault("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}")
     os.environ.setdefault("BOT_OUTBOX_DB_URL", str(var / "outbox.db"))
+    os.environ.setdefault("WIDGET_PENDING_DB", str(var / "website.db"))
     with_handover = (ROOT / "handover" / ".venv").exists()
     if with_handover:
         # The actions and the service share one secret; generated per run unless configured.

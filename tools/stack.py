@@ -87,6 +87,7 @@ class Stack:
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
             TRACKER_DB_URL=env.get("TRACKER_DB_URL") or f"sqlite:///{self.workdir / 'tracker.db'}",
             BOT_OUTBOX_DB_URL=env.get("BOT_OUTBOX_DB_URL") or str(self.workdir / "outbox.db"),
+            WIDGET_PENDING_DB=env.get("WIDGET_PENDING_DB") or str(self.workdir / "website.db"),
             ACTION_SERVER_TOKEN=self.action_token,
         )
         env.update(self.extra_env)

@@ -1,0 +1,148 @@
+"""Rasa's socket.io channel for the website widget, plus: what is sent while no page is connected
+waits, and reaches the citizen when their widget rejoins the conversation.
+
+credentials.yml:
+
+    bot.channels.website.WebsiteInput:
+      user_message_evt: user_uttered
+      bot_message_evt: bot_uttered
+      session_persistence: true
+
+The channel keeps Rasa's name, "socketio": the widget, the input guards (bot/input_guard.py) and
+the handover service's `trigger_intent?output_channel=socketio` see no difference.
+
+Why: the handover service reaches a citizen through Rasa's trigger_intent (a casemanager's message,
+the agreed next steps when a case is closed). Rasa emits that to the conversation's socket.io room;
+when no widget is in it (the page is closed, or reloading) Rasa's own channel drops it. Here it
+waits in `PendingMessages` for as long as the widget remembers the conversation, and goes out
+right after the widget's `session_request` for that conversation. The answers to the citizen's own
+messages are not affected: a page is connected when it sends one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from sanic import Blueprint
+
+from bot.channels.website.pending import PendingMessages
+from bot.tracker_store import forget_hook, on_erase
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PENDING_DB = "var/website.db"
+# The widget's `data-session-minutes` (and Rasa's session_expiration_time): after this long without
+# activity the widget starts a new conversation, so an older waiting message can never be shown.
+DEFAULT_SESSION_MINUTES = 120.0
+
+
+def _setting(credentials: Dict[str, Any], key: str, env: str, default: str) -> str:
+    """credentials.yml first, then the environment, then the default; empty counts as absent."""
+    value = str(credentials.get(key) or "").strip() or os.environ.get(env, "").strip()
+    return value or default
+
+
+def pending_from(credentials: Dict[str, Any]) -> PendingMessages:
+    """The store for these settings (`pending_db` / WIDGET_PENDING_DB, `session_minutes` /
+    WIDGET_SESSION_MINUTES)."""
+    minutes = _setting(credentials, "session_minutes", "WIDGET_SESSION_MINUTES", str(DEFAULT_SESSION_MINUTES))
+    try:
+        hold = float(minutes) * 60
+    except ValueError:
+        raise ValueError("WIDGET_SESSION_MINUTES must be a number of minutes") from None
+    if not hold > 0:
+        raise ValueError("WIDGET_SESSION_MINUTES must be more than 0")
+    return PendingMessages.from_setting(
+        _setting(credentials, "pending_db", "WIDGET_PENDING_DB", DEFAULT_PENDING_DB), hold
+    )
+
+
+class WebsiteOutput(SocketIOOutput):
+    """Emits to the conversation's room when a widget is in it; otherwise keeps the message."""
+
+    def __init__(self, sio: Any, bot_message_evt: Text, namespace: Optional[str], pending: PendingMessages):
+        super().__init__(sio, bot_message_evt)
+        self.namespace = namespace or "/"
+        self.pending = pending
+
+    def connected(self, room: str) -> bool:
+        """Whether a widget of this conversation is connected to this server."""
+        return bool(self.sio.manager.rooms.get(self.namespace, {}).get(room))
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        await self._emit_or_keep(socket_id, response)
+
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
+        # Rasa emits a custom payload as emit(event, **payload): {"data": …} is the message itself.
+        if set(json_message) <= {"data", "room"} and json_message.get("room", recipient_id) == recipient_id:
+            await self._emit_or_keep(recipient_id, json_message.get("data"))
+        else:
+            await super().send_custom_json(recipient_id, json_message, **kwargs)
+
+    async def _emit_or_keep(self, room: str, data: Any) -> None:
+        if self.connected(room):
+            await self.sio.emit(self.bot_message_evt, data, room=room, namespace=self.namespace)
+            return
+        await self.pending.keep(room, data)
+        # The widget may have rejoined while the message was being stored: then it goes now.
+        if self.connected(room):
+            await self.deliver_pending(room)
+
+    async def deliver_pending(self, room: str) -> int:
+        """Send the conversation's waiting messages, oldest first; the count sent."""
+        messages = await self.pending.take(room)
+        for data in messages:
+            await self.sio.emit(self.bot_message_evt, data, room=room, namespace=self.namespace)
+        if messages:
+            log.info("website: %d waiting message(s) delivered when the widget rejoined", len(messages))
+        return len(messages)
+
+
+class WebsiteInput(SocketIOInput):
+    """Rasa's socket.io input channel with the waiting messages of `WebsiteOutput`."""
+
+    def __init__(self, *args: Any, pending: Optional[PendingMessages] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending = pending if pending is not None else pending_from({})
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebsiteInput":
+        channel = super().from_credentials(credentials)
+        assert isinstance(channel, WebsiteInput)  # Rasa's from_credentials builds `cls`
+        channel.pending = pending_from(dict(credentials or {}))
+        return channel
+
+    def get_output_channel(self) -> Optional[WebsiteOutput]:
+        """Also what Rasa uses for trigger_intent?output_channel=socketio (the handover service)."""
+        if self.sio is None:
+            return None
+        return WebsiteOutput(self.sio, self.bot_message_evt, self.namespace, self.pending)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook: Blueprint = super().blueprint(on_new_message)
+        handlers = self.sio.handlers[self.namespace or "/"]
+        rejoin = handlers["session_request"]
+
+        async def session_request(sid: str, data: Any) -> None:
+            await rejoin(sid, data)  # Rasa's handler: the socket joins the conversation's room
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            output = self.get_output_channel()
+            if self.session_persistence and isinstance(session_id, str) and output is not None:
+                await output.deliver_pending(session_id)
+
+        handlers["session_request"] = session_request
+        # "Verwijder mijn gegevens" erases the tracker (bot/tracker_store.py); waiting messages go too.
+        on_erase(self.pending.forget)
+
+        async def close(*_: Any) -> None:
+            forget_hook(self.pending.forget)
+            self.pending.dispose()
+
+        webhook.listener(close, "after_server_stop")
+        return webhook

@@ -1,0 +1,190 @@
+"""The website widget's channel (bot/channels/website/): what the handover service sends while no
+page is connected waits, and reaches the widget when it rejoins the conversation; a real Sanic
+server with the channel registered by Rasa's configure_app and a real socket.io client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any, AsyncIterator, List
+
+import pytest
+import rasa.core.run
+import socketio
+from rasa.core.agent import Agent
+from sanic import Sanic
+
+from bot import input_guard as guard
+from bot import tracker_store as ts
+from bot.channels.website import PendingMessages, WebsiteInput, WebsiteOutput
+
+HOLD = 120 * 60.0
+CLOSED = {"data": {"type": "mode", "mode": "closed", "reference": "HV-TEST",
+                   "text": "De medewerker heeft het gesprek afgesloten. Uw kenmerk is HV-TEST."}}
+STEPS = "Dit hebben we afgesproken: u belt maandag het CJIB."
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Widget:
+    """A socket.io client as the widget uses it: session_request, then bot_uttered events."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.received: "asyncio.Queue[Any]" = asyncio.Queue()
+        self.confirmed: "asyncio.Queue[Any]" = asyncio.Queue()
+        self.client.on("bot_uttered", self.received.put_nowait)
+        self.client.on("session_confirm", self.confirmed.put_nowait)
+
+    async def join(self, session_id: str) -> "Widget":
+        await self.client.connect(self.base, transports=["websocket"])
+        await self.client.emit("session_request", {"session_id": session_id})
+        assert await asyncio.wait_for(self.confirmed.get(), 10) == session_id
+        return self
+
+    async def next(self) -> Any:
+        return await asyncio.wait_for(self.received.get(), 10)
+
+    async def leave(self) -> None:
+        await self.client.disconnect()
+
+
+class Site:
+    """Rasa's app with the website channel and the input guards, as bot/server.py runs it."""
+
+    def __init__(self, pending: PendingMessages) -> None:
+        self.channel = WebsiteInput(session_persistence=True, pending=pending)
+        self.base = ""
+        self._server: Any = None
+        self.widgets: List[Widget] = []
+
+    async def start(self, monkeypatch: pytest.MonkeyPatch) -> "Site":
+        monkeypatch.setattr(rasa.core.run, "configure_app", rasa.core.run.configure_app)
+        monkeypatch.setattr(Agent, "handle_message", Agent.handle_message)
+        guard.install_on_rasa()
+        app: Sanic = rasa.core.run.configure_app([self.channel], enable_api=False)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+        await self._server.startup()
+        await self._server.before_start()
+        await self._server.after_start()
+        return self
+
+    @property
+    def output(self) -> WebsiteOutput:
+        output = self.channel.get_output_channel()
+        assert output is not None
+        return output
+
+    async def widget(self, session_id: str) -> Widget:
+        widget = await Widget(self.base).join(session_id)
+        self.widgets.append(widget)
+        return widget
+
+    async def stop(self) -> None:
+        for widget in self.widgets:
+            await widget.leave()
+        await self._server.before_stop()
+        self._server.close()
+        await self._server.wait_closed()
+        await self._server.after_stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def pending(tmp_path: Path, clock: Clock) -> PendingMessages:
+    return PendingMessages.from_setting(str(tmp_path / "var" / "website.db"), HOLD, clock)
+
+
+@pytest.fixture
+async def site(pending: PendingMessages, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
+    running = await Site(pending).start(monkeypatch)
+    yield running
+    await running.stop()
+
+
+async def closing_of_a_case(output: WebsiteOutput, session_id: str) -> None:
+    """What Rasa sends for the handover service's terug_naar_bot (bot/domain/medewerker.yml)."""
+    await output.send_custom_json(session_id, dict(CLOSED))
+    await output.send_text_message(session_id, STEPS)
+
+
+async def test_the_closing_of_a_case_waits_for_the_widget_and_arrives_when_it_rejoins(site: Site) -> None:
+    await closing_of_a_case(site.output, "gesprek-1")  # no page connected
+    widget = await site.widget("gesprek-1")
+    assert [await widget.next(), await widget.next()] == [CLOSED["data"], {"text": STEPS}]
+    # Handed out once: a second page of the same conversation gets only what is new.
+    again = await site.widget("gesprek-1")
+    await site.output.send_text_message("gesprek-1", "Nog een bericht.")
+    assert await again.next() == {"text": "Nog een bericht."}
+    assert await widget.next() == {"text": "Nog een bericht."}
+
+
+async def test_a_connected_widget_gets_messages_at_once_and_nothing_is_kept(
+    site: Site, pending: PendingMessages
+) -> None:
+    widget = await site.widget("gesprek-2")
+    await closing_of_a_case(site.output, "gesprek-2")
+    assert [await widget.next(), await widget.next()] == [CLOSED["data"], {"text": STEPS}]
+    assert await pending.take("gesprek-2") == []
+
+
+async def test_a_message_for_another_conversation_waits_for_that_one(site: Site) -> None:
+    widget = await site.widget("gesprek-3")
+    await site.output.send_text_message("gesprek-4", "Voor gesprek 4.")
+    await site.output.send_text_message("gesprek-3", "Voor gesprek 3.")
+    assert await widget.next() == {"text": "Voor gesprek 3."}
+    other = await site.widget("gesprek-4")
+    assert await other.next() == {"text": "Voor gesprek 4."}
+
+
+async def test_nothing_waits_longer_than_the_widget_remembers_the_conversation(
+    pending: PendingMessages, clock: Clock
+) -> None:
+    await pending.keep("gesprek-5", {"text": "oud"})
+    clock.now += HOLD - 1
+    await pending.keep("gesprek-5", {"text": "nieuwer"})
+    clock.now += 2  # the first is now older than the widget's session
+    assert await pending.take("gesprek-5") == [{"text": "nieuwer"}]
+
+
+async def test_a_flood_keeps_only_the_newest_messages(pending: PendingMessages) -> None:
+    for i in range(60):
+        await pending.keep("gesprek-6", {"text": str(i)})
+    assert await pending.take("gesprek-6") == [{"text": str(i)} for i in range(10, 60)]
+
+
+async def test_erasing_the_conversation_erases_its_waiting_messages(site: Site, tmp_path: Path) -> None:
+    await closing_of_a_case(site.output, "gesprek-7")
+    tracker_store = ts.ErasingSQLTrackerStore(dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    await tracker_store.erase("gesprek-7")  # "verwijder mijn gegevens"
+    widget = await site.widget("gesprek-7")
+    await site.output.send_text_message("gesprek-7", "Na het wissen.")
+    assert await widget.next() == {"text": "Na het wissen."}
+
+
+def test_settings_come_from_credentials_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WIDGET_SESSION_MINUTES", "30")
+    credentials = {"session_persistence": True, "pending_db": str(tmp_path / "w.db")}
+    channel = WebsiteInput.from_credentials(credentials)
+    assert channel.name() == "socketio" and channel.session_persistence
+    assert channel.pending.hold_seconds == 30 * 60
+    monkeypatch.setenv("WIDGET_SESSION_MINUTES", "nul")
+    with pytest.raises(ValueError, match="WIDGET_SESSION_MINUTES"):
+        WebsiteInput.from_credentials({})
