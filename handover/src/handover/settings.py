@@ -189,10 +189,13 @@ class Settings:
     tracker_db_url: str | None = None
     # Where the names-only lookup cache of deduce is kept (built once, see redaction.py).
     redaction_cache_dir: Path = DEFAULT_REDACTION_CACHE_DIR
+    # How long the website widget remembers a conversation after the citizen's last message (its
+    # data-session-minutes; the bot keeps messages for it as long): the close form's promise.
+    widget_session_minutes: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``HANDOVER_*``, ``RASA_*`` and ``REDIS_URL`` variables."""
+        """Build settings from ``HANDOVER_*``, ``RASA_*``, ``REDIS_URL`` and ``WIDGET_SESSION_MINUTES``."""
         env = os.environ if environ is None else environ
         secret = env.get("HANDOVER_SHARED_SECRET", "")
         tz = env.get("HANDOVER_TIMEZONE", "Europe/Amsterdam")
@@ -244,6 +247,10 @@ class Settings:
                 tracker_db_url=env.get("HANDOVER_TRACKER_DB_URL") or None,
                 redaction_cache_dir=Path(
                     env.get("HANDOVER_REDACTION_CACHE_DIR") or DEFAULT_REDACTION_CACHE_DIR
+                ),
+                # The same variable the bot's website channel reads: one value for both.
+                widget_session_minutes=_positive(
+                    "WIDGET_SESSION_MINUTES", float(env.get("WIDGET_SESSION_MINUTES", "").strip() or 120)
                 ),
             )
         except ValueError as e:

@@ -279,7 +279,7 @@ async def test_messages_rules(sessionmaker: SM) -> None:
     assert outbox[-1].entities == {"tekst": "Hallo, ik ben Anna", "naam": "Anna"}
 
 
-async def test_callback_case_needs_contact_and_gets_no_rasa_calls(sessionmaker: SM) -> None:
+async def test_callback_case_needs_contact_and_gets_only_the_closing(sessionmaker: SM) -> None:
     anna = await add_user(sessionmaker, "anna")
     with pytest.raises(services.InvalidInput):
         new_case("cb", kind="callback")
@@ -291,6 +291,13 @@ async def test_callback_case_needs_contact_and_gets_no_rasa_calls(sessionmaker: 
             await services.send_casemanager_message(uow, case.reference, anna, "Hallo")
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    # Not in a live chat, but the agreed next steps go to the citizen's conversation.
+    async with UnitOfWork(sessionmaker) as uow:
+        await services.close(uow, case.reference, anna, "teruggebeld", "U stuurt ons de brief")
+    async with sessionmaker() as session:
+        (closing,) = (await session.scalars(select(OutboxMessage))).all()
+    assert (closing.intent, closing.sender_id, closing.channel) == ("terug_naar_bot", "cb", "socketio")
+    assert closing.entities == {"referentie": case.reference, "afspraken": "U stuurt ons de brief"}
 
 
 async def test_queue_position_updates_only_on_change(sessionmaker: SM) -> None:

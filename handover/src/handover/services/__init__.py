@@ -2,6 +2,7 @@
 errors of ``errors.py``. Callers use this package (``services.claim(...)``); the modules:
 
 - ``cases``: create a case from the bot's intake, look it up, its status history, close it
+- ``closing``: whether the agreed next steps reach the citizen when a case is closed
 - ``queue`` (order in ``queue_order``): the queue, claim, claim next, unclaim, transfer
 - ``permissions``: who may act on a case (one rule, teamleider overrides audited)
 - ``chat_messages``: the citizen's and the casemanager's chat messages
@@ -30,6 +31,7 @@ from .cases import (
     transcript,
 )
 from .chat_messages import add_citizen_message, send_casemanager_message
+from .closing import ClosingReach, closing_reach, reach_of
 from .errors import (
     AlreadyClaimed,
     CaseNotFound,
@@ -74,6 +76,7 @@ __all__ = [
     "AlreadyClaimed",
     "Availability",
     "CaseNotFound",
+    "ClosingReach",
     "DomainError",
     "ExportNotAllowed",
     "FollowUpNotFound",
@@ -98,6 +101,7 @@ __all__ = [
     "claim",
     "claim_next",
     "close",
+    "closing_reach",
     "colleagues",
     "complete_follow_up",
     "create_case",
@@ -118,6 +122,7 @@ __all__ = [
     "open_follow_ups_for",
     "queue_info",
     "queue_position",
+    "reach_of",
     "refresh_queue_positions",
     "send_casemanager_message",
     "touch_presence",

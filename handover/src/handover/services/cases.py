@@ -32,7 +32,7 @@ from ..uow import UnitOfWork
 from .errors import CaseNotFound, DomainError, InvalidInput
 from .permissions import require_owner
 from .queue_order import queue_position
-from .rasa_calls import enqueue_rasa
+from .rasa_calls import enqueue_closing
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,8 @@ async def close(
     *,
     redactor: Redactor | None = None,
 ) -> Case:
-    """Close the case and hand the conversation back to the bot with the agreements.
+    """Close the case and hand the conversation back to the bot with the agreements (also for a
+    callback request: services/closing.py says when they reach the citizen).
 
     Closing also stores the redacted copy of every text and deletes the contact details
     (retention.py); from now on staff see only that copy.
@@ -258,7 +259,7 @@ async def close(
     case.next_steps = next_steps[:MAX_TEXT]
     record_status_change(uow, case, Status.IN_PROGRESS, Status.CLOSED, user, "afgerond")
     # The citizen gets the agreements in full; they are read before the redaction below.
-    enqueue_rasa(uow, case, "terug_naar_bot", {"referentie": case.reference, "afspraken": case.next_steps})
+    enqueue_closing(uow, case, {"referentie": case.reference, "afspraken": case.next_steps})
     await store_redacted_copies(uow.session, case, redactor or get_redactor(), now)
     audit.record(
         uow.session,

@@ -47,6 +47,14 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
             "mine": case.claimed_by_id == staff.user.id and case.status == Status.IN_PROGRESS,
             "can_act": services.may_handle(case, staff.user),
             "is_chat": case.kind == Kind.CHAT,
+            # Said before closing, so the form promises the next steps only where they arrive.
+            "closing": await services.reach_of(
+                session,
+                case,
+                utcnow(),
+                widget_session_minutes=settings.widget_session_minutes,
+                timezone=settings.office_hours.timezone,
+            ),
             "view": view,
             "hidden_contact": access.has_hidden_contact(case, view),
             "consent_organisations": None
@@ -128,10 +136,18 @@ async def _transfer(f: CaseForm) -> Done:
 
 async def _close(f: CaseForm) -> Done:
     redactor = f.request.app[redactor_key]
-    await services.close(
+    settings = f.request.app[settings_key]
+    case = await services.close(
         f.uow, f.reference, f.user, f.field("uitkomst"), f.field("afspraken"), redactor=redactor
     )
-    return Done("Zaak is afgerond; de burger gaat terug naar de chatbot.")
+    reach = await services.reach_of(
+        f.uow.session,
+        case,
+        case.closed_at or utcnow(),
+        widget_session_minutes=settings.widget_session_minutes,
+        timezone=settings.office_hours.timezone,
+    )
+    return Done(reach.confirmation)
 
 
 async def _message(f: CaseForm) -> Done:
