@@ -110,6 +110,15 @@ def test_settings_from_env() -> None:
         Settings.from_env({"HANDOVER_PORT": "eighty"})
 
 
+def test_widget_session_minutes_setting() -> None:
+    # One variable for the bot's website channel and the close form of this service.
+    assert Settings.from_env({}).widget_session_minutes == 120
+    assert Settings.from_env({"WIDGET_SESSION_MINUTES": "30"}).widget_session_minutes == 30
+    for bad in ("0", "-5", "twee uur"):
+        with pytest.raises(SettingsError):
+            Settings.from_env({"WIDGET_SESSION_MINUTES": bad})
+
+
 def test_position_push_interval_setting() -> None:
     assert Settings.from_env({}).position_push_seconds == 20
     assert Settings.from_env({"HANDOVER_POSITION_PUSH_SECONDS": "0"}).position_push_seconds == 0
