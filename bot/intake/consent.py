@@ -25,6 +25,7 @@ from bot.intake.state import (
     ASKING_CONSENT,
     ASKING_CONTACT,
     ASKING_ORGANISATION,
+    ASKING_ORGANISATIONS,
     CHOICE_INTENT,
     CORRECTING,
     DONE,
@@ -48,6 +49,10 @@ CORRECT = "toestemming|aanpassen"
 ADVICE = "geen_toestemming|advies"
 CALLBACK = "geen_toestemming|terugbellen"
 ORGANISATION_CHOICE = "toestemming_org"  # toestemming_org|<organisation id>|ja or |nee
+ORGANISATIONS_CHOICE = "toestemming_orgs"  # toestemming_orgs|alle, |geen or |zelf (one at a time)
+# Typed in the one question: "niet met de SVB", "alleen het CJIB".
+EXCEPT_WORDS = re.compile(r"\b(niet|geen|behalve|zonder)\b")
+ONLY_WORDS = re.compile(r"\b(alleen|enkel|slechts|wel)\b")
 
 # Typed answers: a first word that can only mean yes or no, else the NLU intent bevestigen / ontkennen.
 YES_WORDS = {"ja", "jawel", "jazeker", "akkoord", "oke", "oké", "ok", "prima"}
@@ -191,6 +196,8 @@ class Consent:
             return self._decide(state, choice, now)
         if state.intake_fase == NO_CONSENT:
             return self._without_consent(state, choice)
+        if state.intake_fase == ASKING_ORGANISATIONS and not self._other_button(choice):
+            return self._organisations_answer(state, user, choice, now)
         if state.intake_fase == ASKING_ORGANISATION and not self._other_button(choice):
             return self._organisation_answer(state, user, choice, now)
         if self._other_button(choice):  # "Dit past niet", the menu, a topic: the engine takes it
@@ -205,7 +212,11 @@ class Consent:
 
     @staticmethod
     def _other_button(choice: Optional[str]) -> bool:
-        return choice is not None and choice.partition("|")[0] not in ("toestemming", ORGANISATION_CHOICE)
+        return choice is not None and choice.partition("|")[0] not in (
+            "toestemming",
+            ORGANISATION_CHOICE,
+            ORGANISATIONS_CHOICE,
+        )
 
     def _decide(self, state: IntakeState, choice: str, now: Optional[datetime]) -> Turn:
         if choice == CORRECT:
@@ -228,13 +239,74 @@ class Consent:
         # this answer; with several organisations, each one other than the gemeente is asked separately.
         agreed = tuple(o for o in state.organisaties if not organisations_to_ask(state) or o == GEMEENTE)
         state = replace(state, toestemming_organisaties=agreed, geweigerde_organisaties=())
-        first = current_organisation(state)
-        if first is None:
+        if current_organisation(state) is None:
             return self._consented(state, now, ())
-        state = replace(state, intake_fase=ASKING_ORGANISATION)
-        return Turn(
-            (Reply(response="utter_toestemming_per_organisatie"), self._organisation_question(first)), state
+        # All organisations in one question; one at a time only when the citizen wants to choose.
+        return Turn((self._organisations_question(state),), replace(state, intake_fase=ASKING_ORGANISATIONS))
+
+    def _organisations_question(self, state: IntakeState) -> Reply:
+        names = self._names(organisations_to_ask(state))
+        return Reply(
+            response="utter_vraag_toestemming_organisaties",
+            variables={"organisaties": _listing(names), "voorbeeld": names[-1]},
         )
+
+    def _organisations_answer(
+        self, state: IntakeState, user: UserInput, choice: Optional[str], now: Optional[datetime]
+    ) -> Optional[Turn]:
+        """The one question for all organisations: all, none, typed exceptions, or one at a time."""
+        asked = organisations_to_ask(state)
+        agreed: Optional[Tuple[str, ...]] = None
+        if choice is not None:
+            value = choice.partition("|")[2] if choice.startswith(f"{ORGANISATIONS_CHOICE}|") else ""
+            if value == "zelf":
+                first = current_organisation(state)
+                assert first is not None  # the question is only asked with organisations to ask
+                state = replace(state, intake_fase=ASKING_ORGANISATION)
+                return Turn(
+                    (Reply(response="utter_toestemming_per_organisatie"), self._organisation_question(first)),
+                    state,
+                )
+            agreed = {"alle": asked, "geen": ()}.get(value)
+            if agreed is None:  # an old or forged button
+                return Turn((Reply(response="utter_kies_ja_nee"), self._organisations_question(state)), state)
+        else:
+            agreed = self._typed_organisations(user, asked)
+        if agreed is None:
+            return self._unclear(state, user, self._organisations_question(state))
+        state = replace(
+            state,
+            toestemming_organisaties=tuple(o for o in state.organisaties if o == GEMEENTE or o in agreed),
+            geweigerde_organisaties=tuple(o for o in asked if o not in agreed),
+        )
+        return self._consented(state, now, (self._chosen(state),))
+
+    def _typed_organisations(self, user: UserInput, asked: Sequence[str]) -> Optional[Tuple[str, ...]]:
+        """ "niet met de SVB" → all but the SVB; "alleen het CJIB" → the CJIB; ja / nee → all / none."""
+        text = user.text.lower()
+        named = tuple(
+            o
+            for o in asked
+            if any(
+                re.search(rf"\b{re.escape(v)}\b", text) for v, org in self.kb.org_variants.items() if org == o
+            )
+        )
+        if named and EXCEPT_WORDS.search(text) and not ONLY_WORDS.search(text):
+            return tuple(o for o in asked if o not in named)
+        if named:
+            return named
+        answer = typed_yes_no(user)
+        if answer is None:
+            return None
+        return tuple(asked) if answer else ()
+
+    def _chosen(self, state: IntakeState) -> Reply:
+        names = self._names([o for o in state.toestemming_organisaties if o != GEMEENTE])
+        if names:
+            return Reply(
+                response="utter_toestemming_organisaties_gekozen", variables={"organisaties": _listing(names)}
+            )
+        return Reply(response="utter_toestemming_geen_organisaties")
 
     def _consented(self, state: IntakeState, now: Optional[datetime], replies: Tuple[Reply, ...]) -> Turn:
         state = replace(state, toestemming=True, toestemming_tijd=utc_iso(now), intake_fase=DONE)
@@ -290,15 +362,7 @@ class Consent:
         # Keep the summary's order, so the list reads the same everywhere.
         agreed = tuple(o for o in state.organisaties if o in state.toestemming_organisaties)
         state = replace(state, toestemming_organisaties=agreed)
-        names = self._names([o for o in agreed if o != GEMEENTE])
-        done = (
-            Reply(
-                response="utter_toestemming_organisaties_gekozen", variables={"organisaties": _listing(names)}
-            )
-            if names
-            else Reply(response="utter_toestemming_geen_organisaties")
-        )
-        return self._consented(state, now, (done,))
+        return self._consented(state, now, (self._chosen(state),))
 
     def _unclear(self, state: IntakeState, user: UserInput, question: Reply) -> Optional[Turn]:
         """Not ja or nee: a clear new topic or "dit past niet" leaves consent; anything else asks again."""

@@ -52,7 +52,7 @@ from bot.intake.effects import (
     Result,
 )
 from bot.intake.engine import Intake
-from bot.intake.routing import message_signals
+from bot.intake.routing import find_signals, message_signals
 from bot.intake.schedule import when_in_words
 from bot.intake.state import (
     ASKING_CONTACT,
@@ -61,6 +61,7 @@ from bot.intake.state import (
     CORRECTING,
     DONE,
     HANDOVER_STEP,
+    IN_TREE,
     IntakeState,
     Reply,
     Turn,
@@ -204,10 +205,25 @@ class Conversation:
     def handle(self, state: ConversationState, message: Message, context: Context) -> Step:
         signals = () if message.from_service else message_signals(message.user.parse, self.kb)
         crisis = self._crisis(state, message, signals)
-        if crisis is not None:
+        if crisis is not None and self._crisis_in_words(message, crisis):
             return crisis
-        step = self._route(state, message, signals, context)
-        return self._urgent_first(state, message, signals, step)
+        step = self._urgent_first(state, message, signals, self._route(state, message, signals, context))
+        if crisis is None:
+            return step
+        # Only the detector read a crisis (no words of one): the help line first, and the citizen's
+        # question is still answered, so a worried money story is not derailed by a false alarm.
+        lines = tuple(r for r in crisis.replies if r.response != "utter_crisis_medewerker")
+        intake = replace(
+            step.state.intake,
+            crisis=crisis.state.intake.crisis,
+            urgent=True,
+            signalen=merge(step.state.intake.signalen, crisis.state.intake.signalen),
+        )
+        return replace(step, replies=(*lines, *step.replies), state=replace(step.state, intake=intake))
+
+    def _crisis_in_words(self, message: Message, crisis: Step) -> bool:
+        words = set(find_signals(message.user.text, self.kb))
+        return any(s in words for s in crisis.state.intake.crisis)
 
     def _urgent_first(
         self, state: ConversationState, message: Message, signals: Tuple[str, ...], step: Step
@@ -297,6 +313,11 @@ class Conversation:
             # "Ik heb geldzorgen en wil een medewerker spreken": both count; the topic is kept.
             state = replace(state, intake=self.intake.remember(state.intake, user))
             return self._person_asked(state, user, context)
+        if user.intent in SMALL_TALK and state.intake.intake_fase == IN_TREE and not self._only_small_talk(
+            user, signals
+        ):
+            # At a question, "wat moet ik nu doen" is about the question, never "out of scope".
+            return self._intake(state, user, context)
         if user.intent in SMALL_TALK:
             small_talk = Step((say(SMALL_TALK[user.intent]),), state)
             # "Out of scope" is only believed without signals: "de deurwaarder komt" is never out of scope.

@@ -75,6 +75,10 @@ class Intake:
             return Turn((Reply(response="utter_vraag_contactgegevens_opnieuw"),), state)
         if user.intent == CHOICE_INTENT and user.choice:
             return self._on_choice(state, user.choice)
+        at_question = state.intake_fase == IN_TREE and state.intake_knoop in self.tree.nodes
+        if at_question and self.kb.says("uitleg_vraag", user.text) and user.intent != CHOICE_INTENT:
+            # "ik snap het niet" reads to NLU like "dit past niet"; it asks for the question explained.
+            return self._explain(state, self.tree.nodes[str(state.intake_knoop)])
         if user.intent == "past_niet":
             return self._doesnt_fit(state)
         if state.voor_verhaal and self.kb.says("klopt_niet", user.text):
@@ -498,7 +502,8 @@ class Intake:
         elif what == "organisaties":
             replies += [contact(self.kb, org) for org in state.organisaties[1:]]
         state = replace(state, meer_getoond=merge(state.meer_getoond, (what,)))
-        return Turn((*replies, self._final_choice(state, corrigible=bool(state.voor_verhaal))), state)
+        choice = self._final_choice(state, corrigible=bool(state.voor_verhaal))
+        return Turn((*replies, replace(choice, response="utter_meer_keuze")), state)
 
     def _after_outcome(self, state: IntakeState, user: UserInput) -> Optional[Turn]:
         """Typed words after the advice: "ik wil graag hulp van de gemeente" is the person button, "ik

@@ -21,10 +21,11 @@ OWN_WORDS = "eigen_woorden"
 DONE = "uitkomst"
 ASKING_CONSENT = "toestemming"
 CORRECTING = "aanpassen"  # the citizen types a correction of the summary (bot/intake/consent.py)
-ASKING_ORGANISATION = "toestemming_organisatie"
+ASKING_ORGANISATIONS = "toestemming_organisaties"  # all organisations in one question
+ASKING_ORGANISATION = "toestemming_organisatie"  # one at a time, when the citizen chooses so
 NO_CONSENT = "geen_toestemming"
 ASKING_CONTACT = "terugbellen"
-CONSENT_PHASES = (ASKING_CONSENT, CORRECTING, ASKING_ORGANISATION, NO_CONSENT)
+CONSENT_PHASES = (ASKING_CONSENT, CORRECTING, ASKING_ORGANISATIONS, ASKING_ORGANISATION, NO_CONSENT)
 
 # Steps outside the engine that the action must take next (they talk to the handover service).
 HANDOVER_STEP = "medewerker"

@@ -59,6 +59,8 @@ async def test_nothing_reaches_the_service_until_consent_is_complete() -> None:
     assert talk.slots["intake_fase"] == "toestemming"
 
     await talk.press("toestemming|ja")
+    assert talk.responses == ["utter_vraag_toestemming_organisaties"]  # all in one question…
+    await talk.press("toestemming_orgs|zelf")  # …or one at a time, when the citizen wants that
     assert talk.responses == ["utter_toestemming_per_organisatie", "utter_vraag_toestemming_organisatie"]
     await talk.press("toestemming_org|xyz|ja")  # forged: ignored, the open question comes again
     assert talk.responses == ["utter_kies_ja_nee", "utter_vraag_toestemming_organisatie"]

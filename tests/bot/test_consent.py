@@ -16,6 +16,7 @@ from bot.intake.state import (
     ASKING_CONSENT,
     ASKING_CONTACT,
     ASKING_ORGANISATION,
+    ASKING_ORGANISATIONS,
     CALLBACK_STEP,
     CONFIRMING,
     CORRECTING,
@@ -219,9 +220,45 @@ def test_a_consent_button_while_correcting_decides(intake: Intake) -> None:
 # --- consent per organisation --------------------------------------------------------------------
 
 
-def test_each_organisation_other_than_the_gemeente_is_asked_one_at_a_time(intake: Intake) -> None:
+def test_all_organisations_are_asked_in_one_question(intake: Intake) -> None:
+    yes = intake.handle(asking(("gemeente", "uwv", "svb")), choose("toestemming|ja"), now=NOW)
+    assert yes.followup is None and yes.state.toestemming is None  # not done yet
+    assert yes.state.intake_fase == ASKING_ORGANISATIONS
+    assert responses(yes) == ["utter_vraag_toestemming_organisaties"]
+    assert variables(yes, "utter_vraag_toestemming_organisaties") == {
+        "organisaties": "UWV, SVB",
+        "voorbeeld": "SVB",
+    }
+    everyone = intake.handle(yes.state, choose("toestemming_orgs|alle"), now=NOW)
+    assert everyone.followup == HANDOVER_STEP and everyone.state.toestemming is True
+    assert everyone.state.toestemming_organisaties == ("gemeente", "uwv", "svb")
+    nobody = intake.handle(yes.state, choose("toestemming_orgs|geen"), now=NOW)
+    assert nobody.state.toestemming_organisaties == ("gemeente",)
+    assert nobody.state.geweigerde_organisaties == ("uwv", "svb")
+    assert responses(nobody) == ["utter_toestemming_geen_organisaties"]
+
+
+@pytest.mark.parametrize(
+    "text,agreed",
+    [
+        ("niet met de svb", ("gemeente", "uwv")),
+        ("alleen het uwv", ("gemeente", "uwv")),
+        ("behalve de SVB", ("gemeente", "uwv")),
+        ("met uwv en svb", ("gemeente", "uwv", "svb")),
+        ("ja hoor", ("gemeente", "uwv", "svb")),
+        ("nee", ("gemeente",)),
+    ],
+)
+def test_the_one_question_understands_typed_exceptions(intake: Intake, text: str, agreed: tuple) -> None:
+    yes = intake.handle(asking(("gemeente", "uwv", "svb")), choose("toestemming|ja"), now=NOW)
+    turn = intake.handle(yes.state, said(text, "nlu_fallback", 0.2), now=NOW)
+    assert turn.state.toestemming is True and turn.state.toestemming_organisaties == agreed
+
+
+def test_each_organisation_other_than_the_gemeente_can_be_asked_one_at_a_time(intake: Intake) -> None:
     state = asking(("gemeente", "uwv", "svb"))
-    yes = intake.handle(state, choose("toestemming|ja"), now=NOW)
+    together = intake.handle(state, choose("toestemming|ja"), now=NOW)
+    yes = intake.handle(together.state, choose("toestemming_orgs|zelf"), now=NOW)
     assert yes.followup is None and yes.state.toestemming is None  # not done yet
     assert yes.state.intake_fase == ASKING_ORGANISATION
     assert responses(yes) == ["utter_toestemming_per_organisatie", "utter_vraag_toestemming_organisatie"]
@@ -248,6 +285,7 @@ def test_each_organisation_other_than_the_gemeente_is_asked_one_at_a_time(intake
 
 def test_several_organisations_without_the_gemeente_are_all_asked(intake: Intake) -> None:
     turn = intake.handle(asking(("cjib", "svb")), said("ja hoor", "nlu_fallback", 0.2), now=NOW)
+    turn = intake.handle(turn.state, choose("toestemming_orgs|zelf"), now=NOW)
     assert variables(turn, "utter_vraag_toestemming_organisatie")["organisatie_id"] == "cjib"
     assert turn.state.toestemming_organisaties == ()
     turn = intake.handle(turn.state, choose("toestemming_org|cjib|nee"), now=NOW)
@@ -268,7 +306,8 @@ def test_several_organisations_without_the_gemeente_are_all_asked(intake: Intake
     ],
 )
 def test_a_stale_or_forged_organisation_button_adds_nothing(intake: Intake, choice: str) -> None:
-    asked = intake.handle(asking(("gemeente", "uwv", "svb")), choose("toestemming|ja"), now=NOW)
+    together = intake.handle(asking(("gemeente", "uwv", "svb")), choose("toestemming|ja"), now=NOW)
+    asked = intake.handle(together.state, choose("toestemming_orgs|zelf"), now=NOW)
     turn = intake.handle(asked.state, choose(choice), now=NOW)
     assert turn.state == asked.state
     assert responses(turn) == ["utter_kies_ja_nee", "utter_vraag_toestemming_organisatie"]
@@ -276,7 +315,8 @@ def test_a_stale_or_forged_organisation_button_adds_nothing(intake: Intake, choi
 
 
 def test_an_old_button_of_an_answered_organisation_does_not_answer_the_next(intake: Intake) -> None:
-    asked = intake.handle(asking(("gemeente", "uwv", "svb")), choose("toestemming|ja"), now=NOW)
+    together = intake.handle(asking(("gemeente", "uwv", "svb")), choose("toestemming|ja"), now=NOW)
+    asked = intake.handle(together.state, choose("toestemming_orgs|zelf"), now=NOW)
     uwv = intake.handle(asked.state, choose("toestemming_org|uwv|nee"), now=NOW)
     double_click = intake.handle(uwv.state, choose("toestemming_org|uwv|ja"), now=NOW)
     assert double_click.state == uwv.state
@@ -422,7 +462,11 @@ async def test_the_domain_buttons_send_the_choices_the_consent_step_understands(
     main = await buttons(ask.replies[-1])
     assert list(main) == ["Ja, dat mag", "Iets aanpassen", "Nee, liever niet"]
     assert intake.handle(ask.state, press(main["Iets aanpassen"])).state.intake_fase == CORRECTING
-    asked = intake.handle(ask.state, press(main["Ja, dat mag"]), now=NOW)
+    together = intake.handle(ask.state, press(main["Ja, dat mag"]), now=NOW)
+    all_at_once = await buttons(together.replies[-1])
+    assert list(all_at_once) == ["Ja, met allemaal", "Nee, met geen", "Ik kies per stuk"]
+    assert intake.handle(together.state, press(all_at_once["Ja, met allemaal"]), now=NOW).state.toestemming
+    asked = intake.handle(together.state, press(all_at_once["Ik kies per stuk"]), now=NOW)
     per_org = await buttons(asked.replies[-1])
     assert list(per_org) == ["Ja, dat mag", "Nee"]
     answered = intake.handle(asked.state, press(per_org["Ja, dat mag"]), now=NOW)

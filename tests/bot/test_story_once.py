@@ -286,3 +286,20 @@ def test_every_outcome_is_reached_and_fits_a_phone_screen(intake: Intake) -> Non
         if len(texts_) > MAX_TURN_BUBBLES or len("\n".join(texts_)) > MAX_TURN_CHARS:
             too_long.append(f"{outcome}: {len(texts_)} berichten, {len(chr(10).join(texts_))} tekens")
     assert too_long == []
+
+
+def test_a_crisis_only_the_detector_reads_gives_the_line_and_still_answers_the_question(
+    talk: Conversation,
+) -> None:
+    text = "Wij hebben te weinig geld. We zijn verhuisd naar een goedkoper huis in een andere stad."
+    user = said(text, "gemeente.zorgen_inkomen")
+    user = replace(user, parse={**user.parse, "detectors": {"crisis": 0.56}})
+    step = talk.handle(ConversationState(), Message(user=user), ON)
+    names = [r.response for r in step.replies]
+    assert names[0] == "utter_hulplijn_algemeen"
+    assert "utter_bevestig_onderwerp" in names and "utter_crisis_medewerker" not in names
+    assert step.state.intake.crisis == ("crisis_algemeen",) and step.state.intake.urgent
+    # In words ("ik wil er niet meer zijn"), the crisis is all the bot talks about.
+    words = said("ik wil er niet meer zijn", "afscheid")
+    step = talk.handle(ConversationState(), Message(user=words), ON)
+    assert [r.response for r in step.replies][-1] == "utter_crisis_medewerker"
