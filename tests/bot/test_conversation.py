@@ -205,6 +205,16 @@ def test_back_to_the_bot_closes_with_the_reference_and_agreements_and_starts_cle
     assert variables(plain, "utter_terug_naar_bot") == {"referentie": REFERENCE}
 
 
+def test_a_closed_callback_request_shows_the_agreements_and_leaves_a_new_question_alone(
+    talk: Conversation,
+) -> None:
+    # A callback request has no live chat; the citizen may be busy with something else meanwhile.
+    busy = ConversationState(intake=STORY, handover_referentie=REFERENCE)
+    step = talk.handle(busy, event(BACK_TO_BOT_INTENT, referentie=REFERENCE, afspraken="Sanne belt u."), ON)
+    assert names(step) == ["utter_terug_naar_bot", "utter_afspraken"]
+    assert step.state == busy and step.effect is None
+
+
 def test_a_casemanager_event_during_the_erasure_question_keeps_the_question_open(talk: Conversation) -> None:
     state = replace(LIVE, verwijderen_gevraagd=True)
     # "Ja" is not the citizen's

@@ -37,6 +37,7 @@ class Do:
     has: Tuple[str, ...] = ()  # each must be in the bot's turn (or, for `outcome`, in the whole route)
     lacks: Tuple[str, ...] = ()  # none may be in it
     first: Optional[str] = None  # the bot's first bubble must start with this
+    confirm: bool = False  # "Ja, dat klopt", or, when the bot offers a choice, its first topic
     urgent_first: bool = False  # "dringend" and the step for today come before any question
 
 
@@ -77,6 +78,11 @@ def run(citizen: Citizen, steps: Sequence[Do]) -> Transcript:
         if step.say is not None:
             citizen.say(step.say)
             check_turn(citizen, transcript, step, citizen.texts())
+        elif step.confirm:
+            titles = [b["title"] for b in citizen.buttons()]
+            assert titles, citizen.texts()
+            citizen.press("Ja, dat klopt" if "Ja, dat klopt" in titles else titles[0])
+            check_turn(citizen, transcript, step, citizen.texts())
         elif step.press:
             assert citizen.press_any(*step.press), (step.press, [b["title"] for b in citizen.buttons()])
             check_turn(citizen, transcript, step, citizen.texts())
@@ -96,7 +102,7 @@ def run(citizen: Citizen, steps: Sequence[Do]) -> Transcript:
     return transcript
 
 
-CONFIRM = Do(press=("Ja, dat klopt",))
+CONFIRM = Do(confirm=True)
 NO_HURRY = Do(press=("Nee",))
 
 CONVERSATIONS = {
@@ -118,7 +124,7 @@ CONVERSATIONS = {
     ],
     "nee_ook_andere_schulden": [
         Do(say="ik heb een boete van het cjib gekregen"),
-        Do(press=("Ja, dat klopt", "Boete CJIB")),
+        CONFIRM,
         NO_HURRY,
         Do(
             say="nee ik kan het echt niet betalen, ik heb ook andere schulden",
@@ -129,7 +135,7 @@ CONVERSATIONS = {
     ],
     "denk_het_wel_maar_geen_geld": [
         Do(say="ik heb een boete van het cjib gekregen"),
-        Do(press=("Ja, dat klopt", "Boete CJIB")),
+        CONFIRM,
         NO_HURRY,
         Do(
             say="ik denk het wel, maar ik heb het geld gewoon niet",
@@ -139,7 +145,7 @@ CONVERSATIONS = {
     ],
     "wat_moet_ik_nu_doen_bij_een_vraag": [
         Do(say="ik heb een boete van het cjib gekregen"),
-        Do(press=("Ja, dat klopt", "Boete CJIB")),
+        CONFIRM,
         NO_HURRY,
         Do(say="wat moet ik nu doen", has=("Ik vraag dit om te weten",), lacks=("Dat begrijp ik niet goed",)),
         Do(outcome=True),
@@ -151,7 +157,7 @@ CONVERSATIONS = {
     ],
     "hulp_van_de_gemeente_na_het_advies": [
         Do(say="ik heb een boete van het cjib gekregen"),
-        Do(press=("Ja, dat klopt", "Boete CJIB")),
+        CONFIRM,
         NO_HURRY,
         Do(press=("Ja",)),
         Do(say="ik wil graag hulp van de gemeente", has=("gemeente",)),
@@ -184,21 +190,21 @@ CONVERSATIONS = {
     ],
     "tot_die_tijd": [
         Do(say="ik heb een boete van het cjib gekregen"),
-        Do(press=("Ja, dat klopt", "Boete CJIB")),
+        CONFIRM,
         NO_HURRY,
         Do(press=("Ja",)),
         Do(say="wat moet ik nu doen tot die tijd", has=("Dit kunt u alvast doen",), lacks=("Tot ziens",)),
     ],
     "zelf_doen_warm": [
         Do(say="ik heb een boete van het cjib gekregen"),
-        Do(press=("Ja, dat klopt", "Boete CJIB")),
+        CONFIRM,
         NO_HURRY,
         Do(press=("Ja",)),
         Do(press=("Zelf doen",), has=("niet alleen",), lacks=("Veel succes!",)),
     ],
     "meer_stappen_en_organisaties": [
         Do(say="mijn vader is overleden en ik zorg nu voor mijn zusje"),
-        Do(press=("Ja, dat klopt", "Overlijden")),
+        CONFIRM,
         Do(outcome=True),
         Do(press=("Meer stappen",), has=("Meer stappen:",)),
     ],
@@ -216,7 +222,7 @@ CONVERSATIONS = {
         Do(
             say="Ik heb een hele stapel boetes van het CJIB. Ik durf ze niet te bellen. Mijn spaargeld is op."
         ),
-        Do(press=("Ja, dat klopt", "Boete CJIB")),
+        CONFIRM,
         Do(outcome=True),
     ],
     "bram_vader_overleden": [
@@ -231,17 +237,17 @@ CONVERSATIONS = {
         Do(
             say="Mijn man Joost heeft alzheimer en gaat naar een verpleeghuis. Hij deed altijd alle papieren."
         ),
-        Do(press=("Ja, dat klopt", "Partner naar zorg")),
+        CONFIRM,
         Do(outcome=True),
     ],
     "hajar_leukemie": [
         Do(say="Ik heb leukemie. Ik moet stoppen met mijn werk en mijn studie.", first="Wat vervelend"),
-        Do(press=("Ja, dat klopt", "Ziek")),
+        CONFIRM,
         Do(outcome=True),
     ],
     "gerard_verhuisd_te_weinig_geld": [
         Do(say="Wij hebben te weinig geld. We zijn verhuisd naar een goedkoper huis in een andere stad."),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "digid_kwijt": [
@@ -251,57 +257,57 @@ CONVERSATIONS = {
     ],
     "zorgtoeslag_terugbetalen": [
         Do(say="ik moet 1200 euro zorgtoeslag terugbetalen"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "ww_aanvragen": [
         Do(say="mijn contract is niet verlengd, hoe vraag ik ww aan"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "studieschuld": [
         Do(say="ik kan mijn studieschuld bij duo niet terugbetalen"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "kinderbijslag": [
         Do(say="ik heb geen kinderbijslag gekregen deze maand"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "eigen_bijdrage_cak": [
         Do(say="de eigen bijdrage van het cak is veel te hoog"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "aanslag_belasting": [
         Do(say="ik snap de aanslag van de belastingdienst niet"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "verblijfsvergunning": [
         Do(say="mijn verblijfsvergunning moet verlengd worden bij de ind"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "scheiding_kinderen": [
         Do(say="ik ga scheiden en we hebben twee kinderen", first="Wat vervelend"),
-        Do(press=("Ja, dat klopt", "Scheiden")),
+        CONFIRM,
         Do(outcome=True),
     ],
     "baby_geboren": [
         Do(say="ons kindje is vorige week geboren, wat moeten we regelen", first="Fijn dat uw kind er is"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "bijstand_aanvragen": [
         Do(say="ik heb geen inkomen meer en wil bijstand aanvragen"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "energietoeslag": [
         Do(say="kan ik energietoeslag krijgen van de gemeente"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(outcome=True),
     ],
     "engels_werk_kwijt": [
@@ -312,7 +318,7 @@ CONVERSATIONS = {
     ],
     "brief_niet_begrepen_dan_uitleg": [
         Do(say="ik heb een brief gekregen die ik niet begrijp"),
-        Do(press=("Ja, dat klopt",)),
+        CONFIRM,
         Do(say="ik snap het niet", has=("Ik vraag dit om te weten",)),
     ],
     "klopt_niet_na_verhaal": [

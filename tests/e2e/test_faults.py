@@ -59,7 +59,7 @@ class HandoverService:
             "HANDOVER_PORT": str(self.port),
             "HANDOVER_HOST": "127.0.0.1",
             "HANDOVER_DEMO_PASSWORD": PASSWORD,
-            "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-23:59",
+            "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-24:00",
             "HANDOVER_OUTBOX_POLL_SECONDS": "0.5",
             "RASA_URL": rasa.url,
             "RASA_TOKEN": rasa.token,
@@ -265,4 +265,4 @@ async def test_service_down_when_asking_for_a_person_the_callback_request_arrive
         assert reference in await casemanager.queue_page()
         page = await casemanager.case_page(reference)
     assert "terugbelverzoek via rest" in page
-    assert "0612345678" in page and "morgenochtend" in page
+    assert "+31612345678" in page and "morgenochtend" in page

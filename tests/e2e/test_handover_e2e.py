@@ -8,102 +8,23 @@ claim -> messages both ways -> close -> the bot answers again.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import secrets
 import sqlite3
-import subprocess
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Iterator, List
+from typing import Any, AsyncIterator, Dict, Iterator
 
 import aiohttp
 import pytest
-import socketio
 
-from tools.stack import ROOT, Stack, free_port, wait_for
+from tests.e2e.conftest import PASSWORD, SocketCitizen, handover_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
-
-HANDOVER = ROOT / "handover"
-HANDOVER_PY = HANDOVER / ".venv" / "bin" / "python"
-MODEL = ROOT / "models" / "current.tar.gz"
-PASSWORD = secrets.token_urlsafe(12)
-SECRET = secrets.token_urlsafe(16)
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
-    if not HANDOVER_PY.exists():
-        pytest.fail("handover/.venv ontbreekt: draai `make -C handover setup` (make test doet dat vanzelf)")
-    work = Path(tmp_path_factory.mktemp("handover-e2e"))
-    port = free_port()
-    stack = Stack(model=MODEL, workdir=work / "rasa", extra_env={
-        "HANDOVER_URL": f"http://127.0.0.1:{port}", "HANDOVER_SHARED_SECRET": SECRET,
-    })
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HANDOVER / "src"), str(ROOT)]),  # + privacy/ at the repo root
-        "HANDOVER_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'handover.db'}",
-        "HANDOVER_SHARED_SECRET": SECRET,
-        "HANDOVER_PORT": str(port),
-        "HANDOVER_HOST": "127.0.0.1",
-        "HANDOVER_DEMO_PASSWORD": PASSWORD,
-        "HANDOVER_OFFICE_HOURS": "mon-sun 00:00-23:59",
-        "HANDOVER_OUTBOX_POLL_SECONDS": "0.5",
-        "RASA_URL": stack.url,
-        "RASA_TOKEN": stack.token,
-    }
-    subprocess.run([str(HANDOVER_PY), "-m", "alembic", "upgrade", "head"], cwd=HANDOVER, env=env, check=True,
-                   capture_output=True)
-    log = (work / "handover.log").open("wb")
-    service = subprocess.Popen([str(HANDOVER_PY), "-m", "handover"], cwd=HANDOVER, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", 60, service, work / "handover.log")
-        stack.start()
-        yield {"stack": stack, "service_url": f"http://127.0.0.1:{port}"}
-    finally:
-        stack.stop()
-        service.terminate()
-        service.wait(timeout=15)
-
-
-class Citizen:
-    """The website widget's side: socket.io with a persistent session."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.session_id = f"burger-{secrets.token_hex(4)}"
-        self.sio = socketio.AsyncClient()
-        self.inbox: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
-        self.sio.on("bot_uttered", self.inbox.put)
-
-    async def connect(self) -> None:
-        await self.sio.connect(self.url, socketio_path="/socket.io", transports=["websocket"])
-        await self.sio.emit("session_request", {"session_id": self.session_id})
-
-    async def say(self, text: str) -> None:
-        await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
-
-    async def expect(self, fragment: str, timeout: float = 30) -> Dict[str, Any]:
-        """Wait for a bot message that contains `fragment`; earlier messages are passed over. A
-        live-chat message (bot/payloads.py) arrives as its payload: {"type": …, "text": …}."""
-        seen: List[str] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            try:
-                message = await asyncio.wait_for(self.inbox.get(), max(remaining, 0.01))
-            except asyncio.TimeoutError:
-                raise AssertionError(f"geen bericht met {fragment!r}; wel: {seen}") from None
-            seen.append(message.get("text", ""))
-            if fragment in (message.get("text") or ""):
-                return message
-
-    async def press(self, message: Dict[str, Any], title: str) -> None:
-        payload = next(b["payload"] for b in message.get("quick_replies") or message.get("buttons") or []
-                       if b["title"] == title)
-        await self.say(payload)
+    with handover_system(Path(tmp_path_factory.mktemp("handover-e2e")), "mon-sun 00:00-24:00") as running:
+        yield running
 
 
 class Casemanager:
@@ -115,8 +36,9 @@ class Casemanager:
     async def login(self) -> None:
         page = await (await self.http.get(f"{self.url}/login")).text()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        response = await self.http.post(f"{self.url}/login", data={
-            "username": "demo", "password": PASSWORD, "csrf_token": token})
+        response = await self.http.post(
+            f"{self.url}/login", data={"username": "demo", "password": PASSWORD, "csrf_token": token}
+        )
         assert response.status == 200 and "/wachtrij" in str(response.url)
         self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', await response.text()).group(1)  # type: ignore[union-attr]
 
@@ -127,9 +49,11 @@ class Casemanager:
         return await (await self.http.get(f"{self.url}/zaken/{reference}")).text()
 
     async def act(self, reference: str, action: str, **fields: str) -> None:
-        response = await self.http.post(f"{self.url}/zaken/{reference}/{action}",
-                                        data={"csrf_token": self.csrf, **fields},
-                                        headers={"Accept": "application/json"})
+        response = await self.http.post(
+            f"{self.url}/zaken/{reference}/{action}",
+            data={"csrf_token": self.csrf, **fields},
+            headers={"Accept": "application/json"},
+        )
         assert response.status == 200, await response.text()
 
 
@@ -144,7 +68,7 @@ async def casemanager(system: Dict[str, Any]) -> AsyncIterator[Casemanager]:
 async def test_citizen_to_casemanager_and_back_to_the_bot(
     system: Dict[str, Any], casemanager: Casemanager
 ) -> None:
-    citizen = Citizen(system["stack"].url)
+    citizen = SocketCitizen(system["stack"].url)
     await citizen.connect()
     try:
         await citizen.say("Ik heb een stapel boetes van het CJIB en ik kan ze niet betalen")
@@ -190,8 +114,12 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(
             raise AssertionError("het bericht van de burger kwam niet aan bij de casemanager")
         assert citizen.inbox.empty()
 
-        await casemanager.act(reference, "afronden", uitkomst="Regeling getroffen",
-                              afspraken="Het CJIB wacht 3 maanden met innen.")
+        await casemanager.act(
+            reference,
+            "afronden",
+            uitkomst="Regeling getroffen",
+            afspraken="Het CJIB wacht 3 maanden met innen.",
+        )
         await citizen.expect("De medewerker heeft het gesprek afgesloten")
         await citizen.expect("Het CJIB wacht 3 maanden met innen.")
         await citizen.expect("U praat nu weer met de digitale hulp")
@@ -203,7 +131,7 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(
 
 
 async def test_status_lookup_by_reference_tells_nothing_personal(system: Dict[str, Any]) -> None:
-    citizen = Citizen(system["stack"].url)
+    citizen = SocketCitizen(system["stack"].url)
     await citizen.connect()
     try:
         await citizen.say("wat is de status van HV-ZZZZ")
@@ -215,10 +143,10 @@ async def test_status_lookup_by_reference_tells_nothing_personal(system: Dict[st
 async def test_erasure_in_the_chat_removes_the_case_and_the_conversation(
     system: Dict[str, Any], casemanager: Casemanager
 ) -> None:
-    """"Verwijder mijn gegevens" while a casemanager has the chat: the bot itself asks (the request
+    """ "Verwijder mijn gegevens" while a casemanager has the chat: the bot itself asks (the request
     is not forwarded), and on "ja" the case leaves the handover database and the conversation
     leaves Rasa's tracker store (bot/intake/conversation.py, bot/tracker_store.py)."""
-    citizen = Citizen(system["stack"].url)
+    citizen = SocketCitizen(system["stack"].url)
     await citizen.connect()
     try:
         await citizen.say("Ik heb een stapel boetes van het CJIB en ik kan ze niet betalen")
