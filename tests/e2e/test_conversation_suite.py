@@ -38,6 +38,7 @@ class Do:
     lacks: Tuple[str, ...] = ()  # none may be in it
     first: Optional[str] = None  # the bot's first bubble must start with this
     confirm: bool = False  # "Ja, dat klopt", or, when the bot offers a choice, its first topic
+    summary_has: Tuple[str, ...] = ()  # after the step: in the summary the casemanager would get
     urgent_first: bool = False  # "dringend" and the step for today come before any question
 
 
@@ -99,6 +100,10 @@ def run(citizen: Citizen, steps: Sequence[Do]) -> Transcript:
             assert OUTCOME_BUTTONS <= {b["title"] for b in citizen.buttons()}, citizen.texts()
             for fragment in step.has:
                 assert fragment in "\n".join(seen), (fragment, seen)
+        if step.summary_has:
+            summary = str(citizen.slots().get("samenvatting") or "")
+            for fragment in step.summary_has:
+                assert fragment in summary, (fragment, summary)
     return transcript
 
 
@@ -120,7 +125,22 @@ CONVERSATIONS = {
     "annie_man_overleden": [
         Do(say="mijn man deed dit altijd maar hij is in maart overleden", first="Gecondoleerd"),
         Do(press=("Ja, dat klopt", "Overlijden"), lacks=("Wie is er overleden?", "Regelde uw partner")),
-        Do(outcome=True),
+        Do(
+            outcome=True,
+            summary_has=("“mijn man deed dit altijd maar hij is in maart overleden”", "(uit het verhaal)"),
+        ),
+    ],
+    "annie_brief_belastingdienst_na_overlijden": [
+        Do(
+            say=(
+                "mijn man is in maart overleden en nu heb ik een brief van de belastingdienst "
+                "die ik niet snap"
+            ),
+            first="Gecondoleerd",
+        ),
+        CONFIRM,
+        # the letter is not lost behind the death: the Belastingdienst stays in the question
+        Do(outcome=True, summary_has=("Belastingdienst", "brief van de belastingdienst")),
     ],
     "nee_ook_andere_schulden": [
         Do(say="ik heb een boete van het cjib gekregen"),
@@ -131,7 +151,14 @@ CONVERSATIONS = {
             has=("U schreef dat u ook andere schulden heeft.",),
             lacks=("Heeft u ook andere schulden?",),
         ),
-        Do(outcome=True),
+        Do(
+            outcome=True,
+            summary_has=(
+                "“ik heb een boete van het cjib gekregen” "
+                "“nee ik kan het echt niet betalen, ik heb ook andere schulden”",
+                "Nee, lukt niet",
+            ),
+        ),
     ],
     "denk_het_wel_maar_geen_geld": [
         Do(say="ik heb een boete van het cjib gekregen"),
