@@ -384,3 +384,24 @@ def test_the_suite_has_every_example_of_the_issue_and_at_least_40_conversations(
     ):
         assert example in said
     assert len(CONVERSATIONS) >= 40
+
+
+def test_after_doesnt_fit_the_topic_is_kept(citizen: Citizen) -> None:
+    """ "Dit past niet" at a zorgtoeslag question, then other words: the zorgtoeslag stays, and a new
+    topic is only offered next to it (issue 12: CAK appeared from nowhere and the topic was dropped)."""
+    citizen.say("mijn zorgtoeslag is gestopt en ik weet niet waarom")
+    topic = (citizen.slots().get("kandidaten") or [None])[0]
+    assert topic and topic.startswith("toeslagen."), citizen.texts()
+    assert citizen.press_any("Ja, dat klopt")
+    for _ in range(5):
+        if citizen.press_any("Dit past niet"):
+            break
+        citizen.press(citizen.buttons()[0]["title"])
+    assert "Vertel in uw eigen woorden" in " ".join(citizen.texts())
+    citizen.say("ik moet ook een eigen bijdrage betalen aan het cak en dat lukt niet")
+    slots = citizen.slots()
+    assert slots["onderwerp"] == topic
+    assert slots["kandidaten"][0] == topic or "Dank u. Ik heb uw woorden opgeschreven" in " ".join(
+        citizen.texts()
+    )
+    assert NOT_UNDERSTOOD not in " ".join(citizen.texts())
