@@ -452,9 +452,10 @@ class Conversation:
         replies = [say("utter_terug_naar_bot", referentie=reference)]
         if entities.get("afspraken"):
             replies.append(say("utter_afspraken", afspraken=entities["afspraken"]))
-        if not state.handover_actief:
-            # A callback request was closed: no live chat to end. The citizen may be in a new question
-            # by now; the agreements are shown and that question is left as it is.
+        if not state.handover_actief and state.handover_referentie:
+            # A callback request was closed (its reference is known, no live chat was on): no chat to
+            # end. The citizen may be in a new question by now; the agreements are shown, that question
+            # is left as it is.
             return Step(tuple(replies), state)
         replies.append(say("utter_bot_weer_hier"))
         # A clean intake; an open erasure question stays open: it is the citizen's, not the case's.
