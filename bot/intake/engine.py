@@ -43,11 +43,21 @@ from bot.intake.state import (
     quoted,
 )
 
+def _joined(told: Tuple[Reply, ...], said: Reply) -> Tuple[Reply, ...]:
+    """What the bot took from the story, in one message: several answers are one bubble, not one each."""
+    if told and told[-1].text and said.text:
+        return (*told[:-1], replace(told[-1], text=f"{told[-1].text}\n{said.text}"))
+    return (*told, said)
+
+
 MAX_MISUNDERSTANDINGS = 2  # after this many, the bot offers a person (rasa-calm-demo uses >2)
 
 
 MAX_CHOICES = 4  # topics offered as buttons at once; the menu ("Iets anders") has the rest
 FIRST_STEPS = 2  # steps shown at once with an outcome; "Meer stappen" shows the rest
+# A question with this many urgent options is an urgency question: a signal in the story answers it
+# (elsewhere an urgent option, e.g. "Nee" at "Houdt u genoeg geld over?", needs its own words).
+URGENT_OPTIONS = 3
 CORRECT_CHOICE = "herstel"  # the button "Klopt niet" after an answer taken from the story
 MORE_STEPS, MORE_ORGANISATIONS = "meer|stappen", "meer|organisaties"
 SELF_BUTTON = ("Zelf doen", choice_payload("zelf"))
@@ -294,7 +304,7 @@ class Intake:
                 else Reply(response="utter_uit_verhaal", variables={"antwoord": option.label})
             )
             state = replace(state, voor_verhaal=before, uit_verhaal=(*state.uit_verhaal, node.id))
-            return self._apply(state, node, option, told=(*told, said))
+            return self._apply(state, node, option, told=_joined(told, said))
         state = replace(state, intake_fase=IN_TREE, intake_knoop=node.id)
         return Turn((*told, *self._question(node, corrigible=bool(told))), state)
 
@@ -302,15 +312,16 @@ class Intake:
         """The one option the citizen's own words already give, if exactly one does."""
         if node.id in state.zelf_beantwoorden or not state.verhaal:
             return None
-        found = [o for o in node.opties if self._told(state, o)]
+        found = [o for o in node.opties if self._told(state, node, o)]
         return found[0] if len(found) == 1 else None
 
-    def _told(self, state: IntakeState, option: Option) -> bool:
-        """The option's words are in the story, or its urgent signal was found in it already
-        ("de deurwaarder komt morgen" answers "Is er nu iets dringends?")."""
+    def _told(self, state: IntakeState, node: Node, option: Option) -> bool:
+        """The option's words are in the story, or, at an urgency question, its urgent signal was
+        found in it already ("de deurwaarder komt morgen" answers "Is er nu iets dringends?")."""
         if option.herken and any(option.recognised_in(t) for t in state.verhaal):
             return True
-        return option.zet.urgent and bool(set(option.zet.signalen) & set(state.signalen))
+        urgency_question = sum(o.zet.urgent for o in node.opties) >= URGENT_OPTIONS
+        return urgency_question and option.zet.urgent and bool(set(option.zet.signalen) & set(state.signalen))
 
     def _correct_story(self, state: IntakeState) -> Turn:
         """The citizen says an answer taken from the story is wrong: back to before those answers, and

@@ -33,7 +33,8 @@ def talk(intake: Intake) -> Conversation:
 
 
 def texts(turn: Turn) -> List[str]:
-    return [r.text for r in turn.replies if r.text]
+    """The lines the citizen reads (what the bot took from the story is one bubble of several lines)."""
+    return [line for r in turn.replies if r.text for line in r.text.split("\n")]
 
 
 def cjib_letter(intake: Intake) -> Turn:
