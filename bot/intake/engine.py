@@ -43,6 +43,7 @@ from bot.intake.state import (
     quoted,
 )
 
+
 def _joined(told: Tuple[Reply, ...], said: Reply) -> Tuple[Reply, ...]:
     """What the bot took from the story, in one message: several answers are one bubble, not one each."""
     if told and told[-1].text and said.text:
