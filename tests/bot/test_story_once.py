@@ -304,3 +304,19 @@ def test_a_crisis_only_the_detector_reads_gives_the_line_and_still_answers_the_q
     words = said("ik wil er niet meer zijn", "afscheid")
     step = talk.handle(ConversationState(), Message(user=words), ON)
     assert [r.response for r in step.replies][-1] == "utter_crisis_medewerker"
+
+
+def test_not_urgent_in_the_story_answers_the_urgency_question(intake: Intake) -> None:
+    turn = intake.handle(
+        IntakeState(),
+        said("ik heb een boete van het cjib, het is niet dringend hoor", "cjib.openstaande_boetes"),
+    )
+    turn = intake.handle(turn.state, pressed(button(turn, "Ja, dat klopt")))
+    assert "U schreef dat het niet dringend is." in texts(turn)
+    assert turn.state.intake_knoop == "cjib.start" and not turn.state.urgent
+    # "dringend" alone is not "niet dringend"
+    urgent = intake.handle(
+        IntakeState(), said("het is dringend, een boete van het cjib", "cjib.openstaande_boetes")
+    )
+    urgent = intake.handle(urgent.state, pressed(button(urgent, "Ja, dat klopt")))
+    assert "U schreef dat het niet dringend is." not in texts(urgent)
