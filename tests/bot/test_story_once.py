@@ -320,3 +320,19 @@ def test_not_urgent_in_the_story_answers_the_urgency_question(intake: Intake) ->
     )
     urgent = intake.handle(urgent.state, pressed(button(urgent, "Ja, dat klopt")))
     assert "U schreef dat het niet dringend is." not in texts(urgent)
+
+
+@pytest.mark.parametrize(
+    "text,person",
+    [
+        ("ik wil graag hulp van de gemeente", True),
+        ("kunt u mij helpen", True),
+        ("ik heb geen hulp nodig, ik doe het zelf", False),
+        ("hulp is niet nodig", False),
+    ],
+)
+def test_after_the_advice_help_words_ask_for_a_person_and_their_negation_does_not(
+    intake: Intake, text: str, person: bool
+) -> None:
+    turn = intake.handle(outcome(intake).state, said(text, "nlu_fallback", 0.2))
+    assert (turn.followup == HANDOVER_STEP) is person
