@@ -636,7 +636,13 @@ def test_the_story_answers_only_what_it_says(
 
 
 # Words that came before this file, with their cases in tests/bot/test_story_once.py.
-ELSEWHERE = {"leven.overlijden.start", "leven.overlijden.papieren", "leven.overlijden.kinderen|Nee"}
+# Tested in tests/bot/test_story_once.py.
+ELSEWHERE = {
+    "leven.overlijden.start",
+    "leven.overlijden.papieren",
+    "leven.overlijden.kinderen|Nee",
+    f"{URGENCY_NODE}|Nee",
+}
 
 
 def test_every_option_with_words_has_a_story_that_gives_it() -> None:
@@ -660,8 +666,9 @@ def test_every_option_with_words_says_what_it_took() -> None:
     assert missing == []
 
 
-def test_no_words_in_the_urgency_check() -> None:
-    assert not any(o.herken for o in schema().nodes[URGENCY_NODE].opties)
+def test_the_urgency_check_has_words_only_for_not_urgent() -> None:
+    # Urgent answers come from the signals (signalen.yml); only "niet dringend" has words of its own.
+    assert [o.label for o in schema().nodes[URGENCY_NODE].opties if o.herken] == ["Nee"]
 
 
 # --- a typed answer at the question -----------------------------------------------------------------
