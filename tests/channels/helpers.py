@@ -3,6 +3,7 @@ channel's blueprint registered the way Rasa registers it."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -181,15 +182,61 @@ def status(state: str, error_code: Optional[int] = None) -> Dict[str, Any]:
 # -- fake Graph API ------------------------------------------------------------------------------------
 
 
+# Limits Meta enforces on a message (Messages API reference); the fake refuses a message that breaks
+# one, with the code Meta documents, so a test never passes on a message Meta would refuse.
+TEXT_LIMIT = 4096
+BUTTON_TITLE_LIMIT = 20
+ROW_TITLE_LIMIT = 24
+
+
+def meta_refusal(message: Dict[str, Any]) -> Optional[Tuple[int, Dict[str, Any]]]:
+    """Meta's answer to a message that breaks its documented rules, or None."""
+    kind = message.get("type")
+    if kind == "text":
+        body = message.get("text", {}).get("body", "")
+        if not body or len(body) > TEXT_LIMIT:
+            return graph_error(100)  # invalid parameter
+    if kind == "interactive":
+        interactive = message["interactive"]
+        if interactive["type"] == "button":
+            titles = [b["reply"]["title"] for b in interactive["action"]["buttons"]]
+            too_long = any(len(t) > BUTTON_TITLE_LIMIT for t in titles)
+            if len(titles) > 3 or too_long or len(set(titles)) != len(titles):
+                return graph_error(131009)  # parameter value is not valid (e.g. duplicate titles)
+        else:
+            rows = [r for section in interactive["action"]["sections"] for r in section["rows"]]
+            titles = [r["title"] for r in rows]
+            too_long = any(len(t) > ROW_TITLE_LIMIT for t in titles)
+            if len(rows) > 10 or too_long or len(set(titles)) != len(titles):
+                return graph_error(131009)
+    key = message.get("biz_opaque_callback_data")
+    if key is not None and (not isinstance(key, str) or len(key) > 512):
+        return graph_error(100)
+    return None
+
+
 @dataclass
 class FakeGraph:
-    """Records every send; answers from `script` first (status, json body), then 200 OK."""
+    """Records every request (`sent`, with our idempotency key moved to `keys`) and every message
+    it accepted (`delivered`: what reaches the citizen). Answers from `script` first (status, json
+    body), then 200 OK; refuses what Meta would refuse (meta_refusal). `latency` delays every
+    answer, `slow` the next answers one by one (the message is taken before the delay, as Meta does
+    with a request whose answer is lost). With `callbacks_to(server)` it posts Meta's signed status
+    callback ("sent", with biz_opaque_callback_data) for every accepted message."""
 
     url: str = ""
     sent: List[Dict[str, Any]] = field(default_factory=list)
+    keys: List[Optional[str]] = field(default_factory=list)
+    delivered: List[Dict[str, Any]] = field(default_factory=list)
+    attempts_at: List[float] = field(default_factory=list)
     auth: List[Optional[str]] = field(default_factory=list)
     script: Deque[Tuple[int, Dict[str, Any]]] = field(default_factory=deque)
+    pass_first: int = 0  # this many requests are answered normally before `script` starts
+    slow: Deque[float] = field(default_factory=deque)
+    latency: float = 0.0
     runner: Optional[web.AppRunner] = None
+    webhook: Optional[str] = None
+    _callbacks: List["asyncio.Task[None]"] = field(default_factory=list)
 
     async def start(self) -> "FakeGraph":
         app = web.Application()
@@ -203,29 +250,66 @@ class FakeGraph:
         return self
 
     async def stop(self) -> None:
+        for task in self._callbacks:
+            task.cancel()
+        await asyncio.gather(*self._callbacks, return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()
 
     def fail_with(self, *responses: Tuple[int, Dict[str, Any]]) -> None:
         self.script.extend(responses)
 
+    def callbacks_to(self, server: "Server") -> None:
+        self.webhook = server.webhook
+
     async def _messages(self, request: web.Request) -> web.Response:
         assert request.match_info["phone_number_id"] == PHONE_NUMBER_ID
-        self.sent.append(await request.json())
+        message = await request.json()
+        self.attempts_at.append(time.monotonic())
+        key = message.pop("biz_opaque_callback_data", None)
+        self.sent.append(message)
+        self.keys.append(key)
         self.auth.append(request.headers.get("Authorization"))
-        if self.script:
+        delay = self.slow.popleft() if self.slow else self.latency
+        if self.pass_first:
+            self.pass_first -= 1
+        elif self.script:
             code, body = self.script.popleft()
+            await asyncio.sleep(delay)
             return web.json_response(body, status=code)
+        refusal = meta_refusal({**message, **({"biz_opaque_callback_data": key} if key else {})})
+        if refusal is not None:
+            return web.json_response(refusal[1], status=refusal[0])
+        message_id = wamid()
+        self.delivered.append(message)
+        if self.webhook is not None and key is not None:
+            self._callbacks.append(asyncio.create_task(self._status_callback(message, message_id, key)))
+        await asyncio.sleep(delay)
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": WA_ID, "wa_id": WA_ID}],
-                "messages": [{"id": wamid()}],
+                "contacts": [{"input": message["to"], "wa_id": message["to"]}],
+                "messages": [{"id": message_id}],
             }
         )
 
+    async def _status_callback(self, message: Dict[str, Any], message_id: str, key: str) -> None:
+        entry = status("sent")
+        entry.update(id=message_id, recipient_id=message["to"], biz_opaque_callback_data=key)
+        body = json.dumps(envelope(statuses=[entry])).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)}
+        assert self.webhook is not None
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.webhook, data=body, headers=headers) as response:
+                assert response.status == 200
+
     def types(self) -> List[str]:
         return [m["type"] for m in self.sent]
+
+    def delivered_texts(self, to: str = WA_ID) -> List[str]:
+        return [
+            m["text"]["body"] if m["type"] == "text" else m["type"] for m in self.delivered if m["to"] == to
+        ]
 
 
 def graph_error(code: int, status_code: int = 400) -> Tuple[int, Dict[str, Any]]:
@@ -252,6 +336,8 @@ def make_config(graph: FakeGraph, state_db: str, **overrides: Any) -> WhatsAppCo
         "template_name": TEMPLATE,
         "state_db": state_db,
         "retry_base_delay": 0.01,
+        "max_retry_delay": 0.2,
+        "poll_seconds": 0.1,
     }
     values.update(overrides)
     return WhatsAppConfig(**values)
@@ -264,9 +350,21 @@ class FakeAgent:
     def __init__(self) -> None:
         self.messages: List[UserMessage] = []
         self.reply: Optional[Dict[str, Any]] = None
+        self.echo = False  # answer each text with "Antwoord op: <text>"
+        self.failures = 0  # the next turns that fail (as when the action server is down)
+        self.ready = True  # False: as Rasa while the model is still loading
+
+    def is_ready(self) -> bool:
+        return self.ready
 
     async def handle_message(self, message: UserMessage) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("turn failed")
         self.messages.append(message)
+        if self.echo:
+            answer = {"text": f"Antwoord op: {message.text}"}
+            await message.output_channel.send_response(message.sender_id, answer)
         if self.reply is not None:
             await message.output_channel.send_response(message.sender_id, dict(self.reply))
 
@@ -320,12 +418,22 @@ class Server:
         async with self.http.post(self.webhook, data=body, headers=headers or {}) as resp:
             return resp.status, await resp.text()
 
-    async def post(self, payload: Dict[str, Any], secret: Optional[str] = APP_SECRET) -> Tuple[int, str]:
+    async def post(
+        self, payload: Dict[str, Any], secret: Optional[str] = APP_SECRET, settle: bool = True
+    ) -> Tuple[int, str]:
+        """POST a payload; with `settle`, return only when the channel has handled it (turns and
+        sends in the background done)."""
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
         if secret is not None:
             headers["X-Hub-Signature-256"] = sign(body, secret)
-        return await self.post_raw(body, headers)
+        answer = await self.post_raw(body, headers)
+        if settle and answer[0] == 200:
+            await self.settled()
+        return answer
+
+    async def settled(self, timeout: float = 30.0) -> None:
+        await self.channel.dispatcher.wait_idle(timeout)
 
     async def send(self, *messages: Dict[str, Any]) -> None:
         code, _ = await self.post(envelope(list(messages)))

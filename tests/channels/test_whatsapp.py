@@ -39,7 +39,6 @@ from bot.channels.whatsapp.format import (
     shorten,
     split_text,
 )
-from bot.channels.whatsapp.graph import GraphUnavailable
 from tests.bot.helpers import as_rasa_sends, domain
 from tests.channels.conftest import StartServer
 from tests.channels.helpers import (
@@ -171,6 +170,7 @@ async def test_signature_is_checked_on_the_raw_bytes(server: Server) -> None:
     raw = payload.replace(", ", ",   ").encode("utf-8")
     code, _ = await server.post_raw(raw, {"X-Hub-Signature-256": sign(raw)})
     assert code == 200
+    await server.settled()
     assert server.agent.texts == ["Ik wil mijn toeslag wijzigen éë 😀"]
 
 
@@ -668,13 +668,17 @@ async def test_429_is_retried(output: WhatsAppOutput, graph: FakeGraph) -> None:
     assert len(graph.sent) == 2
 
 
-async def test_retries_are_bounded_and_the_failure_is_raised(
-    output: WhatsAppOutput, graph: FakeGraph
+async def test_retries_are_bounded_and_the_message_waits_in_the_outbox(
+    channel: WhatsAppInput, output: WhatsAppOutput, graph: FakeGraph
 ) -> None:
-    graph.fail_with(*[graph_error(2, 500)] * 5)
-    with pytest.raises(GraphUnavailable):
-        await output.send_text_message(WA_ID, "hallo")
-    assert len(graph.sent) == 3
+    graph.fail_with(*[graph_error(2, 500)] * 3)
+    await output.send_text_message(WA_ID, "hallo")  # not raised: the caller must not send it again
+    assert len(graph.sent) == 3 and graph.delivered == []
+    assert await channel.state.pending() == 1
+    channel.dispatcher.start()  # the background delivery sends it once Meta answers again
+    await channel.dispatcher.wait_idle()
+    await channel.dispatcher.stop()
+    assert graph.delivered_texts() == ["hallo"]
 
 
 async def test_400_is_not_retried(output: WhatsAppOutput, graph: FakeGraph) -> None:
@@ -683,15 +687,15 @@ async def test_400_is_not_retried(output: WhatsAppOutput, graph: FakeGraph) -> N
     assert len(graph.sent) == 1
 
 
-async def test_network_errors_are_retried_then_raised(graph: FakeGraph, state_db: str) -> None:
+async def test_network_errors_are_retried_and_the_message_kept(graph: FakeGraph, state_db: str) -> None:
     # port 9 (discard) on localhost: nobody listens, every attempt is a connection error
     channel = WhatsAppInput(make_config(graph, state_db, api_url="http://127.0.0.1:9/v24.0"))
     await channel.state.record_inbound(channel.ids.key(WA_ID), time.time())
     started = time.monotonic()
-    with pytest.raises(GraphUnavailable):
-        await channel.get_output_channel().send_text_message(WA_ID, "hallo")
+    await channel.get_output_channel().send_text_message(WA_ID, "hallo")
     # three attempts with 0.01 s and 0.02 s backoff in between
     assert time.monotonic() - started >= 0.03
+    assert await channel.state.pending() == 1  # kept in the outbox for the background delivery
     await channel.graph.close()
 
 
@@ -763,8 +767,7 @@ async def test_logs_hold_no_phone_number_name_or_text(
     graph.fail_with(graph_error(100), graph_error(2, 500), graph_error(2, 500), graph_error(2, 500))
     output = server.channel.get_output_channel()
     await output.send_text_message(WA_ID, secret_text)
-    with pytest.raises(GraphUnavailable):
-        await output.send_text_message(WA_ID, secret_text)
+    await output.send_text_message(WA_ID, secret_text)  # Meta down: kept in the outbox
     await output.send_text_message("31687654321", secret_text)  # window closed
     await server.post(envelope([text_message(secret_text)]), secret="forged")
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("bot.channels")]

@@ -7,10 +7,12 @@ credentials.yml:
 Every setting may be given there or (when absent) comes from the environment; see docs/whatsapp.md.
 Rasa mounts the routes under /webhooks/whatsapp/: GET/POST /webhooks/whatsapp/webhook.
 
-Inbound: the signature is checked on the raw bytes (fail closed), each message id is handled once
-(persisted), text and button taps go to Rasa, media gets a fixed answer and never reaches NLU.
-Outbound: text, reply buttons or a list, within the 24-hour window; outside it the approved
-template only (the message itself is held until the citizen writes again).
+Inbound: the signature is checked on the raw bytes (fail closed), each message id is stored once
+in the inbox and answered with 200 at once; the turns run in the background (delivery.py). Text
+and button taps go to Rasa, media gets a fixed answer and never reaches NLU.
+Outbound: every message goes through the outbox (delivery.py): text, reply buttons or a list,
+within the 24-hour window; outside it the approved template only (the message itself is held until
+the citizen writes again).
 Logs never contain phone numbers, names or message text; a contact appears as a short keyed hash.
 """
 
@@ -28,23 +30,22 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.whatsapp.delivery import (
+    DeliverySettings,
+    Dispatcher,
+    NotReady,
+    Sender,
+)
 from bot.channels.whatsapp.format import (
     MAX_TEXT,
     choice_body,
     choices_from_buttons,
     plan_choices,
     split_text,
-    template_body,
     text_body,
 )
-from bot.channels.whatsapp.graph import (
-    GraphClient,
-    GraphConfig,
-    GraphError,
-    GraphRejected,
-    GraphUnavailable,
-)
-from bot.channels.whatsapp.store import PAYLOAD_TOKEN_PREFIX, WhatsAppState
+from bot.channels.whatsapp.graph import GraphClient, GraphConfig
+from bot.channels.whatsapp.store import PAYLOAD_TOKEN_PREFIX, InboxRow, WhatsAppState
 from bot.channels.whatsapp.webhook import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
@@ -69,11 +70,6 @@ DEFAULT_STATE_DB = "var/whatsapp.db"
 DEFAULT_TEMPLATE_LANGUAGE = "nl"
 DEFAULT_HOLD_HOURS = 168.0
 
-WINDOW_SECONDS = 24 * 3600.0
-# Treat the window as closed a little early: a free-form message that arrives after the 24 hours
-# is refused by Meta (131047), and the clocks of Meta and this server are not the same clock.
-WINDOW_MARGIN_SECONDS = 300.0
-MAX_HELD_PER_CONTACT = 20
 # Bodies up to this size are read and thrown away after a 413, so an ordinary client sees the
 # answer; beyond it the connection is closed. 16 MB, as for Rasa's REST channel (bot/input_guard.py).
 DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
@@ -117,6 +113,11 @@ class WhatsAppConfig:
     hold_hours: float = DEFAULT_HOLD_HOURS
     send_attempts: int = 3
     retry_base_delay: float = 0.5
+    max_retry_delay: float = 300.0
+    send_timeout: float = 10.0
+    confirm_seconds: float = 60.0
+    workers: int = 4
+    poll_seconds: float = 1.0
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "WhatsAppConfig":
@@ -137,6 +138,7 @@ class WhatsAppConfig:
             or DEFAULT_TEMPLATE_LANGUAGE,
             state_db=_setting(creds, "state_db", DEFAULT_STATE_DB) or DEFAULT_STATE_DB,
             hold_hours=hold_hours,
+            workers=_positive_int(_setting(creds, "workers", "4"), "WHATSAPP_WORKERS"),
         )
 
     @property
@@ -150,7 +152,32 @@ class WhatsAppConfig:
             access_token=self.access_token or "",
             attempts=self.send_attempts,
             base_delay=self.retry_base_delay,
+            timeout=self.send_timeout,
         )
+
+    def delivery(self) -> DeliverySettings:
+        return DeliverySettings(
+            template_name=self.template_name,
+            template_language=self.template_language,
+            hold=self.hold_hours > 0,
+            can_send=self.can_send,
+            retry_base_delay=self.retry_base_delay,
+            max_retry_delay=self.max_retry_delay,
+            confirm_seconds=self.confirm_seconds,
+            send_lease=self.send_timeout * self.send_attempts + 30.0,
+            workers=self.workers,
+            poll_seconds=self.poll_seconds,
+        )
+
+
+def _positive_int(value: Optional[str], name: str) -> int:
+    try:
+        number = int(value or "")
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number") from None
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return number
 
 
 class ContactIds:
@@ -173,19 +200,15 @@ class ContactIds:
 
 
 class WhatsAppOutput(OutputChannel):
-    """Sends the bot's messages to one citizen's WhatsApp."""
+    """Sends the bot's messages to one citizen's WhatsApp, through the outbox (delivery.py)."""
 
     @classmethod
     def name(cls) -> Text:
         return CHANNEL_NAME
 
-    def __init__(
-        self, config: WhatsAppConfig, state: WhatsAppState, graph: GraphClient, ids: ContactIds
-    ) -> None:
-        self.config = config
+    def __init__(self, state: WhatsAppState, sender: Sender) -> None:
         self.state = state
-        self.graph = graph
-        self.ids = ids
+        self.sender = sender
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         for part in split_text(text or "", MAX_TEXT):
@@ -235,102 +258,36 @@ class WhatsAppOutput(OutputChannel):
         else:
             log.debug("whatsapp: custom payload for another channel skipped")
 
-    # -- delivery ---------------------------------------------------------------------------------
-
-    async def deliver_held(self, recipient_id: str) -> int:
-        """Send the messages held while the window was closed; the count that went out."""
-        if not self.config.can_send:
-            return 0
-        key = self.ids.key(recipient_id)
-        sent = 0
-        for body in await self.state.take_held(key):
-            try:
-                await self._send(recipient_id, body)
-                sent += 1
-            except GraphError as e:
-                # Meta unreachable: keep it for the next message; refused: it will never go out.
-                if isinstance(e, GraphUnavailable):
-                    await self.state.hold(key, body, MAX_HELD_PER_CONTACT)
-                log.error(
-                    "whatsapp held message for %s not sent: status=%s code=%s",
-                    self.ids.ref(recipient_id),
-                    e.status,
-                    e.code,
-                )
-        return sent
-
     async def _deliver(self, recipient_id: str, body: Dict[str, Any]) -> None:
-        """Send within the 24-hour window; otherwise the template path. A GraphUnavailable (still
-        failing after the retries) propagates, so Rasa's caller - e.g. the handover service's
-        trigger_intent - sees the failure and can try again later."""
-        if not self.config.can_send:
-            log.warning(
-                "whatsapp: WHATSAPP_ACCESS_TOKEN or WHATSAPP_PHONE_NUMBER_ID missing; message dropped"
-            )
-            return
-        key = self.ids.key(recipient_id)
-        if not await self._window_open(key):
-            await self._outside_window(recipient_id, key, body)
-            return
-        try:
-            await self._send(recipient_id, body)
-        except GraphRejected as e:
-            if e.window_closed:
-                await self._outside_window(recipient_id, key, body)
-                return
-            log.error(
-                "whatsapp message for %s rejected: status=%s code=%s",
-                self.ids.ref(recipient_id),
-                e.status,
-                e.code,
-            )
-
-    async def _window_open(self, key: str) -> bool:
-        last = await self.state.last_inbound(key)
-        return last is not None and self.state.now() - last < WINDOW_SECONDS - WINDOW_MARGIN_SECONDS
-
-    async def _outside_window(self, recipient_id: str, key: str, body: Dict[str, Any]) -> None:
-        """Only an approved template may go out. The message waits (if holding is on) and is
-        delivered when the citizen answers the template or writes again."""
-        ref = self.ids.ref(recipient_id)
-        if not self.config.template_name:
-            log.warning(
-                "whatsapp: 24h window closed for %s and WHATSAPP_TEMPLATE_NAME not set; message dropped", ref
-            )
-            return
-        if self.config.hold_hours > 0:
-            await self.state.hold(key, body, MAX_HELD_PER_CONTACT)
-        if not await self.state.claim_template(key, pause=WINDOW_SECONDS):
-            log.info(
-                "whatsapp: 24h window closed for %s; template sent before, message %s",
-                ref,
-                "held" if self.config.hold_hours > 0 else "dropped",
-            )
-            return
-        try:
-            await self._send(
-                recipient_id, template_body(self.config.template_name, self.config.template_language)
-            )
-            log.info("whatsapp: 24h window closed for %s; template sent", ref)
-        except GraphError as e:
-            # Not raised: the message is held already, and a retry by the caller would hold it twice.
-            await self.state.release_template(key)
-            log.error("whatsapp template for %s not sent: status=%s code=%s", ref, e.status, e.code)
-
-    async def _send(self, recipient_id: str, body: Dict[str, Any]) -> None:
-        message = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": recipient_id,
-            **body,
-        }
-        await self.graph.send(message)
+        """Into the outbox, then sent at once when it can go. Outside a turn (a casemanager's
+        message through trigger_intent) this returns when the message is stored: a send that has
+        to wait (Meta down, rate limit) is retried in the background and never makes the caller
+        send it again (no second copy of part 1 when part 2 waits)."""
+        await self.sender.put(recipient_id, [body])
+        await self.sender.flush(self.sender.key(recipient_id))
 
     async def _choice_id(self, payload: str, limit: int) -> str:
         """The payload itself when it fits as a WhatsApp id, else a short token kept in the state DB."""
         if 0 < len(payload) <= limit and not payload.startswith(PAYLOAD_TOKEN_PREFIX):
             return payload
         return await self.state.token_for_payload(payload)
+
+
+class TurnOutput(WhatsAppOutput):
+    """The output channel of one Rasa turn: the replies are collected and enter the outbox together
+    with the end of the turn (WhatsAppState.finish_inbound), so a turn that fails halfway sends
+    nothing and can run again. After the turn it sends like WhatsAppOutput."""
+
+    def __init__(self, state: WhatsAppState, sender: Sender) -> None:
+        super().__init__(state, sender)
+        self.collected: List[Dict[str, Any]] = []
+        self.collecting = True
+
+    async def _deliver(self, recipient_id: str, body: Dict[str, Any]) -> None:
+        if self.collecting:
+            self.collected.append(body)
+        else:
+            await super()._deliver(recipient_id, body)
 
 
 def _attachment_link(attachment: Union[Text, Dict[str, Any]]) -> Optional[str]:
@@ -372,6 +329,10 @@ class WhatsAppInput(InputChannel):
         )
         self.graph = graph or GraphClient(config.graph())
         self.ids = ContactIds(config.app_secret)
+        self.sender = Sender(config.delivery(), self.state, self.graph, self.ids.key, self.ids.ref)
+        self.dispatcher = Dispatcher(config.delivery(), self.state, self.sender, self._process)
+        self._on_new_message: Optional[OnNewMessage] = None
+        self._app: Any = None
         self._warn_missing_settings()
 
     def _warn_missing_settings(self) -> None:
@@ -397,10 +358,11 @@ class WhatsAppInput(InputChannel):
 
     def get_output_channel(self) -> WhatsAppOutput:
         """Also used by Rasa for trigger_intent?output_channel=whatsapp (casemanager messages)."""
-        return WhatsAppOutput(self.config, self.state, self.graph, self.ids)
+        return WhatsAppOutput(self.state, self.sender)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
+        self._on_new_message = on_new_message
 
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -409,7 +371,7 @@ class WhatsAppInput(InputChannel):
             return self._verify(request)
 
         async def receive(request: Request) -> HTTPResponse:
-            return await self._receive(request, on_new_message)
+            return await self._receive(request)
 
         webhook.add_route(health, "/", methods=["GET"])
         webhook.add_route(verify, "/webhook", methods=["GET"])
@@ -419,11 +381,18 @@ class WhatsAppInput(InputChannel):
         # held messages (with their text) of this citizen go with it.
         on_erase(self.forget)
 
+        async def start(app: Any, *_: Any) -> None:
+            # Messages and sends an earlier run left behind are picked up now.
+            self._app = app
+            self.dispatcher.start()
+
         async def close(*_: Any) -> None:
             forget_hook(self.forget)
+            await self.dispatcher.stop()
             await self.graph.close()
             self.state.dispose()
 
+        webhook.listener(start, "after_server_start")
         webhook.listener(close, "after_server_stop")
         return webhook
 
@@ -442,7 +411,8 @@ class WhatsAppInput(InputChannel):
 
     # -- POST: messages and statuses --------------------------------------------------------------
 
-    async def _receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+    async def _receive(self, request: Request) -> HTTPResponse:
+        """Check, store, answer: the turns run in the background, so Meta gets its 200 at once."""
         body = await _read_body(request)
         if isinstance(body, HTTPResponse):
             return body
@@ -456,50 +426,65 @@ class WhatsAppInput(InputChannel):
             return response.text("malformed payload", status=400)
         if parsed.status_error_codes:
             log.info("whatsapp delivery failures reported: codes=%s", sorted(set(parsed.status_error_codes)))
+        items = []
         for inbound in parsed.messages:
-            await self._handle_safely(inbound, on_new_message)
+            if self.config.phone_number_id and inbound.phone_number_id not in (
+                None,
+                self.config.phone_number_id,
+            ):
+                log.info("whatsapp message for another phone number id ignored")
+                continue
+            message = None if inbound.kind is Kind.IGNORED else inbound.to_dict()
+            items.append((inbound.message_id, self.ids.key(inbound.sender), message))
+        # Not stored means not acknowledged: a 500 makes Meta send the payload again later.
+        if parsed.sent_keys:
+            await self.state.confirm_outbound(parsed.sent_keys)
+        stored = await self.state.enqueue_inbound(items) if items else 0
+        if stored < sum(1 for _, _, m in items if m is not None):
+            log.info("whatsapp duplicate message ignored")
+        if stored or parsed.sent_keys:
+            self.dispatcher.wake()
         # Always 200 for a signed payload: Meta would otherwise resend it for days.
         return response.json({"status": "ok"})
 
-    async def _handle_safely(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
-        try:
-            await self._handle(inbound, on_new_message)
-        except Exception as e:
-            # The message id is claimed: it is not handled again (at most once). The type only:
-            # an exception text may contain the message.
-            log.error("whatsapp message of %s failed: %s", self.ids.ref(inbound.sender), type(e).__name__)
+    # -- background: one message's turn -----------------------------------------------------------
 
-    async def _handle(self, inbound: Inbound, on_new_message: OnNewMessage) -> None:
-        if self.config.phone_number_id and inbound.phone_number_id not in (None, self.config.phone_number_id):
-            log.info("whatsapp message for another phone number id ignored")
-            return
-        if not await self.state.claim(inbound.message_id):
-            log.info("whatsapp duplicate message from %s ignored", self.ids.ref(inbound.sender))
-            return
-        if inbound.kind is Kind.IGNORED:
-            return
+    async def _process(self, row: InboxRow) -> None:
+        """One message from the inbox (delivery.Dispatcher): the window, held messages, the turn.
+        Raises when the turn failed; the message stays in the inbox and is tried again."""
+        if self._on_new_message is None:
+            raise NotReady()
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        is_ready = getattr(agent, "is_ready", None)
+        if callable(is_ready) and not is_ready():
+            raise NotReady()  # Rasa would drop the message ("no agent to handle it")
+        inbound = Inbound.from_dict(row.message)
+        key = row.contact_key
         now = self.state.now()
-        await self.state.record_inbound(self.ids.key(inbound.sender), min(inbound.timestamp or now, now))
-        output = self.get_output_channel()
-        delivered = await output.deliver_held(inbound.sender)
+        await self.state.record_inbound(key, min(inbound.timestamp or now, now))
+        released = await self.state.release_held(key, inbound.sender)
+        if released:
+            await self.sender.flush(key)
+        output = TurnOutput(self.state, self.sender)
         if inbound.kind is Kind.UNSUPPORTED:
             log.info("whatsapp %s message answered with the 'please type' reply", inbound.wa_type)
             await output.send_text_with_buttons(inbound.sender, UNSUPPORTED_REPLY, [dict(PERSON_BUTTON)])
-            return
-        if inbound.kind is Kind.TEMPLATE_REPLY and delivered:
-            return  # the tap only asked for the held messages, which are now delivered
-        text = await self._text_for(inbound)
-        if text:
-            await on_new_message(
-                UserMessage(
-                    text,
-                    output,
-                    inbound.sender,
-                    input_channel=self.name(),
-                    message_id=inbound.message_id,
-                    metadata=_metadata(inbound),
+        elif not (inbound.kind is Kind.TEMPLATE_REPLY and released):
+            # (a tap on the template only asked for the held messages, which are now on their way)
+            text = await self._text_for(inbound)
+            if text:
+                await self._on_new_message(
+                    UserMessage(
+                        text,
+                        output,
+                        inbound.sender,
+                        input_channel=self.name(),
+                        message_id=inbound.message_id,
+                        metadata=_metadata(inbound),
+                    )
                 )
-            )
+        output.collecting = False
+        await self.state.finish_inbound(row.id, key, inbound.sender, output.collected)
 
     async def _text_for(self, inbound: Inbound) -> str:
         """What Rasa receives: the button payload for a tap, the typed text otherwise."""

@@ -17,6 +17,13 @@ log = logging.getLogger(__name__)
 
 # Graph error 131047: more than 24 hours since the citizen last wrote; only a template may go out.
 WINDOW_CLOSED_CODES = frozenset({131047})
+# Meta's error codes that mean "not now, later": rate limits (130429 throughput, 131056 pair rate
+# limit: too many messages to one citizen in a short time, 131048 spam rate limit, 4 and 80007 app
+# and account limits) and temporary errors (131000 something went wrong, 131016 service
+# unavailable, 133004 server temporarily unavailable, 131057 account in maintenance, 1 and 2 API
+# unknown / service). Meta sends some of them with HTTP 400: the code decides, not the status.
+RATE_LIMIT_CODES = frozenset({130429, 131056, 131048, 4, 80007})
+TEMPORARY_CODES = frozenset({131000, 131016, 133004, 131057, 1, 2}) | RATE_LIMIT_CODES
 # Cap on a server-sent Retry-After, so one send never stalls a conversation for long.
 MAX_DELAY = 10.0
 
@@ -32,9 +39,14 @@ class GraphError(Exception):
         self.code = code
         self.retry_after = retry_after
 
+    @property
+    def rate_limited(self) -> bool:
+        return self.code in RATE_LIMIT_CODES
+
 
 class GraphRejected(GraphError):
-    """A 4xx other than 429: sending the same request again cannot help."""
+    """Meta refused the message for good (e.g. a parameter, the recipient, the token): sending the
+    same request again cannot help."""
 
     @property
     def window_closed(self) -> bool:
@@ -42,7 +54,22 @@ class GraphRejected(GraphError):
 
 
 class GraphUnavailable(GraphError):
-    """429, 5xx or a network error, still failing after the last attempt."""
+    """Not sent, try again later: a rate limit or temporary error code, 429, 5xx, or no connection.
+    Raised when the last attempt failed too."""
+
+
+class GraphUncertain(GraphUnavailable):
+    """The request went out but no answer came (timeout, connection dropped): Meta may have taken
+    it. Sending it again could reach the citizen twice, so it is not retried here."""
+
+
+def classify(status: int, code: Optional[int]) -> type[GraphError]:
+    """Meta's error code first (a rate limit comes as HTTP 400), the HTTP status without one."""
+    if code in TEMPORARY_CODES:
+        return GraphUnavailable
+    if code is not None and status < 500 and status != 429:
+        return GraphRejected
+    return GraphUnavailable if status == 429 or status >= 500 else GraphRejected
 
 
 @dataclass(frozen=True)
@@ -94,13 +121,15 @@ class GraphClient:
         self._session = None
 
     async def send(self, message: Dict[str, Any]) -> Optional[str]:
-        """POST one message; returns Meta's message id. Retries 429, 5xx and network errors with
-        exponential backoff; raises GraphRejected at once for other 4xx."""
+        """POST one message; returns Meta's message id. Retries what Meta calls temporary (rate
+        limits, temporary error codes, 429, 5xx, no connection) with exponential backoff; raises
+        GraphRejected at once for a permanent error and GraphUncertain at once when the request
+        may have reached Meta without an answer."""
         last: GraphError = GraphUnavailable(None, None, "not attempted")
         for attempt in range(1, self.config.attempts + 1):
             try:
                 return await self._post(message)
-            except GraphRejected:
+            except (GraphRejected, GraphUncertain):
                 raise
             except GraphUnavailable as e:
                 last = e
@@ -128,14 +157,15 @@ class GraphClient:
                 payload = await self._json(response)
                 if response.status < 300:
                     return self._message_id(payload)
-                error_cls = (
-                    GraphUnavailable if response.status == 429 or response.status >= 500 else GraphRejected
+                code = _error_code(payload)
+                raise classify(response.status, code)(
+                    response.status, code, "graph api error", _retry_after(response)
                 )
-                raise error_cls(
-                    response.status, _error_code(payload), "graph api error", _retry_after(response)
-                )
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+        except aiohttp.ClientConnectorError as e:
+            # No connection was made: the request never left, sending again is safe.
             raise GraphUnavailable(None, None, type(e).__name__) from e
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise GraphUncertain(None, None, type(e).__name__) from e
 
     @staticmethod
     async def _json(response: aiohttp.ClientResponse) -> Any:

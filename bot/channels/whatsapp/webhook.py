@@ -35,6 +35,10 @@ class Kind(Enum):
 _IGNORED_TYPES = frozenset({"reaction", "system", "request_welcome", "ephemeral"})
 
 
+# Statuses that mean Meta took the message ("failed" does not).
+_SENT_STATES = frozenset({"sent", "delivered", "read"})
+
+
 class MalformedPayload(ValueError):
     """The body is signed but is not a webhook payload we can read."""
 
@@ -52,12 +56,31 @@ class Inbound:
     timestamp: Optional[float] = None
     phone_number_id: Optional[str] = None
 
+    def to_dict(self) -> Dict[str, Any]:
+        """As stored in the inbox (JSON)."""
+        return {
+            "message_id": self.message_id,
+            "sender": self.sender,
+            "kind": self.kind.value,
+            "wa_type": self.wa_type,
+            "text": self.text,
+            "title": self.title,
+            "timestamp": self.timestamp,
+            "phone_number_id": self.phone_number_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Inbound":
+        return cls(**{**data, "kind": Kind(data["kind"])})
+
 
 @dataclass
 class Parsed:
     messages: List[Inbound] = field(default_factory=list)
     statuses: int = 0
     status_error_codes: List[int] = field(default_factory=list)
+    # idempotency keys (biz_opaque_callback_data) of our messages that Meta sent, delivered or read
+    sent_keys: List[str] = field(default_factory=list)
     skipped: int = 0
 
 
@@ -125,6 +148,9 @@ def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
     phone_number_id = _str(_dict(value.get("metadata")).get("phone_number_id")) or None
     for status in _dicts(value.get("statuses")):
         parsed.statuses += 1
+        key = _str(status.get("biz_opaque_callback_data"))
+        if key and status.get("status") in _SENT_STATES:
+            parsed.sent_keys.append(key)
         parsed.status_error_codes += [
             e["code"] for e in _dicts(status.get("errors")) if isinstance(e.get("code"), int)
         ]

@@ -1,0 +1,355 @@
+"""Delivery in the background: the inbox (each message's Rasa turn) and the outbox (each send).
+
+The webhook only stores a message and answers 200 (Meta wants that fast). Then:
+
+- `Dispatcher` handles the inbox: per citizen one message at a time, in order; several citizens at
+  once. A turn that fails is tried again later; the message leaves the inbox only together with
+  its replies entering the outbox (one transaction), so nothing is lost after the 200 and a
+  finished turn is not run again. Messages left at a stop are picked up at the next start.
+- `Sender` sends the outbox, in order per citizen. Each message has an idempotency key stored
+  before it is sent and sent along as `biz_opaque_callback_data`; a request that may have reached
+  Meta without an answer (timeout) is not sent again until Meta's status callback had time to name
+  the key, so a slow answer never makes a second copy. Meta's error code decides what happens:
+  rate limits and temporary errors are tried again with backoff, 131047 holds the message for the
+  template, anything else is logged (codes only) and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from bot.channels.whatsapp.format import template_body
+from bot.channels.whatsapp.graph import (
+    GraphClient,
+    GraphError,
+    GraphRejected,
+    GraphUnavailable,
+    GraphUncertain,
+)
+from bot.channels.whatsapp.store import OUT_FAILED, OUT_HELD, InboxRow, OutboxRow, WhatsAppState
+
+log = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 24 * 3600.0
+# Treat the window as closed a little early: a free-form message that arrives after the 24 hours
+# is refused by Meta (131047), and the clocks of Meta and this server are not the same clock.
+WINDOW_MARGIN_SECONDS = 300.0
+MAX_HELD_PER_CONTACT = 20
+# A rate limit needs a longer pause than a hiccup (Meta: pair rate limit about one message per 6 s).
+RATE_LIMIT_FACTOR = 4.0
+
+
+class NotReady(Exception):
+    """Rasa cannot take a turn yet (model still loading): the message waits, no attempt counted."""
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    template_name: Optional[str]
+    template_language: str
+    hold: bool
+    can_send: bool
+    retry_base_delay: float = 0.5
+    max_retry_delay: float = 300.0
+    # How long a request without an answer waits for Meta's status callback before it is sent again.
+    confirm_seconds: float = 60.0
+    # A send is leased for this long; a sender that stops mid-send leaves the message unconfirmed.
+    send_lease: float = 60.0
+    # An outgoing message still not sent after this long is dropped (logged).
+    give_up_seconds: float = 24 * 3600.0
+    workers: int = 4
+    turn_lease: float = 300.0
+    turn_attempts: int = 20
+    poll_seconds: float = 1.0
+
+    def backoff(self, attempt: int, error: Optional[GraphError] = None) -> float:
+        """attempt 1, 2, 3 …: base, 2 x base, 4 x base …, longer for a rate limit, at most the cap;
+        a Retry-After from Meta counts when it is longer."""
+        factor = RATE_LIMIT_FACTOR if error is not None and error.rate_limited else 1.0
+        delay = self.retry_base_delay * factor * 2.0 ** max(attempt - 1, 0)
+        if error is not None and error.retry_after:
+            delay = max(delay, error.retry_after)
+        return min(delay, self.max_retry_delay)
+
+
+class Sender:
+    """Sends the outbox of the WhatsApp channel: in order per citizen, each message once."""
+
+    def __init__(
+        self,
+        settings: DeliverySettings,
+        state: WhatsAppState,
+        graph: GraphClient,
+        key: Callable[[str], str],
+        ref: Callable[[str], str],
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.graph = graph
+        self.key = key
+        self.ref = ref
+        self.on_queued: Callable[[], None] = lambda: None
+        self.owner = uuid.uuid4().hex  # names this process's leases
+
+    async def put(self, recipient_id: str, bodies: list[Dict[str, Any]]) -> None:
+        """Queue messages (with their idempotency keys) for one citizen."""
+        if not bodies:
+            return
+        if not self.settings.can_send:
+            log.warning(
+                "whatsapp: WHATSAPP_ACCESS_TOKEN or WHATSAPP_PHONE_NUMBER_ID missing; message dropped"
+            )
+            return
+        await self.state.put_outbound(self.key(recipient_id), recipient_id, bodies)
+        self.on_queued()
+
+    async def flush(self, contact_key: str) -> None:
+        """Send what is due for one citizen, oldest first; stops at a message that has to wait."""
+        lease = self.settings.send_lease
+        while True:
+            row = await self.state.claim_outbound_head(
+                contact_key, lease, self.settings.confirm_seconds, self.owner
+            )
+            if row is None or not await self._deliver(row):
+                return
+
+    async def _deliver(self, row: OutboxRow) -> bool:
+        """Send one message; False when it has to wait (then the citizen's later ones wait too)."""
+        ref = self.ref(row.recipient)
+        if self.state.now() - row.created_at > self.settings.give_up_seconds:
+            log.error(
+                "whatsapp message for %s not sent in time; dropped after %s attempts", ref, row.attempts
+            )
+            await self.state.outbound_done(row.key, OUT_FAILED)
+            return True
+        if not await self.window_open(row.contact_key):
+            await self._outside_window(row.recipient, row.contact_key, row.body)
+            await self.state.outbound_done(row.key, OUT_HELD)
+            return True
+        try:
+            await self.send(row.recipient, row.body, row.key)
+        except GraphRejected as e:
+            if e.window_closed:
+                await self._outside_window(row.recipient, row.contact_key, row.body)
+                await self.state.outbound_done(row.key, OUT_HELD)
+                return True
+            log.error(
+                "whatsapp message for %s refused by Meta, not retried: status=%s code=%s",
+                ref,
+                e.status,
+                e.code,
+            )
+            await self.state.outbound_done(row.key, OUT_FAILED)
+            return True
+        except GraphUncertain as e:
+            log.warning(
+                "whatsapp send for %s unanswered (%s); waiting for Meta's status before sending again",
+                ref,
+                e,
+            )
+            await self.state.outbound_unconfirmed(row.key, self.settings.confirm_seconds)
+            return True  # the next message need not wait for the callback
+        except GraphUnavailable as e:
+            delay = self.settings.backoff(row.attempts + 1, e)
+            log.warning(
+                "whatsapp send for %s postponed %.1f s: status=%s code=%s", ref, delay, e.status, e.code
+            )
+            await self.state.outbound_retry(row.key, delay)
+            return False
+        await self.state.outbound_done(row.key)
+        return True
+
+    async def send(self, recipient_id: str, body: Dict[str, Any], key: Optional[str] = None) -> None:
+        message: Dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient_id,
+            **body,
+        }
+        if key is not None:
+            # Meta returns it in the status callbacks of this message: the idempotency key.
+            message["biz_opaque_callback_data"] = key
+        await self.graph.send(message)
+
+    async def window_open(self, contact_key: str) -> bool:
+        last = await self.state.last_inbound(contact_key)
+        return last is not None and self.state.now() - last < WINDOW_SECONDS - WINDOW_MARGIN_SECONDS
+
+    async def _outside_window(self, recipient_id: str, key: str, body: Dict[str, Any]) -> None:
+        """Only an approved template may go out. The message waits (if holding is on) and is
+        delivered when the citizen answers the template or writes again."""
+        ref = self.ref(recipient_id)
+        settings = self.settings
+        if not settings.template_name:
+            log.warning(
+                "whatsapp: 24h window closed for %s and WHATSAPP_TEMPLATE_NAME not set; message dropped", ref
+            )
+            return
+        if settings.hold:
+            await self.state.hold(key, body, MAX_HELD_PER_CONTACT)
+        if not await self.state.claim_template(key, pause=WINDOW_SECONDS):
+            log.info(
+                "whatsapp: 24h window closed for %s; template sent before, message %s",
+                ref,
+                "held" if settings.hold else "dropped",
+            )
+            return
+        try:
+            await self.send(recipient_id, template_body(settings.template_name, settings.template_language))
+            log.info("whatsapp: 24h window closed for %s; template sent", ref)
+        except GraphError as e:
+            # The message is held already; the next message or the citizen's next word tries again.
+            await self.state.release_template(key)
+            log.error("whatsapp template for %s not sent: status=%s code=%s", ref, e.status, e.code)
+
+
+Process = Callable[[InboxRow], Awaitable[None]]
+
+
+class Dispatcher:
+    """Works off the inbox and the outbox in the background: one task per citizen with work, at
+    most `workers` at once. Woken by the webhook; otherwise it looks again when the next retry is
+    due (at least every `poll_seconds`, for other instances sharing the database)."""
+
+    def __init__(
+        self, settings: DeliverySettings, state: WhatsAppState, sender: Sender, process: Process
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.sender = sender
+        self._process = process
+        self._task: Optional[asyncio.Task[None]] = None
+        self._stopping = False
+        self._active: Dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._slots = asyncio.Semaphore(max(settings.workers, 1))
+        sender.on_queued = self.wake
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start in the running event loop; picks up what an earlier run left in the inbox/outbox."""
+        if self.running:
+            return
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._slots = asyncio.Semaphore(max(self.settings.workers, 1))
+        self._stopping = False
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Cancel the work in progress (an unfinished turn stays in the inbox for the next start)."""
+        self._stopping = True
+        self.wake()
+        tasks = [t for t in (self._task, *self._active.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: Python 3.10's wait_for can swallow a cancellation; the flag ends the loop then.
+            await asyncio.wait(tasks, timeout=grace)
+        self._task = None
+        self._active.clear()
+        if tasks:
+            try:
+                await self.state.release_leases(self.sender.owner, self.settings.confirm_seconds)
+            except Exception as e:  # the leases then simply run out
+                log.warning("whatsapp leases not released: %s", type(e).__name__)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until nothing is left to do: inbox empty, every outgoing message sent or confirmed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._progress.clear()
+            if not self._active and await self.state.pending() == 0:
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not self.running:
+                raise TimeoutError("whatsapp delivery still busy")
+            self.wake()
+            await asyncio.wait_for(self._progress.wait(), remaining)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._pass()
+                wait = await self._wait_seconds()
+            except Exception as e:  # a database hiccup must not end delivery
+                log.error("whatsapp delivery pass failed: %s", type(e).__name__)
+                wait = self.settings.poll_seconds
+            self._progress.set()
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _pass(self) -> None:
+        await self.state.requeue_unconfirmed()
+        limit = 4 * max(self.settings.workers, 1)
+        for contact in await self.state.inbox_due_contacts(limit):
+            self._spawn(contact)
+        for contact in await self.state.outbox_due_contacts(limit):
+            self._spawn(contact)
+
+    async def _wait_seconds(self) -> float:
+        due = await self.state.next_due()
+        poll = self.settings.poll_seconds
+        if due is None:
+            return poll
+        # While tasks run, their end wakes the loop; a due row of theirs must not make it spin.
+        floor = 0.05 if self._active else 0.002
+        return min(poll, max(due - self.state.now(), floor))
+
+    def _spawn(self, contact: str) -> None:
+        if contact not in self._active:
+            self._active[contact] = asyncio.create_task(self._work(contact))
+
+    async def _work(self, contact: str) -> None:
+        try:
+            async with self._slots:
+                await self._drain_inbox(contact)
+                await self.sender.flush(contact)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.error("whatsapp delivery failed: %s", type(e).__name__)
+        finally:
+            self._active.pop(contact, None)
+            self._wake.set()
+            self._progress.set()
+
+    async def _drain_inbox(self, contact: str) -> None:
+        settings = self.settings
+        while True:
+            row = await self.state.claim_inbox_head(contact, settings.turn_lease, self.sender.owner)
+            if row is None:
+                return
+            try:
+                await self._process(row)
+            except NotReady:
+                await self.state.retry_inbound(row.id, settings.poll_seconds, count=False)
+                return
+            except Exception as e:
+                # The type only: an exception text may contain the message.
+                attempts = await self.state.retry_inbound(row.id, settings.backoff(row.attempts + 1))
+                if attempts >= settings.turn_attempts:
+                    await self.state.drop_inbound(row.id)
+                    log.error(
+                        "whatsapp message dropped after %s failed turns: %s", attempts, type(e).__name__
+                    )
+                else:
+                    log.warning("whatsapp turn failed (%s), tried again later", type(e).__name__)
+                return
+            # The replies of this turn go out before the next message of the citizen is read.
+            await self.sender.flush(contact)
