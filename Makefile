@@ -31,7 +31,7 @@ MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
 MODEL = models/intake-$(MODEL_HASH).tar.gz
 SPACY_DIR := models/spacy-nl
 
-.PHONY: help setup spacy train run test test-bot test-rasa test-nlu test-eval test-handover test-widget widget-setup bench nlu-compare lint clean
+.PHONY: help setup spacy train run test test-bot test-rasa test-nlu test-eval test-handover test-widget widget-setup bench bench-whatsapp nlu-compare lint clean
 
 help:
 	@echo "make run    - installeer, train (als nodig) en start de assistent"
@@ -130,7 +130,12 @@ test-handover:
 
 bench: train handover-setup
 	$(PY) -m bench.turns --model $(MODEL)
+	$(PY) -m bench.whatsapp_ack
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover bench; fi
+
+## WhatsApp webhook acknowledgement p50/p99 with a slow send API (no model needed)
+bench-whatsapp: setup
+	$(PY) -m bench.whatsapp_ack
 
 nlu-compare: spacy
 	$(PY) -m bot.evaluate --compare --out reports/nlu-compare --cache "$(CACHE)/nlu-eval"

@@ -1,0 +1,173 @@
+"""WhatsApp webhook acknowledgement latency while the send API is slow (issue 13).
+
+Starts the WhatsApp channel in a real Sanic server (as Rasa registers it) with a stand-in for Rasa
+that answers every message, and a local fake Graph API that takes `--api-latency` seconds per send.
+20 users send 5 messages each (100 signed webhooks, each user one after another, the users at the
+same time). Prints the p50/p99/max of the webhook's 200 (Meta: median at most 250 ms, under 1 %
+over 1 s), the time until every message was answered, and checks that every message was answered
+once and in order per user. Last line: `whatsapp_ack_p99_ms=<float>`. Only loopback traffic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List
+
+import aiohttp
+from aiohttp import web
+from rasa.core.channels.channel import UserMessage, register
+from sanic import Sanic
+
+from bot.channels.whatsapp import WhatsAppConfig, WhatsAppInput
+
+SECRET = "bench-secret"
+PHONE_NUMBER_ID = "1065"
+
+
+class EchoAgent:
+    """Rasa's place: answers each message through its output channel."""
+
+    def __init__(self) -> None:
+        self.received: Dict[str, List[str]] = {}
+
+    def is_ready(self) -> bool:
+        return True
+
+    async def handle_message(self, message: UserMessage) -> None:
+        self.received.setdefault(message.sender_id, []).append(message.text or "")
+        await message.output_channel.send_response(message.sender_id, {"text": f"Antwoord: {message.text}"})
+
+
+async def fake_graph(latency: float, delivered: Dict[str, List[str]]) -> "tuple[web.AppRunner, str]":
+    async def messages(request: web.Request) -> web.Response:
+        body = await request.json()
+        await asyncio.sleep(latency)
+        delivered.setdefault(body["to"], []).append(body["text"]["body"])
+        return web.json_response({"messages": [{"id": f"wamid.{uuid.uuid4().hex}"}]})
+
+    app = web.Application()
+    app.router.add_post("/v24.0/{phone_number_id}/messages", messages)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/v24.0"
+
+
+def webhook_body(wa_id: str, text: str) -> bytes:
+    message = {
+        "from": wa_id,
+        "id": f"wamid.{uuid.uuid4().hex}",
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": text},
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+        "messages": [message],
+    }
+    return json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"changes": [{"field": "messages", "value": value}]}],
+        }
+    ).encode()
+
+
+def percentile(values: List[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(users: int, per_user: int, latency: float, workers: int) -> int:
+    delivered: Dict[str, List[str]] = {}
+    runner, api_url = await fake_graph(latency, delivered)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = WhatsAppConfig(
+            app_secret=SECRET,
+            verify_token="v",
+            access_token="t",
+            phone_number_id=PHONE_NUMBER_ID,
+            api_url=api_url,
+            state_db=str(Path(tmp) / "whatsapp.db"),
+            workers=workers,
+        )
+        channel = WhatsAppInput(config)
+        app = Sanic(f"bench_{uuid.uuid4().hex[:8]}")
+        agent = EchoAgent()
+        app.ctx.agent = agent
+        register([channel], app, "/webhooks/")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/whatsapp/webhook"
+        server: Any = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        acks: List[float] = []
+        started = time.perf_counter()
+        async with aiohttp.ClientSession() as http:
+
+            async def user(wa_id: str) -> None:
+                for n in range(per_user):
+                    body = webhook_body(wa_id, f"bericht {n}")
+                    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                    t0 = time.perf_counter()
+                    async with http.post(url, data=body, headers={"X-Hub-Signature-256": signature}) as r:
+                        assert r.status == 200, r.status
+                    acks.append(time.perf_counter() - t0)
+
+            wa_ids = [f"3161000{n:04d}" for n in range(users)]
+            await asyncio.gather(*(user(w) for w in wa_ids))
+            all_acked = time.perf_counter() - started
+            await channel.dispatcher.wait_idle(timeout=600)
+            all_answered = time.perf_counter() - started
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+    await runner.cleanup()
+
+    expected = {w: [f"bericht {n}" for n in range(per_user)] for w in wa_ids}
+    correct = agent.received == expected and delivered == {
+        w: [f"Antwoord: {t}" for t in texts] for w, texts in expected.items()
+    }
+    over_1s = sum(1 for a in acks if a > 1.0)
+    print(f"whatsapp: {len(acks)} webhooks from {users} users, send API {latency * 1000:.0f} ms per message")
+    p50, p99 = statistics.median(acks) * 1000, percentile(acks, 0.99) * 1000
+    print(
+        f"  acknowledgement p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(acks) * 1000:.1f} ms, "
+        f"over 1 s: {over_1s} (Meta: p50 <= 250 ms, < 1 % over 1 s)"
+    )
+    print(f"  all acknowledged after {all_acked:.2f} s, all answered after {all_answered:.2f} s")
+    print(f"  every message answered once, in order per user: {'yes' if correct else 'NO'}")
+    print(f"whatsapp_ack_p50_ms={p50:.1f}")
+    print(f"whatsapp_ack_p99_ms={p99:.1f}")
+    return 0 if correct else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--per-user", type=int, default=5)
+    parser.add_argument("--api-latency", type=float, default=0.5, help="seconds per send at the fake API")
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(run(args.users, args.per_user, args.api_latency, args.workers)))
+
+
+if __name__ == "__main__":
+    main()
