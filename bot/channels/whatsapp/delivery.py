@@ -244,19 +244,25 @@ class Dispatcher:
         self._stopping = False
         self._task = asyncio.create_task(self._run())
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Cancel the work in progress (an unfinished turn stays in the inbox for the next start)."""
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the turns and sends in progress finish (at most `grace` seconds), take nothing new,
+        then give back the leases: what is left is picked up at the next start."""
         self._stopping = True
         self.wake()
-        tasks = [t for t in (self._task, *self._active.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        loop_task, self._task = self._task, None
+        if loop_task is not None:
+            loop_task.cancel()
             # Bounded: Python 3.10's wait_for can swallow a cancellation; the flag ends the loop then.
-            await asyncio.wait(tasks, timeout=grace)
-        self._task = None
+            await asyncio.wait([loop_task], timeout=grace)
+        working = list(self._active.values())
+        if working:
+            _, late = await asyncio.wait(working, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=grace)
         self._active.clear()
-        if tasks:
+        if loop_task is not None or working:
             try:
                 await self.state.release_leases(self.sender.owner, self.settings.confirm_seconds)
             except Exception as e:  # the leases then simply run out
@@ -312,7 +318,7 @@ class Dispatcher:
         return min(poll, max(due - self.state.now(), floor))
 
     def _spawn(self, contact: str) -> None:
-        if contact not in self._active:
+        if contact not in self._active and not self._stopping:
             self._active[contact] = asyncio.create_task(self._work(contact))
 
     async def _work(self, contact: str) -> None:
@@ -331,7 +337,7 @@ class Dispatcher:
 
     async def _drain_inbox(self, contact: str) -> None:
         settings = self.settings
-        while True:
+        while not self._stopping:
             row = await self.state.claim_inbox_head(contact, settings.turn_lease, self.sender.owner)
             if row is None:
                 return
