@@ -24,6 +24,7 @@ from bot.channels.whatsapp import (
     WhatsAppInput,
     WhatsAppOutput,
 )
+from bot.channels.whatsapp.channel import LONG_TEXT_NOTICE
 from bot.channels.whatsapp.format import (
     DEFAULT_BODY,
     LIST_BUTTON_TEXT,
@@ -227,15 +228,15 @@ async def test_malformed_signed_bodies_get_400(server: Server, raw: bytes) -> No
 
 
 async def test_huge_body_gets_413(server: Server) -> None:
-    raw = b'{"entry": [], "x": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    raw = b'{"entry": [], "x": "' + b"a" * (5 * 1024 * 1024) + b'"}'
     code, _ = await server.post_raw(raw, {"X-Hub-Signature-256": sign(raw)})
     assert code == 413
 
 
 async def test_huge_chunked_body_gets_413(server: Server) -> None:
     async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(3):
-            yield b"a" * (512 * 1024)
+        for _ in range(5):
+            yield b"a" * (1024 * 1024)
 
     code, _ = await server.post_raw(chunks(), {"X-Hub-Signature-256": "sha256=" + "0" * 64})
     assert code == 413
@@ -830,7 +831,7 @@ def test_split_text_never_exceeds_the_limit_and_loses_nothing() -> None:
 # -- the channel's own words -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [UNSUPPORTED_REPLY, DEFAULT_BODY])
+@pytest.mark.parametrize("text", [UNSUPPORTED_REPLY, DEFAULT_BODY, LONG_TEXT_NOTICE])
 def test_channel_texts_are_plain_dutch(text: str) -> None:
     """The same bar as tests/bot/test_taal.py: Flesch-Douma >= 50, sentences <= 20 words, "u"."""
     textstat.set_lang("nl")

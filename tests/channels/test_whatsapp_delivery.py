@@ -7,6 +7,7 @@ No test sleeps: each waits for the channel to settle (Server.settled) or for a c
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Dict, List
@@ -14,6 +15,7 @@ from typing import Dict, List
 import pytest
 
 from bot.channels.whatsapp import WhatsAppOutput
+from bot.channels.whatsapp.channel import LONG_TEXT_NOTICE
 from bot.channels.whatsapp.delivery import RATE_LIMIT_FACTOR
 from bot.channels.whatsapp.graph import RATE_LIMIT_CODES
 from tests.channels.conftest import StartServer
@@ -24,6 +26,7 @@ from tests.channels.helpers import (
     Server,
     envelope,
     graph_error,
+    status,
     text_message,
 )
 
@@ -255,3 +258,60 @@ async def test_the_fake_refuses_what_meta_refuses(output_server: Server, graph: 
 async def output_server(server: Server) -> Server:
     await open_window(server)
     return server
+
+
+# -- small defects (issue 13, item 6) --------------------------------------------------------------
+
+
+async def test_equal_button_titles_are_made_unique_so_meta_takes_the_message(
+    output_server: Server, graph: FakeGraph
+) -> None:
+    output = output_server.channel.get_output_channel()
+    await output.send_text_with_buttons(
+        WA_ID, "Klopt dat?", [{"title": "Ja", "payload": "/a"}, {"title": "Ja", "payload": "/b"}]
+    )
+    rows = [
+        {"title": f"Schulden{' regelen' if i == 2 else ''}", "payload": f"/s{i}"} for i in range(4)
+    ]
+    await output.send_text_with_buttons(WA_ID, "Waar gaat het over?", rows)
+    await output_server.settled()
+    assert graph.delivered_texts() == ["interactive", "interactive"]  # neither refused (131009)
+    buttons = graph.delivered[0]["interactive"]["action"]["buttons"]
+    assert [(b["reply"]["title"], b["reply"]["id"]) for b in buttons] == [("Ja", "/a"), ("Ja (2)", "/b")]
+    listed = graph.delivered[1]["interactive"]["action"]["sections"][0]["rows"]
+    assert [r["title"] for r in listed] == ["Schulden", "Schulden (2)", "Schulden regelen", "Schulden (3)"]
+
+
+async def test_errors_in_the_webhook_value_are_logged_with_their_codes(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.channels")
+    payload = envelope([text_message("hallo")])
+    payload["entry"][0]["changes"][0]["value"]["errors"] = [
+        {"code": 131051, "title": "Unsupported message type", "error_data": {"details": "x"}}
+    ]
+    code, _ = await server.post(payload)
+    assert code == 200 and server.agent.texts == ["hallo"]
+    assert any("131051" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+async def test_a_batch_over_1_mib_is_accepted(server: Server) -> None:
+    """Meta batches up to 3 MB; a 413 would make it send the same batch again for days."""
+    statuses = [status("delivered") for _ in range(5000)]
+    payload = envelope([text_message("na een grote batch")], statuses=statuses)
+    assert len(json.dumps(payload)) > 1024 * 1024
+    code, _ = await server.post(payload)
+    assert code == 200
+    assert server.agent.texts == ["na een grote batch"]
+
+
+async def test_a_text_over_4096_characters_is_not_cut_silently(
+    server: Server, graph: FakeGraph
+) -> None:
+    server.agent.reply = {"text": "Waar gaat uw vraag over?"}
+    long_text = "Ik heb een probleem met de huur. " * 200  # 6600 characters
+    await server.send(text_message(long_text))
+    [read] = server.agent.texts
+    assert len(read) <= 4096 and long_text.startswith(read)
+    assert long_text[len(read)] == " "  # cut between words
+    assert graph.delivered_texts() == [LONG_TEXT_NOTICE, "Waar gaat uw vraag over?"]

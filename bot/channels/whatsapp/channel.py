@@ -72,7 +72,7 @@ DEFAULT_HOLD_HOURS = 168.0
 
 # Bodies up to this size are read and thrown away after a 413, so an ordinary client sees the
 # answer; beyond it the connection is closed. 16 MB, as for Rasa's REST channel (bot/input_guard.py).
-DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
+DRAIN_LIMIT_BYTES = 4 * MAX_BODY_BYTES
 
 # What the citizen reads when they send something the bot cannot read (B1, "u"-form).
 UNSUPPORTED_REPLY = (
@@ -80,6 +80,11 @@ UNSUPPORTED_REPLY = (
     "Of kies 'Praat met medewerker'."
 )
 PERSON_BUTTON = {"title": "Praat met medewerker", "payload": "/medewerker"}
+# Said before the answer to a text longer than WhatsApp's 4096 characters (only its first part is read).
+LONG_TEXT_NOTICE = (
+    "Uw bericht is erg lang. Ik lees alleen het eerste deel. "
+    "Wilt u nog iets zeggen? Stuur dan een nieuw bericht."
+)
 
 # Rasa reads text that starts with "/" as an intent with entities. Only our own buttons may do that;
 # typed text must never be able to trigger e.g. a fake casemanager message.
@@ -424,6 +429,8 @@ class WhatsAppInput(InputChannel):
         except MalformedPayload as e:
             log.warning("whatsapp webhook refused: malformed payload (%s)", e)
             return response.text("malformed payload", status=400)
+        if parsed.error_codes:
+            log.warning("whatsapp webhook reports errors: codes=%s", sorted(set(parsed.error_codes)))
         if parsed.status_error_codes:
             log.info("whatsapp delivery failures reported: codes=%s", sorted(set(parsed.status_error_codes)))
         items = []
@@ -466,6 +473,9 @@ class WhatsAppInput(InputChannel):
         if released:
             await self.sender.flush(key)
         output = TurnOutput(self.state, self.sender)
+        if inbound.cut:
+            log.info("whatsapp text longer than WhatsApp's 4096 characters: first part read")
+            await output.send_text_message(inbound.sender, LONG_TEXT_NOTICE)
         if inbound.kind is Kind.UNSUPPORTED:
             log.info("whatsapp %s message answered with the 'please type' reply", inbound.wa_type)
             await output.send_text_with_buttons(inbound.sender, UNSUPPORTED_REPLY, [dict(PERSON_BUTTON)])

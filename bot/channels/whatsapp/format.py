@@ -50,6 +50,23 @@ def choices_from_buttons(buttons: Iterable[Dict[str, Any]]) -> List[Choice]:
     return choices
 
 
+def unique_titles(choices: Sequence[Choice], limit: int) -> List[Choice]:
+    """Titles as shown (cut to `limit`) made unique: Meta refuses a message with two equal button
+    titles (131009), and two rows "Schulden" cannot be told apart. A repeat gets " (2)", " (3)"."""
+    seen: Dict[str, int] = {}
+    result = []
+    for choice in choices:
+        title = shorten(choice.title, limit)
+        count = seen.get(title.casefold(), 0) + 1
+        seen[title.casefold()] = count
+        if count > 1:
+            suffix = f" ({count})"
+            title = shorten(choice.title, limit - len(suffix)) + suffix
+            seen[title.casefold()] = 1
+        result.append(Choice(title=title, payload=choice.payload))
+    return result
+
+
 def fits_reply_buttons(choices: Sequence[Choice]) -> bool:
     """Reply buttons only when every choice fits as it is; otherwise a list, so no title is cut."""
     return 0 < len(choices) <= MAX_BUTTONS and all(len(c.title) <= MAX_BUTTON_TITLE for c in choices)
@@ -132,6 +149,9 @@ def list_row(choice: Choice, row_id: str) -> Dict[str, Any]:
 def list_body(body: str, choices: Sequence[Choice], ids: Sequence[str]) -> Dict[str, Any]:
     """An interactive list message with one section (a section title is only needed for several)."""
     rows = [list_row(choice, row_id) for choice, row_id in zip(choices, ids, strict=True)]
+    titles = unique_titles([Choice(title=r["title"], payload="") for r in rows], MAX_ROW_TITLE)
+    for row, unique in zip(rows, titles, strict=True):
+        row["title"] = unique.title
     return {
         "type": "interactive",
         "interactive": {
@@ -166,6 +186,8 @@ def plan_choices(text: Optional[str], choices: Sequence[Choice]) -> ChoicePlan:
     and move text that does not fit in the interactive body into separate messages before it."""
     as_buttons = fits_reply_buttons(choices)
     shown = list(choices) if as_buttons else list(choices[:MAX_ROWS])
+    if as_buttons:
+        shown = unique_titles(shown, MAX_BUTTON_TITLE)
     full_text = (text or "").strip()
     overflow = [] if as_buttons else list(choices[MAX_ROWS:])
     if overflow:

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict, Iterator, List, Optional
 
+from bot.channels.whatsapp.format import split_text
 from privacy.sender_id import InvalidSenderId, check_sender_id
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-MAX_BODY_BYTES = 1024 * 1024
+# Meta documents webhook payloads of up to 3 MB (a batch of many messages). A larger limit than
+# that: a signed batch answered with 413 would be sent again by Meta for days.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_TEXT_CHARS = 4096
 MAX_SENDER_CHARS = 64
 
@@ -55,6 +58,7 @@ class Inbound:
     title: str = ""
     timestamp: Optional[float] = None
     phone_number_id: Optional[str] = None
+    cut: bool = False  # the text was longer than MAX_TEXT_CHARS; `text` is its first part
 
     def to_dict(self) -> Dict[str, Any]:
         """As stored in the inbox (JSON)."""
@@ -67,6 +71,7 @@ class Inbound:
             "title": self.title,
             "timestamp": self.timestamp,
             "phone_number_id": self.phone_number_id,
+            "cut": self.cut,
         }
 
     @classmethod
@@ -79,6 +84,8 @@ class Parsed:
     messages: List[Inbound] = field(default_factory=list)
     statuses: int = 0
     status_error_codes: List[int] = field(default_factory=list)
+    # value.errors: problems Meta reports about the account or the webhook itself (codes only)
+    error_codes: List[int] = field(default_factory=list)
     # idempotency keys (biz_opaque_callback_data) of our messages that Meta sent, delivered or read
     sent_keys: List[str] = field(default_factory=list)
     skipped: int = 0
@@ -146,6 +153,7 @@ def parse(payload: Dict[str, Any]) -> Parsed:
 
 def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
     phone_number_id = _str(_dict(value.get("metadata")).get("phone_number_id")) or None
+    parsed.error_codes += [e["code"] for e in _dicts(value.get("errors")) if isinstance(e.get("code"), int)]
     for status in _dicts(value.get("statuses")):
         parsed.statuses += 1
         key = _str(status.get("biz_opaque_callback_data"))
@@ -198,8 +206,12 @@ def read_message(message: Dict[str, Any], phone_number_id: Optional[str]) -> Opt
     }
     content = _dict(message.get(wa_type))
     if wa_type == "text":
-        text = _text(content.get("body")).strip()[:MAX_TEXT_CHARS]
-        return Inbound(kind=Kind.TEXT if text else Kind.IGNORED, text=text, **base)
+        text = _text(content.get("body")).strip()
+        cut = len(text) > MAX_TEXT_CHARS
+        if cut:
+            # The first part, ended between paragraphs, sentences or words (never mid-word if avoidable).
+            text = split_text(text, MAX_TEXT_CHARS)[0]
+        return Inbound(kind=Kind.TEXT if text else Kind.IGNORED, text=text, cut=cut, **base)
     if wa_type == "interactive":
         return _interactive(content, base)
     if wa_type == "button":
