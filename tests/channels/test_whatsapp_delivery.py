@@ -10,11 +10,12 @@ import asyncio
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
-from bot.channels.whatsapp import WhatsAppOutput
+from bot.channels.whatsapp import WhatsAppConfig, WhatsAppInput, WhatsAppOutput
 from bot.channels.whatsapp.channel import LONG_TEXT_NOTICE
 from bot.channels.whatsapp.delivery import RATE_LIMIT_FACTOR
 from bot.channels.whatsapp.graph import RATE_LIMIT_CODES
@@ -315,3 +316,13 @@ async def test_a_text_over_4096_characters_is_not_cut_silently(
     assert len(read) <= 4096 and long_text.startswith(read)
     assert long_text[len(read)] == " "  # cut between words
     assert graph.delivered_texts() == [LONG_TEXT_NOTICE, "Waar gaat uw vraag over?"]
+
+
+async def test_without_settings_the_channel_starts_no_delivery_and_no_database(tmp_path: Path) -> None:
+    database = tmp_path / "whatsapp.db"
+    server = await Server(WhatsAppInput(WhatsAppConfig(state_db=str(database)))).start()
+    try:
+        assert not server.channel.dispatcher.running
+    finally:
+        await server.stop()
+    assert not database.exists()

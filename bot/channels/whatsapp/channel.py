@@ -387,9 +387,11 @@ class WhatsAppInput(InputChannel):
         on_erase(self.forget)
 
         async def start(app: Any, *_: Any) -> None:
-            # Messages and sends an earlier run left behind are picked up now.
+            # Messages and sends an earlier run left behind are picked up now. Without any setting
+            # nothing can arrive or go out: the state database is then not touched at all.
             self._app = app
-            self.dispatcher.start()
+            if self.config.app_secret or self.config.can_send:
+                self.dispatcher.start()
 
         async def close(*_: Any) -> None:
             forget_hook(self.forget)
