@@ -13,7 +13,7 @@ from typing import Iterator, List, Tuple
 
 import pytest
 import sqlalchemy as sa
-from rasa.core.tracker_store import TrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -213,3 +213,127 @@ def test_a_false_or_missing_marker_never_erases(domain: Domain) -> None:
     assert not ts.wants_erasure(conversation("x", domain, SlotSet(ts.ERASE_SLOT, False)))
     assert not ts.wants_erasure(conversation("x", domain, SlotSet(ts.ERASE_SLOT, "true")))
     assert ts.wants_erasure(conversation("x", domain, SlotSet(ts.ERASE_SLOT, True)))
+
+
+def _start() -> List[Event]:
+    return [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+
+
+async def _erase_via_chat(store: TrackerStore, sender: str) -> None:
+    """The citizen's own erasure: the erasure turn sets the slot on the loaded tracker."""
+    tracker = await store.retrieve(sender)
+    assert tracker is not None
+    for event in [
+        *turn("verwijder mijn gegevens", "Uw gegevens zijn verwijderd."),
+        SlotSet(ts.ERASE_SLOT, True),
+    ]:
+        tracker.update(event)
+    await store.save(tracker)
+
+
+async def test_a_second_writer_holding_a_copy_cannot_write_the_erased_conversation_back(
+    store: TrackerStore, domain: Domain
+) -> None:
+    """Today's failure, made deterministic: writer B loads the conversation, the erasure runs, then B
+    saves its copy (with a turn of its own, e.g. a casemanager's trigger_intent)."""
+    burger = conversation("burger-e", domain, *_start(), *turn("ik heb schulden bij het CJIB", "Klopt dat?"))
+    await store.save(burger)
+    # a second session, so the copy below holds only the latest session (as Rasa loads it)
+    for event in [*_start(), *turn("ik wil een medewerker", "U staat in de wachtrij")]:
+        burger.update(event)
+    await store.save(burger)
+
+    second_writer = await store.retrieve("burger-e")  # loaded before the erasure ...
+    full_copy = await store.retrieve_full_tracker("burger-e")
+    assert second_writer is not None and full_copy is not None
+
+    await _erase_via_chat(store, "burger-e")
+    assert stored(store, "burger-e") == 0
+
+    for copy in (second_writer, full_copy):  # ... and saved after it
+        for event in turn("EXTERNAL: medewerker_bericht", "Sanne: ik kijk even mee"):
+            copy.update(event)
+        await store.save(copy)
+        assert stored(store, "burger-e") == 0
+    assert await store.retrieve("burger-e") is None
+
+    # the citizen can start again: a new conversation is stored normally, and an old copy still is not
+    fresh = conversation("burger-e", domain, *_start(), *turn("hallo", "Welkom!"))
+    await store.save(fresh)
+    rows = stored(store, "burger-e")
+    assert rows == len(fresh.events)
+    await store.save(second_writer)
+    assert stored(store, "burger-e") == rows
+    again = await store.retrieve("burger-e")
+    assert again is not None
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["hallo"]
+
+
+async def test_a_copy_written_while_the_erasure_ran_is_taken_back(
+    store: TrackerStore, domain: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race on two instances: B checks for a tombstone (none yet), the erasure commits, B writes."""
+    burger = conversation("burger-f", domain, *_start(), *turn("hallo", "Welkom!"))
+    await store.save(burger)
+    copy = await store.retrieve("burger-f")
+    assert copy is not None
+    copy.update(UserUttered("EXTERNAL: wachtrij_update", {"name": "wachtrij_update", "confidence": 1.0}))
+
+    checks = {"n": 0}
+    real_check = store._erased_copy  # type: ignore[attr-defined]
+
+    def first_check_before_the_erasure(tracker: DialogueStateTracker) -> bool:
+        checks["n"] += 1
+        return False if checks["n"] == 1 else bool(real_check(tracker))
+
+    await _erase_via_chat(store, "burger-f")
+    monkeypatch.setattr(store, "_erased_copy", first_check_before_the_erasure)
+    await store.save(copy)
+    assert checks["n"] == 2
+    assert stored(store, "burger-f") == 0
+
+
+async def test_a_copy_written_by_a_writer_that_ignores_tombstones_is_removed_on_load(
+    store: TrackerStore, domain: Domain
+) -> None:
+    burger = conversation("burger-g", domain, *_start(), *turn("hallo", "Welkom!"))
+    await store.save(burger)
+    copy = await store.retrieve("burger-g")
+    await _erase_via_chat(store, "burger-g")
+    await SQLTrackerStore.save(store, copy)  # e.g. an old instance without this store
+    assert stored(store, "burger-g") > 0
+    assert await store.retrieve("burger-g") is None
+    assert stored(store, "burger-g") == 0
+
+
+async def test_a_trigger_from_outside_cannot_start_an_erased_conversation_again(
+    store: TrackerStore, domain: Domain
+) -> None:
+    """A queue update the handover service sent just before the case was erased arrives after it."""
+    await store.save(conversation("burger-h", domain, *_start(), *turn("hallo", "Welkom!")))
+    await _erase_via_chat(store, "burger-h")
+    late = conversation(
+        "burger-h",
+        domain,
+        *_start(),
+        UserUttered("EXTERNAL: wachtrij_update", {"name": "wachtrij_update", "confidence": 1.0}),
+        BotUttered("U bent nu nummer 2 in de wachtrij."),
+    )
+    await store.save(late)
+    assert stored(store, "burger-h") == 0
+    # what the citizen types is a new conversation, stored as always
+    await store.save(conversation("burger-h", domain, *_start(), *turn("nieuwe vraag", "Welkom!")))
+    assert stored(store, "burger-h") == 6
+
+
+async def test_the_tombstone_holds_no_sender_id(store: TrackerStore, domain: Domain) -> None:
+    sender = "+31612345678"
+    await store.save(conversation(sender, domain, *_start(), *turn("hallo", "Welkom!")))
+    await _erase_via_chat(store, sender)
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(sa.text("SELECT * FROM erased_conversations")).mappings().all()
+    assert rows, "the erasure left no tombstone"
+    for row in rows:
+        assert set(row) == {"id", "sender_bucket", "session_start", "erased_at"}
+        assert len(row["sender_bucket"]) == 4 and sender not in str(dict(row))
+    assert len({r["sender_bucket"] for r in rows}) == 1

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, or_, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, insert, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -33,7 +35,27 @@ _events = Table(
     Column("id", Integer, primary_key=True),
     Column("sender_id", String(255), nullable=False),
     Column("timestamp", Float),
+    Column("type_name", String(255)),
+    Column("action_name", String(255)),
 )
+
+# The tombstones of erased conversations, shared with the bot's tracker store
+# (bot/tracker_store.py, TOMBSTONES: keep both in step). A copy of the conversation that another
+# writer still holds contains one of these session start times and is then never written back.
+# Only 4 hex digits of SHA-256(sender id) are kept: they point at nobody.
+_tombstones = Table(
+    "erased_conversations",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("sender_bucket", String(4), nullable=False, index=True),
+    Column("session_start", Float, nullable=False),
+    Column("erased_at", Float, nullable=False),
+)
+
+
+def sender_bucket(sender_id: str) -> str:
+    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()[:4]
+
 
 # Sender ids per statement: far below the bound-parameter limits of SQLite and asyncpg, and
 # small enough that a batch holds the handover connection (one, on SQLite) only briefly.
@@ -89,7 +111,8 @@ def _tracker_errors() -> Iterator[None]:
 
 
 async def delete_conversation(url: str, sender_id: str) -> int:
-    """Delete every stored event of ``sender_id``; returns how many rows were deleted.
+    """Delete every stored event of ``sender_id`` and leave its tombstone; returns how many rows
+    were deleted.
 
     Idempotent: a second call deletes nothing and returns 0.
     """
@@ -97,7 +120,27 @@ async def delete_conversation(url: str, sender_id: str) -> int:
     try:
         with _tracker_errors():
             async with engine.begin() as conn:
+                await conn.run_sync(_tombstones.metadata.create_all)
+                first = select(func.min(_events.c.timestamp)).where(_events.c.sender_id == sender_id)
+                starts = await conn.scalars(
+                    select(_events.c.timestamp).where(
+                        _events.c.sender_id == sender_id,
+                        or_(
+                            _events.c.type_name == "session_started",
+                            _events.c.action_name == "action_session_start",
+                            _events.c.timestamp == first.scalar_subquery(),
+                        ),
+                    )
+                )
+                marks = sorted({float(t) for t in starts if t is not None})
                 result = await conn.execute(delete(_events).where(_events.c.sender_id == sender_id))
+                if marks:
+                    now = time.time()
+                    bucket = sender_bucket(sender_id)
+                    await conn.execute(
+                        insert(_tombstones),
+                        [{"sender_bucket": bucket, "session_start": m, "erased_at": now} for m in marks],
+                    )
                 return int(result.rowcount or 0)
     finally:
         await engine.dispose()

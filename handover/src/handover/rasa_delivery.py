@@ -81,6 +81,13 @@ async def drain_once(
     batch = await _lease_batch(sessionmaker)
     if not batch:
         return 0
+    # An erasure may have deleted leased messages since: never deliver those (the bot would
+    # start the erased conversation again).
+    async with sessionmaker() as session:
+        present = set(
+            await session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_([m.id for m in batch])))
+        )
+    batch = [m for m in batch if m.id in present]
     errors = await asyncio.gather(*(_deliver(rasa, m) for m in batch))
     now = utcnow()
     sent = [m.id for m, error in zip(batch, errors, strict=False) if error is None]
@@ -103,7 +110,9 @@ async def drain_once(
         for msg, error in zip(batch, errors, strict=False):
             if error is None:
                 continue
-            row = await session.get_one(OutboxMessage, msg.id)
+            row = await session.get(OutboxMessage, msg.id)
+            if row is None:  # erased while it was being delivered
+                continue
             row.lease_until = None
             row.attempts += 1
             row.last_error = error

@@ -6,6 +6,8 @@ Rasa's own SQLTrackerStore, so the erasure tests work on the real schema.
     python rasa_tracker.py save-aged URL NOW SENDER=DAYS[/LAST_DAYS]...
         # the same conversation, its events DAYS days before NOW (epoch seconds), the last one
         # LAST_DAYS days before NOW when given; then read
+    Prefix a command with "erasing-" to use the bot's own store (bot/tracker_store.py, which
+    keeps erased conversations erased) instead of Rasa's plain one; needs the repo on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ def conversation(first: float | None = None, last: float | None = None) -> list[
 
 
 async def main(command: str, url: str, senders: list[str]) -> None:
-    store = SQLTrackerStore(Domain.empty(), host=url)  # a full URL in `host`, as endpoints.yml does
+    store_class = SQLTrackerStore
+    if command.startswith("erasing-"):
+        from bot.tracker_store import ErasingSQLTrackerStore
+
+        store_class, command = ErasingSQLTrackerStore, command.removeprefix("erasing-")
+    store = store_class(Domain.empty(), host=url)  # a full URL in `host`, as endpoints.yml does
     if command == "save":
         for sender in senders:
             await store.save(DialogueStateTracker.from_events(sender, conversation()))

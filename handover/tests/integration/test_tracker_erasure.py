@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -40,7 +41,12 @@ def rasa(command: str, url: str, *senders: str) -> dict[str, int]:
         pytest.skip(
             f"the bot's virtual environment ({BOT_PYTHON}) is missing: run `make setup` at the repo root"
         )
-    env = {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "RASA_TELEMETRY_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     done = subprocess.run(
         [str(BOT_PYTHON), str(RASA_SCRIPT), command, url, *senders],
         capture_output=True,
@@ -109,6 +115,28 @@ async def test_teamleader_erasure_deletes_the_rasa_conversation(
     assert rasa("read", tracker_url, ERASE, KEEP) == {ERASE: 0, KEEP: 4}
     assert (await client.get(f"/zaken/{ref}")).status == 404
     assert (await client.get(f"/zaken/{kept}")).status == 200
+
+
+async def test_a_copy_held_elsewhere_is_not_written_back_after_erasure_by_reference(
+    client_factory: Callable[..., Awaitable[Client]], tracker_url: str
+) -> None:
+    """A Rasa instance that loaded the conversation before the team leader erased it saves its copy
+    afterwards: the tombstone left by this service stops the bot's store from writing it back."""
+    now = str(time.time())
+    assert rasa("save-aged", tracker_url, now, f"{ERASE}=1", f"{KEEP}=1") == {ERASE: 4, KEEP: 4}
+    client = await client_factory(tracker_db_url=tracker_url)
+    await add_user(client.app[sessionmaker_key], "lead", role=Role.TEAMLEIDER)
+    ref = (await create_case(client, ERASE))["reference"]
+    token = await login(client, "lead")
+    done = await client.post(f"/zaken/{ref}/verwijderen", data={"csrf_token": token, "bevestig": ref})
+    assert done.status == 200, await done.text()
+
+    # the same events, same times: the copy the other instance held
+    assert rasa("erasing-save-aged", tracker_url, now, f"{ERASE}=1") == {ERASE: 0}
+    # written back by a store that knows no tombstones: the bot's store removes it when it loads it
+    assert rasa("save-aged", tracker_url, now, f"{ERASE}=1") == {ERASE: 4}
+    assert rasa("erasing-read", tracker_url, ERASE, KEEP) == {ERASE: 0, KEEP: 4}
+    assert rasa("read", tracker_url, ERASE) == {ERASE: 0}
 
 
 def run_cli(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
