@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from tools.supervisor import Supervisor
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
@@ -63,6 +65,8 @@ class Stack:
     extra_env: Dict[str, str] = field(default_factory=dict)
     endpoints: Path = ROOT / "endpoints.yml"
     host: str = "127.0.0.1"
+    # `make run` passes its supervisor (tools/supervisor.py): children that end with it.
+    supervisor: Optional[Supervisor] = None
     processes: List[subprocess.Popen[bytes]] = field(default_factory=list)
     named: Dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -99,11 +103,16 @@ class Stack:
         log = self.workdir / f"{name}.log"
         # Logs hold no personal data (privacy/logs.py), but still: readable by this user only.
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        process = subprocess.Popen(  # append: a restarted process keeps the log of its predecessor
-            args, cwd=ROOT, env={**self.env(), **(secrets_env or {})}, stdout=fd,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        os.close(fd)
+        env = {**self.env(), **(secrets_env or {})}
+        try:  # append: a restarted process keeps the log of its predecessor
+            if self.supervisor is not None:
+                process = self.supervisor.spawn(args, env=env, cwd=ROOT, stdout=fd)
+            else:
+                process = subprocess.Popen(
+                    args, cwd=ROOT, env=env, stdout=fd, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        finally:
+            os.close(fd)
         self.processes.append(process)
         self.named[name] = process
         return process
@@ -122,8 +131,15 @@ class Stack:
         """Start the action server and wait until it answers."""
         process = self._spawn(
             "actions",
-            [str(PYTHON), "-m", "bot.action_server", "--actions", "bot.actions",
-             "--port", str(self.actions_port)],
+            [
+                str(PYTHON),
+                "-m",
+                "bot.action_server",
+                "--actions",
+                "bot.actions",
+                "--port",
+                str(self.actions_port),
+            ],
         )
         wait_for(f"{self.actions_url}/health", timeout, process, self.workdir / "actions.log")
 
@@ -133,10 +149,23 @@ class Stack:
         process = self._spawn(
             "rasa",
             [
-                str(PYTHON), "-m", "bot.server", "run", "--model", str(self.model), "--enable-api",
-                "--interface", self.host, "--port", str(self.rasa_port),
-                "--endpoints", str(self.endpoints), "--credentials", str(ROOT / "credentials.yml"),
-                "--cors", "*",
+                str(PYTHON),
+                "-m",
+                "bot.server",
+                "run",
+                "--model",
+                str(self.model),
+                "--enable-api",
+                "--interface",
+                self.host,
+                "--port",
+                str(self.rasa_port),
+                "--endpoints",
+                str(self.endpoints),
+                "--credentials",
+                str(ROOT / "credentials.yml"),
+                "--cors",
+                "*",
             ],
             secrets_env={"RASA_TOKEN": self.token},
         )
