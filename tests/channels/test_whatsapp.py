@@ -24,7 +24,6 @@ from bot.channels.whatsapp import (
     WhatsAppInput,
     WhatsAppOutput,
 )
-from bot.channels.whatsapp.channel import LONG_TEXT_NOTICE
 from bot.channels.whatsapp.format import (
     DEFAULT_BODY,
     LIST_BUTTON_TEXT,
@@ -40,6 +39,7 @@ from bot.channels.whatsapp.format import (
     shorten,
     split_text,
 )
+from bot.channels.whatsapp.texts import TEXTS
 from tests.bot.helpers import as_rasa_sends, domain
 from tests.channels.conftest import StartServer
 from tests.channels.helpers import (
@@ -364,7 +364,13 @@ async def test_message_for_another_business_number_is_ignored(server: Server) ->
 # -- media -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(MEDIA))
+# A photo, video or document with a caption: the caption is read (test_whatsapp_status.py).
+WITHOUT_CAPTION = sorted(
+    k for k, (_, content) in MEDIA.items() if not isinstance(content, dict) or "caption" not in content
+)
+
+
+@pytest.mark.parametrize("kind", WITHOUT_CAPTION)
 async def test_media_gets_the_dutch_reply_and_never_reaches_nlu(
     server: Server, graph: FakeGraph, kind: str
 ) -> None:
@@ -831,7 +837,7 @@ def test_split_text_never_exceeds_the_limit_and_loses_nothing() -> None:
 # -- the channel's own words -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [UNSUPPORTED_REPLY, DEFAULT_BODY, LONG_TEXT_NOTICE])
+@pytest.mark.parametrize("text", [*sorted(set(TEXTS.values()) - {PERSON_BUTTON["title"]}), DEFAULT_BODY])
 def test_channel_texts_are_plain_dutch(text: str) -> None:
     """The same bar as tests/bot/test_taal.py: Flesch-Douma >= 50, sentences <= 20 words, "u"."""
     textstat.set_lang("nl")

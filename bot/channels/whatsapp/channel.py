@@ -35,6 +35,8 @@ from bot.channels.whatsapp.delivery import (
     Dispatcher,
     NotReady,
     Sender,
+    meta_of,
+    with_meta,
 )
 from bot.channels.whatsapp.format import (
     MAX_TEXT,
@@ -45,7 +47,9 @@ from bot.channels.whatsapp.format import (
     text_body,
 )
 from bot.channels.whatsapp.graph import GraphClient, GraphConfig
+from bot.channels.whatsapp.handover_notice import CaseNotifier, HandoverTarget
 from bot.channels.whatsapp.store import PAYLOAD_TOKEN_PREFIX, InboxRow, WhatsAppState
+from bot.channels.whatsapp.texts import TEXTS
 from bot.channels.whatsapp.webhook import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
@@ -57,7 +61,8 @@ from bot.channels.whatsapp.webhook import (
     signature_valid,
     token_matches,
 )
-from bot.payloads import plain_text
+from bot.payloads import MODE, STAFF_MESSAGE, plain_text, structured
+from bot.settings import BotSettings
 from bot.tracker_store import forget_hook, on_erase
 
 log = logging.getLogger(__name__)
@@ -74,17 +79,25 @@ DEFAULT_HOLD_HOURS = 168.0
 # answer; beyond it the connection is closed. 16 MB, as for Rasa's REST channel (bot/input_guard.py).
 DRAIN_LIMIT_BYTES = 4 * MAX_BODY_BYTES
 
-# What the citizen reads when they send something the bot cannot read (B1, "u"-form).
-UNSUPPORTED_REPLY = (
-    "Ik kan nog geen spraakberichten, foto's of bestanden lezen. Typ uw vraag in een bericht. "
-    "Of kies 'Praat met medewerker'."
-)
-PERSON_BUTTON = {"title": "Praat met medewerker", "payload": "/medewerker"}
+# The channel's own words (B1, "u"-form) are in teksten.yml (texts.py).
+# What the citizen reads when they send something the bot cannot read.
+UNSUPPORTED_REPLY = TEXTS["niet_leesbaar"]
+PERSON_BUTTON = {"title": TEXTS["knop_medewerker"], "payload": "/medewerker"}
 # Said before the answer to a text longer than WhatsApp's 4096 characters (only its first part is read).
-LONG_TEXT_NOTICE = (
-    "Uw bericht is erg lang. Ik lees alleen het eerste deel. "
-    "Wilt u nog iets zeggen? Stuur dan een nieuw bericht."
-)
+LONG_TEXT_NOTICE = TEXTS["lang_bericht"]
+# Said before the answer to the caption of a photo, video or document (the file is not read).
+CAPTION_NOTICE = TEXTS["alleen_bijschrift"]
+# Said before the answer to an edited message (its new text is read as a new message).
+EDITED_NOTICE = TEXTS["aangepast_bericht"]
+# The answer to a tap on the template's button when no message waits any more.
+NOTHING_HELD_REPLY = TEXTS["geen_bericht_klaar"]
+# Several photos or files sent at once get the "cannot read this" note once: not again within this
+# many seconds (store.finish_inbound).
+MEDIA_NOTE = "media"
+MEDIA_NOTE_PAUSE = 120.0
+# Messages of a case (sent through trigger_intent) whose failure the handover service is told about:
+# the casemanager's words, the closing of the case and its next steps. Not the queue notices.
+_NOTIFY_MODES = frozenset({"closed"})
 
 # Rasa reads text that starts with "/" as an intent with entities. Only our own buttons may do that;
 # typed text must never be able to trigger e.g. a fake casemanager message.
@@ -123,10 +136,15 @@ class WhatsAppConfig:
     confirm_seconds: float = 60.0
     workers: int = 4
     poll_seconds: float = 1.0
+    # The handover service (HANDOVER_URL, HANDOVER_SHARED_SECRET, as for the actions): told when a
+    # message of a case cannot be delivered (handover_notice.py).
+    handover_url: Optional[str] = None
+    handover_secret: Optional[str] = None
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "WhatsAppConfig":
         creds = dict(credentials or {})
+        handover = BotSettings.from_env()
         hold = _setting(creds, "hold_hours", str(DEFAULT_HOLD_HOURS)) or "0"
         try:
             hold_hours = max(float(hold), 0.0)
@@ -144,6 +162,8 @@ class WhatsAppConfig:
             state_db=_setting(creds, "state_db", DEFAULT_STATE_DB) or DEFAULT_STATE_DB,
             hold_hours=hold_hours,
             workers=_positive_int(_setting(creds, "workers", "4"), "WHATSAPP_WORKERS"),
+            handover_url=handover.handover_url,
+            handover_secret=handover.handover_secret,
         )
 
     @property
@@ -160,6 +180,11 @@ class WhatsAppConfig:
             timeout=self.send_timeout,
         )
 
+    def handover(self) -> Optional[HandoverTarget]:
+        if not self.handover_url or not self.handover_secret:
+            return None
+        return HandoverTarget(self.handover_url, self.handover_secret)
+
     def delivery(self) -> DeliverySettings:
         return DeliverySettings(
             template_name=self.template_name,
@@ -172,6 +197,7 @@ class WhatsAppConfig:
             send_lease=self.send_timeout * self.send_attempts + 30.0,
             workers=self.workers,
             poll_seconds=self.poll_seconds,
+            notify_handover=self.handover() is not None,
         )
 
 
@@ -214,6 +240,9 @@ class WhatsAppOutput(OutputChannel):
     def __init__(self, state: WhatsAppState, sender: Sender) -> None:
         self.state = state
         self.sender = sender
+        # What the next messages are, for the handover service when they cannot be delivered
+        # (delivery.META); only outside a citizen's turn (trigger_intent: messages of a case).
+        self._meta: Dict[str, Any] = {"case": True, "kind": "text"}
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         for part in split_text(text or "", MAX_TEXT):
@@ -259,7 +288,11 @@ class WhatsAppOutput(OutputChannel):
             return
         text = plain_text(json_message)
         if text:
-            await self.send_text_message(recipient_id, text)
+            before, self._meta = self._meta, _case_meta(json_message)
+            try:
+                await self.send_text_message(recipient_id, text)
+            finally:
+                self._meta = before
         else:
             log.debug("whatsapp: custom payload for another channel skipped")
 
@@ -268,7 +301,7 @@ class WhatsAppOutput(OutputChannel):
         message through trigger_intent) this returns when the message is stored: a send that has
         to wait (Meta down, rate limit) is retried in the background and never makes the caller
         send it again (no second copy of part 1 when part 2 waits)."""
-        await self.sender.put(recipient_id, [body])
+        await self.sender.put(recipient_id, [with_meta(body, **self._meta) if self._meta else body])
         await self.sender.flush(self.sender.key(recipient_id))
 
     async def _choice_id(self, payload: str, limit: int) -> str:
@@ -287,12 +320,49 @@ class TurnOutput(WhatsAppOutput):
         super().__init__(state, sender)
         self.collected: List[Dict[str, Any]] = []
         self.collecting = True
+        self._meta = {}  # the bot's answer to the citizen: no message of a case
 
     async def _deliver(self, recipient_id: str, body: Dict[str, Any]) -> None:
         if self.collecting:
-            self.collected.append(body)
+            # A reply in a citizen's turn is no message of a case; only a note is marked.
+            note = self._meta.get("note")
+            self.collected.append(with_meta(body, note=note) if note else body)
         else:
             await super()._deliver(recipient_id, body)
+
+    async def note(self, recipient_id: str, text: str, name: str, with_person_button: bool = False) -> None:
+        """One of the channel's notes, said at most once per MEDIA_NOTE_PAUSE (finish_inbound)."""
+        before, self._meta = self._meta, {"note": name}
+        try:
+            if with_person_button:
+                await self.send_text_with_buttons(recipient_id, text, [dict(PERSON_BUTTON)])
+            else:
+                await self.send_text_message(recipient_id, text)
+        finally:
+            self._meta = before
+
+    def notes(self) -> Dict[int, Any]:
+        """Index of each collected note → (its name, its pause), for finish_inbound."""
+        found = {}
+        for index, body in enumerate(self.collected):
+            name = meta_of(body).get("note")
+            if isinstance(name, str):
+                found[index] = (name, MEDIA_NOTE_PAUSE)
+        return found
+
+
+def _case_meta(json_message: Dict[str, Any]) -> Dict[str, Any]:
+    """What a live-chat message is, for the handover service when it cannot be delivered: the
+    casemanager's words (with a hash of the text, so the service can name the message without
+    the bot sending the text back), or a mode change (only closing is reported)."""
+    data = structured(json_message) or {}
+    if data.get("type") == STAFF_MESSAGE:
+        text = data.get("text") if isinstance(data.get("text"), str) else ""
+        sha = hashlib.sha256(str(text).strip().encode("utf-8")).hexdigest()
+        return {"case": True, "kind": STAFF_MESSAGE, "sha": sha}
+    if data.get("type") == MODE:
+        return {"case": data.get("mode") in _NOTIFY_MODES, "kind": MODE}
+    return {"case": True, "kind": "text"}
 
 
 def _attachment_link(attachment: Union[Text, Dict[str, Any]]) -> Optional[str]:
@@ -335,7 +405,14 @@ class WhatsAppInput(InputChannel):
         self.graph = graph or GraphClient(config.graph())
         self.ids = ContactIds(config.app_secret)
         self.sender = Sender(config.delivery(), self.state, self.graph, self.ids.key, self.ids.ref)
-        self.dispatcher = Dispatcher(config.delivery(), self.state, self.sender, self._process)
+        self.notifier = CaseNotifier(self.state, config.handover())
+        self.dispatcher = Dispatcher(
+            config.delivery(),
+            self.state,
+            self.sender,
+            self._process,
+            self.notifier.flush if self.notifier.enabled else None,
+        )
         self._on_new_message: Optional[OnNewMessage] = None
         self._app: Any = None
         self._warn_missing_settings()
@@ -446,12 +523,12 @@ class WhatsAppInput(InputChannel):
             message = None if inbound.kind is Kind.IGNORED else inbound.to_dict()
             items.append((inbound.message_id, self.ids.key(inbound.sender), message))
         # Not stored means not acknowledged: a 500 makes Meta send the payload again later.
-        if parsed.sent_keys:
-            await self.state.confirm_outbound(parsed.sent_keys)
+        if parsed.reports:
+            await self.sender.statuses(parsed.reports)
         stored = await self.state.enqueue_inbound(items) if items else 0
         if stored < sum(1 for _, _, m in items if m is not None):
             log.info("whatsapp duplicate message ignored")
-        if stored or parsed.sent_keys:
+        if stored or parsed.reports:
             self.dispatcher.wake()
         # Always 200 for a signed payload: Meta would otherwise resend it for days.
         return response.json({"status": "ok"})
@@ -478,11 +555,25 @@ class WhatsAppInput(InputChannel):
         if inbound.cut:
             log.info("whatsapp text longer than WhatsApp's 4096 characters: first part read")
             await output.send_text_message(inbound.sender, LONG_TEXT_NOTICE)
-        if inbound.kind is Kind.UNSUPPORTED:
+        read = True  # the text goes to Rasa
+        if inbound.kind is Kind.TEMPLATE_REPLY:
+            # A tap on the template asks for the held messages (now on their way); with nothing
+            # held it is no question for NLU ("Bericht lezen" would get "Sorry, ...").
+            read = False
+            if not released:
+                log.info("whatsapp template button tapped with nothing held")
+                await output.send_text_with_buttons(inbound.sender, NOTHING_HELD_REPLY, [dict(PERSON_BUTTON)])
+        elif inbound.edited:
+            log.info("whatsapp edited message read as a new message")
+            await output.send_text_message(inbound.sender, EDITED_NOTICE)
+        elif inbound.kind is Kind.UNSUPPORTED and inbound.text:
+            log.info("whatsapp %s message: its caption is read", inbound.wa_type)
+            await output.note(inbound.sender, CAPTION_NOTICE, MEDIA_NOTE)
+        elif inbound.kind is Kind.UNSUPPORTED:
             log.info("whatsapp %s message answered with the 'please type' reply", inbound.wa_type)
-            await output.send_text_with_buttons(inbound.sender, UNSUPPORTED_REPLY, [dict(PERSON_BUTTON)])
-        elif not (inbound.kind is Kind.TEMPLATE_REPLY and released):
-            # (a tap on the template only asked for the held messages, which are now on their way)
+            await output.note(inbound.sender, UNSUPPORTED_REPLY, MEDIA_NOTE, with_person_button=True)
+            read = False
+        if read:
             text = await self._text_for(inbound)
             if text:
                 await self._on_new_message(
@@ -496,7 +587,7 @@ class WhatsAppInput(InputChannel):
                     )
                 )
         output.collecting = False
-        await self.state.finish_inbound(row.id, key, inbound.sender, output.collected)
+        await self.state.finish_inbound(row.id, key, inbound.sender, output.collected, output.notes())
 
     async def _text_for(self, inbound: Inbound) -> str:
         """What Rasa receives: the button payload for a tap, the typed text otherwise."""

@@ -20,17 +20,20 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from bot.channels.whatsapp.format import template_body
 from bot.channels.whatsapp.graph import (
+    TEMPORARY_CODES,
+    WINDOW_CLOSED_CODES,
     GraphClient,
     GraphError,
     GraphRejected,
     GraphUnavailable,
     GraphUncertain,
 )
-from bot.channels.whatsapp.store import OUT_FAILED, OUT_HELD, InboxRow, OutboxRow, WhatsAppState
+from bot.channels.whatsapp.store import InboxRow, OutboxRow, WhatsAppState
+from bot.channels.whatsapp.webhook import StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,28 @@ WINDOW_MARGIN_SECONDS = 300.0
 MAX_HELD_PER_CONTACT = 20
 # A rate limit needs a longer pause than a hiccup (Meta: pair rate limit about one message per 6 s).
 RATE_LIMIT_FACTOR = 4.0
+
+
+# What the channel stores with an outgoing message besides the Cloud API body, under this key of the
+# stored body; removed before the send. {"case": true, "kind": "staff_message" | "mode" | "text",
+# "sha": <sha256 of a casemanager's text>} for a message of a case (sent through trigger_intent),
+# {"template": true} for the template, {"note": "<name>"} for a note of the channel said at most
+# once in a while (store.finish_inbound).
+META = "_wa"
+
+
+def meta_of(body: Dict[str, Any]) -> Dict[str, Any]:
+    meta = body.get(META)
+    return meta if isinstance(meta, dict) else {}
+
+
+def with_meta(body: Dict[str, Any], **meta: Any) -> Dict[str, Any]:
+    return {**body, META: {**meta_of(body), **meta}}
+
+
+def cloud_message(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The body as the Cloud API takes it (without the channel's own fields)."""
+    return {k: v for k, v in body.items() if k != META}
 
 
 class NotReady(Exception):
@@ -62,6 +87,8 @@ class DeliverySettings:
     # An outgoing message still not sent after this long is dropped (logged).
     give_up_seconds: float = 24 * 3600.0
     workers: int = 4
+    # The handover service is told when a message of a case (a casemanager's) cannot be delivered.
+    notify_handover: bool = False
     turn_lease: float = 300.0
     turn_attempts: int = 20
     poll_seconds: float = 1.0
@@ -120,30 +147,35 @@ class Sender:
     async def _deliver(self, row: OutboxRow) -> bool:
         """Send one message; False when it has to wait (then the citizen's later ones wait too)."""
         ref = self.ref(row.recipient)
+        is_template = bool(meta_of(row.body).get("template"))
         if self.state.now() - row.created_at > self.settings.give_up_seconds:
             log.error(
                 "whatsapp message for %s not sent in time; dropped after %s attempts", ref, row.attempts
             )
-            await self.state.outbound_done(row.key, OUT_FAILED)
+            await self.state.fail_outbound(row.key, self.notice(row.body, "failed", None))
             return True
-        if not await self.window_open(row.contact_key):
-            await self._outside_window(row.recipient, row.contact_key, row.body)
-            await self.state.outbound_done(row.key, OUT_HELD)
+        if not is_template and not await self.window_open(row.contact_key):
+            await self.outside_window(row.recipient, row.contact_key, row.body, from_key=row.key)
             return True
         try:
             await self.send(row.recipient, row.body, row.key)
         except GraphRejected as e:
-            if e.window_closed:
-                await self._outside_window(row.recipient, row.contact_key, row.body)
-                await self.state.outbound_done(row.key, OUT_HELD)
+            if e.window_closed and not is_template:
+                await self.outside_window(
+                    row.recipient, row.contact_key, row.body, from_key=row.key, code=e.code
+                )
                 return True
             log.error(
-                "whatsapp message for %s refused by Meta, not retried: status=%s code=%s",
+                "whatsapp %s for %s refused by Meta, not retried: status=%s code=%s",
+                "template" if is_template else "message",
                 ref,
                 e.status,
                 e.code,
             )
-            await self.state.outbound_done(row.key, OUT_FAILED)
+            if is_template:
+                # The messages stay held; the next one (or the citizen's next word) tries again.
+                await self.state.release_template(row.contact_key)
+            await self.state.fail_outbound(row.key, self.notice(row.body, "failed", e.code))
             return True
         except GraphUncertain as e:
             log.warning(
@@ -160,15 +192,73 @@ class Sender:
             )
             await self.state.outbound_retry(row.key, delay)
             return False
-        await self.state.outbound_done(row.key)
+        await self.state.outbound_accepted(row.key)
         return True
+
+    async def statuses(self, reports: List[StatusReport]) -> None:
+        """Meta's status callbacks for our messages: sent / delivered / read are recorded; a
+        `failed` message is held for the template when the 24-hour window is closed (131047),
+        sent again later for a passing error (rate limit, temporary), else closed as failed. For a
+        message of a case the handover service is told (held or failed)."""
+        progress = [(r.key, r.status) for r in reports if r.status != "failed"]
+        if progress:
+            await self.state.record_statuses(progress)
+        failed = {r.key: r.code for r in reports if r.status == "failed"}
+        for row in await self.state.failed_outbound(list(failed)):
+            await self._failed(
+                row.key, row.contact_key, row.recipient, row.body, row.attempts, failed[row.key]
+            )
+
+    async def _failed(
+        self,
+        key: str,
+        contact_key: str,
+        recipient: Optional[str],
+        body: Optional[Dict[str, Any]],
+        attempts: int,
+        code: Optional[int],
+    ) -> None:
+        ref = self.ref(recipient) if recipient else contact_key[:10]
+        if body is None or recipient is None:
+            # Kept too long to send again (the text is gone): only recorded.
+            log.error("whatsapp message for %s failed later, text no longer kept: code=%s", ref, code)
+            await self.state.fail_outbound(key)
+            return
+        if meta_of(body).get("template"):
+            log.error("whatsapp template for %s failed: code=%s", ref, code)
+            await self.state.release_template(contact_key)
+            await self.state.fail_outbound(key)
+            return
+        if code in WINDOW_CLOSED_CODES:
+            log.info("whatsapp message for %s failed with code=%s: window closed", ref, code)
+            await self.outside_window(recipient, contact_key, body, from_key=key, code=code, meta_said=True)
+            return
+        if code in TEMPORARY_CODES:
+            error = GraphUnavailable(None, code, "failed status", None)
+            delay = self.settings.backoff(attempts + 1, error)
+            log.warning("whatsapp message for %s failed with code=%s; sent again in %.1f s", ref, code, delay)
+            await self.state.requeue_failed(key, delay)
+            self.on_queued()
+            return
+        log.error("whatsapp message for %s failed for good: code=%s", ref, code)
+        await self.state.fail_outbound(key, self.notice(body, "failed", code))
+
+    def notice(self, body: Dict[str, Any], outcome: str, code: Optional[int]) -> Optional[Dict[str, Any]]:
+        """What the handover service is told about a message of a case; None for other messages."""
+        meta = meta_of(body)
+        if not self.settings.notify_handover or not meta.get("case"):
+            return None
+        notice: Dict[str, Any] = {"outcome": outcome, "code": code, "kind": meta.get("kind") or "text"}
+        if isinstance(meta.get("sha"), str):
+            notice["text_sha256"] = meta["sha"]
+        return notice
 
     async def send(self, recipient_id: str, body: Dict[str, Any], key: Optional[str] = None) -> None:
         message: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": recipient_id,
-            **body,
+            **cloud_message(body),
         }
         if key is not None:
             # Meta returns it in the status callbacks of this message: the idempotency key.
@@ -179,35 +269,65 @@ class Sender:
         last = await self.state.last_inbound(contact_key)
         return last is not None and self.state.now() - last < WINDOW_SECONDS - WINDOW_MARGIN_SECONDS
 
-    async def _outside_window(self, recipient_id: str, key: str, body: Dict[str, Any]) -> None:
+    async def outside_window(
+        self,
+        recipient_id: str,
+        key: str,
+        body: Dict[str, Any],
+        from_key: Optional[str] = None,
+        code: Optional[int] = None,
+        meta_said: bool = False,
+    ) -> None:
         """Only an approved template may go out. The message waits (if holding is on) and is
-        delivered when the citizen answers the template or writes again."""
+        delivered when the citizen answers the template or writes again. The template goes
+        through the outbox (with its own key), queued in the same transaction that holds the
+        message; for a message of a case the handover service is told. `meta_said`: Meta said
+        the window is closed (a `failed` 131047), which counts over our own clock."""
         ref = self.ref(recipient_id)
         settings = self.settings
-        if not settings.template_name:
+        template = None
+        if settings.template_name:
+            template = with_meta(
+                template_body(settings.template_name, settings.template_language), template=True
+            )
+        hold = settings.hold and template is not None
+        notice = self.notice(body, "held" if hold else "failed", code)
+        done, queued = await self.state.hold_for_template(
+            key,
+            recipient_id,
+            body,
+            max_held=MAX_HELD_PER_CONTACT,
+            hold=hold,
+            template=template,
+            pause=WINDOW_SECONDS,
+            from_key=from_key,
+            notice=notice,
+            window_closed=meta_said or code in WINDOW_CLOSED_CODES,
+        )
+        if not done:
+            return
+        if template is None:
             log.warning(
                 "whatsapp: 24h window closed for %s and WHATSAPP_TEMPLATE_NAME not set; message dropped", ref
             )
-            return
-        if settings.hold:
-            await self.state.hold(key, body, MAX_HELD_PER_CONTACT)
-        if not await self.state.claim_template(key, pause=WINDOW_SECONDS):
+        elif queued:
+            log.info(
+                "whatsapp: 24h window closed for %s; message %s, template queued",
+                ref,
+                "held" if hold else "dropped",
+            )
+        else:
             log.info(
                 "whatsapp: 24h window closed for %s; template sent before, message %s",
                 ref,
-                "held" if settings.hold else "dropped",
+                "held" if hold else "dropped",
             )
-            return
-        try:
-            await self.send(recipient_id, template_body(settings.template_name, settings.template_language))
-            log.info("whatsapp: 24h window closed for %s; template sent", ref)
-        except GraphError as e:
-            # The message is held already; the next message or the citizen's next word tries again.
-            await self.state.release_template(key)
-            log.error("whatsapp template for %s not sent: status=%s code=%s", ref, e.status, e.code)
 
 
 Process = Callable[[InboxRow], Awaitable[None]]
+# The task that tells the handover service about undelivered messages runs next to the citizens'
+# tasks under this name (contact keys are 64 hex digits, so it cannot collide).
+NOTICES = "handover-notices"
 
 
 class Dispatcher:
@@ -216,12 +336,18 @@ class Dispatcher:
     due (at least every `poll_seconds`, for other instances sharing the database)."""
 
     def __init__(
-        self, settings: DeliverySettings, state: WhatsAppState, sender: Sender, process: Process
+        self,
+        settings: DeliverySettings,
+        state: WhatsAppState,
+        sender: Sender,
+        process: Process,
+        notify: Optional[Callable[[], Awaitable[None]]] = None,
     ) -> None:
         self.settings = settings
         self.state = state
         self.sender = sender
         self._process = process
+        self._notify = notify
         self._task: Optional[asyncio.Task[None]] = None
         self._stopping = False
         self._active: Dict[str, asyncio.Task[None]] = {}
@@ -307,6 +433,8 @@ class Dispatcher:
             self._spawn(contact)
         for contact in await self.state.outbox_due_contacts(limit):
             self._spawn(contact)
+        if self._notify is not None and NOTICES not in self._active and not self._stopping:
+            self._active[NOTICES] = asyncio.create_task(self._work(NOTICES))
 
     async def _wait_seconds(self) -> float:
         due = await self.state.next_due()
@@ -323,6 +451,10 @@ class Dispatcher:
 
     async def _work(self, contact: str) -> None:
         try:
+            if contact == NOTICES:
+                if self._notify is not None:
+                    await self._notify()
+                return
             async with self._slots:
                 await self._drain_inbox(contact)
                 await self.sender.flush(contact)

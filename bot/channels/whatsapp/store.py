@@ -61,6 +61,8 @@ CONTACT_RETENTION = 2 * DAY
 PURGE_EVERY = 3600.0
 # How long the record of a sent message (its key, no text) is kept: longer than any retry by a caller.
 OUTBOX_RECORD_RETENTION = 2 * DAY
+# A notice for the handover service that could not be delivered in this time is dropped (logged).
+NOTICE_RETENTION = DAY
 
 metadata = MetaData()
 
@@ -125,7 +127,23 @@ OUT_QUEUED, OUT_SENDING, OUT_UNCONFIRMED, OUT_SENT, OUT_FAILED, OUT_HELD = (
     "failed",
     "held",
 )
+# After the send: accepted (Meta's API answered with a message id), then Meta's status callbacks
+# sent, delivered, read. Until delivered the text is kept: a later `failed` callback (e.g. 131047,
+# window closed) must be able to hold the message or send it again.
+OUT_ACCEPTED, OUT_DELIVERED, OUT_READ = "accepted", "delivered", "read"
 OUT_OPEN = (OUT_QUEUED, OUT_SENDING, OUT_UNCONFIRMED)
+# Meta took the message, but it can still be reported as failed.
+OUT_TAKEN = (OUT_ACCEPTED, OUT_SENT)
+# Status callbacks only move a message forward (Meta does not promise their order).
+_PROGRESS = {
+    OUT_QUEUED: 0,
+    OUT_SENDING: 0,
+    OUT_UNCONFIRMED: 0,
+    OUT_ACCEPTED: 1,
+    OUT_SENT: 2,
+    OUT_DELIVERED: 3,
+    OUT_READ: 4,
+}
 outbox = Table(
     "whatsapp_outbox",
     metadata,
@@ -140,6 +158,31 @@ outbox = Table(
     Column("lease_owner", String(32), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False, index=True),
+)
+
+# What the handover service must be told about a message of a case (a casemanager's message) that
+# could not be delivered: kept until the service took it (its `client_id` makes a repeat harmless).
+case_notices = Table(
+    "whatsapp_case_notice",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("contact_key", String(64), nullable=False, index=True),
+    Column("recipient", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", Float, nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# When the channel last said one of its own notes to a contact (e.g. "I cannot read photos"), so
+# several photos sent at once get the note once.
+contact_notes = Table(
+    "whatsapp_contact_note",
+    metadata,
+    Column("contact_key", String(64), primary_key=True),
+    Column("note", String(32), primary_key=True),
+    Column("said_at", Float, nullable=False, index=True),
 )
 
 PAYLOAD_TOKEN_PREFIX = "~wa:"
@@ -177,6 +220,28 @@ class InboxRow:
 
 
 @dataclass(frozen=True)
+class CaseNotice:
+    id: int
+    key: str
+    recipient: str
+    body: Dict[str, Any]
+    attempts: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """An outgoing message Meta reported as failed, with what is needed to send or hold it again."""
+
+    key: str
+    contact_key: str
+    recipient: Optional[str]
+    body: Optional[Dict[str, Any]]
+    attempts: int
+    status: str
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     id: int
     key: str
@@ -208,6 +273,75 @@ def _outbox_rows(
         )
         keys.append(key)
     return keys
+
+
+def _claim_template(connection: Connection, contact_key: str, now: float, pause: float) -> bool:
+    row = connection.execute(
+        select(contacts.c.last_inbound_at, contacts.c.template_sent_at).where(
+            contacts.c.contact_key == contact_key
+        )
+    ).first()
+    if row is None:
+        new = {"contact_key": contact_key, "template_sent_at": now, "updated_at": now}
+        return _insert_if_absent(connection, contacts, new)
+    last_in, sent = row
+    if sent is not None and (last_in is None or sent >= last_in) and now - sent < pause:
+        return False
+    result = connection.execute(
+        update(contacts)
+        .where(contacts.c.contact_key == contact_key)
+        .where(contacts.c.template_sent_at.is_(None) if sent is None else contacts.c.template_sent_at == sent)
+        .values(template_sent_at=now, updated_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+def _hold(connection: Connection, contact_key: str, encoded: str, max_per_contact: int, now: float) -> None:
+    connection.execute(insert(held_messages).values(contact_key=contact_key, body=encoded, created_at=now))
+    # Bounded per contact: the oldest go first, a flood can never grow the table unbounded.
+    keep = (
+        select(held_messages.c.id)
+        .where(held_messages.c.contact_key == contact_key)
+        .order_by(held_messages.c.id.desc())
+        .limit(max_per_contact)
+    )
+    keep_ids = [r[0] for r in connection.execute(keep)]
+    connection.execute(
+        delete(held_messages)
+        .where(held_messages.c.contact_key == contact_key)
+        .where(held_messages.c.id.not_in(keep_ids))
+    )
+
+
+def _claim_note(connection: Connection, contact_key: str, note: str, pause: float, now: float) -> bool:
+    if _insert_if_absent(
+        connection, contact_notes, {"contact_key": contact_key, "note": note, "said_at": now}
+    ):
+        return True
+    result = connection.execute(
+        update(contact_notes)
+        .where(contact_notes.c.contact_key == contact_key)
+        .where(contact_notes.c.note == note)
+        .where(contact_notes.c.said_at <= now - pause)
+        .values(said_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+def _add_notice(
+    connection: Connection, contact_key: str, recipient: str, body: Dict[str, Any], now: float
+) -> None:
+    connection.execute(
+        insert(case_notices).values(
+            key=uuid.uuid4().hex,
+            contact_key=contact_key,
+            recipient=recipient,
+            body=json.dumps(body, ensure_ascii=False),
+            attempts=0,
+            next_at=now,
+            created_at=now,
+        )
+    )
 
 
 class WhatsAppState:
@@ -330,14 +464,32 @@ class WhatsAppState:
         return await self._run(work)
 
     async def finish_inbound(
-        self, row_id: int, contact_key: str, recipient: str, bodies: Sequence[Dict[str, Any]]
+        self,
+        row_id: int,
+        contact_key: str,
+        recipient: str,
+        bodies: Sequence[Dict[str, Any]],
+        notes: Optional[Dict[int, Tuple[str, float]]] = None,
     ) -> List[str]:
         """The turn is done: its replies go into the outbox and the message leaves the inbox, in
-        one transaction (a crash leaves either both or neither)."""
+        one transaction (a crash leaves either both or neither). `notes`: reply index → (note,
+        pause): that reply is one of the channel's notes, left out when it was said to this
+        contact in the last `pause` seconds (several photos sent at once get it once)."""
         now = self.now()
 
         def work(connection: Connection) -> List[str]:
-            keys = _outbox_rows(connection, contact_key, recipient, bodies, now)
+            said: Dict[str, bool] = {}
+            kept = []
+            for index, body in enumerate(bodies):
+                note = (notes or {}).get(index)
+                if note is not None:
+                    name, pause = note
+                    if name not in said:
+                        said[name] = _claim_note(connection, contact_key, name, pause, now)
+                    if not said[name]:
+                        continue
+                kept.append(body)
+            keys = _outbox_rows(connection, contact_key, recipient, kept, now)
             connection.execute(delete(inbox).where(inbox.c.id == row_id))
             return keys
 
@@ -486,6 +638,173 @@ class WhatsAppState:
         """Sent (or failed for good): only the record of the key stays, without text or recipient."""
         return await self._set_outbound(key, OUT_OPEN, status=status, body=None, recipient=None)
 
+    async def outbound_accepted(self, key: str) -> bool:
+        """Meta's API took the message (answered with a message id). The text stays until Meta
+        reports it delivered: a later `failed` callback may need it (held or sent again)."""
+        return await self._set_outbound(key, OUT_OPEN, status=OUT_ACCEPTED, lease_owner=None)
+
+    async def record_statuses(self, reports: Sequence[Tuple[str, str]]) -> int:
+        """Meta's status callbacks (key, sent | delivered | read): recorded, only forward (Meta does
+        not promise their order). Delivered or read: the text and the recipient are dropped."""
+        now = self.now()
+
+        def work(connection: Connection) -> int:
+            changed = 0
+            for key, status in reports:
+                rank = _PROGRESS.get(status)
+                if rank is None:
+                    continue
+                values: Dict[str, Any] = {"status": status, "updated_at": now, "lease_owner": None}
+                if status in (OUT_DELIVERED, OUT_READ):
+                    values.update(body=None, recipient=None)
+                earlier = [s for s, r in _PROGRESS.items() if r < rank]
+                if status == OUT_SENT:
+                    # A queued message waits to be sent again (after a `failed`): a late "sent"
+                    # of the earlier attempt does not close it; "delivered" and "read" do.
+                    earlier.remove(OUT_QUEUED)
+                result = connection.execute(
+                    update(outbox)
+                    .where(outbox.c.key == key)
+                    .where(outbox.c.status.in_(earlier))
+                    .values(**values)
+                )
+                changed += int(result.rowcount)
+            return changed
+
+        return await self._run(work)
+
+    async def failed_outbound(self, keys: Sequence[str]) -> List[FailedRow]:
+        """The messages of these keys that Meta reported as failed and that are not closed yet."""
+        if not keys:
+            return []
+
+        def work(connection: Connection) -> List[FailedRow]:
+            rows = connection.execute(
+                select(outbox)
+                .where(outbox.c.key.in_(list(keys)))
+                .where(outbox.c.status.in_(OUT_OPEN + OUT_TAKEN))
+                .order_by(outbox.c.id)
+            ).all()
+            return [
+                FailedRow(
+                    str(r.key),
+                    str(r.contact_key),
+                    None if r.recipient is None else str(r.recipient),
+                    None if r.body is None else json.loads(r.body),
+                    int(r.attempts),
+                    str(r.status),
+                )
+                for r in rows
+            ]
+
+        return await self._run(work)
+
+    async def requeue_failed(self, key: str, delay: float) -> bool:
+        """A message Meta reported as failed for a passing reason: sent again after `delay`."""
+        return await self._set_outbound(
+            key,
+            OUT_OPEN + OUT_TAKEN,
+            status=OUT_QUEUED,
+            next_at=self.now() + delay,
+            attempts=outbox.c.attempts + 1,
+            lease_owner=None,
+        )
+
+    async def fail_outbound(self, key: str, notice: Optional[Dict[str, Any]] = None) -> bool:
+        """Failed for good: only the record of the key stays. With `notice`, the handover service
+        is told (in the same transaction, so it is told once and never forgotten)."""
+        now = self.now()
+
+        def work(connection: Connection) -> bool:
+            row = connection.execute(
+                select(outbox.c.contact_key, outbox.c.recipient).where(outbox.c.key == key)
+            ).first()
+            result = connection.execute(
+                update(outbox)
+                .where(outbox.c.key == key)
+                .where(outbox.c.status.in_(OUT_OPEN + OUT_TAKEN))
+                .values(status=OUT_FAILED, body=None, recipient=None, updated_at=now, lease_owner=None)
+            )
+            if result.rowcount != 1:
+                return False
+            if notice is not None and row is not None and row.recipient is not None:
+                _add_notice(connection, str(row.contact_key), str(row.recipient), notice, now)
+            return True
+
+        return await self._run(work)
+
+    async def hold_for_template(
+        self,
+        contact_key: str,
+        recipient: str,
+        body: Dict[str, Any],
+        *,
+        max_held: int,
+        hold: bool,
+        template: Optional[Dict[str, Any]],
+        pause: float,
+        from_key: Optional[str] = None,
+        notice: Optional[Dict[str, Any]] = None,
+        window_closed: bool = False,
+    ) -> Tuple[bool, bool]:
+        """The 24-hour window is closed: in one transaction the message (the outbox row `from_key`,
+        if given) is closed as held, kept in the held messages (if `hold`), the template is queued
+        in the outbox when it may go now (not again within `pause` unless the contact wrote), and
+        the handover service's notice stored. `window_closed`: Meta said so (131047), which counts
+        over our own clock. (done, template queued); not done when another instance had it."""
+        now = self.now()
+        encoded = json.dumps(body, ensure_ascii=False)
+
+        def work(connection: Connection) -> Tuple[bool, bool]:
+            if from_key is not None:
+                closed = connection.execute(
+                    update(outbox)
+                    .where(outbox.c.key == from_key)
+                    .where(outbox.c.status.in_(OUT_OPEN + OUT_TAKEN))
+                    .values(status=OUT_HELD, body=None, recipient=None, updated_at=now, lease_owner=None)
+                )
+                if closed.rowcount != 1:
+                    return False, False
+            if hold:
+                _hold(connection, contact_key, encoded, max_held, now)
+            if window_closed:
+                connection.execute(
+                    update(contacts)
+                    .where(contacts.c.contact_key == contact_key)
+                    .where(contacts.c.last_inbound_at > now - DAY)
+                    .values(last_inbound_at=now - DAY, updated_at=now)
+                )
+            queued = template is not None and _claim_template(connection, contact_key, now, pause)
+            if queued and template is not None:
+                _outbox_rows(connection, contact_key, recipient, [template], now)
+            if notice is not None:
+                _add_notice(connection, contact_key, recipient, notice, now)
+            return True, queued
+
+        return await self._run(work)
+
+    async def outbound_status(self, key: str) -> Optional[Tuple[str, bool]]:
+        """(status, whether its text is still kept) of one outgoing message, None when unknown."""
+
+        def work(connection: Connection) -> Optional[Tuple[str, bool]]:
+            row = connection.execute(
+                select(outbox.c.status, outbox.c.body).where(outbox.c.key == key)
+            ).first()
+            return None if row is None else (str(row.status), row.body is not None)
+
+        return await self._run(work)
+
+    async def held_count(self, contact_key: str) -> int:
+        def work(connection: Connection) -> int:
+            count = connection.execute(
+                select(func.count())
+                .select_from(held_messages)
+                .where(held_messages.c.contact_key == contact_key)
+            ).scalar()
+            return int(count or 0)
+
+        return await self._run(work)
+
     async def outbound_unconfirmed(self, key: str, wait: float) -> bool:
         """The request may have reached Meta (timeout): wait `wait` seconds for its status callback."""
         return await self._set_outbound(
@@ -500,23 +819,6 @@ class WhatsAppState:
             next_at=self.now() + delay,
             attempts=outbox.c.attempts + 1,
         )
-
-    async def confirm_outbound(self, keys: Sequence[str]) -> int:
-        """Meta's status callback named these keys (sent, delivered or read): they went out."""
-        if not keys:
-            return 0
-        now = self.now()
-
-        def work(connection: Connection) -> int:
-            result = connection.execute(
-                update(outbox)
-                .where(outbox.c.key.in_(list(keys)))
-                .where(outbox.c.status.in_(OUT_OPEN))
-                .values(status=OUT_SENT, body=None, recipient=None, updated_at=now)
-            )
-            return int(result.rowcount)
-
-        return await self._run(work)
 
     async def requeue_unconfirmed(self) -> int:
         """Unconfirmed messages whose wait is over: no status callback came, so Meta most likely
@@ -563,7 +865,8 @@ class WhatsAppState:
                 ).scalar()
                 or 0
             )
-            return int(incoming) + int(outgoing)
+            notices = connection.execute(select(func.count()).select_from(case_notices)).scalar() or 0
+            return int(incoming) + int(outgoing) + int(notices)
 
         return await self._run(work)
 
@@ -577,6 +880,7 @@ class WhatsAppState:
                 connection.execute(
                     select(func.min(outbox.c.next_at)).where(outbox.c.status.in_(OUT_OPEN))
                 ).scalar(),
+                connection.execute(select(func.min(case_notices.c.next_at))).scalar(),
             ]
             known = [float(m) for m in moments if m is not None]
             return min(known) if known else None
@@ -616,32 +920,7 @@ class WhatsAppState:
         the last one is older than `pause`. Marks it as sent in the same transaction, so two
         instances never both send it."""
         now = self.now()
-
-        def work(connection: Connection) -> bool:
-            row = connection.execute(
-                select(contacts.c.last_inbound_at, contacts.c.template_sent_at).where(
-                    contacts.c.contact_key == contact_key
-                )
-            ).first()
-            if row is None:
-                new = {"contact_key": contact_key, "template_sent_at": now, "updated_at": now}
-                return _insert_if_absent(connection, contacts, new)
-            last_in, sent = row
-            if sent is not None and (last_in is None or sent >= last_in) and now - sent < pause:
-                return False
-            result = connection.execute(
-                update(contacts)
-                .where(contacts.c.contact_key == contact_key)
-                .where(
-                    contacts.c.template_sent_at.is_(None)
-                    if sent is None
-                    else contacts.c.template_sent_at == sent
-                )
-                .values(template_sent_at=now, updated_at=now)
-            )
-            return bool(result.rowcount == 1)
-
-        return await self._run(work)
+        return await self._run(lambda connection: _claim_template(connection, contact_key, now, pause))
 
     async def release_template(self, contact_key: str) -> None:
         """The template could not be sent: allow the next message to try again."""
@@ -686,26 +965,7 @@ class WhatsAppState:
         """Keep a message (without recipient) until the contact opens a new window."""
         now = self.now()
         encoded = json.dumps(body, ensure_ascii=False)
-
-        def work(connection: Connection) -> None:
-            connection.execute(
-                insert(held_messages).values(contact_key=contact_key, body=encoded, created_at=now)
-            )
-            # Bounded per contact: the oldest go first, a flood can never grow the table unbounded.
-            keep = (
-                select(held_messages.c.id)
-                .where(held_messages.c.contact_key == contact_key)
-                .order_by(held_messages.c.id.desc())
-                .limit(max_per_contact)
-            )
-            keep_ids = [r[0] for r in connection.execute(keep)]
-            connection.execute(
-                delete(held_messages)
-                .where(held_messages.c.contact_key == contact_key)
-                .where(held_messages.c.id.not_in(keep_ids))
-            )
-
-        await self._run(work)
+        await self._run(lambda connection: _hold(connection, contact_key, encoded, max_per_contact, now))
 
     async def take_held(self, contact_key: str) -> List[Dict[str, Any]]:
         """Remove and return the contact's held messages that are not too old, oldest first.
@@ -728,6 +988,65 @@ class WhatsAppState:
 
         return await self._run(work)
 
+    # -- notices for the handover service ---------------------------------------------------------
+
+    async def take_notices(self, lease: float, limit: int = 20) -> List[CaseNotice]:
+        """Due notices, each leased for `lease` seconds to this caller (atomic, across instances)."""
+        now = self.now()
+
+        def work(connection: Connection) -> List[CaseNotice]:
+            rows = connection.execute(
+                select(case_notices)
+                .where(case_notices.c.next_at <= now)
+                .order_by(case_notices.c.id)
+                .limit(limit)
+            ).all()
+            taken = []
+            for row in rows:
+                claimed = connection.execute(
+                    update(case_notices)
+                    .where(case_notices.c.id == row.id)
+                    .where(case_notices.c.next_at == row.next_at)
+                    .values(next_at=now + lease)
+                )
+                if claimed.rowcount == 1:
+                    taken.append(
+                        CaseNotice(
+                            int(row.id),
+                            str(row.key),
+                            str(row.recipient),
+                            json.loads(row.body),
+                            int(row.attempts),
+                            float(row.created_at),
+                        )
+                    )
+            return taken
+
+        return await self._run(work)
+
+    async def notice_done(self, notice_id: int) -> None:
+        await self._run(
+            lambda connection: connection.execute(delete(case_notices).where(case_notices.c.id == notice_id))
+        )
+
+    async def notice_retry(self, notice_id: int, delay: float) -> None:
+        now = self.now()
+        await self._run(
+            lambda connection: connection.execute(
+                update(case_notices)
+                .where(case_notices.c.id == notice_id)
+                .values(next_at=now + delay, attempts=case_notices.c.attempts + 1)
+            )
+        )
+
+    # -- the channel's own notes --------------------------------------------------------------------
+
+    async def claim_note(self, contact_key: str, note: str, pause: float) -> bool:
+        """True when the note may be said now (not said to this contact in the last `pause`
+        seconds); marks it said in the same transaction, so two instances never both say it."""
+        now = self.now()
+        return await self._run(lambda connection: _claim_note(connection, contact_key, note, pause, now))
+
     # -- erasure and retention --------------------------------------------------------------------
 
     async def forget(self, contact_key: str) -> None:
@@ -738,6 +1057,8 @@ class WhatsAppState:
             connection.execute(delete(held_messages).where(held_messages.c.contact_key == contact_key))
             connection.execute(delete(inbox).where(inbox.c.contact_key == contact_key))
             connection.execute(delete(outbox).where(outbox.c.contact_key == contact_key))
+            connection.execute(delete(case_notices).where(case_notices.c.contact_key == contact_key))
+            connection.execute(delete(contact_notes).where(contact_notes.c.contact_key == contact_key))
 
         await self._run(work)
 
@@ -753,11 +1074,25 @@ class WhatsAppState:
             )
             connection.execute(delete(contacts).where(contacts.c.updated_at < now - CONTACT_RETENTION))
             connection.execute(delete(held_messages).where(held_messages.c.created_at < now - held_max_age))
+            # A text Meta took but never reported delivered is not kept longer than a held message.
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.status.in_(OUT_TAKEN))
+                .where(outbox.c.updated_at < now - held_max_age)
+                .values(body=None, recipient=None)
+            )
             connection.execute(
                 delete(outbox)
-                .where(outbox.c.status.in_((OUT_SENT, OUT_FAILED, OUT_HELD)))
+                .where(outbox.c.status.in_((OUT_FAILED, OUT_HELD, OUT_DELIVERED, OUT_READ)))
                 .where(outbox.c.updated_at < now - OUTBOX_RECORD_RETENTION)
             )
+            connection.execute(
+                delete(outbox)
+                .where(outbox.c.status.in_(OUT_TAKEN))
+                .where(outbox.c.updated_at < now - max(OUTBOX_RECORD_RETENTION, held_max_age))
+            )
+            connection.execute(delete(contact_notes).where(contact_notes.c.said_at < now - DAY))
+            connection.execute(delete(case_notices).where(case_notices.c.created_at < now - NOTICE_RETENTION))
 
         await self._run(work)
 

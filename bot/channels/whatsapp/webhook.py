@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -38,8 +38,10 @@ class Kind(Enum):
 _IGNORED_TYPES = frozenset({"reaction", "system", "request_welcome", "ephemeral"})
 
 
-# Statuses that mean Meta took the message ("failed" does not).
-_SENT_STATES = frozenset({"sent", "delivered", "read"})
+# The statuses Meta reports for a message we sent, in the order they happen ("failed" instead).
+STATUS_STATES = frozenset({"sent", "delivered", "read", "failed"})
+# Media whose caption (the text the citizen typed with it) is read.
+_CAPTION_TYPES = frozenset({"image", "video", "document"})
 
 
 class MalformedPayload(ValueError):
@@ -59,6 +61,7 @@ class Inbound:
     timestamp: Optional[float] = None
     phone_number_id: Optional[str] = None
     cut: bool = False  # the text was longer than MAX_TEXT_CHARS; `text` is its first part
+    edited: bool = False  # the citizen changed a message sent before; `text` is the new text
 
     def to_dict(self) -> Dict[str, Any]:
         """As stored in the inbox (JSON)."""
@@ -72,11 +75,22 @@ class Inbound:
             "timestamp": self.timestamp,
             "phone_number_id": self.phone_number_id,
             "cut": self.cut,
+            "edited": self.edited,
         }
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Inbound":
         return cls(**{**data, "kind": Kind(data["kind"])})
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One status callback of a message we sent, named by its idempotency key
+    (biz_opaque_callback_data). `code` is Meta's first error code of a failed message."""
+
+    key: str
+    status: str
+    code: Optional[int] = None
 
 
 @dataclass
@@ -86,8 +100,8 @@ class Parsed:
     status_error_codes: List[int] = field(default_factory=list)
     # value.errors: problems Meta reports about the account or the webhook itself (codes only)
     error_codes: List[int] = field(default_factory=list)
-    # idempotency keys (biz_opaque_callback_data) of our messages that Meta sent, delivered or read
-    sent_keys: List[str] = field(default_factory=list)
+    # the status callbacks that name one of our messages by its idempotency key
+    reports: List[StatusReport] = field(default_factory=list)
     skipped: int = 0
 
 
@@ -157,11 +171,11 @@ def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
     for status in _dicts(value.get("statuses")):
         parsed.statuses += 1
         key = _str(status.get("biz_opaque_callback_data"))
-        if key and status.get("status") in _SENT_STATES:
-            parsed.sent_keys.append(key)
-        parsed.status_error_codes += [
-            e["code"] for e in _dicts(status.get("errors")) if isinstance(e.get("code"), int)
-        ]
+        state = _str(status.get("status"))
+        codes = [e["code"] for e in _dicts(status.get("errors")) if isinstance(e.get("code"), int)]
+        parsed.status_error_codes += codes
+        if key and state in STATUS_STATES:
+            parsed.reports.append(StatusReport(key, state, codes[0] if codes else None))
     for message in _dicts(value.get("messages")):
         inbound = read_message(message, phone_number_id)
         if inbound is None:
@@ -218,9 +232,43 @@ def read_message(message: Dict[str, Any], phone_number_id: Optional[str]) -> Opt
         # Quick reply of a template; its payload is what we (or the template) set, else its label.
         text = _text(content.get("payload")) or _text(content.get("text"))
         return Inbound(kind=Kind.TEMPLATE_REPLY, text=text, title=_text(content.get("text")), **base)
+    if wa_type == "edit":
+        return _edit(message, content, phone_number_id)
     if wa_type in _IGNORED_TYPES:
         return Inbound(kind=Kind.IGNORED, **base)
-    return Inbound(kind=Kind.UNSUPPORTED, **base)
+    # A photo, video or document may carry a caption: that text is read, the file is not.
+    caption = _text(content.get("caption")).strip() if wa_type in _CAPTION_TYPES else ""
+    return Inbound(kind=Kind.UNSUPPORTED, text=caption[:MAX_TEXT_CHARS], **base)
+
+
+def _edit(
+    message: Dict[str, Any], content: Dict[str, Any], phone_number_id: Optional[str]
+) -> Optional[Inbound]:
+    """An edited message (Meta's `edit` webhook): `edit.message` is the message as it reads now,
+    a text or media with a caption. Read as a new message of its own, marked as edited; an edit
+    without a readable new message is ignored (never the answer for files)."""
+    edited = _dict(content.get("message"))
+    inner_type = _str(edited.get("type"))
+    if inner_type not in ("text", *_CAPTION_TYPES):
+        return Inbound(
+            message_id=_str(message.get("id")),
+            sender=_str(message.get("from")),
+            kind=Kind.IGNORED,
+            wa_type="edit",
+        )
+    inner = {
+        **edited,
+        "id": message.get("id"),
+        "from": message.get("from"),
+        "timestamp": message.get("timestamp"),
+    }
+    inbound = read_message(inner, phone_number_id)
+    if inbound is None:
+        return None
+    if inbound.kind is Kind.UNSUPPORTED and not inbound.text:
+        # A caption that was removed: nothing new to read.
+        return replace(inbound, kind=Kind.IGNORED, wa_type="edit")
+    return replace(inbound, wa_type="edit", edited=True)
 
 
 def _interactive(content: Dict[str, Any], base: Dict[str, Any]) -> Inbound:
