@@ -101,6 +101,7 @@ class MessageView:
     text: str
     name: str | None
     created_at: dt.datetime
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ async def case_view(
         contact_phone=case.contact_phone if full else None,
         contact_email=case.contact_email if full else None,
         contact_moment=case.contact_moment if full else None,
-        messages=[MessageView(m.role, next(rest) or "", m.name, m.created_at) for m in messages],
+        messages=[MessageView(m.role, next(rest) or "", m.name, m.created_at, m.id) for m in messages],
         notes=[NoteView(next(rest) or "", n.author.display_name, n.created_at) for n in note_rows],
         follow_ups=[FollowUpView(f.id, f.due_date, next(rest) or "", f.done) for f in tasks],
     )

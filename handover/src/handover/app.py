@@ -38,7 +38,7 @@ from .realtime import Hub
 from .redaction import get_redactor
 from .settings import HANDOVER_ROOT, Settings
 from .teams import TeamMapping
-from .web import bot_api, case_page, login, privacy_pages, queue_page, websocket
+from .web import bot_api, case_page, inbox_page, login, privacy_pages, queue_page, websocket
 from .web import delivery_failures as delivery_failure_api
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)
-    for module in (bot_api, login, queue_page, case_page, websocket, privacy_pages):
+    for module in (bot_api, login, queue_page, inbox_page, case_page, websocket, privacy_pages):
         app.router.add_routes(module.routes)
     # Bot API: a message of a case that could not be delivered (WhatsApp), shown in the case.
     app.router.add_routes(delivery_failure_api.routes)

@@ -167,6 +167,9 @@ class Case(Base):
 
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_at: Mapped[dt.datetime | None]
+    # The newest message the casemanager handling the case has read (the live inbox's unread
+    # count); None: nothing read since the claim (migration 0006).
+    read_message_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
@@ -295,6 +298,8 @@ class AuditAction(StoredValue):
     NOTE = "note"
     FOLLOW_UP = "follow_up"
     OVERRIDE = "override"  # a teamleider acting on another team's or a colleague's case
+    TRANSFERRED = "transferred"  # handed to a colleague or another team's queue
+    RELEASED = "released"  # put back in the queue by whoever handled it, or by a teamleider
 
 
 class AuditEntry(Base):

@@ -137,7 +137,15 @@ class Hub:
             return
         targets = [c for c in self._connections if not c.ws.closed]
         if event.get("type") == "message":
-            targets = [c for c in targets if event.get("reference") in c.references]
+            # Those who have the case open, and whoever handles it (their inbox counts unread
+            # messages of every chat they handle, whichever page is open).
+            access = event.get("access")
+            owner = access.get("claimed_by_id") if isinstance(access, dict) else None
+            targets = [
+                c
+                for c in targets
+                if event.get("reference") in c.references or (owner is not None and c.user_id == owner)
+            ]
         # Checked before every push: logout elsewhere, expiry or a role change ends the stream.
         targets = await self._live(targets)
         if event.get("type") == "message":

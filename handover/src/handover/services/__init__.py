@@ -7,6 +7,7 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 - ``permissions``: who may act on a case (one rule, teamleider overrides audited)
 - ``chat_messages``: the citizen's and the casemanager's chat messages
 - ``case_notes``: private notes and follow-up tasks (nazorg)
+- ``inbox``: a casemanager's chats in progress: last message, unread, waiting for a reply
 - ``presence``: casemanagers online, and live chat or callback for the bot
 - ``positions``: queue positions pushed to waiting citizens
 - ``rasa_calls``: calls to Rasa, written to the outbox in the same transaction
@@ -48,6 +49,7 @@ from .errors import (
     UnknownTeam,
     UnknownUser,
 )
+from .inbox import ChatSummary, chat_summary, mark_read, my_chats, unread_count
 from .permissions import authorize, may_handle, works_in
 from .positions import refresh_queue_positions
 from .presence import Availability, availability, online_casemanagers, touch_presence
@@ -76,6 +78,7 @@ __all__ = [
     "AlreadyClaimed",
     "Availability",
     "CaseNotFound",
+    "ChatSummary",
     "ClosingReach",
     "DomainError",
     "ExportNotAllowed",
@@ -97,6 +100,7 @@ __all__ = [
     "add_follow_up",
     "add_note",
     "authorize",
+    "chat_summary",
     "availability",
     "claim",
     "claim_next",
@@ -115,8 +119,10 @@ __all__ = [
     "history",
     "is_valid_reference",
     "list_queue",
+    "mark_read",
     "may_handle",
     "my_cases",
+    "my_chats",
     "notes",
     "online_casemanagers",
     "open_follow_ups_for",
@@ -130,5 +136,6 @@ __all__ = [
     "transfer_to_team",
     "transfer_to_user",
     "unclaim",
+    "unread_count",
     "works_in",
 ]

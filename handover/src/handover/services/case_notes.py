@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,17 @@ from ..uow import UnitOfWork
 from .cases import clean_text, get_case
 from .errors import FollowUpNotFound, NotClaimedByYou
 from .permissions import require_owner
+
+
+def _updated(case: Case, user: User, change: str) -> dict[str, Any]:
+    """A workspace event without content: open pages of the case load it again."""
+    return {
+        "type": "case_updated",
+        "reference": case.reference,
+        "team": case.team,
+        "change": change,
+        "by_id": user.id,
+    }
 
 
 async def notes(session: AsyncSession, case: Case) -> list[Note]:
@@ -42,6 +54,7 @@ async def add_note(uow: UnitOfWork, reference: str, user: User, text: str) -> No
     audit.record(
         uow.session, AuditAction.NOTE, reference=case.reference, user=user, detail="notitie toegevoegd"
     )
+    uow.publish(_updated(case, user, "notitie"))
     return note
 
 
@@ -56,6 +69,7 @@ async def add_follow_up(
     uow.session.add(task)
     detail = f"nazorgtaak toegevoegd (datum {due_date.isoformat()})"
     audit.record(uow.session, AuditAction.FOLLOW_UP, reference=case.reference, user=user, detail=detail)
+    uow.publish(_updated(case, user, "nazorg"))
     return task
 
 

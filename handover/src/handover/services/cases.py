@@ -269,5 +269,13 @@ async def close(
         at=now,
     )
     log.info("case %s closed by user %s", case.reference, user.id)
-    uow.publish({"type": "case_closed", "reference": case.reference, "team": case.team})
+    uow.publish(
+        {
+            "type": "case_closed",
+            "reference": case.reference,
+            "team": case.team,
+            "by_id": user.id,
+            "from_id": case.claimed_by_id,
+        }
+    )
     return case

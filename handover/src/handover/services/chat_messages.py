@@ -23,6 +23,7 @@ def _message_event(case: Case, msg: Message) -> dict[str, Any]:
     return {
         "type": "message",
         "reference": case.reference,
+        "id": msg.id,
         "role": msg.role,
         "text": msg.text,
         "name": msg.name,

@@ -151,6 +151,7 @@ async def claim_next(uow: UnitOfWork, user: User, teams: Sequence[str] | None = 
 async def _after_claim(uow: UnitOfWork, case_id: int, user: User) -> Case:
     session = uow.session
     case = await session.get_one(Case, case_id, populate_existing=True)
+    case.read_message_id = None  # unread counts from the claim on
     record_status_change(uow, case, Status.WAITING, Status.IN_PROGRESS, user, "in behandeling genomen")
     audit.record(session, AuditAction.CLAIMED, reference=case.reference, user=user, detail="opgepakt")
     enqueue_rasa(uow, case, "medewerker_gekoppeld", {"naam": user.first_name})
@@ -164,12 +165,24 @@ async def unclaim(uow: UnitOfWork, reference: str, user: User) -> Case:
     """Put the case back in the queue; it keeps its original place (created_at)."""
     case = await get_case(uow.session, reference, for_update=True)
     require_owner(uow.session, case, user, "vrijgeven")
+    previous = case.claimed_by_id
     case.status = Status.WAITING
     case.claimed_by_id = None
     case.claimed_at = None
+    case.read_message_id = None
     record_status_change(uow, case, Status.IN_PROGRESS, Status.WAITING, user, "vrijgegeven")
+    detail = "vrijgegeven" if previous == user.id else "vrijgegeven (zaak van een collega)"
+    audit.record(uow.session, AuditAction.RELEASED, reference=case.reference, user=user, detail=detail)
     log.info("case %s unclaimed by user %s", case.reference, user.id)
-    uow.publish({"type": "case_returned", "reference": case.reference, "team": case.team})
+    uow.publish(
+        {
+            "type": "case_returned",
+            "reference": case.reference,
+            "team": case.team,
+            "by_id": user.id,
+            "from_id": previous,
+        }
+    )
     uow.queue_changed(case.team)
     return case
 
@@ -194,8 +207,10 @@ async def transfer_to_user(uow: UnitOfWork, reference: str, user: User, target_u
     case = await get_case(session, reference, for_update=True)
     require_owner(session, case, user, "overdragen aan een collega")
     target = await get_user(session, target_username)
+    previous = case.claimed_by_id
     case.claimed_by_id = target.id
     case.claimed_at = utcnow()
+    case.read_message_id = None
     record_status_change(
         uow,
         case,
@@ -206,9 +221,11 @@ async def transfer_to_user(uow: UnitOfWork, reference: str, user: User, target_u
     )
     enqueue_rasa(uow, case, "medewerker_gekoppeld", {"naam": target.first_name})
     detail = f"overgedragen aan {target.username}"
-    audit.record(session, AuditAction.CLAIMED, reference=case.reference, user=user, detail=detail)
+    audit.record(session, AuditAction.TRANSFERRED, reference=case.reference, user=user, detail=detail)
     log.info("case %s transferred from user %s to user %s", case.reference, user.id, target.id)
-    uow.publish(_claimed_event(case, target) | {"type": "case_transferred", "from_id": user.id})
+    uow.publish(
+        _claimed_event(case, target) | {"type": "case_transferred", "from_id": previous, "actor_id": user.id}
+    )
     return case
 
 
@@ -220,16 +237,29 @@ async def transfer_to_team(
     case = await get_case(uow.session, reference, for_update=True)
     require_owner(uow.session, case, user, "overdragen aan een team")
     old_team = case.team
+    previous = case.claimed_by_id
     case.team = team
     case.status = Status.WAITING
     case.claimed_by_id = None
     case.claimed_at = None
+    case.read_message_id = None
     # A new queue: tell the citizen their new place right away.
     case.notified_position = None
     case.position_pushed_at = None
     record_status_change(uow, case, Status.IN_PROGRESS, Status.WAITING, user, f"overgedragen aan team {team}")
+    detail = f"overgedragen aan team {team}"
+    audit.record(uow.session, AuditAction.TRANSFERRED, reference=case.reference, user=user, detail=detail)
     log.info("case %s transferred by user %s to team %s", case.reference, user.id, team)
-    uow.publish({"type": "case_new", "reference": case.reference, "team": team, "urgent": case.urgent})
+    uow.publish(
+        {
+            "type": "case_new",
+            "reference": case.reference,
+            "team": team,
+            "urgent": case.urgent,
+            "from_id": previous,
+            "actor_id": user.id,
+        }
+    )
     uow.queue_changed(old_team)
     uow.queue_changed(team)
     return case

@@ -15,7 +15,7 @@ from multidict import MultiDictProxy
 from .. import access, audit, auth, services
 from ..auth import Handler, Staff, require_staff
 from ..keys import directory_key, redactor_key, settings_key, teams_key
-from ..models import Kind, Status, User, utcnow
+from ..models import Case, Kind, Status, User, utcnow
 from ..uow import UnitOfWork
 from ..workflow import transaction
 from .http_errors import raise_error_page, raise_for_form
@@ -23,66 +23,102 @@ from .responses import case_url, flash_redirect, wants_json_answer
 
 routes = web.RouteTableDef()
 
+MAX_ID = 2**31 - 1  # PostgreSQL's INTEGER
+
+
+@dataclass(frozen=True)
+class Context:
+    case: Case
+    view: access.CaseView
+    values: dict[str, Any]
+
+
+async def case_context(
+    request: web.Request, staff: Staff, uow: UnitOfWork, *, as_json: bool = False
+) -> Context:
+    """Everything the case page and the live panel show, as this casemanager may see it.
+
+    Raises CaseNotFound. Records the view in the audit log (once per 5 minutes per person)."""
+    settings = request.app[settings_key]
+    session = uow.session
+    reference = request.match_info.get("reference") or request.query.get("zaak", "")
+    case = await services.get_case(session, reference)
+    claimed_by = await session.get(User, case.claimed_by_id) if case.claimed_by_id else None
+    # Full text or the copy without personal data: one rule for every view (access.py).
+    reason = access.redaction_reason(access.Viewer.of(staff.user), access.CaseState.of(case))
+    view = await access.case_view(session, case, reason=reason, redactor=request.app[redactor_key])
+    context: dict[str, Any] = {
+        "user": staff.user,
+        "csrf_token": staff.csrf_token,
+        "case": case,
+        "claimed_by": claimed_by,
+        "mine": case.claimed_by_id == staff.user.id and case.status == Status.IN_PROGRESS,
+        "can_act": services.may_handle(case, staff.user),
+        "is_chat": case.kind == Kind.CHAT,
+        # Said before closing, so the form promises the next steps only where they arrive.
+        "closing": await services.reach_of(
+            session,
+            case,
+            utcnow(),
+            widget_session_minutes=settings.widget_session_minutes,
+            timezone=settings.office_hours.timezone,
+        ),
+        "view": view,
+        "hidden_contact": access.has_hidden_contact(case, view),
+        "consent_organisations": None
+        if case.consent_organisations is None
+        else {org.lower() for org in case.consent_organisations},
+        "can_export": access.may_export(access.Viewer.of(staff.user), case),
+        "history": await services.history(session, case),
+        "colleagues": await services.colleagues(session, staff.user),
+        "position": await services.queue_position(session, case),
+        "teams": request.app[teams_key],
+        "organisations": request.app[directory_key].for_organisations(case.organisations),
+        "now": utcnow(),
+        "melding": request.query.get("melding"),
+        "cookie_secure": settings.cookie_secure,
+        "timezone": settings.office_hours.timezone,
+        "werkbak": False,
+    }
+    await audit.record_view(
+        session,
+        staff.user,
+        case.reference,
+        detail=("zaak (JSON), " if as_json else "zaakpagina, ") + access.describe(reason),
+    )
+    return Context(case, view, context)
+
 
 @routes.get("/zaken/{reference}", name="case")
 @require_staff
 async def case_page(request: web.Request, staff: Staff) -> web.Response:
-    settings = request.app[settings_key]
     as_json = auth.wants_json(request)
     async with transaction(request) as uow:
-        session = uow.session
         try:
-            case = await services.get_case(session, request.match_info["reference"])
+            ctx = await case_context(request, staff, uow, as_json=as_json)
         except services.CaseNotFound as e:
             raise_error_page(e)
-        claimed_by = await session.get(User, case.claimed_by_id) if case.claimed_by_id else None
-        # Full text or the copy without personal data: one rule for every view (access.py).
-        reason = access.redaction_reason(access.Viewer.of(staff.user), access.CaseState.of(case))
-        view = await access.case_view(session, case, reason=reason, redactor=request.app[redactor_key])
-        context: dict[str, Any] = {
-            "user": staff.user,
-            "csrf_token": staff.csrf_token,
-            "case": case,
-            "claimed_by": claimed_by,
-            "mine": case.claimed_by_id == staff.user.id and case.status == Status.IN_PROGRESS,
-            "can_act": services.may_handle(case, staff.user),
-            "is_chat": case.kind == Kind.CHAT,
-            # Said before closing, so the form promises the next steps only where they arrive.
-            "closing": await services.reach_of(
-                session,
-                case,
-                utcnow(),
-                widget_session_minutes=settings.widget_session_minutes,
-                timezone=settings.office_hours.timezone,
-            ),
-            "view": view,
-            "hidden_contact": access.has_hidden_contact(case, view),
-            "consent_organisations": None
-            if case.consent_organisations is None
-            else {org.lower() for org in case.consent_organisations},
-            "can_export": access.may_export(access.Viewer.of(staff.user), case),
-            "history": await services.history(session, case),
-            "colleagues": await services.colleagues(session, staff.user),
-            "position": await services.queue_position(session, case),
-            "teams": request.app[teams_key],
-            "organisations": request.app[directory_key].for_organisations(case.organisations),
-            "now": utcnow(),
-            "melding": request.query.get("melding"),
-            "cookie_secure": settings.cookie_secure,
-            "timezone": settings.office_hours.timezone,
-        }
-        await audit.record_view(
-            session,
-            staff.user,
-            case.reference,
-            detail=("zaak (JSON), " if as_json else "zaakpagina, ") + access.describe(reason),
-        )
     if as_json:
+        case = ctx.case
         return web.json_response(
             {"reference": case.reference, "status": case.status, "team": case.team, "kind": case.kind}
-            | view.as_json()
+            | ctx.view.as_json()
         )
-    return aiohttp_jinja2.render_template("case.html", request, context)
+    return aiohttp_jinja2.render_template("case.html", request, ctx.values)
+
+
+@routes.get("/zaken/{reference}/paneel", name="case_panel")
+@require_staff
+async def case_panel(request: web.Request, staff: Staff) -> web.Response:
+    """The case without the page around it: the live workspace loads it again after every change
+    (``?weergave=werkbak``: as the open conversation of the inbox)."""
+    async with transaction(request) as uow:
+        try:
+            ctx = await case_context(request, staff, uow)
+        except services.CaseNotFound as e:
+            raise_error_page(e)
+    values = ctx.values | {"werkbak": request.query.get("weergave") == "werkbak", "melding": None}
+    return aiohttp_jinja2.render_template("zaak_paneel.html", request, values)
 
 
 # --- form actions: a small dispatch table ----------------------------------------------------
@@ -155,6 +191,17 @@ async def _message(f: CaseForm) -> Done:
     return Done("Bericht verstuurd.")
 
 
+async def _read(f: CaseForm) -> Done:
+    try:
+        message_id = int(f.field("bericht"))
+    except ValueError as e:
+        raise services.InvalidInput("Geen geldig bericht") from e
+    if not 0 < message_id <= MAX_ID:
+        raise services.InvalidInput("Geen geldig bericht")
+    unread = await services.mark_read(f.uow, f.reference, f.user, message_id)
+    return Done(f"{unread} ongelezen")
+
+
 async def _note(f: CaseForm) -> Done:
     await services.add_note(f.uow, f.reference, f.user, f.field("notitie"))
     return Done("Notitie opgeslagen.")
@@ -178,6 +225,7 @@ CASE_ACTIONS: dict[str, tuple[str, CaseAction]] = {
     "berichten": ("message", _message),
     "notities": ("note", _note),
     "nazorg": ("follow_up", _follow_up),
+    "gelezen": ("read", _read),
 }
 
 

@@ -14,7 +14,7 @@ from ..keys import settings_key, teams_key
 from ..models import utcnow
 from ..workflow import transaction
 from .http_errors import raise_for_form
-from .responses import case_url, flash_redirect
+from .responses import case_url, flash_redirect, wants_json_answer
 
 routes = web.RouteTableDef()
 
@@ -35,7 +35,7 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound(location="/wachtrij")
 
 
-def _selected_team(request: web.Request, staff: Staff) -> str | None:
+def selected_team(request: web.Request, staff: Staff) -> str | None:
     teams = request.app[teams_key]
     team = request.query.get("team")
     if team is None:  # default to the casemanager's own (first) team
@@ -46,7 +46,7 @@ def _selected_team(request: web.Request, staff: Staff) -> str | None:
 @routes.get("/wachtrij", name="queue")
 @require_staff
 async def queue_page(request: web.Request, staff: Staff) -> web.Response:
-    team = _selected_team(request, staff)
+    team = selected_team(request, staff)
     now = utcnow()
     async with transaction(request) as uow:
         await services.touch_presence(uow, staff.user.id)
@@ -78,7 +78,7 @@ async def queue_page(request: web.Request, staff: Staff) -> web.Response:
 @routes.get("/wachtrij.json", name="queue_json")
 @require_staff
 async def queue_json(request: web.Request, staff: Staff) -> web.Response:
-    team = _selected_team(request, staff)
+    team = selected_team(request, staff)
     now = utcnow()
     async with transaction(request) as uow:
         page = await services.list_queue(uow.session, team)
@@ -113,6 +113,8 @@ async def claim_next(request: web.Request, staff: Staff) -> web.Response:
             case = await services.claim_next(uow, staff.user, [team] if team else None)
     except services.DomainError as e:
         raise_for_form(request, e, "/wachtrij")
+    if wants_json_answer(request):  # the live inbox opens the case itself
+        return web.json_response({"status": "ok", "reference": case.reference})
     raise web.HTTPFound(location=case_url(request, case.reference))
 
 
