@@ -24,6 +24,8 @@ EMBEDDINGS_HASH := $(shell sha256sum requirements/embeddings.txt | cut -c1-12)
 # privacy/'s own dependency (phonenumbers), likewise a step of its own; unlike the embeddings it is required.
 PRIVACY_HASH := $(shell sha256sum requirements/privacy.txt | cut -c1-12)
 # Everything a trained model depends on; a change to any of these retrains.
+# The conversation language's detector (lingua, bot/intake/language.py), likewise; required.
+LANGUAGE_HASH := $(shell sha256sum requirements/language.txt | cut -c1-12)
 MODEL_INPUTS := config.yml domain.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
 	bot/knowledge/lexicon.yml bot/knowledge/detectors.yml bot/knowledge/signalen.yml \
 	$(sort $(wildcard bot/nlp/*.py)) requirements/bot.lock requirements/embeddings.txt
@@ -40,7 +42,8 @@ help:
 
 ## setup: the bot's virtual environment (Python 3.10, Rasa 3.6), cached per requirements hash
 setup: $(VENV)/.ready
-$(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddings.txt requirements/privacy.txt
+$(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddings.txt requirements/privacy.txt \
+		requirements/language.txt
 	@if [ ! -x "$(BOT_ENV)/bin/rasa" ] || [ ! -f "$(BOT_ENV)/.complete" ]; then \
 		echo "Virtuele omgeving maken in $(BOT_ENV) (eenmalig, een paar minuten)"; \
 		rm -rf "$(BOT_ENV)"; mkdir -p "$(dir $(BOT_ENV))"; \
@@ -60,6 +63,10 @@ $(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddin
 		touch "$(BOT_ENV)/.privacy-$(PRIVACY_HASH)"; \
 	fi
 	@ln -sfn "$(BOT_ENV)" $(VENV)
+	@if [ ! -f "$(BOT_ENV)/.language-$(LANGUAGE_HASH)" ]; then \
+		"$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/language.txt; \
+		touch "$(BOT_ENV)/.language-$(LANGUAGE_HASH)"; \
+	fi
 	@touch $(VENV)/.ready
 
 ## spacy: the Dutch spaCy pipeline (blank nl + lookup lemmas + entity ruler; nl_core_news_sm when installed)
