@@ -23,9 +23,9 @@ BOT_ENV := $(CACHE)/venvs/bot-$(BOT_ENV_HASH)
 EMBEDDINGS_HASH := $(shell sha256sum requirements/embeddings.txt | cut -c1-12)
 # privacy/'s own dependency (phonenumbers), likewise a step of its own; unlike the embeddings it is required.
 PRIVACY_HASH := $(shell sha256sum requirements/privacy.txt | cut -c1-12)
-# Everything a trained model depends on; a change to any of these retrains.
 # The conversation language's detector (lingua, bot/intake/language.py), likewise; required.
 LANGUAGE_HASH := $(shell sha256sum requirements/language.txt | cut -c1-12)
+# Everything a trained model depends on; a change to any of these retrains.
 MODEL_INPUTS := config.yml domain.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
 	bot/knowledge/lexicon.yml bot/knowledge/detectors.yml bot/knowledge/signalen.yml \
 	$(sort $(wildcard bot/nlp/*.py)) requirements/bot.lock requirements/embeddings.txt
@@ -62,11 +62,11 @@ $(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddin
 		"$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/privacy.txt; \
 		touch "$(BOT_ENV)/.privacy-$(PRIVACY_HASH)"; \
 	fi
-	@ln -sfn "$(BOT_ENV)" $(VENV)
 	@if [ ! -f "$(BOT_ENV)/.language-$(LANGUAGE_HASH)" ]; then \
 		"$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/language.txt; \
 		touch "$(BOT_ENV)/.language-$(LANGUAGE_HASH)"; \
 	fi
+	@ln -sfn "$(BOT_ENV)" $(VENV)
 	@touch $(VENV)/.ready
 
 ## spacy: the Dutch spaCy pipeline (blank nl + lookup lemmas + entity ruler; nl_core_news_sm when installed)
