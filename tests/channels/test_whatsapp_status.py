@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+import uuid
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from aiohttp import web
@@ -21,6 +22,7 @@ from bot.channels.whatsapp.channel import (
     NOTHING_HELD_REPLY,
     PERSON_BUTTON,
     UNSUPPORTED_REPLY,
+    WhatsAppInput,
     WhatsAppOutput,
 )
 from tests.channels.conftest import StartServer
@@ -30,6 +32,7 @@ from tests.channels.helpers import (
     FakeGraph,
     Server,
     envelope,
+    make_config,
     media_message,
     status,
     template_button,
@@ -365,11 +368,52 @@ async def test_the_template_button_with_nothing_held_gets_a_plain_answer(
 # -- several instances ---------------------------------------------------------------------------------
 
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_state(request: pytest.FixtureRequest, state_db: str) -> Iterator[str]:
+    """The state database two instances share: the SQLite file, or a fresh PostgreSQL database
+    (docs/whatsapp.md, "Several instances"); skipped when no PostgreSQL runs on 127.0.0.1."""
+    if request.param == "sqlite":
+        yield state_db
+        return
+    psycopg2 = pytest.importorskip("psycopg2")
+    name = f"wa_state_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg2.connect(PG_ADMIN, connect_timeout=3)
+    except psycopg2.OperationalError:
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+async def two_instances(
+    shared_state: str, graph: FakeGraph, handover: FakeHandover
+) -> AsyncIterator[Tuple[Server, Server]]:
+    servers: List[Server] = []
+    try:
+        for _ in range(2):
+            config = make_config(graph, shared_state, handover_url=handover.url, handover_secret=SECRET)
+            servers.append(await Server(WhatsAppInput(config)).start())
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            await server.stop()
+
+
 async def test_two_instances_on_one_state_database_answer_each_message_once_in_order(
-    start_server: StartServer, graph: FakeGraph, handover: FakeHandover
+    two_instances: Tuple[Server, Server], graph: FakeGraph, handover: FakeHandover
 ) -> None:
-    first = await start_server(handover_url=handover.url, handover_secret=SECRET)
-    second = await start_server(handover_url=handover.url, handover_secret=SECRET)
+    first, second = two_instances
     graph.callbacks_to(first)
     for server in (first, second):
         server.agent.echo = True
