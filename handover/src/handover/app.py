@@ -40,6 +40,7 @@ from .settings import HANDOVER_ROOT, Settings
 from .teams import TeamMapping
 from .web import bot_api, case_page, inbox_page, login, privacy_pages, queue_page, websocket
 from .web import delivery_failures as delivery_failure_api
+from .web.http_errors import html_error_pages
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ def local_datetime(timezone: str) -> Callable[[dt.datetime | None], str]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.client_max_size,
-        middlewares=[api_errors, reject_nul, request_session_middleware],
+        middlewares=[api_errors, html_error_pages, reject_nul, request_session_middleware],
     )
     app.on_response_prepare.append(security_headers)
     app[settings_key] = settings

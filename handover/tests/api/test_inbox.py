@@ -161,6 +161,18 @@ async def test_inbox_pages_and_fragments(client: Client) -> None:
     case_page = await (await client.get(f"/zaken/{ref}")).text()
     assert case_page.index('id="samenvatting-kop"') < case_page.index('id="gesprek-kop"')
     assert (await client.get("/zaken/HV-ZZZZ/paneel")).status == 404
+    # Error pages are workspace pages (title, landmarks, language); scripts still get plain text.
+    missing = await client.get("/zaken/HV-ZZZZ", headers={"Accept": "text/html"})
+    html = await missing.text()
+    assert missing.status == 404 and missing.content_type == "text/html"
+    assert "<title>Niet gevonden – Gemeente</title>" in html and "Zaak HV-ZZZZ bestaat niet" in html
+    assert '<main id="inhoud"' in html and 'lang="nl"' in html
+    nowhere = await client.get("/nergens", headers={"Accept": "text/html"})
+    assert nowhere.status == 404 and "<title>Niet gevonden" in await nowhere.text()
+    wrong_method = await client.put("/werkbak", headers={"Accept": "text/html"})
+    assert wrong_method.status == 405 and "Allow" in wrong_method.headers
+    script = await client.get("/zaken/HV-ZZZZ/paneel", headers={"Accept": "application/json"})
+    assert script.status == 404 and script.content_type != "text/html"
 
     # claim-next answers a script with the reference (the inbox opens it itself).
     other = (await create_case(client, "burger-2"))["reference"]

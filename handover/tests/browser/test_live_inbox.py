@@ -310,3 +310,50 @@ async def test_note_transfer_claim_and_release_update_every_page_live(
             await assert_no_axe_violations(tl_case, "case page of the teamleider")
             await anna.screenshot(path=save_path("11-werkbak-na-overdracht"), full_page=True)
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+async def test_axe_reports_no_violations_on_any_workspace_page(
+    browser: Browser, service: Service, fake_rasa: FakeRasa
+) -> None:
+    """Every page a casemanager or teamleider can open, in the states that have something on
+    them: queue with an overdue follow-up task, inbox, case waiting / in progress / closed,
+    audit log (all and one reference), erasure confirmation and its result, an error page."""
+    await add_staff(service)
+    errors: list[str] = []
+    async with aiohttp.ClientSession(base_url=service.base_url, headers=BOT) as bot:
+        first = await new_case(bot, "burger-1", urgent=True)
+        second = await new_case(bot, "burger-2")
+        async with logged_in(browser, service, "tineke") as tl_ctx:
+            page = await open_page(tl_ctx, f"/zaken/{second}", errors)
+            await assert_no_axe_violations(page, "waiting case (teamleider)")
+            await page.goto("/werkbak")
+            await page.locator("#wachtrij-kort").get_by_role("button", name=f"Oppakken {first}").click()
+            await expect(page.locator("#zaak-kop")).to_have_text(f"Zaak {first}")
+            await page.get_by_label("Datum").fill("2020-01-31")
+            await page.get_by_label("Wat moet er gebeuren?").fill("Terugbellen over de regeling")
+            await page.get_by_role("button", name="Nazorgtaak aanmaken").click()
+            await expect(page.locator("#nazorg")).to_contain_text("31-01-2020: Terugbellen over de regeling")
+            await assert_no_axe_violations(page, "inbox with a case in progress")
+            await page.goto("/wachtrij")
+            await expect(page.locator(".te-laat strong")).to_have_text("te laat")
+            await assert_no_axe_violations(page, "queue with an overdue follow-up task")
+            await page.goto(f"/zaken/{first}")
+            await assert_no_axe_violations(page, "case in progress (case page)")
+            await page.get_by_label("Uitkomst van het gesprek").fill("Regeling afgesproken")
+            await page.get_by_role("button", name="Afronden en terug naar de chatbot").click()
+            await expect(page.get_by_role("heading", name="Afgerond", exact=True)).to_be_visible()
+            await assert_no_axe_violations(page, "closed case")
+            for path, name in (
+                ("/audit", "audit log"),
+                (f"/audit?referentie={first}", "audit log of one case"),
+                (f"/zaken/{first}/verwijderen", "erasure confirmation"),
+                ("/zaken/HV-ZZZZ", "error page (unknown case)"),
+            ):
+                await page.goto(path)
+                await assert_no_axe_violations(page, name)
+            await page.goto(f"/zaken/{first}/verwijderen")
+            await page.get_by_label(f"Typ ter bevestiging het kenmerk over ({first})").fill(first)
+            await page.get_by_role("button", name="Definitief verwijderen").click()
+            await expect(page).to_have_title(f"Verwijderd – {first} – Gemeente")
+            await assert_no_axe_violations(page, "erasure result")
+    assert errors == [], f"JavaScript errors: {errors}"

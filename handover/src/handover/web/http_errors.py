@@ -15,7 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import NoReturn
 
+import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from yarl import URL
 
 from ..services.errors import (
@@ -95,3 +97,44 @@ def raise_for_form(request: web.Request, e: DomainError, back: str | URL) -> NoR
     if error.exception in (web.HTTPNotFound, web.HTTPForbidden):
         raise_error_page(e)
     flash_redirect(back, str(e))
+
+
+# --- workspace error pages ------------------------------------------------------------------
+
+ERROR_TITLES = {
+    400: "Dat kan niet",
+    401: "U bent niet ingelogd",
+    403: "Geen toegang",
+    404: "Niet gevonden",
+    405: "Dat kan niet",
+    409: "Dat kan niet meer",
+    413: "Te groot",
+    429: "Te veel pogingen",
+}
+
+
+@web.middleware
+async def html_error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A workspace error (a plain-text HTTP error from ``raise_error_page``, or aiohttp's own 404
+    and 405) becomes a Dutch page with the workspace's look, a title and landmarks, so it is as
+    readable and accessible as every other page. JSON, the bot API and the WebSocket keep theirs."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if (
+            e.status < 400
+            or e.content_type != "text/plain"
+            or request.path.startswith(("/api/", "/static/"))
+            or request.path == "/ws"
+            or wants_json_answer(request)
+            or "text/html" not in request.headers.get("Accept", "text/html")
+        ):
+            raise
+        title = ERROR_TITLES.get(e.status, "Er ging iets mis")
+        page = aiohttp_jinja2.render_template(
+            "fout.html", request, {"titel": title, "uitleg": e.text or e.reason}, status=e.status
+        )
+        for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if name in e.headers:
+                page.headers[name] = e.headers[name]
+        return page
