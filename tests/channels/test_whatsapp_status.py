@@ -220,6 +220,20 @@ async def test_failed_with_a_passing_error_is_sent_again_once(
     assert handover.notices == []
 
 
+async def test_the_same_failure_reported_twice_sends_the_message_again_only_once(
+    server: Server, graph: FakeGraph
+) -> None:
+    output = await open_window(server)
+    await output.send_text_message(WA_ID, "Uw aanvraag is binnen.")
+    await server.settled()
+    entry = status("failed", 131000)
+    entry["biz_opaque_callback_data"] = key_of(graph, 0)
+    for _ in range(2):  # Meta's webhooks are "at least once"
+        code, _ = await server.post(envelope(statuses=[entry]))
+        assert code == 200
+    assert graph.delivered_texts() == ["Uw aanvraag is binnen."] * 2
+
+
 async def test_failed_for_good_is_not_sent_again_and_handover_is_told(
     server: Server, graph: FakeGraph, handover: FakeHandover, caplog: pytest.LogCaptureFixture
 ) -> None:

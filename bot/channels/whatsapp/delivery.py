@@ -203,7 +203,14 @@ class Sender:
         progress = [(r.key, r.status) for r in reports if r.status != "failed"]
         if progress:
             await self.state.record_statuses(progress)
-        failed = {r.key: r.code for r in reports if r.status == "failed"}
+        failed: Dict[str, Optional[int]] = {}
+        for report in reports:
+            # Meta may report the same failure twice (its webhooks are at least once): a message
+            # sent again after the first report must not be sent a third time for the second.
+            # Each send attempt has its own message id, so a later attempt's failure still counts.
+            seen = f"failed:{report.message_id or report.key}"
+            if report.status == "failed" and await self.state.claim(seen):
+                failed[report.key] = report.code
         for row in await self.state.failed_outbound(list(failed)):
             await self._failed(
                 row.key, row.contact_key, row.recipient, row.body, row.attempts, failed[row.key]

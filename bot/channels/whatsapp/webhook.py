@@ -91,6 +91,7 @@ class StatusReport:
     key: str
     status: str
     code: Optional[int] = None
+    message_id: str = ""  # Meta's id of the message (of this send attempt)
 
 
 @dataclass
@@ -175,7 +176,9 @@ def _read_value(value: Dict[str, Any], parsed: Parsed) -> None:
         codes = [e["code"] for e in _dicts(status.get("errors")) if isinstance(e.get("code"), int)]
         parsed.status_error_codes += codes
         if key and state in STATUS_STATES:
-            parsed.reports.append(StatusReport(key, state, codes[0] if codes else None))
+            parsed.reports.append(
+                StatusReport(key, state, codes[0] if codes else None, _str(status.get("id")))
+            )
     for message in _dicts(value.get("messages")):
         inbound = read_message(message, phone_number_id)
         if inbound is None:
