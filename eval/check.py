@@ -6,7 +6,8 @@ A pytest file can call `check()` and assert that `result.problems` is empty. Wha
   agree with each other (a topic's organisations are in `organisations`; question_type matches the
   number of organisations; crisis implies urgent; a deadline within 14 days implies urgent);
 - the counts the set promises (openings, crisis, urgent, wants-a-person, languages, stories, coverage
-  of every topic, organisation and life event);
+  of every topic, organisation and life event; the multilingual set: 25 per language, urgent and
+  wants-a-person in each language, every topic);
 - NO OVERLAP WITH THE TRAINING DATA (bot/data/nlu/*.yml), after normalising (lowercase, punctuation
   stripped): no text equals a training example; no text of 4 or more words is contained in one; no
   training example of 4 or more words is contained in a text; no word-trigram Jaccard similarity of
@@ -38,6 +39,10 @@ MIN_PER_LIFE_EVENT = 3
 MIN_ONE_WORD = 5
 MIN_MULTI_TOPIC = 20
 MIN_PER_QUESTION_TYPE = 10  # of type 2 and of type 3 among the Dutch openings
+# The multilingual set (eval/multilingual.yml, issue 15): per language of LANGUAGES at least this many
+# messages, and at least one urgent and one wants-a-person message; all catalogue topics together.
+MIN_MULTILINGUAL_PER_LANGUAGE = 25
+MULTILINGUAL_LANGUAGES = ("nl", *LANGUAGES)
 
 # Overlap with the training data.
 CONTAINED_MIN_WORDS = 4  # a text this long must not be contained in a training example
@@ -102,6 +107,8 @@ def check_labels(item: Item, cat: Catalogue) -> List[str]:
         p.append(f"{where}: Dutch openings have language nl (other languages go under `languages`)")
     if item.part == "languages" and (lab.language == "nl" or not lab.language):
         p.append(f"{where}: items under `languages` need a language code other than nl")
+    if item.part == "multilingual" and lab.language not in MULTILINGUAL_LANGUAGES:
+        p.append(f"{where}: language {lab.language!r} is not one of {', '.join(MULTILINGUAL_LANGUAGES)}")
     if item.part == "stories":
         if not item.source:
             p.append(f"{where}: source (persona or seed reference) missing")
@@ -242,6 +249,22 @@ def check() -> CheckResult:
         _at_least(c, key, minimum, problems)
     for lang in LANGUAGES:
         _at_least(c, f"languages_{lang}", MIN_PER_LANGUAGE, problems)
+
+    # the multilingual set: enough per language, urgent and wants-a-person in each, every topic
+    multilingual = parts.get("multilingual", [])
+    c["multilingual"] = len(multilingual)
+    for lang in MULTILINGUAL_LANGUAGES:
+        mine = [i for i in multilingual if i.labels.language == lang]
+        c[f"multilingual_{lang}"] = len(mine)
+        c[f"multilingual_{lang}_urgent"] = sum(i.labels.urgent for i in mine)
+        c[f"multilingual_{lang}_wants_person"] = sum(i.labels.wants_person for i in mine)
+    for lang in LANGUAGES:
+        _at_least(c, f"multilingual_{lang}", MIN_MULTILINGUAL_PER_LANGUAGE, problems)
+        _at_least(c, f"multilingual_{lang}_urgent", 1, problems)
+        _at_least(c, f"multilingual_{lang}_wants_person", 1, problems)
+    multilingual_topics = {t for i in multilingual for t in i.labels.topics}
+    problems += [f"topic {t} does not occur in the multilingual set" for t in cat.topics
+                 if multilingual and t not in multilingual_topics]
 
     # coverage of the catalogue by the Dutch openings
     topic_n = Counter(t for i in openings for t in i.labels.topics)

@@ -1,4 +1,5 @@
-"""Loading the evaluation set (eval/openings.yml, eval/stories.yml) and the bot's training examples.
+"""Loading the evaluation set (eval/openings.yml, eval/stories.yml, eval/multilingual.yml) and the bot's
+training examples.
 
 Shared by `eval.check` (the set's own checks) and `eval.run` (scoring the bot on the set).
 """
@@ -19,6 +20,7 @@ TRAINING_DIR = REPO_ROOT / "bot" / "data" / "nlu"
 DETECTORS_FILE = REPO_ROOT / "bot" / "knowledge" / "detectors.yml"  # the detector heads' examples
 OPENINGS_FILE = EVAL_DIR / "openings.yml"
 STORIES_FILE = EVAL_DIR / "stories.yml"
+MULTILINGUAL_FILE = EVAL_DIR / "multilingual.yml"
 
 LABEL_FIELDS = (
     "topics", "organisations", "question_type", "life_event", "urgent",
@@ -50,7 +52,7 @@ class Item:
     """One evaluation item: an opening message (one turn) or a story (several citizen turns)."""
 
     id: str
-    part: str  # "openings" | "languages" | "stories"
+    part: str  # "openings" | "languages" | "stories" | "multilingual"
     turns: Tuple[str, ...]
     labels: Labels
     source: Optional[str] = None
@@ -124,9 +126,20 @@ def load_stories(path: Path = STORIES_FILE) -> List[Item]:
     return items
 
 
+def load_multilingual(path: Path = MULTILINGUAL_FILE) -> List[Item]:
+    """The multilingual set (issue 15): first messages in six languages, each with its `language`."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [
+        Item(id=str(record.get("id")), part="multilingual", turns=(str(record.get("text") or ""),),
+             labels=_labels(record), raw=record)
+        for record in data.get("multilingual") or []
+    ]
+
+
 def load_all() -> Dict[str, List[Item]]:
     openings, languages = load_openings()
-    return {"openings": openings, "languages": languages, "stories": load_stories()}
+    return {"openings": openings, "languages": languages, "stories": load_stories(),
+            "multilingual": load_multilingual()}
 
 
 # --- training data ---------------------------------------------------------------------------------

@@ -7,7 +7,11 @@ Parts (each reported on its own; default all):
 - languages       the messages in other languages;
 - stories         every story: the citizen turns concatenated into one message ("stories"), and the
                   first turn alone ("stories_first"), both scored against the labels of the WHOLE story
-                  (the first-turn score shows how much of a case the bot sees from the opening alone).
+                  (the first-turn score shows how much of a case the bot sees from the opening alone);
+- multilingual    the multilingual set (eval/multilingual.yml, issue 15): scored as a whole like the
+                  others, and per language in a table of its own (eval/languages.py): language
+                  detection, the conversation language after the message, topic, organisations, urgent
+                  and wants-a-person recall, and the language the bot answers in.
 
 Routing uses the same code as `python -m bot.route` (the trained model + bot/intake/routing.py), in this
 process; `--via-cli` runs `python -m bot.route` as a subprocess instead (the public JSON-lines contract).
@@ -34,10 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from eval.dataset import REPO_ROOT, Item, load_openings, load_stories
+from eval.dataset import REPO_ROOT, Item, load_multilingual, load_openings, load_stories
+from eval.languages import language_scores, ordered
 
 DEFAULT_MODEL = Path(os.environ.get("RASA_MODEL", "models/current.tar.gz"))
-PARTS = ("openings", "languages", "stories")
+PARTS = ("openings", "languages", "stories", "multilingual")
 MAX_TEXT_FALLBACK = 2000
 
 Prediction = Dict[str, Any]
@@ -245,6 +250,46 @@ def print_report(results: Dict[str, Dict[str, Any]], model: Path) -> None:
             print(f"{p}.{row}={_fmt(results[p].get(row))}")
 
 
+LANGUAGE_ROWS = (
+    "n", "language_acc", "n_4plus", "language_acc_4plus", "conversation_language_acc", "topic_acc",
+    "orgs_exact", "urgent_recall", "wants_person_recall", "crisis_signal_recall", "answers_in",
+)
+
+
+def by_language(items: Sequence[Item], preds: Sequence[Prediction]) -> Dict[str, Dict[str, Any]]:
+    """Per language of the items (and `all`): the language layer's scores and the routing's."""
+    scores = language_scores(items)
+    for lang, metrics in scores.items():
+        pairs = [(i, p) for i, p in zip(items, preds, strict=True) if lang in ("all", i.labels.language)]
+        routed, _ = score([i for i, _ in pairs], [p for _, p in pairs])
+        metrics.update({k: routed[k] for k in ("topic_acc", "topics_recall", "orgs_exact", "urgent_recall",
+                                               "urgent_precision", "wants_person_recall",
+                                               "wants_person_precision", "crisis_signal_recall")})
+    return scores
+
+
+PER_LANGUAGE_PARTS = {
+    "multilingual": "Multilingual set (eval/multilingual.yml)",
+    "languages": "Messages in other languages (eval/openings.yml, `languages`)",
+}
+
+
+def print_languages(part: str, scores: Dict[str, Dict[str, Any]]) -> None:
+    langs = ordered(list(scores))
+    print()
+    print(f"{PER_LANGUAGE_PARTS[part]}; independent, never trained on; per language")
+    print(f"{'metric':<28}" + "".join(f"{lang:>8}" for lang in langs))
+    for row in LANGUAGE_ROWS:
+        print(f"{row:<28}" + "".join(f"{_fmt(scores[lang].get(row)):>8}" for lang in langs))
+    print("language_acc: lingua's best language is the message's; conversation_language_acc: the sticky")
+    print("language after it as a first message; answers_in: the bot's texts are Dutch only until they are")
+    print("translated (issue 15 item 3).")
+    print()
+    for lang in langs:
+        for row in LANGUAGE_ROWS:
+            print(f"{part}.{lang}.{row}={_fmt(scores[lang].get(row))}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
@@ -275,6 +320,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         stories = load_stories()
         jobs["stories"] = (stories, [i.text for i in stories])
         jobs["stories_first"] = (stories, [i.turns[0] for i in stories])
+    if "multilingual" in wanted:
+        multilingual = load_multilingual()
+        jobs["multilingual"] = (multilingual, [i.text for i in multilingual])
 
     texts = [t for _, ts in jobs.values() for t in ts]
     preds = route_texts(texts, args.model, via_cli=args.via_cli)
@@ -287,9 +335,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         results[name] = metrics
         all_details[name] = details
     print_report(results, args.model)
+    languages_json: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    names = list(jobs)  # the parts in the order they were routed
+    for part in PER_LANGUAGE_PARTS:
+        if part in jobs:
+            items = jobs[part][0]
+            offset = sum(len(jobs[name][1]) for name in names[: names.index(part)])
+            languages_json[part] = by_language(items, preds[offset:offset + len(items)])
+            print_languages(part, languages_json[part])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": str(args.model), "metrics": results, "items": all_details},
+        args.json.write_text(json.dumps({"model": str(args.model), "metrics": results, "items": all_details,
+                                         "by_language": languages_json},
                                         ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"\nJSON: {args.json}")
     if args.gate:

@@ -17,7 +17,8 @@ The conversation language (`update`, state in, state out) changes only in two wa
    "türkçe lütfen", "بالعربية", "українською", "in het Nederlands graag", or only the name of the
    language in a message of at most `MAX_REQUEST_WORDS` words), or says they do not speak Dutch ("I
    don't speak Dutch", "nie mówię po niderlandzku": the message's own language). A request always
-   wins, also over an earlier request.
+   wins, also over an earlier request. Two languages named in one message ("українською або
+   англійською"): the one the message is written in, else the first named.
 2. **Clearly written in another language**: at least `MIN_WORDS` words of evidence and a confidence of
    at least `MIN_CONFIDENCE`, and the conversation language was not asked for (a language the citizen
    asked for stays until they ask for another one). One such message is enough: a citizen who starts
@@ -118,6 +119,19 @@ _NO_DUTCH = re.compile(
     r"|не\s+(розмовляю|говорю|розумію|знаю)\s+(\w+\s+)?(нідерландськ|голландськ)\w*",
     re.IGNORECASE,
 )
+# "English or Polish please": every language named in such a list is asked for.
+_NAME_CODES: Mapping[str, str] = {
+    "english": "en", "engels": "en", "angielsku": "en", "angielski": "en", "ingilizce": "en",
+    "англійською": "en", "polish": "pl", "pools": "pl", "polsku": "pl", "polski": "pl", "turkish": "tr",
+    "turks": "tr", "türkçe": "tr", "turkce": "tr", "arabic": "ar", "arabisch": "ar", "ukrainian": "uk",
+    "oekraïens": "uk", "українською": "uk", "dutch": "nl", "nederlands": "nl", "niderlandzku": "nl",
+}
+_NAME_ALT = "|".join(sorted(_NAME_CODES, key=len, reverse=True))
+_EITHER = re.compile(
+    rf"\b({_NAME_ALT})\s+(?:or|of|albo|lub|veya|ya\s+da|або|чи)\s+(?:po\s+)?({_NAME_ALT})\b"
+    r"(?=\s*[,.!?]?\s*(?:please|pls|graag|alstublieft|proszę|prosze|lütfen|lutfen|будь\s+ласка|$))",
+    re.IGNORECASE,
+)
 # "I don't speak Dutch" is no request for Dutch: a request right after one of these is skipped.
 _NEGATION = re.compile(
     r"(\bnot|\bcannot|\bcan't|n't|\bdont|\bno|\bnie|\bniet|\bgeen|\bне|لا)\s+(\w+\s+)?$", re.IGNORECASE
@@ -211,8 +225,14 @@ def requested_language(text: str) -> Optional[str]:
     lower = text.lower()
     found = [(m.start(), code) for code, pattern in _COMPILED_REQUESTS for m in pattern.finditer(lower)
              if not _NEGATION.search(lower[max(0, m.start() - 12):m.start()])]
+    for m in _EITHER.finditer(lower):
+        found += [(m.start(1), _NAME_CODES[m.group(1)]), (m.start(2), _NAME_CODES[m.group(2)])]
     if found:
-        return max(found)[1]  # "Nederlands? nee, English please": the last request counts
+        named = [code for _, code in sorted(found)]
+        if len(set(named)) > 1:  # two languages: the message's own one, else the first named
+            own = detect(text).language
+            return own if own in named else named[0]
+        return named[0]
     no_dutch = _NO_DUTCH.search(lower)
     if no_dutch:
         detection = detect(_NO_DUTCH.sub(" ", lower))

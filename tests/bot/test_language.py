@@ -101,6 +101,9 @@ REQUESTS = [
     ("українською", "uk"), ("Можна українською?", "uk"), ("Я не розмовляю нідерландською", "uk"),
     ("in het Nederlands graag", "nl"), ("Nederlands alstublieft", "nl"), ("dutch please", "nl"),
     ("Nederlands", "nl"),
+    # two languages named: the one the message is written in, else the first
+    ("Можна українською або англійською, будь ласка?", "uk"),
+    ("po polsku albo po angielsku proszę", "pl"), ("my dutch is bad, english or polish please", "en"),
 ]
 
 
