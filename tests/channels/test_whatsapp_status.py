@@ -165,6 +165,15 @@ async def test_failed_131047_on_a_casemanager_message_holds_it_sends_the_templat
     assert graph.types() == ["text", "template", "text"]
     assert server.agent.messages == []
 
+    # Meta reports it delivered: the handover service, told it was held, is told it arrived
+    await report(server, key_of(graph, 2), "delivered")
+    await server.settled()
+    assert [n["outcome"] for _, n in handover.notices] == ["held", "delivered"]
+    assert handover.notices[1][1]["text_sha256"] == notice["text_sha256"]
+    await report(server, key_of(graph, 2), "read")  # told once
+    await server.settled()
+    assert len(handover.notices) == 2
+
 
 async def test_a_message_after_131047_is_held_too_without_a_second_template(
     server: Server, graph: FakeGraph, handover: FakeHandover

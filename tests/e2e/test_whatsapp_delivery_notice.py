@@ -141,5 +141,12 @@ async def test_failed_131047_on_a_casemanager_message_is_shown_in_the_case(
 
         await server.send(template_button("Bericht lezen", "Bericht lezen"))
         assert graph.delivered_texts()[-1] == f"Sanne (medewerker): {STAFF_TEXT}"
+        delivered = status("delivered")
+        delivered["biz_opaque_callback_data"] = graph.keys[-1]
+        code, _ = await server.post(envelope(statuses=[delivered]))
+        assert code == 200
+        assert system_messages(service["db"], reference)[1].endswith(
+            "is nu toch aangekomen bij de inwoner (via WhatsApp)."
+        )
     finally:
         await server.stop()

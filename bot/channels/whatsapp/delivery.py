@@ -32,7 +32,7 @@ from bot.channels.whatsapp.graph import (
     GraphUnavailable,
     GraphUncertain,
 )
-from bot.channels.whatsapp.store import InboxRow, OutboxRow, WhatsAppState
+from bot.channels.whatsapp.store import META_KEY, InboxRow, OutboxRow, WhatsAppState
 from bot.channels.whatsapp.webhook import StatusReport
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,11 @@ RATE_LIMIT_FACTOR = 4.0
 
 # What the channel stores with an outgoing message besides the Cloud API body, under this key of the
 # stored body; removed before the send. {"case": true, "kind": "staff_message" | "mode" | "text",
-# "sha": <sha256 of a casemanager's text>} for a message of a case (sent through trigger_intent),
+# "sha": <sha256 of a casemanager's text>, "held": true once it was held} for a message of a case
+# (sent through trigger_intent),
 # {"template": true} for the template, {"note": "<name>"} for a note of the channel said at most
 # once in a while (store.finish_inbound).
-META = "_wa"
+META = META_KEY
 
 
 def meta_of(body: Dict[str, Any]) -> Dict[str, Any]:
@@ -202,7 +203,7 @@ class Sender:
         message of a case the handover service is told (held or failed)."""
         progress = [(r.key, r.status) for r in reports if r.status != "failed"]
         if progress:
-            await self.state.record_statuses(progress)
+            await self.state.record_statuses(progress, self._arrived)
         failed: Dict[str, Optional[int]] = {}
         for report in reports:
             # Meta may report the same failure twice (its webhooks are at least once): a message
@@ -249,6 +250,11 @@ class Sender:
             return
         log.error("whatsapp message for %s failed for good: code=%s", ref, code)
         await self.state.fail_outbound(key, self.notice(body, "failed", code))
+
+    def _arrived(self, body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """A casemanager's message that was held has reached the citizen after all: the handover
+        service was told it was held, so it is told it arrived."""
+        return self.notice(body, "delivered", None) if meta_of(body).get("held") else None
 
     def notice(self, body: Dict[str, Any], outcome: str, code: Optional[int]) -> Optional[Dict[str, Any]]:
         """What the handover service is told about a message of a case; None for other messages."""

@@ -186,6 +186,8 @@ contact_notes = Table(
 )
 
 PAYLOAD_TOKEN_PREFIX = "~wa:"
+# The key of a stored outgoing body that holds the channel's own facts about it (delivery.META).
+META_KEY = "_wa"
 
 
 def _hash(value: str) -> str:
@@ -643,14 +645,29 @@ class WhatsAppState:
         reports it delivered: a later `failed` callback may need it (held or sent again)."""
         return await self._set_outbound(key, OUT_OPEN, status=OUT_ACCEPTED, lease_owner=None)
 
-    async def record_statuses(self, reports: Sequence[Tuple[str, str]]) -> int:
+    async def record_statuses(
+        self,
+        reports: Sequence[Tuple[str, str]],
+        arrived: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
+    ) -> int:
         """Meta's status callbacks (key, sent | delivered | read): recorded, only forward (Meta does
-        not promise their order). Delivered or read: the text and the recipient are dropped."""
+        not promise their order). Delivered or read: the text and the recipient are dropped; when
+        `arrived` makes a notice of the message (a casemanager's message that was held), it is
+        stored for the handover service in the same transaction."""
         now = self.now()
 
         def work(connection: Connection) -> int:
             changed = 0
             for key, status in reports:
+                if arrived is not None and status in (OUT_DELIVERED, OUT_READ):
+                    row = connection.execute(
+                        select(outbox.c.contact_key, outbox.c.recipient, outbox.c.body)
+                        .where(outbox.c.key == key)
+                        .where(outbox.c.status.in_(OUT_OPEN + OUT_TAKEN))
+                    ).first()
+                    notice = None if row is None or row.body is None else arrived(json.loads(row.body))
+                    if notice is not None and row is not None and row.recipient is not None:
+                        _add_notice(connection, str(row.contact_key), str(row.recipient), notice, now)
                 rank = _PROGRESS.get(status)
                 if rank is None:
                     continue
@@ -753,7 +770,10 @@ class WhatsAppState:
         the handover service's notice stored. `window_closed`: Meta said so (131047), which counts
         over our own clock. (done, template queued); not done when another instance had it."""
         now = self.now()
-        encoded = json.dumps(body, ensure_ascii=False)
+        # Marked as held (delivery.META), so its arrival later can be reported too.
+        meta = body.get(META_KEY)
+        held = {**body, META_KEY: {**(meta if isinstance(meta, dict) else {}), "held": True}}
+        held_encoded = json.dumps(held, ensure_ascii=False)
 
         def work(connection: Connection) -> Tuple[bool, bool]:
             if from_key is not None:
@@ -766,7 +786,7 @@ class WhatsAppState:
                 if closed.rowcount != 1:
                     return False, False
             if hold:
-                _hold(connection, contact_key, encoded, max_held, now)
+                _hold(connection, contact_key, held_encoded, max_held, now)
             if window_closed:
                 connection.execute(
                     update(contacts)

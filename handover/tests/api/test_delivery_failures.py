@@ -70,6 +70,19 @@ async def test_a_held_message_names_the_casemanagers_message_by_its_text_hash(cl
     assert "langer dan 24 uur" in notice.text and "Ik bel u morgen" not in notice.text
 
 
+async def test_a_held_message_that_arrived_after_all_is_shown_too(client: Client) -> None:
+    await new_case(client)
+    for client_id, outcome in (("f" * 32, "held"), ("g" * 32, "delivered")):
+        body = {"client_id": client_id, "outcome": outcome, "kind": "staff_message"}
+        resp = await client.post(url(), json=body, headers=BOT)
+        assert resp.status == 202
+    held, arrived = await messages(client, "system")
+    assert "nog niet aangekomen" in held.text
+    assert (
+        arrived.text == "Een bericht van een medewerker is nu toch aangekomen bij de inwoner (via WhatsApp)."
+    )
+
+
 async def test_without_a_case_for_the_conversation_404(client: Client) -> None:
     resp = await client.post(url("31600000000"), json={"client_id": "c", "outcome": "failed"}, headers=BOT)
     assert resp.status == 404

@@ -3,7 +3,8 @@ case as a system message, so the casemanager sees it in the conversation.
 
 The bot sends a notice when Meta refused or failed a casemanager's message for good ("failed"),
 or when the message waits because the citizen has not written for more than 24 hours and only
-the approved template could go out ("held": it arrives when the citizen answers the template).
+the approved template could go out ("held": it arrives when the citizen answers the template);
+then again when such a held message reached the citizen after all ("delivered").
 The notice names the casemanager's message by a SHA-256 of its text, so the bot never sends the
 text back; a notice is stored once per `client_id` (the bot may send it again after a lost answer).
 """
@@ -27,7 +28,8 @@ from .errors import DomainError
 log = logging.getLogger(__name__)
 
 SYSTEM_ROLE = "system"
-OUTCOMES = frozenset({"held", "failed"})
+# "delivered": a message reported as held reached the citizen after all (they answered).
+OUTCOMES = frozenset({"held", "failed", "delivered"})
 # Which message it was, as the bot knows it: a casemanager's words, the closing of the case
 # (its next steps), or another text sent on behalf of the case.
 KINDS = frozenset({"staff_message", "mode", "text"})
@@ -42,7 +44,7 @@ class NoCaseForConversation(DomainError):
 @dataclass(frozen=True)
 class DeliveryFailure:
     client_id: str
-    outcome: str  # "held" | "failed"
+    outcome: str  # "held" | "failed" | "delivered"
     code: int | None = None  # Meta's error code (131047: 24-hour window closed)
     kind: str = "text"
     text_sha256: str | None = None
@@ -94,6 +96,8 @@ def describe(failure: DeliveryFailure, channel: str, named: Message | None, time
         what = "Een bericht van een medewerker"
     else:
         what = "Een bericht aan de inwoner"
+    if failure.outcome == "delivered":
+        return f"{what} is nu toch aangekomen bij de inwoner (via {via})."
     if failure.outcome == "held":
         return (
             f"{what} is nog niet aangekomen. De inwoner heeft langer dan 24 uur niets gestuurd. "
