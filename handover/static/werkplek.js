@@ -148,14 +148,24 @@
   }
 
   // After a swap: the fields keep what was typed, the focus stays where it was.
+  var submitted = [];  // forms just sent: the server's new state wins over what they held
   function captureFields(root) {
+    var skip = submitted;
+    submitted = [];
     var values = {};
+    var checked = {};
     root.querySelectorAll("textarea[id], input[id], select[id]").forEach(function (el) {
-      if (el.type !== "hidden") { values[el.id] = el.value; }
+      if (skip.indexOf(el.form) >= 0) { return; }
+      if (el.type === "checkbox" || el.type === "radio") { checked[el.id] = el.checked; }
+      else if (el.type !== "hidden") { values[el.id] = el.value; }
     });
+    var open = [];
+    root.querySelectorAll("details[id]").forEach(function (el) { if (el.open) { open.push(el.id); } });
     var active = document.activeElement;
     return {
       values: values,
+      checked: checked,
+      open: open,
       focusId: active && root.contains(active) ? active.id : null,
       focusInside: !!active && root.contains(active) && active !== root,
       selection: active && "selectionStart" in active ? [active.selectionStart, active.selectionEnd] : null
@@ -165,6 +175,14 @@
     Object.keys(state.values).forEach(function (id) {
       var el = $(id);
       if (el && root.contains(el) && el.type !== "hidden") { el.value = state.values[id]; }
+    });
+    Object.keys(state.checked || {}).forEach(function (id) {
+      var el = $(id);
+      if (el && root.contains(el)) { el.checked = state.checked[id]; }
+    });
+    (state.open || []).forEach(function (id) {
+      var el = $(id);
+      if (el && root.contains(el)) { el.open = true; }
     });
     if (state.focusId && $(state.focusId)) {
       var el = $(state.focusId);
@@ -364,6 +382,7 @@
         flash(detail);
         if (!answer.ok) { refreshPanel(); refreshCounts(); return; }
         form.reset();
+        submitted.push(form);
         var claimed = answer.data.reference || (/\/claim$/.test(action) ? action.split("/")[2] : null);
         if (claimed && inbox) { openCase(claimed); return; }
         refreshPanel().then(function () { focusReply(); });

@@ -26,12 +26,14 @@ from .keys import (
     directory_key,
     http_key,
     hub_key,
+    labels_key,
     login_limiter_key,
     rasa_key,
     redactor_key,
     settings_key,
     teams_key,
 )
+from .labels import Labels, jinja_filters
 from .login_limit import LoginLimiter, MemoryCounter, RedisCounter
 from .rasa_delivery import outbox_context
 from .realtime import Hub
@@ -228,10 +230,12 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     app[teams_key] = TeamMapping.load(settings.teams_file)
     app[directory_key] = Directory.load(settings.contacts_file)
+    app[labels_key] = Labels.load(settings.labels_file)
     filters: dict[str, Callable[..., str]] = {
         "wachttijd": waiting_time,
         "datumtijd": local_datetime(settings.office_hours.timezone),
     }
+    filters.update(jinja_filters(app[labels_key], app[directory_key]))
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(HANDOVER_ROOT / "templates")),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .clients.rasa import RasaClient
 from .directory import Directory
+from .labels import Labels
 from .login_limit import LoginLimiter
 from .realtime import Hub
 from .redaction import Redactor
@@ -22,6 +23,7 @@ engine_key = web.AppKey("engine", AsyncEngine)
 sessionmaker_key = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 teams_key = web.AppKey("teams", TeamMapping)
 directory_key = web.AppKey("directory", Directory)
+labels_key = web.AppKey("labels", Labels)
 http_key = web.AppKey("http", aiohttp.ClientSession)
 rasa_key = web.AppKey("rasa", RasaClient)
 hub_key = web.AppKey("hub", Hub)

@@ -300,6 +300,7 @@ class AuditAction(StoredValue):
     OVERRIDE = "override"  # a teamleider acting on another team's or a colleague's case
     TRANSFERRED = "transferred"  # handed to a colleague or another team's queue
     RELEASED = "released"  # put back in the queue by whoever handled it, or by a teamleider
+    CORRECTED = "corrected"  # topic or organisations of the intake corrected by the casemanager
 
 
 class AuditEntry(Base):

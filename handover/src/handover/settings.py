@@ -102,6 +102,11 @@ def default_contacts_file() -> Path:
     return bot_file if bot_file.exists() else HANDOVER_ROOT / "contacts.yml"
 
 
+def default_labels_file() -> Path:
+    # Plain-Dutch names of topics and life events, maintained by the bot team.
+    return REPO_ROOT / "bot" / "knowledge" / "onderwerpen.yml"
+
+
 def _non_negative(name: str, value: float) -> float:
     if not value >= 0:  # also rejects NaN
         raise SettingsError(f"{name} must be 0 or more, not {value}")
@@ -153,6 +158,7 @@ class Settings:
     office_hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse("mon-fri 09:00-17:00"))
     teams_file: Path = HANDOVER_ROOT / "teams.yml"
     contacts_file: Path = field(default_factory=default_contacts_file)
+    labels_file: Path = field(default_factory=default_labels_file)
     # None = automatic: Secure unless plain HTTP on a loopback host (local development).
     cookie_secure: bool | None = None
     # Honour X-Forwarded-For / X-Forwarded-Proto; only behind a proxy that overwrites them.
@@ -214,6 +220,7 @@ class Settings:
                 contacts_file=Path(env["HANDOVER_CONTACTS_FILE"])
                 if env.get("HANDOVER_CONTACTS_FILE")
                 else default_contacts_file(),
+                labels_file=Path(env.get("HANDOVER_LABELS_FILE") or default_labels_file()),
                 cookie_secure=_auto_bool(env.get("HANDOVER_COOKIE_SECURE", "auto")),
                 trust_proxy=_bool(env.get("HANDOVER_TRUST_PROXY", "false")),
                 session_hours=int(env.get("HANDOVER_SESSION_HOURS", "10")),

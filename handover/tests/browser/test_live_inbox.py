@@ -357,3 +357,51 @@ async def test_axe_reports_no_violations_on_any_workspace_page(
             await expect(page).to_have_title(f"Verwijderd – {first} – Gemeente")
             await assert_no_axe_violations(page, "erasure result")
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+async def test_correcting_the_topic_updates_the_professional_lines_live(
+    browser: Browser, service: Service, fake_rasa: FakeRasa
+) -> None:
+    await add_staff(service)
+    errors: list[str] = []
+    async with aiohttp.ClientSession(base_url=service.base_url, headers=BOT) as bot:
+        body = case_body("burger-1")
+        body["summary"] |= {"topic": "cjib.betalingsregeling", "organisations": ["cjib"], "life_event": None}
+        resp = await bot.post("/api/cases", json=body)
+        ref = (await resp.json())["reference"]
+        async with (
+            logged_in(browser, service, "anna") as anna_ctx,
+            logged_in(browser, service, "tineke") as tl_ctx,
+        ):
+            anna = await open_page(anna_ctx, "/werkbak", errors)
+            queue = anna.locator("#wachtrij-kort")
+            # Names, not ids, in the queue beside the chats.
+            await expect(queue).to_contain_text("Een boete in delen betalen")
+            await expect(queue).not_to_contain_text("cjib.betalingsregeling")
+            await queue.get_by_role("button", name=f"Oppakken {ref}").click()
+            await expect(anna.locator("#zaak-kop")).to_have_text(f"Zaak {ref}")
+            await expect(chat_item(anna, ref)).to_contain_text("Een boete in delen betalen")
+            await expect(anna.locator("#lijnen .org-naam")).to_have_text(["CJIB"])
+            tl_case = await open_page(tl_ctx, f"/zaken/{ref}", errors)
+            await expect(tl_case.locator("#lijnen .org-naam")).to_have_text(["CJIB"])
+
+            await anna.locator("#tekst").press_sequentially("Een half antwoord")
+            await anna.get_by_text("Onderwerp of organisaties aanpassen").click()
+            await anna.get_by_label("Onderwerp", exact=True).select_option(label="Kinderbijslag aanvragen")
+            await anna.get_by_label("CJIB").uncheck()
+            await assert_no_axe_violations(anna, "inbox with the correction form open")
+            await anna.get_by_role("button", name="Aanpassing opslaan").click()
+            await expect(anna.locator(".melding")).to_have_text("Intake aangepast.")
+            await expect(anna.locator("#intake-onderwerp")).to_have_text("Kinderbijslag aanvragen")
+            await expect(anna.locator("#lijnen .org-naam")).to_have_text(["SVB"])
+            # The form shows the new state, not what it held before it was sent.
+            await expect(anna.get_by_label("CJIB")).not_to_be_checked()
+            await expect(anna.get_by_label("SVB")).to_be_checked()
+            await expect(anna.locator("#tekst")).to_have_value("Een half antwoord")
+            await expect(chat_item(anna, ref)).to_contain_text("Kinderbijslag aanvragen")
+            # The teamleider's open page follows, without a reload.
+            await expect(tl_case.locator("#intake-onderwerp")).to_have_text("Kinderbijslag aanvragen")
+            await expect(tl_case.locator("#lijnen .org-naam")).to_have_text(["SVB"])
+            await expect(tl_case.locator("#historie")).to_contain_text("intake aangepast")
+            assert await not_reloaded(anna) and await not_reloaded(tl_case)
+    assert errors == [], f"JavaScript errors: {errors}"

@@ -7,6 +7,7 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 - ``permissions``: who may act on a case (one rule, teamleider overrides audited)
 - ``chat_messages``: the citizen's and the casemanager's chat messages
 - ``case_notes``: private notes and follow-up tasks (nazorg)
+- ``intake``: the casemanager corrects the topic and organisations (audited)
 - ``inbox``: a casemanager's chats in progress: last message, unread, waiting for a reply
 - ``presence``: casemanagers online, and live chat or callback for the bot
 - ``positions``: queue positions pushed to waiting citizens
@@ -50,6 +51,7 @@ from .errors import (
     UnknownUser,
 )
 from .inbox import ChatSummary, chat_summary, mark_read, my_chats, unread_count
+from .intake import correct_intake
 from .permissions import authorize, may_handle, works_in
 from .positions import refresh_queue_positions
 from .presence import Availability, availability, online_casemanagers, touch_presence
@@ -108,6 +110,7 @@ __all__ = [
     "closing_reach",
     "colleagues",
     "complete_follow_up",
+    "correct_intake",
     "create_case",
     "enqueue_rasa",
     "expected_wait_minutes",

@@ -14,7 +14,8 @@ from multidict import MultiDictProxy
 
 from .. import access, audit, auth, services
 from ..auth import Handler, Staff, require_staff
-from ..keys import directory_key, redactor_key, settings_key, teams_key
+from ..consent import consented_organisations, named_organisations
+from ..keys import directory_key, labels_key, redactor_key, settings_key, teams_key
 from ..models import Case, Kind, Status, User, utcnow
 from ..uow import UnitOfWork
 from ..workflow import transaction
@@ -40,6 +41,7 @@ async def case_context(
 
     Raises CaseNotFound. Records the view in the audit log (once per 5 minutes per person)."""
     settings = request.app[settings_key]
+    directory = request.app[directory_key]
     session = uow.session
     reference = request.match_info.get("reference") or request.query.get("zaak", "")
     case = await services.get_case(session, reference)
@@ -73,7 +75,11 @@ async def case_context(
         "colleagues": await services.colleagues(session, staff.user),
         "position": await services.queue_position(session, case),
         "teams": request.app[teams_key],
-        "organisations": request.app[directory_key].for_organisations(case.organisations),
+        # Only the organisations the citizen agreed to, with their professional lines.
+        "organisations": directory.for_organisations(consented_organisations(case)),
+        "named_organisations": directory.for_organisations(named_organisations(case)),
+        "topic_choices": request.app[labels_key].topic_choices(),
+        "all_organisations": sorted(directory.organisations.values(), key=lambda o: o.name.lower()),
         "now": utcnow(),
         "melding": request.query.get("melding"),
         "cookie_secure": settings.cookie_secure,
@@ -202,6 +208,20 @@ async def _read(f: CaseForm) -> Done:
     return Done(f"{unread} ongelezen")
 
 
+async def _correct(f: CaseForm) -> Done:
+    app = f.request.app
+    changes = await services.correct_intake(
+        f.uow,
+        f.reference,
+        f.user,
+        topic=f.field("onderwerp"),
+        organisations=[str(v) for v in f.form.getall("organisatie", [])],
+        known_topics=app[labels_key].topics,
+        known_organisations=app[directory_key].organisations,
+    )
+    return Done("Intake aangepast." if changes else "Er is niets veranderd.")
+
+
 async def _note(f: CaseForm) -> Done:
     await services.add_note(f.uow, f.reference, f.user, f.field("notitie"))
     return Done("Notitie opgeslagen.")
@@ -226,6 +246,7 @@ CASE_ACTIONS: dict[str, tuple[str, CaseAction]] = {
     "notities": ("note", _note),
     "nazorg": ("follow_up", _follow_up),
     "gelezen": ("read", _read),
+    "intake": ("correct", _correct),
 }
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .. import services
 from ..auth import Staff, require_staff
+from ..consent import consented_organisations
 from ..keys import settings_key, teams_key
 from ..models import utcnow
 from ..workflow import transaction
@@ -91,7 +92,8 @@ async def queue_json(request: web.Request, staff: Staff) -> web.Response:
                     "reference": c.reference,
                     "team": c.team,
                     "topic": c.topic,
-                    "organisations": c.organisations,
+                    # Only those the citizen agreed to (consent.py).
+                    "organisations": consented_organisations(c),
                     "question_type": c.question_type,
                     "urgent": c.urgent,
                     "kind": c.kind,
