@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 from bot.intake.consent import casemanager_summary
 from bot.intake.contact import ContactDetails
 from bot.intake.state import IntakeState
-from bot.intake.transcript import transcript
+from bot.intake.transcript import language_of, transcript
 
 DEFAULT_CHANNEL = "rest"
 
@@ -31,7 +31,7 @@ def case_payload(
             "question_type": state.vraagtype,
             "urgent": state.urgent,
             "life_event": state.levensgebeurtenis,
-            "summary_text": casemanager_summary(state),
+            "summary_text": casemanager_summary(state, language_of(tracker.events).dutch_name),
             "self_service": None,
         })
     details = {

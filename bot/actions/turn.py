@@ -34,6 +34,7 @@ from bot.intake.effects import (
 from bot.intake.engine import Intake
 from bot.intake.knowledge import knowledge
 from bot.intake.schema import schema
+from bot.intake.transcript import language_of
 
 ACTION_NAME = "action_turn"
 # Rasa marks what comes in through trigger_intent (the handover service, with Rasa's token) with
@@ -90,7 +91,8 @@ class ActionTurn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         before = ConversationState.from_slots(tracker.current_slot_values())
-        context = Context(now=self.clock(), handover_configured=self.gateway.configured)
+        context = Context(now=self.clock(), handover_configured=self.gateway.configured,
+                          language=language_of(tracker.events))
         step = conversation().handle(before, message_of(tracker), context)
         replies = list(step.replies)
         while step.effect is not None:

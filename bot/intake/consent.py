@@ -19,6 +19,7 @@ from typing import AbstractSet, List, Optional, Sequence, Tuple
 
 from bot.intake.advice import GEMEENTE, contact, numbered, privacy_note
 from bot.intake.knowledge import Knowledge
+from bot.intake.language import DUTCH, DUTCH_NAMES
 from bot.intake.routing import LIFE_EVENT_PREFIX, is_strong_new_topic
 from bot.intake.schema import Schema
 from bot.intake.state import (
@@ -72,11 +73,14 @@ def current_organisation(state: IntakeState) -> Optional[str]:
     return next((o for o in organisations_to_ask(state) if o not in answered), None)
 
 
-def casemanager_summary(state: IntakeState) -> Optional[str]:
-    """The summary text the casemanager gets, with the citizen's own correction at the end."""
+def casemanager_summary(state: IntakeState, language: Optional[str] = None) -> Optional[str]:
+    """The summary text the casemanager gets, with the citizen's own correction at the end, and the
+    conversation language when it is not Dutch ("Taal: Pools"; `language` is its Dutch name)."""
     text = state.samenvatting or " ".join(state.verhaal)
     if state.aanvulling:
         text = f"{text} Aanvulling van inwoner: “{state.aanvulling}”".strip()
+    if text and language and language != DUTCH_NAMES[DUTCH]:
+        text = f"{text} Taal: {language}."
     return text or None
 
 

@@ -52,6 +52,7 @@ from bot.intake.effects import (
     Result,
 )
 from bot.intake.engine import Intake
+from bot.intake.language import DUTCH, ConversationLanguage
 from bot.intake.routing import find_signals, message_signals
 from bot.intake.schedule import when_in_words
 from bot.intake.state import (
@@ -161,6 +162,9 @@ class Context:
 
     now: Optional[datetime] = None
     handover_configured: bool = True
+    # The conversation language after this message (bot/intake/language.py; the action works it out
+    # from what the citizen typed, bot/intake/transcript.py). Every text is still Dutch (issue 15).
+    language: ConversationLanguage = field(default_factory=ConversationLanguage)
 
 
 @dataclass(frozen=True)
@@ -327,7 +331,11 @@ class Conversation:
             # "Goedemorgen, ik heb een vraag": nothing to place, so the greeting is the answer after all.
             # With a signal the intake answers even when it places nothing (urgent: a person at once).
             understood = turn.understood or bool(signals)
-            return self._after_intake(state, user, turn, context) if understood else small_talk
+            # In another language, content the bot cannot place yet is not answered with the (Dutch)
+            # welcome as if nothing was said: the citizen hears it was not understood, and the way on.
+            if understood or context.language.code != DUTCH:
+                return self._after_intake(state, user, turn, context)
+            return small_talk
         return self._intake(state, user, context)
 
     def _only_small_talk(self, user: UserInput, signals: Tuple[str, ...]) -> bool:

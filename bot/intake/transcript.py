@@ -4,9 +4,34 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping
 
+from bot.intake.language import ConversationLanguage, conversation_language
 from bot.payloads import plain_text
 
 CHOICE_PREFIX = "/"
+
+
+def typed_texts(events: Iterable[Mapping[str, Any]]) -> List[str]:
+    """What the citizen typed in the current session, oldest first: no buttons (their titles are the
+    bot's Dutch), no events of the handover service."""
+    texts: List[str] = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "session_started":
+            texts = []
+        elif kind == "user":
+            metadata = event.get("metadata")
+            if isinstance(metadata, Mapping) and metadata.get("is_external") is True:
+                continue
+            text = str(event.get("text") or "").strip()
+            if text and not text.startswith(CHOICE_PREFIX):
+                texts.append(text)
+    return texts
+
+
+def language_of(events: Iterable[Mapping[str, Any]]) -> ConversationLanguage:
+    """The conversation language after everything the citizen typed in this session
+    (bot/intake/language.py); no slot holds it, so nothing but the messages decides it."""
+    return conversation_language(typed_texts(events))
 
 
 def transcript(events: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:

@@ -67,7 +67,6 @@ SHORT_OR_MIXED = [
     "shukran", "شكرا", "дякую", "help", "pomocy", "yardım", "1", "2", "👍", "?", "can i get bijstand",
     "mam problem z toeslagen", "moje DigiD nie działa", "my DigiD not work", "ik heb brief van gemeente",
     "zorgtoeslag terugbetalen??", "www.toeslagen.nl", "info@gemeente.nl",
-    "w liście jest napisane: u heeft geen recht op zorgtoeslag meer vanaf 1 januari",
     "the letter says „u moet het bedrag binnen 6 weken terugbetalen aan de Belastingdienst”",
 ]
 
@@ -81,6 +80,34 @@ def test_short_or_mixed_messages_never_flip_the_language(text: str, current: Con
 @pytest.mark.parametrize("text", SHORT_OR_MIXED)
 def test_short_or_mixed_messages_keep_dutch_at_the_start(text: str) -> None:
     assert update(ConversationLanguage(), text) == ConversationLanguage()
+
+
+# A line of a Dutch letter, pasted without quotes, inside a message in the conversation's language.
+MIXED = [
+    (PL, "w liście jest napisane: u heeft geen recht op zorgtoeslag meer vanaf 1 januari"),
+    (EN, "the letter says u moet het bedrag binnen 6 weken terugbetalen aan de Belastingdienst"),
+    (TR, "mektupta diyor ki u heeft geen recht meer op huurtoeslag, ne demek"),
+    (UK, "в листі написано u moet zich melden bij het werkplein op maandag, що це означає"),
+    (AR, "في الرسالة مكتوب wij hebben besloten uw uitkering te stoppen ماذا أفعل"),
+    (EN, "they wrote: wij kunnen uw aanvraag niet in behandeling nemen. what does that mean"),
+    (PL, "napisali że uw aanvraag is afgewezen omdat u te laat bent, co mam zrobić"),
+    (EN, "ik spreek een beetje Nederlands but english is better for me"),
+    (PL, "mam pytanie, ik woon hier 2 jaar en ik werk bij een uitzendbureau"),
+]
+
+
+@pytest.mark.parametrize(("current", "text"), MIXED)
+def test_a_dutch_line_inside_a_message_does_not_take_the_conversation_to_dutch(
+    current: ConversationLanguage, text: str
+) -> None:
+    assert detect(text).language == "nl"  # lingua alone would say Dutch
+    assert update(current, text) == current
+
+
+def test_a_whole_dutch_message_still_switches_a_detected_language() -> None:
+    assert update(PL, "Ik wil graag verder in het Nederlands, dat gaat inmiddels beter") == \
+        ConversationLanguage("nl", REQUESTED)
+    assert update(PL, "Mijn buurvrouw helpt mij nu met schrijven, zij spreekt goed Nederlands") == NL
 
 
 def test_loanwords_numbers_links_and_quotes_are_no_evidence() -> None:
