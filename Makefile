@@ -9,6 +9,7 @@ PYTHON ?= $(shell command -v python3.10 || command -v python3)
 CACHE ?= $(HOME)/.cache/gemeente-intake
 VENV := .venv
 PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RASA := $(VENV)/bin/rasa
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -33,7 +34,7 @@ MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
 MODEL = models/intake-$(MODEL_HASH).tar.gz
 SPACY_DIR := models/spacy-nl
 
-.PHONY: help setup spacy train run test test-bot test-rasa test-nlu test-eval test-handover test-widget widget-setup bench bench-whatsapp nlu-compare lint clean
+.PHONY: help setup spacy train run scale-up haproxy test test-bot test-rasa test-nlu test-eval test-busy test-handover test-widget widget-setup bench bench-whatsapp nlu-compare lint clean
 
 help:
 	@echo "make run    - installeer, train (als nodig) en start de assistent"
@@ -107,6 +108,27 @@ test: lint train handover-setup widget-setup
 	$(MAKE) --no-print-directory test-nlu
 	$(MAKE) --no-print-directory test-eval
 	$(MAKE) --no-print-directory test-handover
+
+## scale-up: HAProxy + 2 Rasa + 2 action servers + 2 handover services on PostgreSQL and Redis (loopback)
+scale-up: train handover-setup widget-setup haproxy
+	@MODEL="$(MODEL)" $(PY) -m tools.scale
+
+haproxy:
+	@if ! command -v haproxy >/dev/null; then \
+		echo "HAProxy installeren (load balancer voor make scale-up)"; \
+		$(SUDO) apt-get -o DPkg::Lock::Timeout=300 update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=300 install -y -qq haproxy; \
+	fi
+
+## test-busy: the e2e, fault and widget tests while both cores are kept busy (stress-ng, bounded)
+test-busy: train handover-setup widget-setup
+	@$(MAKE) --no-print-directory -C widget chromium
+	@if ! command -v stress-ng >/dev/null; then \
+		echo "stress-ng installeren (belasting voor make test-busy)"; \
+		$(SUDO) apt-get -o DPkg::Lock::Timeout=300 update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=300 install -y -qq stress-ng; \
+	fi
+	$(PY) -m tools.busy -- $(PY) -m pytest tests/e2e tests/widget -q -p no:cacheprovider
 
 ## The independent evaluation set: fails below the floors of eval/thresholds.yml (what the bot has
 ## reached, so it cannot silently get worse) and prints every metric still below the issue's target.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -40,9 +40,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class LazyDatabase:
     """One engine per store, created (with its tables) on first use."""
 
-    def __init__(self, url: str, metadata: MetaData) -> None:
+    def __init__(self, url: str, metadata: MetaData, obsolete: Sequence[str] = ()) -> None:
         self.url = url
         self._metadata = metadata
+        self._obsolete = obsolete  # tables of an earlier version, dropped when the store opens
         self._engine: Optional[Engine] = None
         self._lock = threading.Lock()
 
@@ -53,6 +54,10 @@ class LazyDatabase:
                 if engine.dialect.name == "sqlite":
                     event.listen(engine, "connect", _sqlite_pragmas)
                 self._metadata.create_all(engine)
+                if self._obsolete:
+                    with engine.begin() as connection:
+                        for name in self._obsolete:
+                            connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
                 self._engine = engine
             return self._engine
 

@@ -20,8 +20,14 @@ from bot import tracker_store as ts
 from bot.channels.website import PendingMessages, WebsiteInput, WebsiteOutput
 
 HOLD = 120 * 60.0
-CLOSED = {"data": {"type": "mode", "mode": "closed", "reference": "HV-TEST",
-                   "text": "De medewerker heeft het gesprek afgesloten. Uw kenmerk is HV-TEST."}}
+CLOSED = {
+    "data": {
+        "type": "mode",
+        "mode": "closed",
+        "reference": "HV-TEST",
+        "text": "De medewerker heeft het gesprek afgesloten. Uw kenmerk is HV-TEST.",
+    }
+}
 STEPS = "Dit hebben we afgesproken: u belt maandag het CJIB."
 
 
@@ -34,15 +40,28 @@ class Clock:
 
 
 class Widget:
-    """A socket.io client as the widget uses it: session_request, then bot_uttered events."""
+    """A socket.io client as the widget uses it: session_request, then bot_uttered events, each
+    acknowledged by its `mid` (chat-widget.js); a `mid` seen before is dropped, as the widget does."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, ack: bool = True) -> None:
         self.base = base
+        self.ack = ack
+        self.seen: set[str] = set()
         self.client = socketio.AsyncClient(reconnection=False)
         self.received: "asyncio.Queue[Any]" = asyncio.Queue()
         self.confirmed: "asyncio.Queue[Any]" = asyncio.Queue()
-        self.client.on("bot_uttered", self.received.put_nowait)
+        self.client.on("bot_uttered", self._got)
         self.client.on("session_confirm", self.confirmed.put_nowait)
+
+    async def _got(self, data: Any) -> None:
+        if isinstance(data, dict) and "mid" in data:
+            mid = data.pop("mid")
+            if self.ack:
+                await self.client.emit("bot_uttered_ack", {"mid": mid})
+            if mid in self.seen:
+                return
+            self.seen.add(mid)
+        self.received.put_nowait(data)
 
     async def join(self, session_id: str) -> "Widget":
         await self.client.connect(self.base, transports=["websocket"])
@@ -86,8 +105,8 @@ class Site:
         assert output is not None
         return output
 
-    async def widget(self, session_id: str) -> Widget:
-        widget = await Widget(self.base).join(session_id)
+    async def widget(self, session_id: str, ack: bool = True) -> Widget:
+        widget = await Widget(self.base, ack).join(session_id)
         self.widgets.append(widget)
         return widget
 
@@ -123,11 +142,23 @@ async def closing_of_a_case(output: WebsiteOutput, session_id: str) -> None:
     await output.send_text_message(session_id, STEPS)
 
 
-async def test_the_closing_of_a_case_waits_for_the_widget_and_arrives_when_it_rejoins(site: Site) -> None:
+async def all_acknowledged(pending: PendingMessages, session_id: str) -> None:
+    """Wait until the widget's acknowledgements have been handled (they travel on their own)."""
+    for _ in range(500):
+        if await pending.unacknowledged(session_id) == []:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not acknowledged: {await pending.unacknowledged(session_id)}")
+
+
+async def test_the_closing_of_a_case_waits_for_the_widget_and_arrives_when_it_rejoins(
+    site: Site, pending: PendingMessages
+) -> None:
     await closing_of_a_case(site.output, "gesprek-1")  # no page connected
     widget = await site.widget("gesprek-1")
     assert [await widget.next(), await widget.next()] == [CLOSED["data"], {"text": STEPS}]
-    # Handed out once: a second page of the same conversation gets only what is new.
+    # Acknowledged by the widget: a second page of the same conversation gets only what is new.
+    await all_acknowledged(pending, "gesprek-1")
     again = await site.widget("gesprek-1")
     await site.output.send_text_message("gesprek-1", "Nog een bericht.")
     assert await again.next() == {"text": "Nog een bericht."}
@@ -140,7 +171,43 @@ async def test_a_connected_widget_gets_messages_at_once_and_nothing_is_kept(
     widget = await site.widget("gesprek-2")
     await closing_of_a_case(site.output, "gesprek-2")
     assert [await widget.next(), await widget.next()] == [CLOSED["data"], {"text": STEPS}]
-    assert await pending.take("gesprek-2") == []
+    await all_acknowledged(pending, "gesprek-2")
+
+
+async def test_a_message_sent_to_a_socket_that_was_dying_comes_again_when_the_widget_rejoins(
+    site: Site, pending: PendingMessages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance killed while its widget was still counted as connected: the emit reaches nobody,
+    the widget reconnects (to another instance) and gets what it never acknowledged, once."""
+
+    async def still_counted(room: str) -> bool:
+        return True
+
+    monkeypatch.setattr(site.output.presence, "connected", still_counted)
+    await site.output.send_text_message("gesprek-8", "Bericht van de medewerker.")
+    unread = await site.widget("gesprek-8", ack=False)  # the reconnect: shown, but not acknowledged
+    assert await unread.next() == {"text": "Bericht van de medewerker."}
+    await unread.leave()
+    widget = await site.widget("gesprek-8")  # the next page gets it again, and acknowledges it
+    assert await widget.next() == {"text": "Bericht van de medewerker."}
+    await all_acknowledged(pending, "gesprek-8")
+    await site.output.send_text_message("gesprek-8", "Nog een.")
+    assert await widget.next() == {"text": "Nog een."}  # no repeat of the first
+    assert widget.received.empty()
+
+
+async def test_a_widget_can_only_acknowledge_messages_of_its_own_conversation(
+    site: Site, pending: PendingMessages
+) -> None:
+    await site.output.send_text_message("gesprek-9", "Voor gesprek 9.")
+    [(mid, _)] = await pending.unacknowledged("gesprek-9")
+    intruder = await site.widget("gesprek-10")
+    for forged in ({"mid": mid}, {"mid": "x"}, {"mid": "9" * 40}, ["mid"], None):
+        await intruder.client.emit("bot_uttered_ack", forged)
+    await site.output.send_text_message("gesprek-10", "Voor gesprek 10.")
+    assert await intruder.next() == {"text": "Voor gesprek 10."}  # the acks above were handled first
+    await all_acknowledged(pending, "gesprek-10")
+    assert [data for _, data in await pending.unacknowledged("gesprek-9")] == [{"text": "Voor gesprek 9."}]
 
 
 async def test_a_message_for_another_conversation_waits_for_that_one(site: Site) -> None:

@@ -160,6 +160,7 @@ class FakeRasa:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.heard: List[str] = []
+        self.acknowledged: List[str] = []  # the `mid`s the widget acknowledged (bot_uttered_ack)
         self.answers: Dict[str, List[Dict[str, Any]]] = {"/begroeten": [{"text": FAKE_WELCOME}]}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -189,7 +190,12 @@ class FakeRasa:
             for payload in answers:
                 await self.sio.emit("bot_uttered", payload, room=session)
 
+        async def acknowledge(sid: str, data: Any) -> None:
+            if isinstance(data, dict) and isinstance(data.get("mid"), str):
+                self.acknowledged.append(data["mid"])
+
         self.sio.on("session_request", session_request)
+        self.sio.on("bot_uttered_ack", acknowledge)
         self.sio.on("user_uttered", user_uttered)
         self.runner = web.AppRunner(app)
         await self.runner.setup()

@@ -10,6 +10,7 @@ bubble or change the mode; a text is always the bot's.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import pytest
@@ -149,3 +150,29 @@ def test_a_handover_notice_moves_the_widget_out_of_bot_mode(
     page.get_by_role("button", name="Praat met een medewerker").click()
     expect(bubble(page, "status", "U staat al in de wachtrij. Houd dit venster open.")).to_be_visible()
     assert "/medewerker" not in fake_rasa.heard
+
+
+def test_a_message_sent_again_after_a_reconnect_is_shown_once_and_acknowledged(
+    fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
+) -> None:
+    """The server keeps every message until the widget acknowledges its `mid` and sends the
+    unacknowledged ones again when the widget rejoins (bot/channels/website/pending.py): a repeat is
+    dropped, also after a page reload."""
+    page = opened(new_page, fake_server)
+    session = session_id(page)
+    first = {**staff_message("Ik bel u morgen om tien uur."), "mid": "41"}
+    fake_rasa.send(session, first)
+    expect(bubble(page, "staff", "Ik bel u morgen")).to_have_count(1)
+    fake_rasa.send(session, first, {**staff_message("Tot morgen."), "mid": "42"})
+    expect(bubble(page, "staff", "Tot morgen.")).to_be_visible()
+    expect(page.locator(".gcw-msg--staff", has_text="Ik bel u morgen")).to_have_count(1)
+    page.reload()  # the chat opens again with the conversation it remembers
+    expect(page.locator(".gcw-msg--staff", has_text="Tot morgen.")).to_have_count(1)
+    fake_rasa.send(session, {**staff_message("Tot morgen."), "mid": "42"})  # the rejoin's repeat
+    fake_rasa.send(session, {**staff_message("Nog iets."), "mid": "43"})
+    expect(bubble(page, "staff", "Nog iets.")).to_be_visible()
+    expect(page.locator(".gcw-msg--staff", has_text="Tot morgen.")).to_have_count(1)
+    deadline = time.monotonic() + 10
+    while not {"41", "42", "43"} <= set(fake_rasa.acknowledged) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # the acks travel on their own socket events
+    assert {"41", "42", "43"} <= set(fake_rasa.acknowledged)

@@ -827,8 +827,21 @@
     });
   }
 
+  // Every message from the server carries its `mid`: acknowledged at once (the server keeps it until
+  // then and sends it again after a reconnect), and shown only once, also across page reloads.
+  var MAX_MIDS = 200;
+  function alreadyShown(mid) {
+    if (socket) socket.emit('bot_uttered_ack', { mid: mid });
+    var mids = state.mids || (state.mids = []);
+    if (mids.indexOf(mid) !== -1) return true;
+    mids.push(mid);
+    if (mids.length > MAX_MIDS) mids.splice(0, mids.length - MAX_MIDS);
+    return false;
+  }
+
   function receive(data) {
     if (!data || typeof data !== 'object') return;
+    if (typeof data.mid === 'string' && alreadyShown(data.mid)) return;
     if (data[FORGET_KEY] === FORGET_VALUE) {
       hideTyping();
       if (isOwner()) {

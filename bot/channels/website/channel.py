@@ -25,16 +25,21 @@ import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
+import socketio
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot.channels.website.pending import PendingMessages
+from bot.channels.website.presence import PREFIX, LocalPresence, Presence, RedisPresence
 from bot.tracker_store import forget_hook, on_erase
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PENDING_DB = "var/website.db"
+# Every message to the widget carries its number as `mid`; the widget answers with this event.
+MID = "mid"
+ACK_EVENT = "bot_uttered_ack"
 # The widget's `data-session-minutes` (and Rasa's session_expiration_time): after this long without
 # activity the widget starts a new conversation, so an older waiting message can never be shown.
 DEFAULT_SESSION_MINUTES = 120.0
@@ -64,14 +69,23 @@ def pending_from(credentials: Dict[str, Any]) -> PendingMessages:
 class WebsiteOutput(SocketIOOutput):
     """Emits to the conversation's room when a widget is in it; otherwise keeps the message."""
 
-    def __init__(self, sio: Any, bot_message_evt: Text, namespace: Optional[str], pending: PendingMessages):
+    def __init__(
+        self,
+        sio: Any,
+        bot_message_evt: Text,
+        namespace: Optional[str],
+        pending: PendingMessages,
+        presence: Optional[Presence] = None,
+    ):
         super().__init__(sio, bot_message_evt)
         self.namespace = namespace or "/"
         self.pending = pending
+        self.presence: Presence = presence or LocalPresence(sio, self.namespace)
 
-    def connected(self, room: str) -> bool:
-        """Whether a widget of this conversation is connected to this server."""
-        return bool(self.sio.manager.rooms.get(self.namespace, {}).get(room))
+    async def connected(self, room: str) -> bool:
+        """Whether a widget of this conversation is connected (to this server, or with several
+        instances to any of them)."""
+        return await self.presence.connected(room)
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
         await self._emit_or_keep(socket_id, response)
@@ -86,63 +100,127 @@ class WebsiteOutput(SocketIOOutput):
             await super().send_custom_json(recipient_id, json_message, **kwargs)
 
     async def _emit_or_keep(self, room: str, data: Any) -> None:
-        if self.connected(room):
-            await self.sio.emit(self.bot_message_evt, data, room=room, namespace=self.namespace)
+        if not isinstance(data, dict):  # nothing to number: emitted when a widget is there, else kept
+            if await self.connected(room):
+                await self.sio.emit(self.bot_message_evt, data, room=room, namespace=self.namespace)
+            else:
+                await self.pending.keep(room, data)
             return
-        await self.pending.keep(room, data)
-        # The widget may have rejoined while the message was being stored: then it goes now.
-        if self.connected(room):
-            await self.deliver_pending(room)
+        # Kept until the widget acknowledges it: a socket that dies while this is on its way (an
+        # instance killed) gets it again when the widget rejoins; the widget drops a repeat.
+        mid = await self.pending.keep(room, data)
+        if await self.connected(room):
+            await self.sio.emit(self.bot_message_evt, {**data, MID: mid}, room=room, namespace=self.namespace)
 
     async def deliver_pending(self, room: str) -> int:
-        """Send the conversation's waiting messages, oldest first; the count sent."""
-        messages = await self.pending.take(room)
-        for data in messages:
-            await self.sio.emit(self.bot_message_evt, data, room=room, namespace=self.namespace)
-        if messages:
-            log.info("website: %d waiting message(s) delivered when the widget rejoined", len(messages))
-        return len(messages)
+        """Send the conversation's unacknowledged messages, oldest first; the count sent."""
+        waiting = await self.pending.unacknowledged(room)
+        for mid, data in waiting:
+            numbered = isinstance(data, dict)
+            await self.sio.emit(
+                self.bot_message_evt,
+                {**data, MID: mid} if numbered else data,
+                room=room,
+                namespace=self.namespace,
+            )
+            if not numbered:
+                await self.pending.acknowledge(room, mid)
+        if waiting:
+            log.info("website: %d waiting message(s) sent when the widget rejoined", len(waiting))
+        return len(waiting)
+
+    async def acknowledge(self, sid: str, data: Any) -> None:
+        """The widget on socket `sid` has shown message `mid`: in its own conversation only."""
+        mid = data.get(MID) if isinstance(data, dict) else None
+        if not isinstance(mid, str):
+            return
+        for room in self.sio.rooms(sid, namespace=self.namespace):
+            if await self.pending.acknowledge(room, mid):
+                return
 
 
 class WebsiteInput(SocketIOInput):
     """Rasa's socket.io input channel with the waiting messages of `WebsiteOutput`."""
 
-    def __init__(self, *args: Any, pending: Optional[PendingMessages] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        pending: Optional[PendingMessages] = None,
+        redis_url: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.pending = pending if pending is not None else pending_from({})
+        # Several Rasa instances: socket.io messages and widget presence go through this Redis.
+        self.redis_url = redis_url
+        self.presence: Optional[Presence] = None
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebsiteInput":
         channel = super().from_credentials(credentials)
         assert isinstance(channel, WebsiteInput)  # Rasa's from_credentials builds `cls`
         channel.pending = pending_from(dict(credentials or {}))
+        channel.redis_url = _setting(dict(credentials or {}), "redis_url", "SOCKETIO_REDIS_URL", "")
         return channel
 
     def get_output_channel(self) -> Optional[WebsiteOutput]:
         """Also what Rasa uses for trigger_intent?output_channel=socketio (the handover service)."""
         if self.sio is None:
             return None
-        return WebsiteOutput(self.sio, self.bot_message_evt, self.namespace, self.pending)
+        return WebsiteOutput(self.sio, self.bot_message_evt, self.namespace, self.pending, self.presence)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook: Blueprint = super().blueprint(on_new_message)
-        handlers = self.sio.handlers[self.namespace or "/"]
+        namespace = self.namespace or "/"
+        local = LocalPresence(self.sio, namespace)
+        presence: Presence = local
+        if self.redis_url:
+            # Any instance can then emit to a widget connected to another (python-socketio's
+            # pub/sub manager). Set before the first connection, when the server starts it.
+            manager = socketio.AsyncRedisManager(self.redis_url, channel=f"{PREFIX}-socketio")
+            self.sio.manager = manager
+            manager.set_server(self.sio)
+            presence = RedisPresence.from_url(self.redis_url, local)
+        self.presence = presence
+        handlers = self.sio.handlers[namespace]
         rejoin = handlers["session_request"]
+        rasa_disconnect = handlers["disconnect"]
 
         async def session_request(sid: str, data: Any) -> None:
             await rejoin(sid, data)  # Rasa's handler: the socket joins the conversation's room
             session_id = data.get("session_id") if isinstance(data, dict) else None
             output = self.get_output_channel()
             if self.session_persistence and isinstance(session_id, str) and output is not None:
+                await presence.joined(sid, session_id)
                 await output.deliver_pending(session_id)
 
+        async def disconnect(sid: str) -> None:
+            await rasa_disconnect(sid)
+            await presence.left(sid)
+
+        async def acknowledge(sid: str, data: Any) -> None:
+            output = self.get_output_channel()
+            if output is not None:
+                await output.acknowledge(sid, data)
+
         handlers["session_request"] = session_request
+        handlers["disconnect"] = disconnect
+        handlers[ACK_EVENT] = acknowledge
+
+        async def open_(*_: Any) -> None:
+            if not self.sio.manager_initialized:  # start listening before any widget connects
+                self.sio.manager_initialized = True
+                self.sio.manager.initialize()
+            await presence.start()
+
+        webhook.listener(open_, "after_server_start")
         # "Verwijder mijn gegevens" erases the tracker (bot/tracker_store.py); waiting messages go too.
         on_erase(self.pending.forget)
 
         async def close(*_: Any) -> None:
             forget_hook(self.pending.forget)
             self.pending.dispose()
+            await presence.stop()
 
         webhook.listener(close, "after_server_stop")
         return webhook

@@ -6,6 +6,10 @@ the widget rejoins that conversation (bot/channels/website/channel.py). Only as 
 itself remembers the conversation (`hold_seconds`, its `data-session-minutes`): after that it starts
 a new one and the message could never be shown, so it is not kept longer. Bounded per conversation.
 
+Every message to a widget is kept until the widget acknowledges it (`bot_uttered_ack` with the
+message's `mid`): a message emitted to a socket that was just dying (a Rasa instance killed, a
+network switch) is sent again when the widget rejoins, and the widget drops a `mid` it has shown.
+
 The conversation id is stored as a hash (it is only compared); the message with its text, as it
 must be shown later. SQLAlchemy 1.4 Core through bot/storage.py: a file path means SQLite (one
 machine), a SQLAlchemy URL (postgresql://…) lets several Rasa instances share the messages.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Tuple
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.engine import Connection
@@ -28,13 +32,21 @@ MAX_PER_CONVERSATION = 50
 metadata = MetaData()
 
 pending_messages = Table(
-    "website_pending_message",
+    "website_message",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_key", String(64), nullable=False, index=True),
     Column("data", Text, nullable=False),
     Column("created_at", Float, nullable=False, index=True),
+    # The id is the message's `mid` for the widget: SQLite must never hand out a deleted one again.
+    sqlite_autoincrement=True,
 )
+# Before acknowledgements (its ids could come back): dropped when the store opens.
+OBSOLETE_TABLES = ("website_pending_message",)
+
+
+def _mid(row_id: int) -> str:
+    return str(row_id)
 
 
 def _key(session_id: str) -> str:
@@ -45,7 +57,7 @@ class PendingMessages:
     """The waiting messages of all website conversations; safe to share between instances."""
 
     def __init__(self, url: str, hold_seconds: float, clock: Callable[[], float] = time.time) -> None:
-        self._db = LazyDatabase(url, metadata)
+        self._db = LazyDatabase(url, metadata, obsolete=OBSOLETE_TABLES)
         self.hold_seconds = hold_seconds
         self.clock = clock
 
@@ -58,32 +70,66 @@ class PendingMessages:
     def dispose(self) -> None:
         self._db.dispose()
 
-    async def keep(self, session_id: str, data: Any) -> None:
-        """Keep what the widget should have received (the `bot_uttered` data), oldest first."""
+    async def keep(self, session_id: str, data: Any) -> str:
+        """Keep what the widget should receive (the `bot_uttered` data) until it acknowledges it;
+        returns the message's `mid` for the widget."""
         now, key = self.clock(), _key(session_id)
         encoded = json.dumps(data, ensure_ascii=False)
         oldest = now - self.hold_seconds
 
-        def work(connection: Connection) -> None:
+        def work(connection: Connection) -> str:
             # Retention without a separate job: what can no longer be shown goes now.
             connection.execute(delete(pending_messages).where(pending_messages.c.created_at < oldest))
-            connection.execute(
+            row_id = connection.execute(
                 insert(pending_messages).values(conversation_key=key, data=encoded, created_at=now)
-            )
+            ).inserted_primary_key[0]
             newest = (
                 select(pending_messages.c.id)
                 .where(pending_messages.c.conversation_key == key)
                 .order_by(pending_messages.c.id.desc())
                 .limit(MAX_PER_CONVERSATION)
             )
-            keep_ids = [row[0] for row in connection.execute(newest)]
+            keep_ids = [r[0] for r in connection.execute(newest)]
             connection.execute(
                 delete(pending_messages)
                 .where(pending_messages.c.conversation_key == key)
                 .where(pending_messages.c.id.not_in(keep_ids))
             )
+            return _mid(int(row_id))
 
-        await self._db.run(work)
+        return await self._db.run(work)
+
+    async def unacknowledged(self, session_id: str) -> List[Tuple[str, Any]]:
+        """The conversation's messages that can still be shown and were not acknowledged, oldest
+        first, with their `mid`. They stay until acknowledged: sent again at the next rejoin."""
+        key, oldest = _key(session_id), self.clock() - self.hold_seconds
+
+        def work(connection: Connection) -> List[Tuple[str, Any]]:
+            rows = connection.execute(
+                select(pending_messages.c.id, pending_messages.c.data)
+                .where(pending_messages.c.conversation_key == key, pending_messages.c.created_at >= oldest)
+                .order_by(pending_messages.c.id)
+            ).all()
+            return [(_mid(int(row_id)), json.loads(data)) for row_id, data in rows]
+
+        return await self._db.run(work)
+
+    async def acknowledge(self, session_id: str, mid: str) -> bool:
+        """The widget of this conversation has shown message `mid`: it is not kept any longer.
+        Anything that is not a `mid` of this conversation changes nothing."""
+        key = _key(session_id)
+        if not (mid.isdigit() and len(mid) <= 18):
+            return False
+
+        def work(connection: Connection) -> bool:
+            gone = connection.execute(
+                delete(pending_messages).where(
+                    pending_messages.c.id == int(mid), pending_messages.c.conversation_key == key
+                )
+            )
+            return bool(gone.rowcount)
+
+        return await self._db.run(work)
 
     async def take(self, session_id: str) -> List[Any]:
         """Remove and return the conversation's messages that can still be shown, oldest first.

@@ -1,0 +1,450 @@
+"""Soak with faults: many citizens and casemanagers through HAProxy while parts are killed.
+
+    python -m bench.soak [--citizens 300] [--casemanagers 20] [--seconds 480] [--pause 20] [--kills 3]
+
+Starts `make scale-up`'s system (tools/scale.py: HAProxy, 2x Rasa, 2x action server, 2x handover
+service on PostgreSQL and Redis, all on loopback). Every citizen connects over real socket.io
+(websocket) through HAProxy, tells a story, asks for a person and consents; a casemanager (HTTP login,
+claim, the workspace WebSocket /ws) takes the case, and then they write back and forth: each
+casemanager message carries a token ("cm HV-XXXX 3"), each citizen reply its own ("burger HV-XXXX 3").
+While that runs, one Rasa instance, one action server and one handover instance are killed (SIGKILL)
+and restarted, one after the other.
+
+At the end (after a drain period) it counts per direction: sent, received, lost, duplicated, out of
+order, p50/p95 latency; turns per second; conversations that restarted (the welcome text again, or an
+intake answer to a live-chat message). Duplicates and order are judged on what the other side sees:
+the case's messages in the handover database for citizen -> casemanager, the widget's messages (after
+its `mid` dedupe, as chat-widget.js shows them) for casemanager -> citizen. Exits 1 when anything was
+lost, doubled, out of order or restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import re
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import aiohttp
+import socketio
+
+from tools.scale import ScaledSystem, drop_databases
+from tools.stack import free_port
+
+STORY = "Ik heb een stapel boetes van het CJIB en ik kan ze niet betalen"
+WELCOME = "Welkom! Ik ben de digitale hulp"
+INTAKE_ANSWER = "Ik denk dat uw vraag hierover gaat"
+TOKEN = re.compile(r"\b(cm|burger) (HV-[A-Z0-9]{4}) (\d+)\b")
+REFERENCE = re.compile(r"HV-[A-Z0-9]{4}")
+CM_TO_CITIZEN, CITIZEN_TO_CM = "casemanager -> burger", "burger -> casemanager"
+
+
+@dataclass
+class Ledger:
+    """Every live-chat message: when it was sent, when the other side saw it (and how often)."""
+
+    sent: Dict[Tuple[str, str, int], float] = field(default_factory=dict)
+    seen_at: Dict[Tuple[str, str, int], float] = field(default_factory=dict)
+    # what each side shows, in the order it shows it, per conversation
+    shown: Dict[Tuple[str, str], List[int]] = field(default_factory=lambda: defaultdict(list))
+    turns: int = 0
+    restarted: Set[str] = field(default_factory=set)
+    intake_failed: int = 0
+
+    def send(self, direction: str, ref: str, k: int) -> None:
+        self.sent.setdefault((direction, ref, k), time.monotonic())
+
+    def see(self, direction: str, ref: str, k: int) -> None:
+        self.seen_at.setdefault((direction, ref, k), time.monotonic())
+
+    def missing(self) -> List[Tuple[str, str, int]]:
+        """What was sent and is not (yet) seen on the other side."""
+        return sorted(key for key in self.sent if key not in self.seen_at)
+
+    def report(self) -> Dict[str, Dict[str, Any]]:
+        out: Dict[str, Dict[str, Any]] = {}
+        for direction in (CITIZEN_TO_CM, CM_TO_CITIZEN):
+            sent = {key for key in self.sent if key[0] == direction}
+            shown = {(d, ref): ks for (d, ref), ks in self.shown.items() if d == direction}
+            received = {(direction, ref, k) for (_, ref), ks in shown.items() for k in ks}
+            latencies = sorted(self.seen_at[key] - self.sent[key] for key in sent if key in self.seen_at)
+            out[direction] = {
+                "sent": len(sent),
+                "received": len(received & sent),
+                "lost": len(sent - received),
+                "duplicated": sum(len(ks) - len(set(ks)) for ks in shown.values()),
+                "out_of_order": sum(
+                    sum(1 for a, b in itertools.pairwise(ks) if b < a) for ks in shown.values()
+                ),
+                "p50_ms": round(1000 * statistics.median(latencies)) if latencies else None,
+                "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))]) if latencies else None,
+            }
+        return out
+
+
+class WebCitizen:
+    """The widget's side over socket.io: acknowledges and de-duplicates by `mid`, rejoins its
+    conversation after every reconnect (as chat-widget.js does)."""
+
+    def __init__(self, url: str, ledger: Ledger, pool: "asyncio.Queue[str]") -> None:
+        self.url, self.ledger, self.pool = url, ledger, pool
+        self.session_id = f"soak-{secrets.token_hex(6)}"
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.3, reconnection_delay_max=2)
+        self.inbox: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
+        self.mids: Set[str] = set()
+        self.reference = ""
+        self.live = False
+        self.sio.on("connect", self._joined)
+        self.sio.on("bot_uttered", self._got)
+
+    async def _joined(self) -> None:
+        await self.sio.emit("session_request", {"session_id": self.session_id})
+
+    async def _got(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            return
+        mid = data.get("mid")
+        if isinstance(mid, str):
+            await self.sio.emit("bot_uttered_ack", {"mid": mid})
+            if mid in self.mids:
+                return
+            self.mids.add(mid)
+        await self.inbox.put(data)
+
+    async def say(self, text: str) -> None:
+        await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    async def expect(self, fragment: str, timeout: float = 90) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            data = await asyncio.wait_for(self.inbox.get(), max(0.01, deadline - time.monotonic()))
+            if fragment in (data.get("text") or ""):
+                return data
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.sio.connect(
+            self.url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=30
+        )
+        try:
+            await self.say(STORY)
+            await self.expect("Klopt dat?")
+            await self.say("ik wil met een medewerker praten")
+            consent = await self.expect("Mag de medewerker dit lezen?")
+            payload = next(
+                b["payload"]
+                for b in consent.get("quick_replies") or consent.get("buttons") or []
+                if b["title"] == "Ja, dat mag"
+            )
+            await self.say(payload)
+            queued = await self.expect("U staat in de wachtrij")
+            self.ledger.turns += 3
+        except (asyncio.TimeoutError, StopIteration):
+            self.ledger.intake_failed += 1
+            return
+        found = REFERENCE.search(queued.get("text") or "")
+        if not found:
+            self.ledger.intake_failed += 1
+            return
+        self.reference = found.group(0)
+        self.live = True
+        await self.pool.put(self.reference)
+        while not stop.is_set():
+            try:
+                data = await asyncio.wait_for(self.inbox.get(), 1)
+            except asyncio.TimeoutError:
+                continue
+            await self.handle(data)
+
+    async def handle(self, data: Dict[str, Any]) -> None:
+        text = data.get("text") or ""
+        if WELCOME in text or INTAKE_ANSWER in text:
+            self.ledger.restarted.add(self.reference)
+        match = TOKEN.search(text) if data.get("type") == "staff_message" else None
+        if not match or match.group(1) != "cm" or match.group(2) != self.reference:
+            return
+        k = int(match.group(3))
+        self.ledger.see(CM_TO_CITIZEN, self.reference, k)
+        self.ledger.shown[(CM_TO_CITIZEN, self.reference)].append(k)
+        self.ledger.send(CITIZEN_TO_CM, self.reference, k)
+        await self.say(f"burger {self.reference} {k}")
+        self.ledger.turns += 1
+
+    async def drain(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                await self.handle(await asyncio.wait_for(self.inbox.get(), 0.5))
+            except asyncio.TimeoutError:
+                continue
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+class Casemanager:
+    """The workspace's side: login, claim, the WebSocket /ws for live messages and sending. After a
+    reconnect (its handover instance was killed) it catches up from the case's JSON, as a page would."""
+
+    def __init__(self, url: str, password: str, ledger: Ledger, pool: "asyncio.Queue[str]", pause: float):
+        self.url, self.password, self.ledger, self.pool, self.pause = url, password, ledger, pool, pause
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.cases: Dict[str, int] = {}  # reference -> the last k sent
+        self.seen: Dict[str, Set[int]] = defaultdict(set)
+        self.pending: Set["asyncio.Future[None]"] = set()
+        self.ws: Optional[aiohttp.ClientWebSocketResponse] = None
+
+    async def login(self) -> None:
+        while True:
+            try:
+                page = await (await self.http.get(f"{self.url}/login")).text()
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+                done = await self.http.post(
+                    f"{self.url}/login",
+                    data={"username": "demo", "password": self.password, "csrf_token": token},
+                )
+                if done.status == 200:
+                    self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', await done.text()).group(1)  # type: ignore[union-attr]
+                    return
+            except (aiohttp.ClientError, AttributeError):
+                pass
+            await asyncio.sleep(0.5)
+
+    async def connect(self) -> None:
+        while True:
+            try:
+                self.ws = await self.http.ws_connect(
+                    f"{self.url}/ws", headers={"Origin": self.url}, heartbeat=10
+                )
+                for ref in self.cases:
+                    await self.ws.send_json({"type": "subscribe", "reference": ref})
+                return
+            except (aiohttp.ClientError, aiohttp.WSServerHandshakeError):
+                await asyncio.sleep(0.5)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.login()
+        await self.connect()
+        tasks = [asyncio.ensure_future(self._take(stop)), asyncio.ensure_future(self._read(stop))]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _take(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            ref = await self.pool.get()
+            while not await self._act(ref, "claim"):
+                await asyncio.sleep(0.5)
+            self.cases[ref] = -1
+            if self.ws is not None and not self.ws.closed:
+                await self.ws.send_json({"type": "subscribe", "reference": ref})
+            await self._next(ref)
+
+    async def _act(self, ref: str, action: str) -> bool:
+        try:
+            done = await self.http.post(
+                f"{self.url}/zaken/{ref}/{action}",
+                data={"csrf_token": self.csrf},
+                headers={"Accept": "application/json"},
+            )
+            return done.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    async def _next(self, ref: str, delay: float = 0.0) -> None:
+        """Send message k+1 of this case (after `delay`), through the WebSocket; again after a
+        reconnect when it did not arrive in the case."""
+        if delay:
+            await asyncio.sleep(delay)
+        k = self.cases[ref] + 1
+        self.cases[ref] = k
+        self.ledger.send(CM_TO_CITIZEN, ref, k)
+        await self._send(ref, f"cm {ref} {k}")
+
+    async def _send(self, ref: str, text: str) -> None:
+        for _ in range(60):
+            if self.ws is not None and not self.ws.closed:
+                try:
+                    await self.ws.send_json(
+                        {"type": "send", "reference": ref, "text": text, "client_id": uuid.uuid4().hex}
+                    )
+                    return
+                except (aiohttp.ClientError, ConnectionResetError, RuntimeError):
+                    pass
+            await asyncio.sleep(0.5)
+
+    async def _read(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            assert self.ws is not None
+            async for raw in self.ws:
+                if raw.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                event = json.loads(raw.data)
+                if event.get("type") == "message" and event.get("role") == "citizen":
+                    self._citizen_said(str(event.get("reference")), str(event.get("text") or ""))
+            if stop.is_set():
+                return
+            await self.connect()  # the handover instance went away: on the other one, and catch up
+            for ref in list(self.cases):
+                await self._catch_up(ref)
+
+    def _citizen_said(self, ref: str, text: str) -> None:
+        match = TOKEN.search(text)
+        if not match or match.group(1) != "burger" or ref not in self.cases:
+            return
+        k = int(match.group(3))
+        if k in self.seen[ref]:
+            return
+        self.seen[ref].add(k)
+        self.ledger.see(CITIZEN_TO_CM, ref, k)
+        if k == self.cases[ref]:
+            task = asyncio.ensure_future(self._next(ref, self.pause))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+
+    async def case_messages(self, ref: str) -> List[Dict[str, Any]]:
+        for _ in range(20):
+            try:
+                got = await self.http.get(f"{self.url}/zaken/{ref}", headers={"Accept": "application/json"})
+                if got.status == 200:
+                    return list((await got.json())["messages"])
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+        return []
+
+    async def _catch_up(self, ref: str) -> None:
+        messages = await self.case_messages(ref)
+        for m in messages:
+            if m["role"] == "citizen":
+                self._citizen_said(ref, m["text"])
+        # my last message never reached the case (sent while the instance died): send it again
+        last = self.cases[ref]
+        if last >= 0 and not any(m["text"] == f"cm {ref} {last}" for m in messages if m["role"] != "citizen"):
+            await self._send(ref, f"cm {ref} {last}")
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        await self.http.close()
+
+
+async def soak(
+    citizens: int, casemanagers: int, seconds: float, pause: float, kills: int, run_dir: Path
+) -> Dict[str, Any]:
+    ports = {p: free_port() for p in ("rasa", "actions", "handover", "widget")}
+    prefix = f"soak_{secrets.token_hex(3)}"
+    system = ScaledSystem(run_dir=run_dir, prefix=prefix, ports=ports)
+    ledger = Ledger()
+    started = time.monotonic()
+    try:
+        await asyncio.to_thread(system.start)
+        print(f"opgestart in {time.monotonic() - started:.0f} s", flush=True)
+        pool: "asyncio.Queue[str]" = asyncio.Queue()
+        stop = asyncio.Event()
+        people = [WebCitizen(system.url("rasa"), ledger, pool) for _ in range(citizens)]
+        staff = [
+            Casemanager(system.url("handover"), system.demo_password, ledger, pool, pause)
+            for _ in range(casemanagers)
+        ]
+        began = time.monotonic()
+        tasks = [asyncio.ensure_future(c.run(stop)) for c in staff]
+        for person in people:  # arrive over the first fifth of the run
+            tasks.append(asyncio.ensure_future(person.run(stop)))
+            await asyncio.sleep(seconds / 5 / max(citizens, 1))
+        faults = ["rasa1", "actions1", "handover1"][:kills]
+        for n, name in enumerate(faults, 1):
+            await asyncio.sleep(max(0.0, began + seconds * n / (len(faults) + 1) - time.monotonic()))
+            print(f"{time.monotonic() - began:.0f} s: {name} SIGKILL", flush=True)
+            await asyncio.to_thread(system.kill, name)
+            await asyncio.sleep(2)
+            await asyncio.to_thread(system.restart, name)
+            print(f"{time.monotonic() - began:.0f} s: {name} weer gezond", flush=True)
+        await asyncio.sleep(max(0.0, began + seconds - time.monotonic()))
+        elapsed = time.monotonic() - began
+        # drain: the last messages still on their way (outboxes retry with backoff): until nothing
+        # is missing, or nothing arrived for 30 s (at most 120 s)
+        stop.set()
+        drained = time.monotonic()
+        last, quiet = len(ledger.missing()), time.monotonic()
+        while ledger.missing() and time.monotonic() - quiet < 30 and time.monotonic() - drained < 120:
+            await asyncio.gather(*(p.drain(1) for p in people if p.live))
+            if len(ledger.missing()) != last:
+                last, quiet = len(ledger.missing()), time.monotonic()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for cm in staff:  # what the casemanager sees: the case's messages, in their order
+            for ref in cm.cases:
+                for m in await cm.case_messages(ref):
+                    match = TOKEN.search(m["text"]) if m["role"] == "citizen" else None
+                    if match and match.group(2) == ref:
+                        ledger.shown[(CITIZEN_TO_CM, ref)].append(int(match.group(3)))
+        for person in people:
+            await person.close()
+        for cm in staff:
+            await cm.close()
+        report: Dict[str, Any] = ledger.report()
+        report["citizens"] = citizens
+        report["casemanagers"] = casemanagers
+        report["seconds"] = round(elapsed)
+        report["kills"] = faults
+        report["turns_per_second"] = round(ledger.turns / elapsed, 1)
+        report["conversations_live"] = sum(1 for p in people if p.live)
+        report["intake_failed"] = ledger.intake_failed
+        report["restarted"] = len(ledger.restarted)
+        report["drain_seconds"] = round(time.monotonic() - drained)
+        report["missing"] = [
+            f"{d} {ref} {k} (verstuurd na {ledger.sent[(d, ref, k)] - began:.0f} s)"
+            for d, ref, k in ledger.missing()
+        ][:20]
+        return report
+    finally:
+        system.stop()
+        drop_databases(prefix)
+
+
+def failures(report: Dict[str, Any]) -> List[str]:
+    bad = [
+        f"{d}: {k} = {report[d][k]}"
+        for d in (CITIZEN_TO_CM, CM_TO_CITIZEN)
+        for k in ("lost", "duplicated", "out_of_order")
+        if report[d][k]
+    ]
+    if report["restarted"]:
+        bad.append(f"gesprekken opnieuw begonnen: {report['restarted']}")
+    if report["intake_failed"]:
+        bad.append(f"intake niet tot de wachtrij gekomen: {report['intake_failed']}")
+    return bad
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak")
+    parser.add_argument("--citizens", type=int, default=300)
+    parser.add_argument("--casemanagers", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=480)
+    parser.add_argument("--pause", type=float, default=20, help="casemanager's pause between messages (s)")
+    parser.add_argument("--kills", type=int, default=3, choices=range(4))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+        report = asyncio.run(
+            soak(args.citizens, args.casemanagers, args.seconds, args.pause, args.kills, Path(tmp))
+        )
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    bad = failures(report)
+    for line in bad:
+        print("FOUT:", line, file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
