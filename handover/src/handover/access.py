@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from .services.case_notes import follow_ups, notes
 from .services.cases import transcript
 from .services.errors import ExportNotAllowed
 from .services.permissions import works_in
+from .staff_names import STAFF_MESSAGE_ROLES, staff_names
 
 
 class Reason(str, enum.Enum):
@@ -165,13 +166,23 @@ class CaseView:
 
 
 async def _choose(
-    pairs: Sequence[tuple[str | None, str | None]], full: bool, redactor: Redactor
+    pairs: Sequence[tuple[str | None, str | None]],
+    full: bool,
+    redactor: Redactor,
+    *,
+    keep: Collection[str] = (),
+    staff_texts: Collection[int] = (),
 ) -> list[str | None]:
     """Per text: the full one, or the stored redacted copy, or (open cases) a fresh redaction."""
     if full:
         return [text for text, _ in pairs]
     missing = [i for i, (text, stored) in enumerate(pairs) if text and stored is None]
-    fresh = await redactor.aredact_texts([pairs[i][0] for i in missing]) if missing else []
+    staff = [n for n, i in enumerate(missing) if i in staff_texts]
+    fresh = (
+        await redactor.aredact_texts([pairs[i][0] for i in missing], keep=keep, staff_texts=staff)
+        if missing
+        else []
+    )
     chosen = [stored for _, stored in pairs]
     for i, text in zip(missing, fresh, strict=True):
         chosen[i] = text
@@ -195,7 +206,10 @@ async def case_view(
         *((n.text, n.text_redacted) for n in note_rows),
         *((f.description, f.description_redacted) for f in tasks),
     ]
-    texts = await _choose(pairs, full, redactor)
+    staff_texts = {2, 3} | {4 + i for i, m in enumerate(messages) if m.role in STAFF_MESSAGE_ROLES}
+    staff_texts |= set(range(4 + len(messages), len(pairs)))
+    keep = await staff_names(session) if not full else set()
+    texts = await _choose(pairs, full, redactor, keep=keep, staff_texts=staff_texts)
     head, rest = texts[:4], iter(texts[4:])
     return CaseView(
         full=full,
@@ -233,7 +247,15 @@ def message_payloads(
                 out.append(base)
                 continue
             if redacted is None:  # at most once per event, and only when someone needs it
-                text = (await redactor.aredact_texts([str(base.get("text") or "")]))[0]
+                # A casemanager's own name stays readable in their message.
+                by_staff = base.get("role") in STAFF_MESSAGE_ROLES and base.get("name")
+                text = (
+                    await redactor.aredact_texts(
+                        [str(base.get("text") or "")],
+                        keep=[str(base["name"])] if by_staff else (),
+                        staff_texts=[0] if by_staff else (),
+                    )
+                )[0]
                 redacted = base | {"text": text, "redacted": True}
             out.append(redacted)
         return out

@@ -22,7 +22,7 @@ import os
 import pickle
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,32 @@ _TITLE = re.compile(
     r"^(?:mevrouw|meneer|mevr\.?|mw\.?|dhr\.?|hr\.?|de heer|dokter|dr\.?|drs\.?|ir\.?|mr\.?|prof\.?)\s+",
     re.IGNORECASE,
 )
+
+
+# Ordinary words that deduce's surname tables also hold ("Burger", "Klant" ...): in a chat with
+# the gemeente they are roles, not names. Only when such a word is the whole finding.
+_ORDINARY_WORDS = frozenset(
+    """burger burgers inwoner inwoners klant klanten client cliënt cliente medewerker medewerkers
+    casemanager collega collega's teamleider gemeente partner zoon dochter moeder vader
+    buurman buurvrouw huisarts bewindvoerder""".split()
+)
+
+
+def _is_ordinary(name: str) -> bool:
+    """A deduce "name" that is an ordinary word: a role word, or only lowercase words (names
+    without a cue are capitalised; a cued name is found by privacy.pii whatever its case)."""
+    words = [w for w in name.split() if w.lower() not in _TUSSENVOEGSELS]
+    return (
+        not words
+        or all(w[:1].islower() for w in words)
+        or (len(words) == 1 and words[0].lower() in _ORDINARY_WORDS)
+    )
+
+
+def _kept(name: str, keep: frozenset[str]) -> bool:
+    """A name made only of words of ``keep`` (the staff of the case): not the citizen's."""
+    words = [w for w in name.split() if w.lower() not in _TUSSENVOEGSELS]
+    return bool(words) and all(w.lower() in keep for w in words)
 
 
 _TUSSENVOEGSELS = frozenset("van der den de het ten ter te la le du da di el al von vd op in uit 't".split())
@@ -91,17 +117,28 @@ class Redactor:
         for ann in doc.annotations:
             if ann.tag in _NAME_TAGS:
                 title = _TITLE.match(ann.text)
-                found.append(("NAAM", ann.start_char + (title.end() if title else 0), ann.end_char))
+                start = ann.start_char + (title.end() if title else 0)
+                if not _is_ordinary(text[start : ann.end_char]):
+                    found.append(("NAAM", start, ann.end_char))
             elif ann.tag.startswith("locatie") and any(ch.isdigit() for ch in ann.text):
                 found.append(("ADRES", ann.start_char, ann.end_char))  # street + number, postcode
         return found
 
-    def redact(self, text: str, *, names: Iterable[str] = ()) -> str:
+    def redact(self, text: str, *, names: Iterable[str] = (), keep: Iterable[str] = ()) -> str:
         """``text`` with personal data replaced by placeholders such as "[NAAM]" or "[BSN]"."""
-        return self._redact(text, self._deduce_findings(text), names) if text else text
+        kept = frozenset(k.lower() for k in keep)
+        return self._redact(text, self._deduce_findings(text), names, kept) if text else text
 
-    def redact_texts(self, texts: Sequence[str | None]) -> list[str | None]:
-        """Redact the texts of one case together: a name found in one is redacted in all."""
+    def redact_texts(
+        self, texts: Sequence[str | None], *, keep: Iterable[str] = (), staff_texts: Collection[int] = ()
+    ) -> list[str | None]:
+        """Redact the texts of one case together: a name found in one is redacted in all.
+
+        ``keep``: names of staff (first and display names); they stay readable in the texts staff
+        wrote (``staff_texts``: their indices: casemanager messages, notes, outcome ...). In the
+        citizen's own texts every name is redacted, also one a colleague happens to share.
+        """
+        kept = frozenset(word.lower() for name in keep for word in name.split())
         found = [self._deduce_findings(t) if t else [] for t in texts]
         names: set[str] = set()
         for text, findings in zip(texts, found, strict=True):
@@ -109,11 +146,24 @@ class Redactor:
                 names.update(text[s:e] for kind, s, e in findings if kind == "NAAM")
                 names.update(f.text for f in find_pii(text) if f.kind == "NAAM")
         tokens = _name_tokens(names)
-        return [self._redact(t, f, tokens) if t else t for t, f in zip(texts, found, strict=True)]
+        staff_tokens = {t for t in tokens if t.lower() not in kept}
+        return [
+            (self._redact(t, f, staff_tokens, kept) if i in staff_texts else self._redact(t, f, tokens))
+            if t
+            else t
+            for i, (t, f) in enumerate(zip(texts, found, strict=True))
+        ]
 
     @staticmethod
-    def _redact(text: str, deduce_found: list[tuple[str, int, int]], names: Iterable[str]) -> str:
+    def _redact(
+        text: str,
+        deduce_found: list[tuple[str, int, int]],
+        names: Iterable[str],
+        keep: frozenset[str] = frozenset(),
+    ) -> str:
         candidates = deduce_found + [(f.kind, f.start, f.end) for f in find_pii(text, names=tuple(names))]
+        if keep:
+            candidates = [c for c in candidates if c[0] != "NAAM" or not _kept(text[c[1] : c[2]], keep)]
         # Overlaps: the longest finding wins (as in privacy.pii).
         taken: list[tuple[str, int, int]] = []
         for kind, start, end in sorted(candidates, key=lambda c: (c[1] - c[2], c[1])):
@@ -125,9 +175,11 @@ class Redactor:
             last = end
         return "".join(parts) + text[last:]
 
-    async def aredact_texts(self, texts: Sequence[str | None]) -> list[str | None]:
+    async def aredact_texts(
+        self, texts: Sequence[str | None], *, keep: Iterable[str] = (), staff_texts: Collection[int] = ()
+    ) -> list[str | None]:
         """``redact_texts`` off the event loop (the first call may have to load deduce)."""
-        return await asyncio.to_thread(self.redact_texts, texts)
+        return await asyncio.to_thread(lambda: self.redact_texts(texts, keep=keep, staff_texts=staff_texts))
 
 
 def _load_deduce(cache_dir: Path) -> Any:

@@ -36,6 +36,7 @@ from .background import wait_or_stop
 from .keys import redactor_key, sessionmaker_key, settings_key
 from .models import AuditAction, Case, FollowUp, Message, Note, OutboxMessage, Status, utcnow
 from .redaction import Redactor
+from .staff_names import STAFF_MESSAGE_ROLES, staff_names
 from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,16 @@ async def store_redacted_copies(
     """Store the redacted copy of every text of ``case`` and delete its contact details."""
     messages, note_rows, tasks = await _texts(session, case)
     head: list[str | None] = [case.summary_text, case.self_service, case.outcome, case.next_steps]
-    redacted = await redactor.aredact_texts(
-        [*head, *(m.text for m in messages), *(n.text for n in note_rows), *(f.description for f in tasks)]
-    )
+    texts = [
+        *head,
+        *(m.text for m in messages),
+        *(n.text for n in note_rows),
+        *(f.description for f in tasks),
+    ]
+    # Staff names stay readable in what staff wrote: outcome, next steps, their messages, notes, tasks.
+    staff_texts = {2, 3} | {4 + i for i, m in enumerate(messages) if m.role in STAFF_MESSAGE_ROLES}
+    staff_texts |= set(range(4 + len(messages), len(texts)))
+    redacted = await redactor.aredact_texts(texts, keep=await staff_names(session), staff_texts=staff_texts)
     case.summary_redacted, case.self_service_redacted, case.outcome_redacted, case.next_steps_redacted = (
         redacted[:4]
     )

@@ -105,3 +105,35 @@ def test_one_redactor_per_cache_dir(tmp_path: Path) -> None:
     assert get_redactor() is get_redactor(DEFAULT_REDACTION_CACHE_DIR)
     assert get_redactor(tmp_path) is not get_redactor()
     assert not get_redactor(tmp_path).loaded  # nothing is loaded before first use
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # deduce's surname tables hold these words; in a casemanager's note they are roles.
+        "burger terugbellen",
+        "Burger terugbellen over de boete",
+        "Nazorg: burger bellen over de regeling",
+        "Klant wil een betalingsregeling",
+    ],
+)
+def test_ordinary_words_are_no_names(redactor: Redactor, text: str) -> None:
+    assert redactor.redact(text) == text
+
+
+def test_staff_names_stay_in_what_staff_wrote(redactor: Redactor) -> None:
+    texts = [
+        "Mijn naam is Kees Bakker en Anna heeft mij eerder geholpen.",  # the citizen
+        "Goedemorgen, u spreekt met Anna.",  # the casemanager's message
+        "Terugbellen door Anna; overleg met Tineke de Vries.",  # a note
+        "Kees belt maandag zelf het CJIB.",  # the outcome
+    ]
+    out = redactor.redact_texts(texts, keep=["Anna", "Anna Tester", "Tineke de Vries"], staff_texts={1, 2, 3})
+    # The citizen's own words: every name goes, also one a colleague shares.
+    assert out[0] == "Mijn naam is [NAAM] en [NAAM] heeft mij eerder geholpen."
+    assert out[1] == "Goedemorgen, u spreekt met Anna."
+    assert out[2] == "Terugbellen door Anna; overleg met Tineke de Vries."
+    # The citizen's name stays redacted in what staff wrote.
+    assert out[3] == "[NAAM] belt maandag zelf het CJIB."
+    # Without keep nothing changes compared with before.
+    assert redactor.redact_texts(texts[1:2]) == ["Goedemorgen, u spreekt met [NAAM]."]
