@@ -325,7 +325,9 @@ class Conversation:
         if user.intent in SMALL_TALK:
             small_talk = Step((say(SMALL_TALK[user.intent]),), state)
             # "Out of scope" is only believed without signals: "de deurwaarder komt" is never out of scope.
-            if self._only_small_talk(user, signals) or (user.intent == "buiten_bereik" and not signals):
+            # Nor is it believed of a message in another language: NLU reads those as out of scope.
+            out_of_scope = user.intent == "buiten_bereik" and not signals and context.language.code == DUTCH
+            if self._only_small_talk(user, signals) or out_of_scope:
                 return small_talk
             turn = self.intake.handle(state.intake, user, now=context.now)
             # "Goedemorgen, ik heb een vraag": nothing to place, so the greeting is the answer after all.

@@ -26,11 +26,11 @@ def talk() -> Conversation:
     return Conversation(Intake(knowledge(), schema()))
 
 
-def greeting(text: str) -> Message:
-    """A message NLU reads as a greeting, with nothing else in its parse."""
-    parse = {"text": text, "intent": {"name": "begroeten", "confidence": 0.8},
-             "intent_ranking": [{"name": "begroeten", "confidence": 0.8}], "entities": []}
-    return Message(user=UserInput(text=text, intent="begroeten", parse=parse), entities={})
+def greeting(text: str, intent: str = "begroeten") -> Message:
+    """A message NLU reads as a greeting (or `intent`), with nothing else in its parse."""
+    parse = {"text": text, "intent": {"name": intent, "confidence": 0.8},
+             "intent_ranking": [{"name": intent, "confidence": 0.8}], "entities": []}
+    return Message(user=UserInput(text=text, intent=intent, parse=parse), entities={})
 
 
 def user(text: str, **extra: Any) -> Dict[str, Any]:
@@ -85,6 +85,22 @@ def test_content_in_another_language_read_as_a_greeting_is_not_the_welcome(
     # The same message in a Dutch conversation: as before, a greeting with nothing to place.
     dutch = talk.handle(ConversationState(), greeting(text), Context(now=NOW))
     assert [r.response for r in dutch.replies] == ["utter_welkom"]
+
+
+@pytest.mark.parametrize("text", [
+    "sorry i not speak dutch, i have problem with my work contract and money",
+    "kira yardimi icin basvurmak istiyorum ama nasil yapacagimi bilmiyorum",  # typed without Turkish letters
+])
+def test_content_in_another_language_read_as_out_of_scope_goes_to_the_intake(
+    talk: Conversation, text: str
+) -> None:
+    language = ConversationLanguage("en" if text.startswith("sorry") else "tr", DETECTED)
+    message = greeting(text, "buiten_bereik")
+    step = talk.handle(ConversationState(), message, Context(now=NOW, language=language))
+    assert "utter_buiten_bereik" not in [r.response for r in step.replies]
+    # In a Dutch conversation NLU's "out of scope" is believed, as before.
+    dutch = talk.handle(ConversationState(), message, Context(now=NOW))
+    assert [r.response for r in dutch.replies] == ["utter_buiten_bereik"]
 
 
 @pytest.mark.parametrize("text", ["hello", "Dzień dobry", "merhaba!", "hi there"])
