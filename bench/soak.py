@@ -114,12 +114,17 @@ class WebCitizen:
     async def _got(self, data: Any) -> None:
         if not isinstance(data, dict):
             return
+        # as chat-widget.js: acknowledge the mid; show a mid, or a casemanager's message id, once
         mid = data.get("mid")
+        keys = {mid} if isinstance(mid, str) else set()
         if isinstance(mid, str):
             await self.sio.emit("bot_uttered_ack", {"mid": mid})
-            if mid in self.mids:
-                return
-            self.mids.add(mid)
+        if data.get("type") == "staff_message" and data.get("id"):
+            keys.add(f"medewerker:{data['id']}")
+        if keys & self.mids:
+            self.mids |= keys
+            return
+        self.mids |= keys
         await self.inbox.put(data)
 
     async def say(self, text: str) -> None:

@@ -450,7 +450,9 @@ class Conversation:
             if not text:
                 return Step((), state)
             name = entities.get("naam") or "Medewerker"
-            return Step((say("utter_bericht_van_medewerker", naam=name, tekst=text),),
+            # The service's id of the message: the widget shows it once, however often it arrives.
+            message_id = entities.get("bericht_id", "")
+            return Step((say("utter_bericht_van_medewerker", naam=name, tekst=text, bericht_id=message_id),),
                         state)
         if intent == QUEUE_UPDATE_INTENT:
             position = entities.get("positie", "")

@@ -277,8 +277,13 @@ async def test_a_casemanager_message_is_a_staff_message_payload_only() -> None:
     assert event.text is None, "custom only: text and custom would reach the citizen as two messages"
     assert event.data["custom"] == {"data": {
         "type": "staff_message", "name": "Sanne", "label": "Sanne (medewerker)",
-        "text": "Ik bel het CJIB nu voor u.",
+        "text": "Ik bel het CJIB nu voor u.", "id": "",  # no bericht_id from this (older) service
     }}
+    dispatcher, _ = await take_turn(
+        FakeGateway(), from_handover("medewerker_bericht", LIVE, [*STAFF, {"entity": "bericht_id", "value": "17"}])
+    )
+    (event,) = await as_rasa_sends(dispatcher.messages)
+    assert event.data["custom"]["data"]["id"] == "17"
 
 
 async def test_the_casemanagers_words_are_carried_as_they_are() -> None:
@@ -351,7 +356,8 @@ async def test_socketio_delivers_every_structured_message_to_the_widget(name: st
     from rasa.core.channels.socketio import SocketIOOutput
     from socketio import AsyncServer
 
-    values = {"naam": "Sanne", "tekst": "Hallo", "positie": "2", "wachttijd": "5", "referentie": "HV-7K3M"}
+    values = {"naam": "Sanne", "tekst": "Hallo", "positie": "2", "wachttijd": "5", "referentie": "HV-7K3M",
+              "bericht_id": "17"}
     (event,) = await as_rasa_sends([{"response": name, **values}])
     sio = mock.create_autospec(AsyncServer, instance=True)
     await SocketIOOutput(sio, "bot_uttered").send_response("burger-42", event.message())

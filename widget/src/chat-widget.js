@@ -829,19 +829,25 @@
 
   // Every message from the server carries its `mid`: acknowledged at once (the server keeps it until
   // then and sends it again after a reconnect), and shown only once, also across page reloads.
+  // A casemanager's message also carries the service's own `id`: the same message handled twice by
+  // the bot (an instance that died before it answered) has two mids but one id.
   var MAX_MIDS = 200;
-  function alreadyShown(mid) {
-    if (socket) socket.emit('bot_uttered_ack', { mid: mid });
+  function alreadyShown(data) {
+    if (typeof data.mid === 'string' && socket) socket.emit('bot_uttered_ack', { mid: data.mid });
+    var keys = [];
+    if (typeof data.mid === 'string') keys.push(data.mid);
+    if (data.type === 'staff_message' && typeof data.id === 'string' && data.id) keys.push('medewerker:' + data.id);
+    if (!keys.length) return false;
     var mids = state.mids || (state.mids = []);
-    if (mids.indexOf(mid) !== -1) return true;
-    mids.push(mid);
+    var seen = keys.some(function (key) { return mids.indexOf(key) !== -1; });
+    keys.forEach(function (key) { if (mids.indexOf(key) === -1) mids.push(key); });
     if (mids.length > MAX_MIDS) mids.splice(0, mids.length - MAX_MIDS);
-    return false;
+    return seen;
   }
 
   function receive(data) {
     if (!data || typeof data !== 'object') return;
-    if (typeof data.mid === 'string' && alreadyShown(data.mid)) return;
+    if (alreadyShown(data)) return;
     if (data[FORGET_KEY] === FORGET_VALUE) {
       hideTyping();
       if (isOwner()) {

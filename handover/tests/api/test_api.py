@@ -148,7 +148,11 @@ async def test_availability_offers_live_only_with_someone_online(client: Client)
     body = await (await client.get("/api/availability", headers=BOT)).json()
     hours = "elke dag van 0.00 tot 24.00 uur"  # the tests' office hours (conftest)
     expected = {
-        "open": True, "online_casemanagers": 0, "offer": "callback", "next_open": None, "hours": hours
+        "open": True,
+        "online_casemanagers": 0,
+        "offer": "callback",
+        "next_open": None,
+        "hours": hours,
     }
     assert body == expected
     await add_user(client.app[sessionmaker_key], "anna")
@@ -292,11 +296,15 @@ async def test_full_flow(client: Client, fake_rasa: FakeRasa) -> None:
     )
     assert (await _next_event(case_ws, "sent"))["client_id"] == 7
     await fake_rasa.wait_for(lambda f: len(f.intents("medewerker_bericht")) == 2)
-    texts = [(c.output_channel, c.entities) for c in fake_rasa.intents("medewerker_bericht")]
+    calls = fake_rasa.intents("medewerker_bericht")
+    texts = [(c.output_channel, {k: c.entities[k] for k in ("tekst", "naam")}) for c in calls]
     assert texts == [
         ("whatsapp", {"tekst": "Goedemorgen, ik ben Anna.", "naam": "Anna"}),
         ("whatsapp", {"tekst": "Waar gaat de brief over?", "naam": "Anna"}),
     ]
+    # each with the message's own id, so the widget shows it once however often it arrives
+    ids = [c.entities["bericht_id"] for c in calls]
+    assert all(i.isdigit() for i in ids) and len(set(ids)) == 2
 
     # Citizen -> casemanager: appears live on the case WebSocket.
     resp = await client.post(

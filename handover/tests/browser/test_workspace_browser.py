@@ -145,8 +145,13 @@ async def test_casemanager_main_path_in_chromium(
             "burger-1",
             "whatsapp",
             "rasa-token",
-            {"tekst": "Goedemorgen, u spreekt met Anna.", "naam": "Anna"},
+            {
+                "tekst": "Goedemorgen, u spreekt met Anna.",
+                "naam": "Anna",
+                "bericht_id": sent.entities["bericht_id"],
+            },
         )
+        assert sent.entities["bericht_id"].isdigit()
         transcript = page.locator("#transcript")
         await expect(transcript.locator("li.casemanager")).to_contain_text("Goedemorgen, u spreekt met Anna.")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handover import services
-from handover.models import Case, OutboxMessage, Role, Status, StatusChange, utcnow
+from handover.models import Case, Message, OutboxMessage, Role, Status, StatusChange, utcnow
 from handover.services import NewCase, TranscriptEntry
 from handover.teams import TeamMapping
 from handover.uow import UnitOfWork
@@ -29,6 +30,14 @@ TEAMS = TeamMapping.from_dict(
 )
 
 SM = async_sessionmaker[AsyncSession]
+
+
+async def _last_casemanager_message_id(sessionmaker: Any, case_id: int) -> int:
+    async with sessionmaker() as session:
+        found = await session.scalar(
+            select(func.max(Message.id)).where(Message.case_id == case_id, Message.role == "casemanager")
+        )
+    return int(found)
 
 
 def new_case(sender: str, **kw: object) -> NewCase:
@@ -276,7 +285,8 @@ async def test_messages_rules(sessionmaker: SM) -> None:
         outbox = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
     assert texts[-2:] == [("citizen", "Bent u er nog?"), ("casemanager", "Hallo, ik ben Anna")]
     assert outbox[-1].intent == "medewerker_bericht"
-    assert outbox[-1].entities == {"tekst": "Hallo, ik ben Anna", "naam": "Anna"}
+    sent = await _last_casemanager_message_id(sessionmaker, case.id)
+    assert outbox[-1].entities == {"tekst": "Hallo, ik ben Anna", "naam": "Anna", "bericht_id": str(sent)}
 
 
 async def test_callback_case_needs_contact_and_gets_only_the_closing(sessionmaker: SM) -> None:

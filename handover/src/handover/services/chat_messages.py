@@ -83,7 +83,14 @@ async def send_casemanager_message(uow: UnitOfWork, reference: str, user: User, 
     )
     uow.session.add(msg)
     await uow.session.flush()
-    enqueue_rasa(uow, case, "medewerker_bericht", {"tekst": msg.text, "naam": user.first_name})
+    # bericht_id: the widget shows this message once, even when Rasa handled the call twice (an
+    # instance that died after sending it, before answering: the outbox then sends it again).
+    enqueue_rasa(
+        uow,
+        case,
+        "medewerker_bericht",
+        {"tekst": msg.text, "naam": user.first_name, "bericht_id": str(msg.id)},
+    )
     log.info("casemanager message %s queued for case %s", msg.id, case.reference)
     uow.publish(_message_event(case, msg))
     return msg
