@@ -22,6 +22,8 @@
   var sending = {};         // client_id -> {reference, text} of chat messages on their way
   var BACKGROUND = {"X-Background-Refresh": "1"};  // the page's own loads: no sign of life
 
+  var myTeams = (body.getAttribute("data-teams") || "").split(",").filter(Boolean);
+  function myTeam(team) { return myTeams.length === 0 || myTeams.indexOf(team) >= 0; }
   function $(id) { return document.getElementById(id); }
   function announce(text) { if (live) { live.textContent = ""; live.textContent = text; } }
   function currentRef() { return panel ? (panel.getAttribute("data-reference") || "") : ""; }
@@ -515,6 +517,8 @@
       flash("Zaak " + ev.reference + " is door een ander afgerond.");
     } else if ((ev.type === "case_new" && ev.from_id && String(ev.from_id) === me && byOther)) {
       flash("Zaak " + ev.reference + " is door een ander overgedragen aan een team.");
+    } else if (ev.type === "case_new" && ev.actor_id && String(ev.actor_id) !== me && myTeam(ev.team)) {
+      flash("Zaak " + ev.reference + " is overgedragen aan uw team en staat in de wachtrij.");
     } else if (ev.type === "case_claimed" && ev.reference === ref && String(ev.by_id) !== me) {
       announce("Deze zaak is opgepakt door " + ev.by);
     }

@@ -244,8 +244,10 @@ async def test_transfer_release_note_and_close_are_signalled_and_audited(client:
         "by_id": anna.id,
     }
 
-    await client.post(f"/zaken/{ref}/overdragen", data={"csrf_token": token, "medewerker": "bert"})
+    reason = {"csrf_token": token, "medewerker": "bert", "reden": "Bert kent deze vraag."}
+    await client.post(f"/zaken/{ref}/overdragen", data=reason)
     moved = await _next_event(ws, "case_transferred")
+    assert "reden" not in json.dumps(moved) and "Bert kent" not in json.dumps(moved)  # no text in events
     assert (moved["by_id"], moved["from_id"], moved["actor_id"]) == (bert.id, anna.id, anna.id)
 
     async with second_browser(client) as tl:
@@ -255,7 +257,10 @@ async def test_transfer_release_note_and_close_are_signalled_and_audited(client:
         back = await _next_event(ws, "case_returned")
         assert (back["by_id"], back["from_id"]) == (tineke.id, bert.id)
         await tl.post(f"/zaken/{ref}/claim", data={"csrf_token": tl_token})
-        await tl.post(f"/zaken/{ref}/overdragen", data={"csrf_token": tl_token, "team": "zorg"})
+        await tl.post(
+            f"/zaken/{ref}/overdragen",
+            data={"csrf_token": tl_token, "team": "zorg", "reden": "Vraag over de Wmo."},
+        )
         to_team = await _next_event(ws, "case_new")
         assert (to_team["team"], to_team["from_id"], to_team["actor_id"]) == ("zorg", tineke.id, tineke.id)
         await tl.post(f"/zaken/{ref}/claim", data={"csrf_token": tl_token})
@@ -264,6 +269,13 @@ async def test_transfer_release_note_and_close_are_signalled_and_audited(client:
         assert (closed["by_id"], closed["from_id"]) == (tineke.id, tineke.id)
     await ws.close()
 
+    view = await (await client.get(f"/zaken/{ref}", headers={"Accept": "application/json"})).json()
+    # The reasons are notes of whoever transferred (the case is closed now: the redacted copy).
+    assert [(n["author"], n["text"]) for n in view["notes"]] == [
+        ("Anna Tester", "Eerst CJIB bellen"),
+        ("Anna Tester", "Reden van overdracht aan Bert Tester: Bert kent deze vraag."),
+        ("Tineke Tester", "Reden van overdracht aan team Zorg en ondersteuning: Vraag over de Wmo."),
+    ]
     async with sm() as session:
         entries = list(
             await session.scalars(

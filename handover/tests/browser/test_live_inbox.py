@@ -159,10 +159,11 @@ async def test_inbox_unread_title_scroll_and_keyboard(
             await page.keyboard.type("Ik kijk met u mee.")
             await page.keyboard.press("Enter")
             await fake_rasa.wait_for(lambda f: bool(f.intents("medewerker_bericht")), timeout=15)
-            assert fake_rasa.intents("medewerker_bericht")[0].entities == {
-                "tekst": "Goedemorgen, u spreekt met Anna.\nIk kijk met u mee.",
-                "naam": "Anna",
-            }
+            entities = fake_rasa.intents("medewerker_bericht")[0].entities
+            assert (entities["tekst"], entities["naam"]) == (
+                "Goedemorgen, u spreekt met Anna.\nIk kijk met u mee.",
+                "Anna",
+            )
             await expect(page.locator("#tekst")).to_have_value("")
             await expect(page.locator("#tekst")).to_be_focused()
             own = page.locator("#transcript li.casemanager").last
@@ -289,6 +290,9 @@ async def test_note_transfer_claim_and_release_update_every_page_live(
             await chat_item(anna, second).locator("a").click()
             await expect(anna.locator("#zaak-kop")).to_have_text(f"Zaak {second}")
             await anna.get_by_label("Aan collega").select_option(label="Bert Tester")
+            await anna.get_by_label("Reden (de ontvanger leest die bij de notities)").fill(
+                "Bert kent deze vraag."
+            )
             await anna.get_by_role("button", name="Overdragen", exact=True).click()
             await expect(anna.locator(".melding")).to_have_text("Zaak is overgedragen aan uw collega.")
             await expect(anna.locator("#zaak-status")).to_contain_text("in behandeling bij Bert Tester")
@@ -304,6 +308,23 @@ async def test_note_transfer_claim_and_release_update_every_page_live(
             await expect(chat_item(bert_inbox, second).locator(".ongelezen")).to_have_text("1 ongelezen")
             await expect(bert_inbox).to_have_title("(1) Werkbak – Gemeente")
             await expect(anna).to_have_title("Werkbak – Gemeente")
+            # The reason waits for him in the notes, with who wrote it.
+            await chat_item(bert_inbox, second).locator("a").click()
+            await expect(bert_inbox.locator("#notities")).to_contain_text(
+                "Anna Tester: Reden van overdracht aan Bert Tester: Bert kent deze vraag."
+            )
+            await expect(bert_inbox).to_have_title("Werkbak – Gemeente")
+            # Bert hands it to the team: his colleagues get a signal, the case is back in their queue.
+            await bert_inbox.bring_to_front()
+            await bert_inbox.get_by_label("Of aan team (terug in de wachtrij)").select_option(
+                label="Inkomen en schulden"
+            )
+            await bert_inbox.get_by_role("button", name="Overdragen", exact=True).click()
+            await expect(anna.locator(".melding")).to_have_text(
+                f"Zaak {second} is overgedragen aan uw team en staat in de wachtrij."
+            )
+            await expect(anna.locator("#wachtrij-kort")).to_contain_text(second)
+            await expect(chat_item(bert_inbox, second)).to_have_count(0)
             for page in (anna, bert_case, bert_inbox, tl_case):
                 assert await not_reloaded(page)
             await assert_no_axe_violations(bert_inbox, "inbox of the receiving colleague")

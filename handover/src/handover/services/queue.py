@@ -13,10 +13,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
-from ..models import AuditAction, Case, Status, User, utcnow
+from ..models import AuditAction, Case, Note, Status, User, utcnow
 from ..teams import TeamMapping
 from ..uow import UnitOfWork
-from .cases import get_case, record_status_change
+from .cases import MAX_TEXT, get_case, record_status_change
 from .errors import AlreadyClaimed, InvalidTransition, NotYourTeam, QueueEmpty, UnknownTeam, UnknownUser
 from .permissions import authorize, require_owner, works_in
 from .presence import online_casemanagers
@@ -202,11 +202,23 @@ async def colleagues(session: AsyncSession, user: User) -> list[User]:
     return list(await session.scalars(select(User).where(User.id != user.id).order_by(User.display_name)))
 
 
-async def transfer_to_user(uow: UnitOfWork, reference: str, user: User, target_username: str) -> Case:
+def _transfer_note(uow: UnitOfWork, case: Case, user: User, to: str, reason: str) -> None:
+    """The reason of a transfer, as a note of whoever transferred: the receiver reads it in the
+    case, with its author and time (redacted at closing like every note)."""
+    reason = reason.strip()
+    if reason:
+        text = f"Reden van overdracht aan {to}: {reason}"[:MAX_TEXT]
+        uow.session.add(Note(case_id=case.id, author_id=user.id, text=text, created_at=utcnow()))
+
+
+async def transfer_to_user(
+    uow: UnitOfWork, reference: str, user: User, target_username: str, reason: str = ""
+) -> Case:
     session = uow.session
     case = await get_case(session, reference, for_update=True)
     require_owner(session, case, user, "overdragen aan een collega")
     target = await get_user(session, target_username)
+    _transfer_note(uow, case, user, target.display_name, reason)
     previous = case.claimed_by_id
     case.claimed_by_id = target.id
     case.claimed_at = utcnow()
@@ -230,12 +242,13 @@ async def transfer_to_user(uow: UnitOfWork, reference: str, user: User, target_u
 
 
 async def transfer_to_team(
-    uow: UnitOfWork, reference: str, user: User, team: str, teams: TeamMapping
+    uow: UnitOfWork, reference: str, user: User, team: str, teams: TeamMapping, reason: str = ""
 ) -> Case:
     if team not in teams.teams:
         raise UnknownTeam(team)
     case = await get_case(uow.session, reference, for_update=True)
     require_owner(uow.session, case, user, "overdragen aan een team")
+    _transfer_note(uow, case, user, f"team {teams.label(team)}", reason)
     old_team = case.team
     previous = case.claimed_by_id
     case.team = team

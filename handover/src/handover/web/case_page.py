@@ -166,12 +166,13 @@ async def _unclaim(f: CaseForm) -> Done:
 async def _transfer(f: CaseForm) -> Done:
     target_user = f.field("medewerker").strip()
     target_team = f.field("team").strip()
+    reason = f.field("reden")
     if target_user:
-        await services.transfer_to_user(f.uow, f.reference, f.user, target_user)
+        await services.transfer_to_user(f.uow, f.reference, f.user, target_user, reason)
         return Done("Zaak is overgedragen aan uw collega.", to_queue=True)
     if target_team:
         teams = f.request.app[teams_key]
-        await services.transfer_to_team(f.uow, f.reference, f.user, target_team, teams)
+        await services.transfer_to_team(f.uow, f.reference, f.user, target_team, teams, reason)
         return Done("Zaak is overgedragen aan het team.", to_queue=True)
     raise services.InvalidInput("Kies een collega of een team")
 
