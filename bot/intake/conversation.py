@@ -309,7 +309,9 @@ class Conversation:
                 if not context.handover_configured:  # no queue to ask: the gemeente's own hours
                     return Step(self._contact_route("utter_wanneer_onbekend"), state)
                 return self._when(state)
-        if user.intent == STATUS_INTENT:
+        # NLU reads many messages in another language as a status question ("Wat is uw kenmerk?" to a
+        # Polish citizen who lost their job): there, only a message with a reference is one.
+        if user.intent == STATUS_INTENT and (context.language.code == DUTCH or reference_in(message)):
             return self._status(state, message, context)
         if user.intent == PERSON_INTENT or (
             WANTS_PERSON_SIGNAL in signals and user.intent != CHOICE_INTENT

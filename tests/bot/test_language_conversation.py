@@ -103,6 +103,18 @@ def test_content_in_another_language_read_as_out_of_scope_goes_to_the_intake(
     assert [r.response for r in dutch.replies] == ["utter_buiten_bereik"]
 
 
+def test_a_status_question_in_another_language_needs_a_reference(talk: Conversation) -> None:
+    text = "Straciłem pracę w magazynie i nie wiem co teraz zrobić z pieniędzmi"
+    step = talk.handle(ConversationState(), greeting(text, "status_vraag"), Context(now=NOW, language=POLISH))
+    # not "Wat is uw kenmerk?"
+    assert "utter_status_zonder_referentie" not in [r.response for r in step.replies]
+    with_reference = greeting("status HV-7K3M proszę", "status_vraag")
+    asked = talk.handle(ConversationState(), with_reference, Context(now=NOW, language=POLISH))
+    assert asked.effect is not None  # the status is looked up
+    dutch = talk.handle(ConversationState(), greeting(text, "status_vraag"), Context(now=NOW))
+    assert [r.response for r in dutch.replies] == ["utter_status_zonder_referentie"]
+
+
 @pytest.mark.parametrize("text", ["hello", "Dzień dobry", "merhaba!", "hi there"])
 def test_a_greeting_alone_in_another_language_still_gets_the_welcome(talk: Conversation, text: str) -> None:
     step = talk.handle(ConversationState(), greeting(text), Context(now=NOW, language=POLISH))
