@@ -21,26 +21,30 @@ The conversation language (`update`, state in, state out) changes only in two wa
    wins, also over an earlier request. Two languages named in one message ("українською або
    англійською"): the one the message is written in, else the first named.
 2. **Clearly written in another language**: at least `MIN_WORDS` words of evidence and a confidence of
-   at least `MIN_CONFIDENCE`, the conversation language was not asked for (a language the citizen
-   asked for stays until they ask for another one), and no part of the message is still in the
-   conversation's language (`MIXED_WINDOW` words in a row with `MIXED_CONFIDENCE`: a Polish sentence
-   around a line of a Dutch letter stays Polish). One such message is enough: a citizen who starts in
-   Polish gets Polish from their first real message.
+   at least `MIN_CONFIDENCE`, and the conversation language was not asked for (a language the citizen
+   asked for stays until they ask for another one). At the start (nothing clear said yet) one such
+   message sets the language: a citizen who starts in Polish gets Polish from their first real
+   message. After that it takes two clear messages in the new language in a row (`pending` holds the
+   first; a clear message in the conversation's language clears it), and neither may be mixed: no
+   part still in the conversation's language (`MIXED_WINDOW` words in a row with `MIXED_CONFIDENCE`:
+   a Polish sentence around a line of a Dutch letter stays Polish). So one pasted Dutch letter, or
+   the one Dutch sentence a citizen learned ("ik wil met een medewerker praten"), does not turn a
+   Polish conversation into Dutch.
 Everything else keeps the language: "ok", "ja", "DigiD?", a number, a reference, "toeslagen", a
 greeting, a message mixing the conversation's language with another, a pasted Dutch letter line.
 
 Measured (December 2026): on eval/ every message of 4 or more words is detected right (138
 multilingual, 45 in `languages`, 338 Dutch openings but one: "hallo is dit de gemeente of een robot?"
 reads as English with 0.73, not clear); no Dutch opening or story turn moves a Dutch conversation. The
-mixed rule blocks a real switch for 14 of 2,605 (message, other current language) pairs of those
-sets; the next clear message switches. MIXED_CONFIDENCE was chosen on that count, so eval/ texts (not
+mixed rule holds back a real switch for 14 of 2,605 (message, other current language) pairs of those
+sets; a later clear message still counts. MIXED_CONFIDENCE was chosen on that count, so eval/ texts (not
 their labels) informed it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
@@ -180,20 +184,23 @@ class ConversationLanguage:
 
     code: str = DUTCH
     source: str = DEFAULT
+    pending: Optional[str] = None  # one clear message in this language so far; a second one switches
 
     @property
     def dutch_name(self) -> str:
         return DUTCH_NAMES[self.code]
 
-    def as_json(self) -> Dict[str, str]:
-        return {"code": self.code, "source": self.source}
+    def as_json(self) -> Dict[str, Optional[str]]:
+        return {"code": self.code, "source": self.source, "pending": self.pending}
 
     @classmethod
     def from_json(cls, value: Any) -> "ConversationLanguage":
         """From `as_json`; anything unknown is the default (Dutch)."""
         if isinstance(value, Mapping) and value.get("code") in LANGUAGES:
             source = str(value.get("source") or DEFAULT)
-            return cls(str(value["code"]), source if source in (DEFAULT, DETECTED, REQUESTED) else DEFAULT)
+            pending = value.get("pending") if value.get("pending") in LANGUAGES else None
+            return cls(str(value["code"]), source if source in (DEFAULT, DETECTED, REQUESTED) else DEFAULT,
+                       pending)
         return cls()
 
 
@@ -285,11 +292,19 @@ def update(current: ConversationLanguage, text: str) -> ConversationLanguage:
     if current.source == REQUESTED:
         return current
     detection = detect(text)
-    if detection.clear and detection.language != current.code:
-        if current.source != DEFAULT and has_part_in(evidence(text), current.code):
-            return current  # mixed: part of the message is still in the conversation's language
-        return ConversationLanguage(str(detection.language), DETECTED)
-    return current
+    if not detection.clear:
+        return current
+    language = str(detection.language)
+    if language == current.code:  # the conversation's language confirmed
+        source = DETECTED if current.source == DEFAULT else current.source
+        return replace(current, source=source, pending=None)
+    if current.source == DEFAULT:
+        return ConversationLanguage(language, DETECTED)  # the first real message
+    if has_part_in(evidence(text), current.code):
+        return current  # mixed: part of the message is still in the conversation's language
+    if current.pending == language:
+        return ConversationLanguage(language, DETECTED)  # the second clear message in a row
+    return replace(current, pending=language)
 
 
 def has_part_in(words: Tuple[str, ...], code: str) -> bool:

@@ -56,7 +56,7 @@ def test_a_clear_message_is_detected_with_confidence(text: str, language: str) -
 def test_a_clear_first_message_sets_the_conversation_language(text: str, language: str) -> None:
     after = update(ConversationLanguage(), text)
     assert after.code == language
-    assert after.source == (DEFAULT if language == "nl" else DETECTED)
+    assert after.source == DETECTED  # also Dutch: from now on it takes two messages to change it
 
 
 # Messages that must never change the language, whatever it is.
@@ -104,10 +104,11 @@ def test_a_dutch_line_inside_a_message_does_not_take_the_conversation_to_dutch(
     assert update(current, text) == current
 
 
-def test_a_whole_dutch_message_still_switches_a_detected_language() -> None:
+def test_whole_dutch_messages_still_switch_a_detected_language() -> None:
     assert update(PL, "Ik wil graag verder in het Nederlands, dat gaat inmiddels beter") == \
         ConversationLanguage("nl", REQUESTED)
-    assert update(PL, "Mijn buurvrouw helpt mij nu met schrijven, zij spreekt goed Nederlands") == NL
+    assert conversation_language(["Mijn buurvrouw helpt mij nu met schrijven, zij spreekt goed Nederlands",
+                                  "Zij leest ook mee met de brieven van de gemeente"], PL) == NL
 
 
 def test_loanwords_numbers_links_and_quotes_are_no_evidence() -> None:
@@ -163,11 +164,24 @@ def test_mentioning_a_language_is_not_a_request(text: str) -> None:
     assert requested_language(text) is None
 
 
-def test_a_clearly_detected_longer_message_switches_a_detected_language() -> None:
+def test_two_clear_messages_in_a_row_switch_a_detected_language() -> None:
     state = update(ConversationLanguage(), "hello i work here 4 month, my contract stop, what i do now?")
-    assert state == EN
+    assert state == EN  # at the start one clear message is enough
     state = update(state, "przepraszam, mój angielski jest słaby, wolę pisać po swojemu o tej umowie")
+    assert (state.code, state.pending) == ("en", "pl")  # one: not yet
+    state = update(state, "tak")  # short: changes nothing
+    assert (state.code, state.pending) == ("en", "pl")
+    state = update(state, "umowa skończyła się w piątek i agencja nie odpowiada na telefony")
     assert state == PL
+
+
+def test_one_clear_message_in_the_conversations_language_clears_a_pending_switch() -> None:
+    state = update(PL, "Geachte heer, mevrouw, u heeft geen recht meer op huurtoeslag vanaf januari")
+    assert (state.code, state.pending) == ("pl", "nl")  # a pasted Dutch letter
+    state = update(state, "co to znaczy, czy muszę oddać pieniądze za cały rok?")
+    assert state == PL
+    state = update(state, "Ik wil met een medewerker praten over mijn huurtoeslag")  # a learned sentence
+    assert state.code == "pl"
 
 
 def test_a_requested_language_stays_until_another_request() -> None:
@@ -188,6 +202,19 @@ def test_a_conversation_keeps_its_language_through_short_answers() -> None:
     assert conversation_language(messages) == EN
 
 
+def test_a_greeting_at_the_start_is_no_evidence_so_the_first_real_message_decides() -> None:
+    state = conversation_language(["hello", "ok"])
+    assert state == ConversationLanguage()
+    assert update(state, "Dzień dobry, dostałem brief od gemeente i nic nie rozumiem") == PL
+
+
+def test_after_a_clear_dutch_message_one_english_message_does_not_switch() -> None:
+    state = conversation_language(["Goedemiddag, ik heb een vraag over mijn huurtoeslag voor dit jaar",
+                                   "My wife is typing now, she speaks better English than Dutch"])
+    assert (state.code, state.pending) == ("nl", "en")
+    assert update(state, "She wants to know if the rent benefit stops when I start working").code == "en"
+
+
 def test_a_dutch_conversation_is_not_taken_over_by_english_words() -> None:
     messages = ["Goedemiddag, ik heb een vraag over mijn huurtoeslag voor dit jaar", "ok thanks", "sorry",
                 "help", "I don't know", "hello?"]
@@ -197,6 +224,8 @@ def test_a_dutch_conversation_is_not_taken_over_by_english_words() -> None:
 def test_the_state_survives_json_and_unknown_values_are_dutch() -> None:
     state = ConversationLanguage("uk", REQUESTED)
     assert ConversationLanguage.from_json(state.as_json()) == state
+    pending = ConversationLanguage("pl", DETECTED, pending="nl")
+    assert ConversationLanguage.from_json(pending.as_json()) == pending
     assert ConversationLanguage.from_json(None) == ConversationLanguage()
     assert ConversationLanguage.from_json({"code": "ru"}) == ConversationLanguage()
     unknown_source = {"code": "pl", "source": "?"}
