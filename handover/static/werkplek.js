@@ -423,6 +423,13 @@
   document.addEventListener("click", function (e) {
     var target = e.target instanceof Element ? e.target : null;
     if (!target) { return; }
+    if (target.id === "standaardtekst-invoegen") {
+      var select = $("standaardtekst");
+      var chosen = select && select.selectedIndex > 0 ? select.options[select.selectedIndex] : null;
+      if (chosen) { insertCanned(chosen); select.selectedIndex = 0; }
+      else { setChatStatus("Kies eerst een standaardtekst."); }
+      return;
+    }
     if (target.id === "nieuwe-berichten") {
       toBottom();
       var t = transcript();
@@ -443,15 +450,49 @@
 
   document.addEventListener("visibilitychange", markRead);
 
+  // --- standard texts: "/titel" + Enter, or the list under the reply box ---------------------
+
+  function cannedOptions() {
+    var select = $("standaardtekst");
+    return select ? Array.prototype.filter.call(select.options, function (o) { return o.value; }) : [];
+  }
+  // Puts a standard text into the reply box (in place of a typed "/titel"), to edit before sending.
+  function insertCanned(option) {
+    var box = $("tekst");
+    if (!box || !option) { return; }
+    var text = option.getAttribute("data-tekst") || "";
+    var value = box.value;
+    var at;
+    if (/^\/\S*$/.test(value.trim())) {
+      box.value = text;
+      at = text.length;
+    } else {
+      var start = box.selectionStart || 0, end = box.selectionEnd || 0;
+      box.value = value.slice(0, start) + text + value.slice(end);
+      at = start + text.length;
+    }
+    box.focus();
+    box.setSelectionRange(at, at);
+    box.dispatchEvent(new Event("input", {bubbles: true}));  // keeps the draft
+    setChatStatus("Standaardtekst " + option.textContent + " staat in het berichtvak. Pas hem aan als dat nodig is.");
+  }
+  function insertByTitle(word) {
+    var wanted = word.toLowerCase();
+    var found = cannedOptions().filter(function (o) { return o.textContent.toLowerCase().indexOf(wanted) === 0; })[0];
+    if (found) { insertCanned(found); }
+    else { setChatStatus("Geen standaardtekst met een titel die begint met " + word + "."); }
+  }
+
   // --- keyboard ------------------------------------------------------------------------------
 
   document.addEventListener("keydown", function (e) {
     var target = e.target;
-    if (target && target.id === "tekst" && e.key === "Enter" && !e.shiftKey && !e.ctrlKey &&
-        !e.altKey && !e.metaKey && !e.isComposing) {
+    if (target && target.id === "tekst" && target.form && target.form.id === "chat-form" &&
+        e.key === "Enter" && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey && !e.isComposing) {
       e.preventDefault();
-      var form = $("chat-form");
-      if (form) { form.requestSubmit(); }
+      var slash = /^\/(\S*)$/.exec(target.value.trim());
+      if (slash) { insertByTitle(slash[1]); return; }
+      target.form.requestSubmit();
       return;
     }
     if (!e.altKey || e.ctrlKey || e.metaKey) { return; }

@@ -259,6 +259,19 @@ class FollowUp(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class CannedResponse(Base):
+    """A standard text (standaardtekst) a casemanager inserts into a reply and can edit before
+    sending; teamleiders manage them (migration 0007, with a few to start from)."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class OutboxStatus(StoredValue):
     PENDING = "pending"
     SENT = "sent"

@@ -200,6 +200,44 @@ async def test_inbox_unread_title_scroll_and_keyboard(
             await page.screenshot(path=save_path("10-werkbak-gesprek"), full_page=True)
             await assert_no_axe_violations(page, "inbox with an open chat")
 
+            # --- standard texts: "/afsp" + Enter fills the reply box (not sent), edit, Enter sends ---
+            sent_before = len(fake_rasa.intents("medewerker_bericht"))
+            await page.locator("#tekst").focus()
+            await page.keyboard.type("/afsp")
+            await page.keyboard.press("Enter")
+            agreed = "Dit spreken we af:\n1. \n2. \nKlopt dat zo voor u?"
+            await expect(page.locator("#tekst")).to_have_value(agreed)
+            await expect(page.locator("#chat-status")).to_contain_text(
+                "Standaardtekst Afspraken staat in het berichtvak"
+            )
+            await page.keyboard.type(" Ik hoor het graag.")
+            await page.keyboard.press("Enter")
+            await fake_rasa.wait_for(
+                lambda f: len(f.intents("medewerker_bericht")) == sent_before + 1, timeout=15
+            )
+            assert (
+                fake_rasa.intents("medewerker_bericht")[-1].entities["tekst"]
+                == agreed + " Ik hoor het graag."
+            )
+            await page.keyboard.type("/onbekend")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#chat-status")).to_have_text(
+                "Geen standaardtekst met een titel die begint met onbekend."
+            )
+            await page.locator("#tekst").fill("")
+            # The list under the reply box, without a mouse.
+            await page.get_by_label("Standaardtekst invoegen").select_option(label="Afsluiten")
+            await page.get_by_label("Standaardtekst invoegen").focus()
+            await page.keyboard.press("Tab")
+            assert await focused(page) == "button#standaardtekst-invoegen"
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#tekst")).to_have_value(
+                "Dank u wel. Heeft u later nog een vraag? Stel die dan gerust in de chat."
+            )
+            await expect(page.locator("#tekst")).to_be_focused()
+            await page.locator("#tekst").fill("")
+            assert len(fake_rasa.intents("medewerker_bericht")) == sent_before + 1
+
             # --- shortcuts: Alt+A to the outcome, Alt+B back to the reply box, Alt+N claim next ---
             await page.keyboard.press("Alt+A")
             assert await focused(page) == "textarea#uitkomst"
@@ -365,6 +403,7 @@ async def test_axe_reports_no_violations_on_any_workspace_page(
             await expect(page.get_by_role("heading", name="Afgerond", exact=True)).to_be_visible()
             await assert_no_axe_violations(page, "closed case")
             for path, name in (
+                ("/standaardteksten", "standard texts (teamleider)"),
                 ("/audit", "audit log"),
                 (f"/audit?referentie={first}", "audit log of one case"),
                 (f"/zaken/{first}/verwijderen", "erasure confirmation"),

@@ -7,6 +7,7 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 - ``permissions``: who may act on a case (one rule, teamleider overrides audited)
 - ``chat_messages``: the citizen's and the casemanager's chat messages
 - ``case_notes``: private notes and follow-up tasks (nazorg)
+- ``canned``: standard texts (standaardteksten) for replies, managed by teamleiders
 - ``intake``: the casemanager corrects the topic and organisations (audited)
 - ``inbox``: a casemanager's chats in progress: last message, unread, waiting for a reply
 - ``presence``: casemanagers online, and live chat or callback for the bot
@@ -16,6 +17,12 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 
 from __future__ import annotations
 
+from .canned import (
+    CannedResponseNotFound,
+    canned_responses,
+    delete_canned_response,
+    save_canned_response,
+)
 from .case_notes import add_follow_up, add_note, complete_follow_up, follow_ups, notes, open_follow_ups_for
 from .cases import (
     MAX_TEXT,
@@ -79,6 +86,7 @@ __all__ = [
     "REFERENCE_PREFIX",
     "AlreadyClaimed",
     "Availability",
+    "CannedResponseNotFound",
     "CaseNotFound",
     "ChatSummary",
     "ClosingReach",
@@ -104,6 +112,7 @@ __all__ = [
     "authorize",
     "chat_summary",
     "availability",
+    "canned_responses",
     "claim",
     "claim_next",
     "close",
@@ -112,6 +121,7 @@ __all__ = [
     "complete_follow_up",
     "correct_intake",
     "create_case",
+    "delete_canned_response",
     "enqueue_rasa",
     "expected_wait_minutes",
     "find_open_case",
@@ -133,6 +143,7 @@ __all__ = [
     "queue_position",
     "reach_of",
     "refresh_queue_positions",
+    "save_canned_response",
     "send_casemanager_message",
     "touch_presence",
     "transcript",

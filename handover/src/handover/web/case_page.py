@@ -73,6 +73,7 @@ async def case_context(
         "can_export": access.may_export(access.Viewer.of(staff.user), case),
         "history": await services.history(session, case),
         "colleagues": await services.colleagues(session, staff.user),
+        "canned": await services.canned_responses(session),
         "position": await services.queue_position(session, case),
         "teams": request.app[teams_key],
         # Only the organisations the citizen agreed to, with their professional lines.

@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from yarl import URL
 
+from ..services.canned import CannedResponseNotFound
 from ..services.errors import (
     AlreadyClaimed,
     CaseNotFound,
@@ -53,6 +54,7 @@ BAD_REQUEST = HttpError(web.HTTPBadRequest, "bad_request")
 HTTP_ERRORS: dict[type[DomainError], HttpError] = {
     CaseNotFound: NOT_FOUND,
     FollowUpNotFound: NOT_FOUND,
+    CannedResponseNotFound: NOT_FOUND,
     SenderMismatch: HttpError(web.HTTPForbidden, "sender_mismatch"),
     NotYourTeam: FORBIDDEN,
     ExportNotAllowed: FORBIDDEN,

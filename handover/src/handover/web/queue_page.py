@@ -23,7 +23,7 @@ routes = web.RouteTableDef()
 MAX_ID = 2**31 - 1
 
 
-def _path_id(request: web.Request, name: str) -> int:
+def path_id(request: web.Request, name: str) -> int:
     """A database id from the path; anything else, also a number out of range, is 404."""
     value = request.match_info[name]
     if not (value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID):
@@ -133,7 +133,7 @@ async def toggle_presence(request: web.Request, staff: Staff) -> web.Response:
 @routes.post("/nazorg/{task_id}/gereed", name="follow_up_done")
 @require_staff
 async def follow_up_done(request: web.Request, staff: Staff) -> web.Response:
-    task_id = _path_id(request, "task_id")
+    task_id = path_id(request, "task_id")
     try:
         async with transaction(request) as uow:
             await services.complete_follow_up(uow, task_id, staff.user)
