@@ -103,6 +103,7 @@ class WebCitizen:
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.3, reconnection_delay_max=2)
         self.inbox: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.mids: Set[str] = set()
+        self.unacked: Dict[str, str] = {}  # message_id -> text, until the server acknowledged it
         self.reference = ""
         self.live = False
         self.sio.on("connect", self._joined)
@@ -110,6 +111,8 @@ class WebCitizen:
 
     async def _joined(self) -> None:
         await self.sio.emit("session_request", {"session_id": self.session_id})
+        for message_id, text in list(self.unacked.items()):  # as chat-widget.js: again, same id
+            await self._emit(message_id, text)
 
     async def _got(self, data: Any) -> None:
         if not isinstance(data, dict):
@@ -128,7 +131,19 @@ class WebCitizen:
         await self.inbox.put(data)
 
     async def say(self, text: str) -> None:
-        await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+        message_id = secrets.token_hex(16)
+        self.unacked[message_id] = text
+        await self._emit(message_id, text)
+
+    async def _emit(self, message_id: str, text: str) -> None:
+        def done(*_: Any) -> None:
+            self.unacked.pop(message_id, None)
+
+        data = {"message": text, "session_id": self.session_id, "customData": {"message_id": message_id}}
+        try:
+            await self.sio.emit("user_uttered", data, callback=done)
+        except socketio.exceptions.BadNamespaceError:
+            pass  # not connected: goes again after the reconnect
 
     async def expect(self, fragment: str, timeout: float = 90) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -163,6 +163,8 @@ class ScaledSystem:
             REDIS_PORT="6379",
             REDIS_PASSWORD="",
             REDIS_LOCK_DB="1",
+            # a conversation whose instance was killed mid-turn waits this long (Rasa's default: 60 s)
+            TICKET_LOCK_LIFETIME=os.environ.get("TICKET_LOCK_LIFETIME", "20"),
             SOCKETIO_REDIS_URL=f"{REDIS}/2",
             ACTION_ENDPOINT_URL=f"{self.url('actions')}/webhook",
             ACTION_SERVER_TOKEN=self.action_token,

@@ -61,6 +61,13 @@ def message_of(tracker: Tracker) -> Message:
     return Message(user=user_input(tracker), entities=entities, from_service=from_service)
 
 
+def message_id_of(tracker: Tracker) -> str:
+    """The widget's own id of the latest message (customData.message_id), or "" (other channels)."""
+    metadata = (tracker.latest_message or {}).get("metadata")
+    found = metadata.get("message_id") if isinstance(metadata, dict) else None
+    return found if isinstance(found, str) else ""
+
+
 def slot_events(before: ConversationState, after: ConversationState) -> List[EventType]:
     """SlotSet events for the slots that changed, in a stable order."""
     old, new = before.as_slots(), after.as_slots()
@@ -91,8 +98,11 @@ class ActionTurn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         before = ConversationState.from_slots(tracker.current_slot_values())
-        context = Context(now=self.clock(), handover_configured=self.gateway.configured,
-                          language=language_of(tracker.events))
+        context = Context(
+            now=self.clock(),
+            handover_configured=self.gateway.configured,
+            language=language_of(tracker.events),
+        )
         step = conversation().handle(before, message_of(tracker), context)
         replies = list(step.replies)
         while step.effect is not None:
@@ -111,7 +121,9 @@ class ActionTurn(Action):
             case = case_payload(tracker, intake, "callback", effect.contact)
             return await self.gateway.request_callback(case)
         if isinstance(effect, ForwardToCasemanager):
-            return await self.gateway.forward(effect.reference, tracker.sender_id, effect.text)
+            return await self.gateway.forward(
+                effect.reference, tracker.sender_id, effect.text, message_id_of(tracker)
+            )
         if isinstance(effect, LookUpStatus):
             return await self.gateway.status(effect.reference)
         if isinstance(effect, EraseConversation):

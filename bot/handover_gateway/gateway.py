@@ -34,8 +34,9 @@ class HandoverGateway(Protocol):
     async def request_callback(self, case: Dict[str, Any]) -> Result:
         """Delivered (with the reference), Queued or Refused."""
 
-    async def forward(self, reference: str, sender_id: str, text: str) -> Result:
-        """Delivered, Queued or Refused (case_gone when the case was closed or erased)."""
+    async def forward(self, reference: str, sender_id: str, text: str, message_id: str = "") -> Result:
+        """Delivered, Queued or Refused (case_gone when the case was closed or erased). The same
+        `message_id` (the widget's, sent again after a reconnect) reaches the casemanager once."""
 
     async def status(self, reference: str) -> Result:
         """CaseStatus, CaseUnknown or Unavailable."""
@@ -85,8 +86,8 @@ class ServiceGateway:
     async def request_callback(self, case: Dict[str, Any]) -> Result:
         return _sent(await self._outbox().request_callback(case))
 
-    async def forward(self, reference: str, sender_id: str, text: str) -> Result:
-        return _sent(await self._outbox().send_message(reference, sender_id, text))
+    async def forward(self, reference: str, sender_id: str, text: str, message_id: str = "") -> Result:
+        return _sent(await self._outbox().send_message(reference, sender_id, text, message_id))
 
     async def availability(self) -> Result:
         try:
@@ -134,7 +135,7 @@ class NoHandoverService:
     async def request_callback(self, case: Dict[str, Any]) -> Result:
         return Refused()
 
-    async def forward(self, reference: str, sender_id: str, text: str) -> Result:
+    async def forward(self, reference: str, sender_id: str, text: str, message_id: str = "") -> Result:
         return Refused(case_gone=True)
 
     async def status(self, reference: str) -> Result:

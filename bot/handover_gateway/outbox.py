@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import json
 import logging
 import os
@@ -166,33 +167,58 @@ class Outbox:
     @staticmethod
     def _item(row: Any) -> Item:
         return Item(
-            id=row.id, key=row.item_key, stream=row.stream, sender_id=row.sender_id, kind=row.kind,
-            payload=json.loads(row.payload), attempts=row.attempts, created_at=row.created_at,
+            id=row.id,
+            key=row.item_key,
+            stream=row.stream,
+            sender_id=row.sender_id,
+            kind=row.kind,
+            payload=json.loads(row.payload),
+            attempts=row.attempts,
+            created_at=row.created_at,
         )
 
     # -- items ------------------------------------------------------------------------------------
 
     async def add(
-        self, stream: str, sender_id: str, kind: str, payload: Dict[str, Any],
+        self,
+        stream: str,
+        sender_id: str,
+        kind: str,
+        payload: Dict[str, Any],
         lease: Optional[Tuple[str, float]] = None,
-    ) -> Tuple[Item, int]:
+        key: Optional[str] = None,
+    ) -> Tuple[Optional[Item], int]:
         """Append an item to its stream; also returns how many items of the stream were waiting.
 
         With `lease` (owner, seconds) an item that is alone in its stream is stored already leased
-        to that owner, so the caller can send it at once without racing a background drainer."""
+        to that owner, so the caller can send it at once without racing a background drainer.
+        `key` (the idempotency key the service sees) defaults to a new one; an item whose key is
+        already waiting is not added again: (None, waiting)."""
         now = self.clock()
-        key = uuid.uuid4().hex
+        key = key or uuid.uuid4().hex
         encoded = json.dumps(payload, ensure_ascii=False)
 
-        def work(connection: Connection) -> Tuple[Item, int]:
-            waiting = int(connection.execute(
-                select(func.count()).select_from(outbox_items).where(outbox_items.c.stream == stream)
-            ).scalar_one())
+        def work(connection: Connection) -> Tuple[Optional[Item], int]:
+            if connection.execute(select(outbox_items.c.id).where(outbox_items.c.item_key == key)).first():
+                return None, 0
+            waiting = int(
+                connection.execute(
+                    select(func.count()).select_from(outbox_items).where(outbox_items.c.stream == stream)
+                ).scalar_one()
+            )
             owner, until = (lease[0], now + lease[1]) if lease and waiting == 0 else (None, None)
             new_id = connection.execute(
                 insert(outbox_items).values(
-                    item_key=key, stream=stream, sender_id=sender_id, kind=kind, payload=encoded,
-                    created_at=now, attempts=0, next_attempt_at=now, lease_owner=owner, lease_until=until,
+                    item_key=key,
+                    stream=stream,
+                    sender_id=sender_id,
+                    kind=kind,
+                    payload=encoded,
+                    created_at=now,
+                    attempts=0,
+                    next_attempt_at=now,
+                    lease_owner=owner,
+                    lease_until=until,
                 )
             ).inserted_primary_key[0]
             return Item(new_id, key, stream, sender_id, kind, payload, 0, now), waiting
@@ -211,7 +237,12 @@ class Outbox:
         return await self._run(work)
 
     async def claim(
-        self, owner: str, lease_seconds: float, *, stream: Optional[str] = None, ignore_backoff: bool = False,
+        self,
+        owner: str,
+        lease_seconds: float,
+        *,
+        stream: Optional[str] = None,
+        ignore_backoff: bool = False,
         limit: int = 20,
     ) -> List[Item]:
         """Lease the oldest item of each stream that is due (of one stream, or of up to `limit`).
@@ -324,8 +355,13 @@ class Outbox:
 
 
 async def drain(
-    outbox: Outbox, deliver: Deliver, owner: str, lease_seconds: float, *,
-    stream: Optional[str] = None, ignore_backoff: bool = False,
+    outbox: Outbox,
+    deliver: Deliver,
+    owner: str,
+    lease_seconds: float,
+    *,
+    stream: Optional[str] = None,
+    ignore_backoff: bool = False,
 ) -> List[Attempt]:
     """Send what is due, oldest first per stream, until nothing more can go now.
 
@@ -341,7 +377,7 @@ async def drain(
             attempt = await _send(outbox, deliver, item)
             attempts.append(attempt)
             if attempt.result is Result.RETRY:
-                await outbox.release(items[n + 1:])
+                await outbox.release(items[n + 1 :])
                 return attempts
 
 
@@ -354,8 +390,9 @@ async def _send(outbox: Outbox, deliver: Deliver, item: Item) -> Attempt:
         return Attempt(item, Result.REJECTED, error=e)
     except Exception as e:  # unreachable, 5xx, timeouts, anything unexpected: try again later
         delay = await outbox.retry_later(item)
-        log.info("outbox: %s item %d not sent (%s), retry in %.0f s", item.kind, item.id, type(e).__name__,
-                 delay)
+        log.info(
+            "outbox: %s item %d not sent (%s), retry in %.0f s", item.kind, item.id, type(e).__name__, delay
+        )
         return Attempt(item, Result.RETRY, error=e)
     await outbox.remove(item)
     return Attempt(item, Result.DELIVERED, answer=answer)
@@ -470,21 +507,29 @@ class HandoverOutbox:
         self.drainer = Drainer(self.outbox, self.deliver, self.owner, self.lease_seconds)
         self.loop: Optional[asyncio.AbstractEventLoop] = None
 
-    async def send_message(self, reference: str, sender_id: str, text: str) -> Sending:
-        """A citizen message for the casemanager of case `reference`."""
+    async def send_message(self, reference: str, sender_id: str, text: str, message_id: str = "") -> Sending:
+        """A citizen message for the casemanager of case `reference`. `message_id` (the widget's id
+        of the message) makes a repeat of the same message (sent again after a reconnect) one
+        message at the service."""
         payload = {"reference": reference, "sender_id": sender_id, "text": text}
-        return await self._send(f"zaak:{reference}", sender_id, MESSAGE, payload)
+        return await self._send(
+            f"zaak:{reference}", sender_id, MESSAGE, payload, message_key(sender_id, message_id)
+        )
 
     async def request_callback(self, case: Dict[str, Any]) -> Sending:
         """A callback request (a new case of kind `callback`)."""
         stream = f"gesprek:{case.get('channel')}:{case.get('sender_id')}"
         return await self._send(stream, str(case.get("sender_id")), CALLBACK, case)
 
-    async def _send(self, stream: str, sender_id: str, kind: str, payload: Dict[str, Any]) -> Sending:
+    async def _send(
+        self, stream: str, sender_id: str, kind: str, payload: Dict[str, Any], key: Optional[str] = None
+    ) -> Sending:
         # Always through the outbox, also when the service is up: one path, and the item is on
         # disk before the call, so not even a crash of this process mid-call loses it.
         lease = (self.owner, self.lease_seconds)
-        item, waiting = await self.outbox.add(stream, sender_id, kind, payload, lease=lease)
+        item, waiting = await self.outbox.add(stream, sender_id, kind, payload, lease=lease, key=key)
+        if item is None:  # the same message is already on its way
+            return Sending(Sent.QUEUED, waiting)
         if waiting == 0:  # alone in its stream, and leased to us: send it now
             mine: Optional[Attempt] = await _send(self.outbox, self.deliver, item)
         else:  # behind older items: send the stream in order, as far as it goes now
@@ -501,6 +546,14 @@ class HandoverOutbox:
 
 
 _current: Optional[HandoverOutbox] = None
+
+
+def message_key(sender_id: str, message_id: str) -> Optional[str]:
+    """The idempotency key of a citizen's message with the widget's `message_id`: bound to the
+    conversation (one conversation cannot take another's key), None without a usable id."""
+    if not (isinstance(message_id, str) and 8 <= len(message_id) <= 64 and message_id.isprintable()):
+        return None
+    return hashlib.sha256(f"{sender_id}\x00{message_id}".encode("utf-8")).hexdigest()[:32]
 
 
 def handover_outbox(settings: BotSettings) -> HandoverOutbox:

@@ -118,8 +118,9 @@ class FakeGateway:
     async def request_callback(self, case: Dict[str, Any]) -> Result:
         return self._record("request_callback", case=case)
 
-    async def forward(self, reference: str, sender_id: str, text: str) -> Result:
-        return self._record("forward", reference=reference, sender_id=sender_id, text=text)
+    async def forward(self, reference: str, sender_id: str, text: str, message_id: str = "") -> Result:
+        kwargs = {"message_id": message_id} if message_id else {}
+        return self._record("forward", reference=reference, sender_id=sender_id, text=text, **kwargs)
 
     async def status(self, reference: str) -> Result:
         return self._record("status", reference=reference)

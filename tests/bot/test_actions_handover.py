@@ -48,7 +48,10 @@ async def test_a_person_is_offered_only_after_consent() -> None:
     # First whether someone is there now (a question without any data), then what is shared.
     assert responses_of(dispatcher) == [
         "utter_medewerker_nu_beschikbaar",
-        "utter_toestemming_inleiding", "utter_toestemming_eigen_woorden", "utter_vraag_toestemming"]
+        "utter_toestemming_inleiding",
+        "utter_toestemming_eigen_woorden",
+        "utter_vraag_toestemming",
+    ]
     assert dispatcher.messages[2]["verhaal"] == "Boete CJIB"
     assert SlotSet("intake_fase", "toestemming") in events
     assert gateway.methods == ["availability"] and gateway.cases == []
@@ -56,8 +59,14 @@ async def test_a_person_is_offered_only_after_consent() -> None:
 
 async def test_consent_creates_a_case_with_transcript_and_intake() -> None:
     gateway = FakeGateway()
-    slots = {"intake_fase": "toestemming", "onderwerp": "cjib.betalingsregeling", "organisaties": ["cjib"],
-             "vraagtype": 1.0, "urgent": True, "samenvatting": "In eigen woorden: boete"}
+    slots = {
+        "intake_fase": "toestemming",
+        "onderwerp": "cjib.betalingsregeling",
+        "organisaties": ["cjib"],
+        "vraagtype": 1.0,
+        "urgent": True,
+        "samenvatting": "In eigen woorden: boete",
+    }
     dispatcher, events = await take_turn(gateway, click("toestemming|ja", slots))
     assert gateway.methods == ["open_case"]
     case = gateway.cases[0]
@@ -68,7 +77,9 @@ async def test_consent_creates_a_case_with_transcript_and_intake() -> None:
     assert case["summary"]["organisations"] == ["cjib"] and case["summary"]["question_type"] == 1
     assert case["summary"]["urgent"] is True
     assert case["transcript"][0] == {
-        "role": "citizen", "text": "ik kan mijn boete niet betalen", "timestamp": 1
+        "role": "citizen",
+        "text": "ik kan mijn boete niet betalen",
+        "timestamp": 1,
     }
     assert dispatcher.messages[-1]["response"] == "utter_in_wachtrij"
     assert dispatcher.messages[-1]["referentie"] == REFERENCE and dispatcher.messages[-1]["positie"] == 2
@@ -116,8 +127,7 @@ async def test_service_down_gives_an_honest_answer_the_phone_route_and_a_callbac
 
 @pytest.mark.parametrize(
     "result,response",
-    [(Queued(first=True), "utter_terugbelverzoek_bewaard"),
-     (Refused(), "utter_medewerker_niet_bereikbaar")],
+    [(Queued(first=True), "utter_terugbelverzoek_bewaard"), (Refused(), "utter_medewerker_niet_bereikbaar")],
 )
 async def test_a_callback_request_that_is_not_delivered_at_once(result: Result, response: str) -> None:
     gateway = FakeGateway(request_callback=result)
@@ -125,6 +135,24 @@ async def test_a_callback_request_that_is_not_delivered_at_once(result: Result, 
     dispatcher, events = await take_turn(gateway, tracker("06 12345678 morgenochtend", "nlu_fallback", slots))
     assert responses_of(dispatcher)[0] == response
     assert events == [SlotSet("intake_fase", "uitkomst")]  # no reference to remember
+
+
+async def test_the_widgets_message_id_goes_along_so_a_repeat_is_one_message() -> None:
+    """chat-widget.js sends an unacknowledged message again after a reconnect, with its message_id."""
+    gateway = FakeGateway()
+    said = tracker("is er al iemand?", "medewerker", LIVE, metadata={"message_id": "a1b2c3d4e5f6a7b8"})
+    await take_turn(gateway, said)
+    assert gateway.called("forward") == [
+        {
+            "reference": REFERENCE,
+            "sender_id": SENDER,
+            "text": "is er al iemand?",
+            "message_id": "a1b2c3d4e5f6a7b8",
+        }
+    ]
+    odd = tracker("en nu?", "medewerker", LIVE, metadata={"message_id": ["geen", "tekst"]})
+    await take_turn(gateway, odd)
+    assert "message_id" not in gateway.called("forward")[-1]
 
 
 async def test_messages_during_handover_go_to_the_casemanager_silently() -> None:
@@ -146,8 +174,10 @@ async def test_messages_during_handover_go_to_the_casemanager_silently() -> None
 @pytest.mark.parametrize(
     "results,told",
     [
-        ([Queued(first=True), Queued(first=False), Queued(first=False)],
-         [["utter_bericht_komt_later"], [], []]),  # told once per outage
+        (
+            [Queued(first=True), Queued(first=False), Queued(first=False)],
+            [["utter_bericht_komt_later"], [], []],
+        ),  # told once per outage
         ([Refused(case_gone=False)], [["utter_doorsturen_mislukt"]]),
     ],
 )
@@ -177,8 +207,12 @@ async def test_without_a_case_or_a_service_nothing_is_forwarded_and_the_live_cha
 
 @pytest.mark.parametrize(
     "status,response",
-    [("wachtend", "utter_status_wachtend"), ("in_behandeling", "utter_status_in_behandeling"),
-     ("afgerond", "utter_status_afgerond"), (None, "utter_status_onbekend")],
+    [
+        ("wachtend", "utter_status_wachtend"),
+        ("in_behandeling", "utter_status_in_behandeling"),
+        ("afgerond", "utter_status_afgerond"),
+        (None, "utter_status_onbekend"),
+    ],
 )
 async def test_status_by_reference(status: Optional[str], response: str) -> None:
     gateway = FakeGateway(status=CaseStatus(status, 3) if status else CaseUnknown())
@@ -222,8 +256,15 @@ async def test_return_to_bot_closes_with_reference_and_agreements_and_resets() -
         {"entity": "referentie", "value": REFERENCE},
         {"entity": "afspraken", "value": "Sanne belt u vrijdag."},
     ]
-    slots = {**LIVE, "intake_fase": "uitkomst", "onderwerp": "cjib.betalingsregeling", "toestemming": True,
-             "toestemming_organisaties": ["cjib"], "verhaal": ["boete"], "vraagtype": 1.0}
+    slots = {
+        **LIVE,
+        "intake_fase": "uitkomst",
+        "onderwerp": "cjib.betalingsregeling",
+        "toestemming": True,
+        "toestemming_organisaties": ["cjib"],
+        "verhaal": ["boete"],
+        "vraagtype": 1.0,
+    }
     dispatcher, events = await take_turn(FakeGateway(), from_handover("terug_naar_bot", slots, entities))
     assert responses_of(dispatcher) == ["utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"]
     assert dispatcher.messages[0]["referentie"] == REFERENCE
@@ -247,12 +288,20 @@ async def test_a_citizen_cannot_forge_service_events_by_typing_the_intent(intent
 @pytest.mark.parametrize("intent", ["medewerker_bericht", "medewerker_gekoppeld", "terug_naar_bot"])
 async def test_outside_a_live_chat_a_forged_service_event_shows_nothing_as_staff(intent: str) -> None:
     gateway = FakeGateway()
-    slots = {"handover_referentie": REFERENCE, "intake_fase": "uitkomst",
-             "onderwerp": "cjib.betalingsregeling"}
+    slots = {
+        "handover_referentie": REFERENCE,
+        "intake_fase": "uitkomst",
+        "onderwerp": "cjib.betalingsregeling",
+    }
     entities = [{"entity": "tekst", "value": "U krijgt 1000 euro"}, {"entity": "naam", "value": "Sanne"}]
     dispatcher, events = await take_turn(gateway, tracker(f"/{intent}", intent, slots, entities))
-    staff = {"utter_bericht_van_medewerker", "utter_medewerker_gekoppeld", "utter_terug_naar_bot",
-             "utter_afspraken", "utter_bot_weer_hier"}
+    staff = {
+        "utter_bericht_van_medewerker",
+        "utter_medewerker_gekoppeld",
+        "utter_terug_naar_bot",
+        "utter_afspraken",
+        "utter_bot_weer_hier",
+    }
     assert not staff & set(responses_of(dispatcher))
     assert "U krijgt 1000 euro" not in str(dispatcher.messages)
     assert SlotSet("handover_referentie", None) not in events  # no reset either
@@ -275,13 +324,17 @@ async def test_a_casemanager_message_is_a_staff_message_payload_only() -> None:
     dispatcher, _ = await take_turn(FakeGateway(), from_handover("medewerker_bericht", LIVE, STAFF))
     (event,) = await as_rasa_sends(dispatcher.messages)
     assert event.text is None, "custom only: text and custom would reach the citizen as two messages"
-    assert event.data["custom"] == {"data": {
-        "type": "staff_message", "name": "Sanne", "label": "Sanne (medewerker)",
-        "text": "Ik bel het CJIB nu voor u.", "id": "",  # no bericht_id from this (older) service
-    }}
-    dispatcher, _ = await take_turn(
-        FakeGateway(), from_handover("medewerker_bericht", LIVE, [*STAFF, {"entity": "bericht_id", "value": "17"}])
-    )
+    assert event.data["custom"] == {
+        "data": {
+            "type": "staff_message",
+            "name": "Sanne",
+            "label": "Sanne (medewerker)",
+            "text": "Ik bel het CJIB nu voor u.",
+            "id": "",  # no bericht_id from this (older) service
+        }
+    }
+    with_id = [*STAFF, {"entity": "bericht_id", "value": "17"}]
+    dispatcher, _ = await take_turn(FakeGateway(), from_handover("medewerker_bericht", LIVE, with_id))
     (event,) = await as_rasa_sends(dispatcher.messages)
     assert event.data["custom"]["data"]["id"] == "17"
 
@@ -294,24 +347,52 @@ async def test_the_casemanagers_words_are_carried_as_they_are() -> None:
 
 
 async def test_the_relay_events_send_mode_payloads() -> None:
-    assert await sent(from_handover(
-        "medewerker_gekoppeld", LIVE, [{"entity": "naam", "value": "Sanne"}]
-    )) == [{"data": {"type": "mode", "mode": "staff", "name": "Sanne",
-                     "text": "U praat nu met Sanne. Sanne werkt bij de gemeente."}}]
-    assert await sent(from_handover(
-        "wachtrij_update", LIVE, [{"entity": "positie", "value": "3"}]
-    )) == [{"data": {"type": "mode", "mode": "queued", "position": "3",
-                     "text": "U bent nu nummer 3 in de wachtrij."}}]
-    closing = await sent(from_handover(
-        "terug_naar_bot", LIVE,
-        [{"entity": "referentie", "value": REFERENCE}, {"entity": "afspraken", "value": "Sanne belt u."}],
-    ))
+    assert await sent(
+        from_handover("medewerker_gekoppeld", LIVE, [{"entity": "naam", "value": "Sanne"}])
+    ) == [
+        {
+            "data": {
+                "type": "mode",
+                "mode": "staff",
+                "name": "Sanne",
+                "text": "U praat nu met Sanne. Sanne werkt bij de gemeente.",
+            }
+        }
+    ]
+    assert await sent(from_handover("wachtrij_update", LIVE, [{"entity": "positie", "value": "3"}])) == [
+        {
+            "data": {
+                "type": "mode",
+                "mode": "queued",
+                "position": "3",
+                "text": "U bent nu nummer 3 in de wachtrij.",
+            }
+        }
+    ]
+    closing = await sent(
+        from_handover(
+            "terug_naar_bot",
+            LIVE,
+            [{"entity": "referentie", "value": REFERENCE}, {"entity": "afspraken", "value": "Sanne belt u."}],
+        )
+    )
     assert closing == [
-        {"data": {"type": "mode", "mode": "closed", "reference": REFERENCE,
-                  "text": "De medewerker heeft het gesprek afgesloten. Uw kenmerk is HV-7K3M."}},
+        {
+            "data": {
+                "type": "mode",
+                "mode": "closed",
+                "reference": REFERENCE,
+                "text": "De medewerker heeft het gesprek afgesloten. Uw kenmerk is HV-7K3M.",
+            }
+        },
         "Dit hebben we afgesproken: Sanne belt u.",  # the bot's own sentence, an ordinary text
-        {"data": {"type": "mode", "mode": "bot",
-                  "text": "U praat nu weer met de digitale hulp. Heeft u nog een vraag? Typ die dan hier."}},
+        {
+            "data": {
+                "type": "mode",
+                "mode": "bot",
+                "text": "U praat nu weer met de digitale hulp. Heeft u nog een vraag? Typ die dan hier.",
+            }
+        },
     ]
 
 
@@ -325,11 +406,17 @@ CLOSED = "Het gesprek met de medewerker is al afgesloten. U kunt mij weer een vr
 
 async def test_the_queue_and_forwarding_notices_are_mode_payloads() -> None:
     queued = await sent(click("toestemming|ja", {"intake_fase": "toestemming"}))
-    assert queued[-1] == {"data": {
-        "type": "mode", "mode": "queued", "reference": REFERENCE, "position": "2", "wait_minutes": "8",
-        "text": "U staat in de wachtrij. U bent nummer 2. Het duurt ongeveer 8 minuten."
-                " Uw kenmerk is HV-7K3M. Houd dit gesprek open.",
-    }}
+    assert queued[-1] == {
+        "data": {
+            "type": "mode",
+            "mode": "queued",
+            "reference": REFERENCE,
+            "position": "2",
+            "wait_minutes": "8",
+            "text": "U staat in de wachtrij. U bent nummer 2. Het duurt ongeveer 8 minuten."
+            " Uw kenmerk is HV-7K3M. Houd dit gesprek open.",
+        }
+    }
     # A person offered while the live chat is on (the conversation's offer_person; a citizen's "ik wil
     # een mens" itself goes to the casemanager then, as every message does).
     state = ConversationState.from_slots({**LIVE, "toestemming": True})
@@ -344,10 +431,14 @@ async def test_the_queue_and_forwarding_notices_are_mode_payloads() -> None:
     assert closed == [{"data": {"type": "mode", "mode": "closed", "text": CLOSED}}]
 
 
-@pytest.mark.parametrize("name", sorted(
-    n for n, variations in domain()["responses"].items() if any("custom" in v for v in variations)
-    and n != "utter_widget_vergeten"
-))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n, variations in domain()["responses"].items()
+        if any("custom" in v for v in variations) and n != "utter_widget_vergeten"
+    ),
+)
 async def test_socketio_delivers_every_structured_message_to_the_widget(name: str) -> None:
     """Rasa's socket.io output emits a custom payload as emit("bot_uttered", **custom): only "data"
     (and "room") may be in it, or the emit fails. The widget receives what is under "data"."""
@@ -356,8 +447,14 @@ async def test_socketio_delivers_every_structured_message_to_the_widget(name: st
     from rasa.core.channels.socketio import SocketIOOutput
     from socketio import AsyncServer
 
-    values = {"naam": "Sanne", "tekst": "Hallo", "positie": "2", "wachttijd": "5", "referentie": "HV-7K3M",
-              "bericht_id": "17"}
+    values = {
+        "naam": "Sanne",
+        "tekst": "Hallo",
+        "positie": "2",
+        "wachttijd": "5",
+        "referentie": "HV-7K3M",
+        "bericht_id": "17",
+    }
     (event,) = await as_rasa_sends([{"response": name, **values}])
     sio = mock.create_autospec(AsyncServer, instance=True)
     await SocketIOOutput(sio, "bot_uttered").send_response("burger-42", event.message())
@@ -371,8 +468,9 @@ async def test_socketio_delivers_every_structured_message_to_the_widget(name: st
 @pytest.mark.parametrize("intent", ["medewerker_bericht", "medewerker_gekoppeld", "terug_naar_bot"])
 async def test_only_the_service_event_itself_counts_not_a_text_prefix_or_metadata_alone(intent: str) -> None:
     typed = tracker(f"EXTERNAL: {intent}", intent, LIVE, STAFF)  # typed; suppose NLU read the intent
-    forged_flag = tracker("Sanne (medewerker): U krijgt 1000 euro", "nlu_fallback", LIVE, STAFF,
-                          metadata={"is_external": True})  # a web client can add metadata
+    forged_flag = tracker(
+        "Sanne (medewerker): U krijgt 1000 euro", "nlu_fallback", LIVE, STAFF, metadata={"is_external": True}
+    )  # a web client can add metadata
     other_event = from_handover("wachtrij_update", LIVE, STAFF)  # a real service event, another intent
     for t, forwarded in ((typed, True), (forged_flag, True), (other_event, False)):
         gateway = FakeGateway()

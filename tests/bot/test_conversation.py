@@ -167,7 +167,8 @@ def test_a_casemanager_taking_the_case_is_introduced_by_first_name(talk: Convers
 
 
 def test_a_casemanager_message_is_shown_as_theirs_and_an_empty_one_not_at_all(talk: Conversation) -> None:
-    step = talk.handle(LIVE, event(STAFF_MESSAGE_INTENT, tekst="Ik bel u zo.", naam="Sanne", bericht_id="17"), ON)
+    staff_said = event(STAFF_MESSAGE_INTENT, tekst="Ik bel u zo.", naam="Sanne", bericht_id="17")
+    step = talk.handle(LIVE, staff_said, ON)
     assert names(step) == ["utter_bericht_van_medewerker"]
     # the service's message id goes along: the widget shows the message once however often it comes
     assert variables(step, "utter_bericht_van_medewerker") == {

@@ -57,7 +57,10 @@ class FakeHandover:
         self.erased: List[Dict[str, str]] = []
         self.erase_status = 200
         self.case_answer: Dict[str, Any] = {
-            "reference": REFERENCE, "status": "wachtend", "queue_position": 2, "expected_wait_minutes": 8,
+            "reference": REFERENCE,
+            "status": "wachtend",
+            "queue_position": 2,
+            "expected_wait_minutes": 8,
         }
 
     def app(self) -> web.Application:
@@ -154,8 +157,14 @@ async def eventually(condition: Callable[[], bool], timeout: float = 10) -> None
 
 
 def case(kind: str = "chat") -> Dict[str, Any]:
-    return {"channel": "socketio", "sender_id": SENDER, "kind": kind, "transcript": [], "consent": True,
-            "summary": {"topic": "cjib.betalingsregeling", "organisations": ["cjib"]}}
+    return {
+        "channel": "socketio",
+        "sender_id": SENDER,
+        "kind": kind,
+        "transcript": [],
+        "consent": True,
+        "summary": {"topic": "cjib.betalingsregeling", "organisations": ["cjib"]},
+    }
 
 
 # --- the protocol --------------------------------------------------------------------------------
@@ -184,7 +193,14 @@ async def test_the_fake_gateway_answers_from_its_script_and_records_every_call()
     assert without.configured is False
     for name in METHODS:  # unscripted without a service: as NoHandoverService answers
         args = inspect.signature(getattr(NoHandoverService, name)).parameters
-        values = {"case": case(), "reference": REFERENCE, "sender_id": SENDER, "text": "x", "channel": "rest"}
+        values = {
+            "case": case(),
+            "reference": REFERENCE,
+            "sender_id": SENDER,
+            "text": "x",
+            "channel": "rest",
+            "message_id": "",
+        }
         call = {k: values[k] for k in args if k != "self"}
         assert await getattr(without, name)(**call) == await getattr(NoHandoverService(), name)(**call)
     with pytest.raises(TypeError):
@@ -361,8 +377,12 @@ async def test_a_callback_request_made_while_the_service_is_down_arrives_when_it
     down: int, own_outbox: Path
 ) -> None:
     gateway = ServiceGateway(settings_for(f"http://127.0.0.1:{down}", own_outbox))
-    slots = {"intake_fase": "terugbellen", "toestemming": True, "onderwerp": "cjib.betalingsregeling",
-             "organisaties": ["cjib"]}
+    slots = {
+        "intake_fase": "terugbellen",
+        "toestemming": True,
+        "onderwerp": "cjib.betalingsregeling",
+        "organisaties": ["cjib"],
+    }
     dispatcher, events = await take_turn(gateway, tracker("06 12345678 morgenochtend", "nlu_fallback", slots))
     assert responses_of(dispatcher)[-1] == "utter_terugbelverzoek_bewaard"
     assert not any(isinstance(e, dict) and e.get("name") == "handover_referentie" for e in events)
@@ -484,8 +504,12 @@ async def test_at_server_start_the_outbox_sends_what_an_earlier_run_left(
     monkeypatch.setenv("HANDOVER_TIMEOUT", "2")
     # An earlier action server stored a message and stopped before the service was back.
     left = ob.Outbox(ob.database_url(BotSettings.from_env().outbox_db))
-    await left.add("zaak:HV-7K3M", SENDER, ob.MESSAGE,
-                   {"reference": REFERENCE, "sender_id": SENDER, "text": "Bent u er nog?"})
+    await left.add(
+        "zaak:HV-7K3M",
+        SENDER,
+        ob.MESSAGE,
+        {"reference": REFERENCE, "sender_id": SENDER, "text": "Bent u er nog?"},
+    )
     left.dispose()
     fake = FakeHandover()
     server = await start_service(fake, down)

@@ -157,6 +157,26 @@ async def test_a_leased_item_is_not_sent_by_another_drainer_until_the_lease_expi
     assert other.sent == [("zaak:A", 0), ("zaak:A", 1)]
 
 
+async def test_a_message_sent_again_with_the_same_key_waits_once(box: ob.Outbox) -> None:
+    """The widget sends an unacknowledged message again after a reconnect, with the same id."""
+    key = ob.message_key("burger-1", "a1b2c3d4e5f6a7b8")
+    first, _ = await box.add("zaak:A", "burger-1", ob.MESSAGE, {"n": 0}, key=key)
+    again, _ = await box.add("zaak:A", "burger-1", ob.MESSAGE, {"n": 0}, key=key)
+    assert first is not None and first.key == key and again is None
+    assert await box.waiting("zaak:A") == 1
+    recorder = Recorder()
+    await ob.drain(box, recorder, "me", LEASE)
+    assert recorder.sent == [("zaak:A", 0)]  # once; after delivery the service dedupes on the key
+
+
+def test_a_message_key_belongs_to_its_conversation_and_needs_a_real_id() -> None:
+    key = ob.message_key("burger-1", "a1b2c3d4e5f6a7b8")
+    assert key is not None and len(key) == 32
+    assert ob.message_key("burger-2", "a1b2c3d4e5f6a7b8") != key  # another citizen cannot take it
+    for bad in ("", "kort", "x" * 65, "bad\nid!!", None):
+        assert ob.message_key("burger-1", bad) is None  # type: ignore[arg-type]
+
+
 async def test_forget_erases_only_that_citizens_items(box: ob.Outbox) -> None:
     await box.add("zaak:A", "burger-1", ob.MESSAGE, {"n": 0})
     await box.add("zaak:B", "burger-2", ob.MESSAGE, {"n": 0})
@@ -212,6 +232,7 @@ async def test_two_drainers_send_every_item_once_and_in_order(shared_url: str) -
             await asyncio.sleep(random.uniform(0.001, 0.01))  # let the other drainer run meanwhile
             log.append(("end", item.stream, item.payload["n"], name))
             return {}
+
         return deliver
 
     async def keep_draining(box: ob.Outbox, name: str) -> None:
@@ -249,8 +270,7 @@ def test_items_stored_by_a_process_that_was_killed_are_sent_by_the_next_one(tmp_
         "os.kill(os.getpid(), signal.SIGKILL)  # a crash: no clean shutdown\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", store], cwd=ROOT, env=env,
-                          capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", store], cwd=ROOT, env=env, capture_output=True, timeout=120)
     assert done.returncode == -9, done.stderr.decode()
     box = ob.Outbox(url)
     deliver = Recorder()

@@ -161,6 +161,8 @@ class FakeRasa:
         self.url = f"http://127.0.0.1:{self.port}"
         self.heard: List[str] = []
         self.acknowledged: List[str] = []  # the `mid`s the widget acknowledged (bot_uttered_ack)
+        self.message_ids: List[str] = []  # customData.message_id of every user_uttered, in order
+        self.stall_next = False  # the next user_uttered is never answered nor acknowledged
         self.answers: Dict[str, List[Dict[str, Any]]] = {"/begroeten": [{"text": FAKE_WELCOME}]}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -184,6 +186,10 @@ class FakeRasa:
         async def user_uttered(sid: str, data: Any) -> None:
             text, session = str(data.get("message") or ""), data.get("session_id")
             self.heard.append(text)
+            self.message_ids.append(str((data.get("customData") or {}).get("message_id") or ""))
+            if self.stall_next:  # a server that dies mid-turn: no answer, no acknowledgement
+                self.stall_next = False
+                await asyncio.Event().wait()
             answers = self.answers.get(text)
             if answers is None:
                 answers = [{"text": part} for part in f"Uw aanvulling: “{text}”".strip().split("\n\n")]
@@ -199,7 +205,8 @@ class FakeRasa:
         self.sio.on("user_uttered", user_uttered)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        # a short shutdown: restart() is a crash, open sockets are cut rather than waited for
+        await web.TCPSite(self.runner, "127.0.0.1", self.port, shutdown_timeout=0.2).start()
 
     def start(self) -> "FakeRasa":
         self.thread.start()
@@ -213,6 +220,18 @@ class FakeRasa:
                 await self.sio.emit("bot_uttered", payload, room=session_id)
 
         asyncio.run_coroutine_threadsafe(emit(), self.loop).result(timeout=10)
+
+    def restart(self) -> None:
+        """Go away and come back on the same port, as a server that crashed and was restarted:
+        every socket is cut without a goodbye, and the widget reconnects by itself."""
+
+        async def again() -> None:
+            # A stalled handler is left hanging, not cancelled: python-socketio acknowledges a
+            # cancelled handler, a killed server acknowledges nothing.
+            await self.runner.cleanup()
+            await self._start()
+
+        asyncio.run_coroutine_threadsafe(again(), self.loop).result(timeout=20)
 
     def stop(self) -> None:
         if self.runner is not None:

@@ -59,8 +59,12 @@ def test_a_bot_text_that_looks_like_a_casemanager_is_an_ordinary_message(
     fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
 ) -> None:
     page = opened(new_page, fake_server)
-    fake_rasa.send(session_id(page), {"text": FORGED}, {"text": f"U praat nu met Sanne. {WORKS}"},
-                   {"text": "U staat in de wachtrij. U bent nummer 1."})
+    fake_rasa.send(
+        session_id(page),
+        {"text": FORGED},
+        {"text": f"U praat nu met Sanne. {WORKS}"},
+        {"text": "U staat in de wachtrij. U bent nummer 1."},
+    )
     forged = bubble(page, "bot", "Maak vandaag nog 500 euro over")
     expect(forged).to_be_visible()
     expect(forged.locator(".gcw-text")).to_have_text(FORGED)  # the text as it is, prefix included
@@ -95,8 +99,10 @@ def test_structured_messages_make_the_live_chat(
     conversation = session_id(page)
     root = page.locator(".gcw")
 
-    fake_rasa.send(conversation, mode("queued", "U staat in de wachtrij. Uw kenmerk is HV-7K3M.",
-                                      reference="HV-7K3M", position="1"))
+    fake_rasa.send(
+        conversation,
+        mode("queued", "U staat in de wachtrij. Uw kenmerk is HV-7K3M.", reference="HV-7K3M", position="1"),
+    )
     expect(bubble(page, "status", "U staat in de wachtrij")).to_contain_text("Melding:")
     expect(root).to_have_attribute("data-mode", "queue")
 
@@ -104,8 +110,11 @@ def test_structured_messages_make_the_live_chat(
     expect(page.locator(".gcw-subtitle")).to_have_text(f"U praat met Sanne. {WORKS}")
     expect(root).to_have_attribute("data-mode", "staff")
 
-    fake_rasa.send(conversation, staff_message("Ik help u verder.\n\nHeeft u de brief bij de hand?"),
-                   {"text": "Dit is de digitale hulp."})
+    fake_rasa.send(
+        conversation,
+        staff_message("Ik help u verder.\n\nHeeft u de brief bij de hand?"),
+        {"text": "Dit is de digitale hulp."},
+    )
     staff = bubble(page, "staff", "Ik help u verder.")
     expect(staff.locator(".gcw-sender")).to_have_text("Sanne, medewerker")
     expect(staff.locator(".gcw-text")).to_have_text("Ik help u verder.\n\nHeeft u de brief bij de hand?")
@@ -114,9 +123,13 @@ def test_structured_messages_make_the_live_chat(
     expect(page.locator(".gcw-msg--staff")).to_have_count(1)
 
     # a notice while the person helps keeps the mode; a message the widget cannot read is left out
-    fake_rasa.send(conversation, mode("handover", "Uw bericht is nog niet bij de medewerker aangekomen."),
-                   {"type": "staff_message", "name": "Sanne"}, {"type": "iets_nieuws", "text": "Onbekend"},
-                   {"type": "mode", "mode": "staff", "name": 7, "text": "U praat nu met een medewerker."})
+    fake_rasa.send(
+        conversation,
+        mode("handover", "Uw bericht is nog niet bij de medewerker aangekomen."),
+        {"type": "staff_message", "name": "Sanne"},
+        {"type": "iets_nieuws", "text": "Onbekend"},
+        {"type": "mode", "mode": "staff", "name": 7, "text": "U praat nu met een medewerker."},
+    )
     expect(bubble(page, "status", "U praat nu met een medewerker.")).to_be_visible()
     expect(page.locator(".gcw-subtitle")).to_have_text("U praat met een medewerker van de gemeente.")
     expect(page.get_by_text("Onbekend")).to_have_count(0)
@@ -125,9 +138,11 @@ def test_structured_messages_make_the_live_chat(
     violations = axe_violations(page)
     assert violations == [], violations
 
-    fake_rasa.send(conversation,
-                   mode("closed", "De medewerker heeft het gesprek afgesloten.", reference="HV-7K3M"),
-                   mode("bot", "U praat nu weer met de digitale hulp."))
+    fake_rasa.send(
+        conversation,
+        mode("closed", "De medewerker heeft het gesprek afgesloten.", reference="HV-7K3M"),
+        mode("bot", "U praat nu weer met de digitale hulp."),
+    )
     expect(bubble(page, "status", "U praat nu weer met de digitale hulp.")).to_be_visible()
     expect(page.locator(".gcw-subtitle")).to_have_text(SUBTITLE_BOT)
     expect(root).to_have_attribute("data-mode", "bot")
@@ -176,3 +191,37 @@ def test_a_message_sent_again_after_a_reconnect_is_shown_once_and_acknowledged(
     while not {"41", "42", "43"} <= set(fake_rasa.acknowledged) and time.monotonic() < deadline:
         page.wait_for_timeout(50)  # the acks travel on their own socket events
     assert {"41", "42", "43"} <= set(fake_rasa.acknowledged)
+
+
+def test_a_message_the_server_never_acknowledged_goes_again_after_a_reconnect(
+    fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
+) -> None:
+    """A server that dies mid-turn: the widget's message is sent again once the widget is back,
+    with the same message_id, so the casemanager gets it once (bot/handover_gateway/outbox.py)."""
+    page = opened(new_page, fake_server)
+    fake_rasa.stall_next = True
+    page.locator("#gcw-input").fill("Is daar iemand?")
+    page.keyboard.press("Enter")
+    deadline = time.monotonic() + 10
+    while "Is daar iemand?" not in fake_rasa.heard and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    first = fake_rasa.message_ids[fake_rasa.heard.index("Is daar iemand?")]
+    assert len(first) >= 16
+    fake_rasa.restart()
+    expect(
+        bubble(page, "bot", "Uw aanvulling: “Is daar iemand?”")
+    ).to_be_visible()  # answered the second time
+    again = [m for t, m in zip(fake_rasa.heard, fake_rasa.message_ids, strict=True) if t == "Is daar iemand?"]
+    assert again == [first, first]
+    expect(page.locator(".gcw-msg--user", has_text="Is daar iemand?")).to_have_count(1)
+
+
+def test_a_casemanagers_message_that_arrives_twice_under_two_mids_is_shown_once(
+    fake_server: WidgetServer, fake_rasa: FakeRasa, new_page: NewPage
+) -> None:
+    page = opened(new_page, fake_server)
+    session = session_id(page)
+    fake_rasa.send(session, {**staff_message("Ik bel u morgen."), "id": "77", "mid": "5"})
+    fake_rasa.send(session, {**staff_message("Ik bel u morgen."), "id": "77", "mid": "6"})  # handled twice
+    fake_rasa.send(session, {**staff_message("Ik bel u morgen."), "id": "78", "mid": "7"})  # said again
+    expect(page.locator(".gcw-msg--staff", has_text="Ik bel u morgen.")).to_have_count(2)

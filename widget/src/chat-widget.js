@@ -653,17 +653,27 @@
   }
 
   function emit(text) {
-    outbox.push(text);
+    outbox.push({ id: randomId(), text: text, sent: false });
     flush();
   }
 
-  // Send what is waiting, once the socket is in the conversation's room.
+  // Send what is waiting, once the socket is in the conversation's room. A message stays in the
+  // outbox until the server acknowledges it (after its turn); after a reconnect the unacknowledged
+  // ones go again, with the same message_id, so the service can tell a repeat (a server that died
+  // mid-turn took the first one with it).
   function flush() {
-    if (!socket || !ready || !outbox.length) return;
-    while (outbox.length) {
-      socket.emit('user_uttered', { message: outbox.shift(), session_id: state.sessionId });
-    }
-    showTyping();
+    if (!socket || !ready) return;
+    var sent = false;
+    outbox.forEach(function (entry) {
+      if (entry.sent) return;
+      entry.sent = sent = true;
+      var data = { message: entry.text, session_id: state.sessionId, customData: { message_id: entry.id } };
+      socket.emit('user_uttered', data, function () {
+        var at = outbox.indexOf(entry);
+        if (at !== -1) outbox.splice(at, 1);
+      });
+    });
+    if (sent) showTyping();
   }
 
   function addMessage(message) {
@@ -819,6 +829,7 @@
       socket.on('bot_uttered', receive);
       socket.on('disconnect', function () {
         ready = false;
+        outbox.forEach(function (entry) { entry.sent = false; }); // again after the reconnect
         setConnection(TEXT.offline);
       });
       socket.on('connect_error', function () {
