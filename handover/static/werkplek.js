@@ -72,6 +72,17 @@
     document.querySelectorAll(".teller[data-sinds]").forEach(function (el) {
       el.textContent = waited(el.getAttribute("data-sinds"));
     });
+    // The teamleider's overview: a wait turns "let op", then "te lang" while the page is open.
+    document.querySelectorAll(".wacht[data-let-op]").forEach(function (el) {
+      var counter = el.querySelector(".teller");
+      if (!counter) { return; }
+      var minutes = (Date.now() - new Date(counter.getAttribute("data-sinds")).getTime()) / 60000;
+      var level = minutes >= +el.getAttribute("data-te-lang") ? "te-lang" : (minutes >= +el.getAttribute("data-let-op") ? "let-op" : "");
+      el.classList.toggle("te-lang", level === "te-lang");
+      el.classList.toggle("let-op", level === "let-op");
+      var words = el.querySelector(".niveau");
+      if (words) { words.textContent = level === "te-lang" ? " – te lang" : (level === "let-op" ? " – let op" : ""); }
+    });
   }
   setInterval(tick, 15000);
 
@@ -325,6 +336,31 @@
     openCase(refs[next]);
   }
 
+  // --- the teamleider's overview -------------------------------------------------------------
+
+  var overview = document.getElementById("overzicht");
+  var overviewTimer = null;
+  function refreshOverview() {
+    if (!overview) { return; }
+    clearTimeout(overviewTimer);
+    overviewTimer = setTimeout(function () {
+      fetch(window.location.href, {credentials: "same-origin", headers: Object.assign({"Accept": "text/html"}, BACKGROUND)})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("overzicht");
+          if (fresh && !overview.contains(document.activeElement)) {
+            overview.replaceWith(fresh);
+            overview = fresh;
+            tick();
+          }
+        })
+        .catch(function () {});
+    }, 150);
+  }
+  // A citizen's message reaches only whoever handles the case: look again now and then too.
+  if (overview) { setInterval(refreshOverview, 30000); }
+
   // --- the queue page (classic) --------------------------------------------------------------
 
   var refreshing = false;
@@ -565,6 +601,7 @@
     }
     if (ev.reference && ev.reference === ref && ev.type !== "case_read") { refreshPanel(); }
     if (ev.type === "queue_changed" || ev.type === "case_new") { refreshQueue(); }
+    if (ev.type !== "case_read") { refreshOverview(); }
     if (ev.type !== "case_read" || String(ev.by_id) === me) { refreshCounts(); }
   }
 

@@ -40,7 +40,17 @@ from .realtime import Hub
 from .redaction import get_redactor
 from .settings import HANDOVER_ROOT, Settings
 from .teams import TeamMapping
-from .web import bot_api, canned_page, case_page, inbox_page, login, privacy_pages, queue_page, websocket
+from .web import (
+    bot_api,
+    canned_page,
+    case_page,
+    inbox_page,
+    login,
+    overview_page,
+    privacy_pages,
+    queue_page,
+    websocket,
+)
 from .web import delivery_failures as delivery_failure_api
 from .web.http_errors import html_error_pages
 
@@ -248,7 +258,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)
-    for module in (bot_api, login, queue_page, inbox_page, case_page, canned_page, websocket, privacy_pages):
+    workspace = (queue_page, inbox_page, case_page, canned_page, overview_page, websocket, privacy_pages)
+    for module in (bot_api, login, *workspace):
         app.router.add_routes(module.routes)
     # Bot API: a message of a case that could not be delivered (WhatsApp), shown in the case.
     app.router.add_routes(delivery_failure_api.routes)

@@ -465,3 +465,29 @@ async def test_correcting_the_topic_updates_the_professional_lines_live(
             await expect(tl_case.locator("#historie")).to_contain_text("intake aangepast")
             assert await not_reloaded(anna) and await not_reloaded(tl_case)
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+async def test_the_teamleiders_overview_follows_claims_live(
+    browser: Browser, service: Service, fake_rasa: FakeRasa
+) -> None:
+    await add_staff(service)
+    errors: list[str] = []
+    async with aiohttp.ClientSession(base_url=service.base_url, headers=BOT) as bot:
+        ref = await new_case(bot, "burger-1", topic="gemeente.schuldhulp")
+        async with (
+            logged_in(browser, service, "tineke") as tl_ctx,
+            logged_in(browser, service, "anna") as anna_ctx,
+        ):
+            overview = await open_page(tl_ctx, "/overzicht", errors)
+            row = overview.locator(f'#overzicht tr[data-reference="{ref}"]')
+            await expect(row).to_contain_text("Hulp bij schulden")
+            await expect(overview.locator("#overzicht")).to_contain_text("In de wachtrij: 1")
+            await assert_no_axe_violations(overview, "teamleider overview")
+            anna = await open_page(anna_ctx, "/werkbak", errors)
+            await anna.locator("#wachtrij-kort").get_by_role("button", name=f"Oppakken {ref}").click()
+            await expect(row).to_contain_text("Anna Tester")
+            await expect(overview.locator("#overzicht")).to_contain_text("In behandeling: 1")
+            await expect(overview.locator("#overzicht")).to_contain_text("In de wachtrij: 0")
+            assert await not_reloaded(overview)
+            await assert_no_axe_violations(overview, "teamleider overview with a case in progress")
+    assert errors == [], f"JavaScript errors: {errors}"

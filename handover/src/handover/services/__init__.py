@@ -9,6 +9,7 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 - ``case_notes``: private notes and follow-up tasks (nazorg)
 - ``canned``: standard texts (standaardteksten) for replies, managed by teamleiders
 - ``intake``: the casemanager corrects the topic and organisations (audited)
+- ``overview``: the teamleider's overview per team (who handles what, waiting times)
 - ``inbox``: a casemanager's chats in progress: last message, unread, waiting for a reply
 - ``presence``: casemanagers online, and live chat or callback for the bot
 - ``positions``: queue positions pushed to waiting citizens
@@ -59,6 +60,7 @@ from .errors import (
 )
 from .inbox import ChatSummary, chat_summary, mark_read, my_chats, unread_count
 from .intake import correct_intake
+from .overview import TeamOverview, team_overview
 from .permissions import authorize, may_handle, works_in
 from .positions import refresh_queue_positions
 from .presence import Availability, availability, online_casemanagers, touch_presence
@@ -103,6 +105,7 @@ __all__ = [
     "QueueInfo",
     "QueuePage",
     "SenderMismatch",
+    "TeamOverview",
     "TranscriptEntry",
     "UnknownTeam",
     "UnknownUser",
@@ -145,6 +148,7 @@ __all__ = [
     "refresh_queue_positions",
     "save_canned_response",
     "send_casemanager_message",
+    "team_overview",
     "touch_presence",
     "transcript",
     "transfer_to_team",

@@ -1,0 +1,39 @@
+"""The teamleider's overview (/overzicht): per team who handles which case now, and the waiting
+times, which keep counting on the open page (werkplek.js) and turn "let op" / "te lang"."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from .. import services
+from ..auth import Staff, require_role
+from ..keys import teams_key
+from ..models import Role, utcnow
+from ..services import overview
+from ..workflow import transaction
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/overzicht", name="overview")
+@require_role(Role.TEAMLEIDER)
+async def overview_page(request: web.Request, staff: Staff) -> web.Response:
+    teams = request.app[teams_key]
+    async with transaction(request) as uow:
+        per_team = await services.team_overview(uow.session, list(teams.teams))
+    return aiohttp_jinja2.render_template(
+        "overzicht.html",
+        request,
+        {
+            "user": staff.user,
+            "csrf_token": staff.csrf_token,
+            "per_team": per_team,
+            "teams": teams,
+            "now": utcnow(),
+            "level": overview.level,
+            "reply": (overview.REPLY_WARNING, overview.REPLY_ALARM),
+            "queue": (overview.QUEUE_WARNING, overview.QUEUE_ALARM),
+            "melding": None,
+        },
+    )
