@@ -34,7 +34,7 @@ MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
 MODEL = models/intake-$(MODEL_HASH).tar.gz
 SPACY_DIR := models/spacy-nl
 
-.PHONY: help setup spacy train run scale-up haproxy test test-bot test-rasa test-nlu test-eval test-busy test-handover test-widget widget-setup bench bench-whatsapp nlu-compare lint clean
+.PHONY: help setup spacy train run scale-up haproxy soak test test-bot test-rasa test-nlu test-eval test-busy test-handover test-widget widget-setup bench bench-whatsapp nlu-compare lint clean
 
 help:
 	@echo "make run    - installeer, train (als nodig) en start de assistent"
@@ -101,7 +101,7 @@ widget-setup:
 	@$(MAKE) --no-print-directory -C widget setup
 
 ## test: everything CI checks; lint first (after setup): it takes seconds, training takes minutes
-test: lint train handover-setup widget-setup
+test: lint train handover-setup widget-setup haproxy
 	@$(MAKE) --no-print-directory -C widget chromium
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-rasa
@@ -157,10 +157,16 @@ test-widget: train widget-setup
 test-handover:
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover test; fi
 
-bench: train handover-setup
+bench: train handover-setup widget-setup haproxy
 	$(PY) -m bench.turns --model $(MODEL)
 	$(PY) -m bench.whatsapp_ack
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover bench; fi
+	MODEL="$(MODEL)" $(PY) -m bench.soak
+
+## soak: 300 citizens and 20 casemanagers through HAProxy for 8 minutes while a Rasa instance, an
+## action server and a handover instance are killed and restarted (bench/soak.py; at most 10 minutes)
+soak: train handover-setup widget-setup haproxy
+	MODEL="$(MODEL)" $(PY) -m bench.soak
 
 ## WhatsApp webhook acknowledgement p50/p99 with a slow send API (no model needed)
 bench-whatsapp: setup

@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import re
 import secrets
 import statistics
@@ -40,7 +41,7 @@ import aiohttp
 import socketio
 
 from tools.scale import ScaledSystem, drop_databases
-from tools.stack import free_port
+from tools.stack import ROOT, free_port
 
 STORY = "Ik heb een stapel boetes van het CJIB en ik kan ze niet betalen"
 WELCOME = "Welkom! Ik ben de digitale hulp"
@@ -200,14 +201,6 @@ class WebCitizen:
         await self.say(f"burger {self.reference} {k}")
         self.ledger.turns += 1
 
-    async def drain(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                await self.handle(await asyncio.wait_for(self.inbox.get(), 0.5))
-            except asyncio.TimeoutError:
-                continue
-
     async def close(self) -> None:
         await self.sio.disconnect()
 
@@ -223,6 +216,7 @@ class Casemanager:
         self.seen: Dict[str, Set[int]] = defaultdict(set)
         self.pending: Set["asyncio.Future[None]"] = set()
         self.ws: Optional[aiohttp.ClientWebSocketResponse] = None
+        self.ending = False  # the run is over: read what still comes, send nothing new
 
     async def login(self) -> None:
         while True:
@@ -328,7 +322,7 @@ class Casemanager:
             return
         self.seen[ref].add(k)
         self.ledger.see(CITIZEN_TO_CM, ref, k)
-        if k == self.cases[ref]:
+        if k == self.cases[ref] and not self.ending:
             task = asyncio.ensure_future(self._next(ref, self.pause))
             self.pending.add(task)
             task.add_done_callback(self.pending.discard)
@@ -365,7 +359,8 @@ async def soak(
 ) -> Dict[str, Any]:
     ports = {p: free_port() for p in ("rasa", "actions", "handover", "widget")}
     prefix = f"soak_{secrets.token_hex(3)}"
-    system = ScaledSystem(run_dir=run_dir, prefix=prefix, ports=ports)
+    model = Path(os.environ.get("MODEL") or ROOT / "models" / "current.tar.gz").resolve()
+    system = ScaledSystem(run_dir=run_dir, prefix=prefix, ports=ports, model=model)
     ledger = Ledger()
     started = time.monotonic()
     try:
@@ -393,15 +388,17 @@ async def soak(
             print(f"{time.monotonic() - began:.0f} s: {name} weer gezond", flush=True)
         await asyncio.sleep(max(0.0, began + seconds - time.monotonic()))
         elapsed = time.monotonic() - began
-        # drain: the last messages still on their way (outboxes retry with backoff): until nothing
-        # is missing, or nothing arrived for 30 s (at most 120 s)
-        stop.set()
+        # drain: no new casemanager messages; what is on its way (outboxes retry with backoff)
+        # still arrives and is answered: until nothing is missing, or nothing arrived for 30 s
+        for cm in staff:
+            cm.ending = True
         drained = time.monotonic()
         last, quiet = len(ledger.missing()), time.monotonic()
         while ledger.missing() and time.monotonic() - quiet < 30 and time.monotonic() - drained < 120:
-            await asyncio.gather(*(p.drain(1) for p in people if p.live))
+            await asyncio.sleep(0.5)
             if len(ledger.missing()) != last:
                 last, quiet = len(ledger.missing()), time.monotonic()
+        stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         for cm in staff:  # what the casemanager sees: the case's messages, in their order
             for ref in cm.cases:

@@ -1,0 +1,33 @@
+"""The short soak (bench/soak.py) in every `make test`: 40 citizens over socket.io and 5 casemanagers
+over HTTP + WebSocket through HAProxy, on the scaled-out system of `make scale-up` (two Rasa
+instances, two action servers, two handover instances, PostgreSQL and Redis), for 90 s while one
+Rasa instance is killed (SIGKILL) and restarted. Nothing may be lost, doubled, out of order, and no
+conversation may start again. The full soak (300 citizens, 20 casemanagers, three kills) is in
+`make bench` / `make soak`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.soak import CITIZEN_TO_CM, CM_TO_CITIZEN, failures, soak
+from tools.stack import ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
+
+
+def test_forty_citizens_and_a_killed_rasa_instance_lose_nothing(tmp_path: Path) -> None:
+    if not (ROOT / "models" / "current.tar.gz").exists():
+        pytest.skip("no trained model: run `make train`")
+    if shutil.which("haproxy") is None:
+        pytest.fail("HAProxy ontbreekt: make test installeert het (make haproxy)")
+    report = asyncio.run(soak(citizens=40, casemanagers=5, seconds=90, pause=4, kills=1, run_dir=tmp_path))
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    assert report["conversations_live"] == 40
+    for direction in (CITIZEN_TO_CM, CM_TO_CITIZEN):
+        assert report[direction]["sent"] >= 80, report  # the chat went on, also around the kill
+    assert failures(report) == [], report
