@@ -49,6 +49,7 @@ from .web import (
     overview_page,
     privacy_pages,
     queue_page,
+    search_page,
     websocket,
 )
 from .web import delivery_failures as delivery_failure_api
@@ -258,8 +259,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)
-    workspace = (queue_page, inbox_page, case_page, canned_page, overview_page, websocket, privacy_pages)
-    for module in (bot_api, login, *workspace):
+    workspace = (queue_page, inbox_page, case_page, canned_page, overview_page, search_page)
+    for module in (bot_api, login, *workspace, websocket, privacy_pages):
         app.router.add_routes(module.routes)
     # Bot API: a message of a case that could not be delivered (WhatsApp), shown in the case.
     app.router.add_routes(delivery_failure_api.routes)

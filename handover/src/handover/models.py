@@ -173,6 +173,8 @@ class Case(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
+    # What became of the question, chosen at closing (services/search.OUTCOME_LABELS; migration 0008).
+    outcome_label: Mapped[str | None] = mapped_column(String(32))
     next_steps: Mapped[str | None] = mapped_column(Text)
     # Last position told to the citizen (create answer or wachtrij_update), and when: a
     # position is pushed only when it changed, and at most once per position_push_seconds.

@@ -398,10 +398,15 @@ async def test_axe_reports_no_violations_on_any_workspace_page(
             await assert_no_axe_violations(page, "queue with an overdue follow-up task")
             await page.goto(f"/zaken/{first}")
             await assert_no_axe_violations(page, "case in progress (case page)")
+            await page.get_by_label("Soort uitkomst").select_option(label="Opgelost")
             await page.get_by_label("Uitkomst van het gesprek").fill("Regeling afgesproken")
             await page.get_by_role("button", name="Afronden en terug naar de chatbot").click()
             await expect(page.get_by_role("heading", name="Afgerond", exact=True)).to_be_visible()
             await assert_no_axe_violations(page, "closed case")
+            await page.goto("/zoeken?uitkomst=opgelost")
+            result = page.locator(f'#resultaten tr[data-reference="{first}"]')
+            await expect(result).to_contain_text("Opgelost")
+            await assert_no_axe_violations(page, "search results")
             for path, name in (
                 ("/standaardteksten", "standard texts (teamleider)"),
                 ("/audit", "audit log"),

@@ -10,6 +10,7 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 - ``canned``: standard texts (standaardteksten) for replies, managed by teamleiders
 - ``intake``: the casemanager corrects the topic and organisations (audited)
 - ``overview``: the teamleider's overview per team (who handles what, waiting times)
+- ``search``: closed cases by reference, date, topic and outcome label (history)
 - ``inbox``: a casemanager's chats in progress: last message, unread, waiting for a reply
 - ``presence``: casemanagers online, and live chat or callback for the bot
 - ``positions``: queue positions pushed to waiting citizens
@@ -81,9 +82,12 @@ from .queue import (
 )
 from .queue_order import queue_position
 from .rasa_calls import enqueue_rasa
+from .search import MAX_RESULTS, OUTCOME_LABELS, Search, search_closed
 
 __all__ = [
+    "MAX_RESULTS",
     "MAX_TEXT",
+    "OUTCOME_LABELS",
     "REFERENCE_ALPHABET",
     "REFERENCE_PREFIX",
     "AlreadyClaimed",
@@ -104,6 +108,7 @@ __all__ = [
     "QueueEmpty",
     "QueueInfo",
     "QueuePage",
+    "Search",
     "SenderMismatch",
     "TeamOverview",
     "TranscriptEntry",
@@ -147,6 +152,7 @@ __all__ = [
     "reach_of",
     "refresh_queue_positions",
     "save_canned_response",
+    "search_closed",
     "send_casemanager_message",
     "team_overview",
     "touch_presence",

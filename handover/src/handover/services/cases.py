@@ -33,6 +33,7 @@ from .errors import CaseNotFound, DomainError, InvalidInput
 from .permissions import require_owner
 from .queue_order import queue_position
 from .rasa_calls import enqueue_closing
+from .search import check_outcome_label
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ async def close(
     next_steps: str,
     *,
     redactor: Redactor | None = None,
+    outcome_label: str | None = None,
 ) -> Case:
     """Close the case and hand the conversation back to the bot with the agreements (also for a
     callback request: services/closing.py says when they reach the citizen).
@@ -250,6 +252,7 @@ async def close(
     outcome, next_steps = outcome.strip(), next_steps.strip()
     if not outcome:
         raise InvalidInput("Vul de uitkomst van het gesprek in")
+    label = check_outcome_label(outcome_label)
     case = await get_case(uow.session, reference, for_update=True)
     require_owner(uow.session, case, user, "afronden")
     now = utcnow()
@@ -257,6 +260,7 @@ async def close(
     case.closed_at = now
     case.outcome = outcome[:MAX_TEXT]
     case.next_steps = next_steps[:MAX_TEXT]
+    case.outcome_label = label
     record_status_change(uow, case, Status.IN_PROGRESS, Status.CLOSED, user, "afgerond")
     # The citizen gets the agreements in full; they are read before the redaction below.
     enqueue_closing(uow, case, {"referentie": case.reference, "afspraken": case.next_steps})

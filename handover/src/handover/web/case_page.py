@@ -74,6 +74,7 @@ async def case_context(
         "history": await services.history(session, case),
         "colleagues": await services.colleagues(session, staff.user),
         "canned": await services.canned_responses(session),
+        "outcome_labels": services.OUTCOME_LABELS,
         "position": await services.queue_position(session, case),
         "teams": request.app[teams_key],
         # Only the organisations the citizen agreed to, with their professional lines.
@@ -182,7 +183,13 @@ async def _close(f: CaseForm) -> Done:
     redactor = f.request.app[redactor_key]
     settings = f.request.app[settings_key]
     case = await services.close(
-        f.uow, f.reference, f.user, f.field("uitkomst"), f.field("afspraken"), redactor=redactor
+        f.uow,
+        f.reference,
+        f.user,
+        f.field("uitkomst"),
+        f.field("afspraken"),
+        redactor=redactor,
+        outcome_label=f.field("uitkomstlabel"),
     )
     reach = await services.reach_of(
         f.uow.session,
