@@ -95,6 +95,18 @@ class Directory:
             orgs[org_id.lower()] = Organisation(id=org_id, name=name, routes=_routes(spec))
         return cls(orgs)
 
+    def search(self, query: str = "") -> list[Organisation]:
+        """Every organisation by name; with ``query``, those whose id, name or a route (label,
+        value, note) contains each of its words, case-insensitive."""
+        words = query.lower().split()
+        found = []
+        for org in sorted(self.organisations.values(), key=lambda o: o.name.lower()):
+            routes = (f"{r.label} {r.value} {r.note}" for r in org.routes)
+            haystack = " ".join([org.id, org.name, *routes]).lower()
+            if all(word in haystack for word in words):
+                found.append(org)
+        return found
+
     def for_organisations(self, ids: Iterable[str]) -> list[Organisation]:
         """Known organisations in the given order; unknown ids get an empty entry."""
         result = []

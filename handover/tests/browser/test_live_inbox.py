@@ -409,6 +409,10 @@ async def test_axe_reports_no_violations_on_any_workspace_page(
             await assert_no_axe_violations(page, "search results")
             for path, name in (
                 ("/standaardteksten", "standard texts (teamleider)"),
+                ("/lijnen", "professional-lines directory"),
+                ("/lijnen?zoek=nasa", "directory without a result"),
+                ("/overzicht", "teamleider overview"),
+                ("/zoeken", "search form"),
                 ("/audit", "audit log"),
                 (f"/audit?referentie={first}", "audit log of one case"),
                 (f"/zaken/{first}/verwijderen", "erasure confirmation"),
