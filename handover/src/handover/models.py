@@ -175,6 +175,11 @@ class Case(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     # What became of the question, chosen at closing (services/search.OUTCOME_LABELS; migration 0008).
     outcome_label: Mapped[str | None] = mapped_column(String(32))
+    # The citizen's answer to the satisfaction question after closing (1-5, optional words, only
+    # their copy without personal data; services/satisfaction.py, migration 0009).
+    satisfaction_score: Mapped[int | None] = mapped_column(Integer)
+    satisfaction_text: Mapped[str | None] = mapped_column(Text)
+    satisfaction_at: Mapped[dt.datetime | None]
     next_steps: Mapped[str | None] = mapped_column(Text)
     # Last position told to the citizen (create answer or wachtrij_update), and when: a
     # position is pushed only when it changed, and at most once per position_push_seconds.

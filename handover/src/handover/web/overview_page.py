@@ -3,6 +3,8 @@ times, which keep counting on the open page (werkplek.js) and turn "let op" / "t
 
 from __future__ import annotations
 
+import datetime as dt
+
 import aiohttp_jinja2
 from aiohttp import web
 
@@ -11,6 +13,7 @@ from ..auth import Staff, require_role
 from ..keys import teams_key
 from ..models import Role, utcnow
 from ..services import overview
+from ..services.satisfaction import satisfaction_per_team
 from ..workflow import transaction
 
 routes = web.RouteTableDef()
@@ -22,6 +25,7 @@ async def overview_page(request: web.Request, staff: Staff) -> web.Response:
     teams = request.app[teams_key]
     async with transaction(request) as uow:
         per_team = await services.team_overview(uow.session, list(teams.teams))
+        satisfaction = await satisfaction_per_team(uow.session, utcnow() - dt.timedelta(days=30))
     return aiohttp_jinja2.render_template(
         "overzicht.html",
         request,
@@ -34,6 +38,7 @@ async def overview_page(request: web.Request, staff: Staff) -> web.Response:
             "level": overview.level,
             "reply": (overview.REPLY_WARNING, overview.REPLY_ALARM),
             "queue": (overview.QUEUE_WARNING, overview.QUEUE_ALARM),
+            "satisfaction": satisfaction,
             "melding": None,
         },
     )
