@@ -25,6 +25,7 @@ import asyncio
 import itertools
 import json
 import os
+import random
 import re
 import secrets
 import statistics
@@ -40,6 +41,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 import aiohttp
 import socketio
 
+from bench.soak_whatsapp import FakeGraph, channel_env, envelope, post_until_accepted, readable, wamid
 from tools.scale import ScaledSystem, drop_databases
 from tools.stack import ROOT, free_port
 
@@ -94,21 +96,97 @@ class Ledger:
         return out
 
 
-class WebCitizen:
-    """The widget's side over socket.io: acknowledges and de-duplicates by `mid`, rejoins its
-    conversation after every reconnect (as chat-widget.js does)."""
+class Citizen:
+    """One citizen: the intake up to the queue, then an answer to every casemanager message. The
+    channel (socket.io or WhatsApp) is in the subclass: `connect`, `say`, `choose`, `close`; what
+    arrives goes into `inbox` as {"text", "buttons": [(id or payload, title)], "staff": bool}."""
 
-    def __init__(self, url: str, ledger: Ledger, pool: "asyncio.Queue[str]") -> None:
-        self.url, self.ledger, self.pool = url, ledger, pool
-        self.session_id = f"soak-{secrets.token_hex(6)}"
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.3, reconnection_delay_max=2)
+    def __init__(self, ledger: Ledger, pool: "asyncio.Queue[str]") -> None:
+        self.ledger, self.pool = ledger, pool
         self.inbox: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
-        self.mids: Set[str] = set()
-        self.unacked: Dict[str, str] = {}  # message_id -> text, until the server acknowledged it
         self.reference = ""
         self.live = False
+
+    async def connect(self) -> None:
+        raise NotImplementedError
+
+    async def say(self, text: str) -> None:
+        raise NotImplementedError
+
+    async def choose(self, reply_id: str, title: str) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def expect(self, fragment: str, timeout: float = 180) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            data = await asyncio.wait_for(self.inbox.get(), max(0.01, deadline - time.monotonic()))
+            if fragment in data["text"]:
+                return data
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self.connect()
+            await self.say(STORY)
+            await self.expect("Klopt dat?")
+            await self.say("ik wil met een medewerker praten")
+            consent = await self.expect("Mag de medewerker dit lezen?")
+            await self.choose(*next(b for b in consent["buttons"] if b[1] == "Ja, dat mag"))
+            queued = await self.expect("U staat in de wachtrij")
+            self.ledger.turns += 3
+        except (asyncio.TimeoutError, StopIteration, OSError, socketio.exceptions.ConnectionError):
+            self.ledger.intake_failed += 1
+            return
+        found = REFERENCE.search(queued["text"])
+        if not found:
+            self.ledger.intake_failed += 1
+            return
+        self.reference = found.group(0)
+        self.live = True
+        await self.pool.put(self.reference)
+        while not stop.is_set():
+            try:
+                data = await asyncio.wait_for(self.inbox.get(), 1)
+            except asyncio.TimeoutError:
+                continue
+            await self.handle(data)
+
+    async def handle(self, data: Dict[str, Any]) -> None:
+        text = data["text"]
+        if WELCOME in text or INTAKE_ANSWER in text:
+            self.ledger.restarted.add(self.reference)
+        match = TOKEN.search(text) if data["staff"] else None
+        if not match or match.group(1) != "cm" or match.group(2) != self.reference:
+            return
+        k = int(match.group(3))
+        self.ledger.see(CM_TO_CITIZEN, self.reference, k)
+        self.ledger.shown[(CM_TO_CITIZEN, self.reference)].append(k)
+        self.ledger.send(CITIZEN_TO_CM, self.reference, k)
+        await self.say(f"burger {self.reference} {k}")
+        self.ledger.turns += 1
+
+
+class WebCitizen(Citizen):
+    """The widget's side over socket.io: acknowledges and de-duplicates by `mid`, rejoins its
+    conversation after every reconnect, and sends what the server did not acknowledge again with the
+    same message_id (as chat-widget.js does)."""
+
+    def __init__(self, url: str, ledger: Ledger, pool: "asyncio.Queue[str]") -> None:
+        super().__init__(ledger, pool)
+        self.url = url
+        self.session_id = f"soak-{secrets.token_hex(6)}"
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.3, reconnection_delay_max=2)
+        self.mids: Set[str] = set()
+        self.unacked: Dict[str, str] = {}  # message_id -> text, until the server acknowledged it
         self.sio.on("connect", self._joined)
         self.sio.on("bot_uttered", self._got)
+
+    async def connect(self) -> None:
+        await self.sio.connect(
+            self.url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=30
+        )
 
     async def _joined(self) -> None:
         await self.sio.emit("session_request", {"session_id": self.session_id})
@@ -129,12 +207,17 @@ class WebCitizen:
             self.mids |= keys
             return
         self.mids |= keys
-        await self.inbox.put(data)
+        buttons = [(b["payload"], b["title"]) for b in data.get("quick_replies") or data.get("buttons") or []]
+        staff = data.get("type") == "staff_message"
+        await self.inbox.put({"text": data.get("text") or "", "buttons": buttons, "staff": staff})
 
     async def say(self, text: str) -> None:
         message_id = secrets.token_hex(16)
         self.unacked[message_id] = text
         await self._emit(message_id, text)
+
+    async def choose(self, reply_id: str, title: str) -> None:
+        await self.say(reply_id)
 
     async def _emit(self, message_id: str, text: str) -> None:
         def done(*_: Any) -> None:
@@ -146,63 +229,44 @@ class WebCitizen:
         except socketio.exceptions.BadNamespaceError:
             pass  # not connected: goes again after the reconnect
 
-    async def expect(self, fragment: str, timeout: float = 90) -> Dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            data = await asyncio.wait_for(self.inbox.get(), max(0.01, deadline - time.monotonic()))
-            if fragment in (data.get("text") or ""):
-                return data
-
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.sio.connect(
-            self.url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=30
-        )
-        try:
-            await self.say(STORY)
-            await self.expect("Klopt dat?")
-            await self.say("ik wil met een medewerker praten")
-            consent = await self.expect("Mag de medewerker dit lezen?")
-            payload = next(
-                b["payload"]
-                for b in consent.get("quick_replies") or consent.get("buttons") or []
-                if b["title"] == "Ja, dat mag"
-            )
-            await self.say(payload)
-            queued = await self.expect("U staat in de wachtrij")
-            self.ledger.turns += 3
-        except (asyncio.TimeoutError, StopIteration):
-            self.ledger.intake_failed += 1
-            return
-        found = REFERENCE.search(queued.get("text") or "")
-        if not found:
-            self.ledger.intake_failed += 1
-            return
-        self.reference = found.group(0)
-        self.live = True
-        await self.pool.put(self.reference)
-        while not stop.is_set():
-            try:
-                data = await asyncio.wait_for(self.inbox.get(), 1)
-            except asyncio.TimeoutError:
-                continue
-            await self.handle(data)
-
-    async def handle(self, data: Dict[str, Any]) -> None:
-        text = data.get("text") or ""
-        if WELCOME in text or INTAKE_ANSWER in text:
-            self.ledger.restarted.add(self.reference)
-        match = TOKEN.search(text) if data.get("type") == "staff_message" else None
-        if not match or match.group(1) != "cm" or match.group(2) != self.reference:
-            return
-        k = int(match.group(3))
-        self.ledger.see(CM_TO_CITIZEN, self.reference, k)
-        self.ledger.shown[(CM_TO_CITIZEN, self.reference)].append(k)
-        self.ledger.send(CITIZEN_TO_CM, self.reference, k)
-        await self.say(f"burger {self.reference} {k}")
-        self.ledger.turns += 1
-
     async def close(self) -> None:
         await self.sio.disconnect()
+
+
+class WhatsAppCitizen(Citizen):
+    """A WhatsApp user: signed webhook posts in, the fake Graph API's messages out."""
+
+    def __init__(self, webhook: str, graph: FakeGraph, n: int, ledger: Ledger, pool: "asyncio.Queue[str]"):
+        super().__init__(ledger, pool)
+        self.webhook, self.graph = webhook, graph
+        self.wa_id = f"3169{n:07d}"
+        self.http = aiohttp.ClientSession()
+        self.reader: Optional["asyncio.Future[None]"] = None
+
+    async def connect(self) -> None:
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        inbox = self.graph.inbox(self.wa_id)
+        while True:
+            text, buttons = readable(await inbox.get())
+            await self.inbox.put({"text": text, "buttons": buttons, "staff": "(medewerker)" in text})
+
+    async def _post(self, content: Dict[str, Any]) -> None:
+        message = {"from": self.wa_id, "id": wamid(), "timestamp": str(int(time.time())), **content}
+        await post_until_accepted(self.http, self.webhook, envelope(self.wa_id, messages=[message]))
+
+    async def say(self, text: str) -> None:
+        await self._post({"type": "text", "text": {"body": text}})
+
+    async def choose(self, reply_id: str, title: str) -> None:
+        reply = {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}}
+        await self._post({"type": "interactive", "interactive": reply})
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        await self.http.close()
 
 
 class Casemanager:
@@ -217,6 +281,7 @@ class Casemanager:
         self.pending: Set["asyncio.Future[None]"] = set()
         self.ws: Optional[aiohttp.ClientWebSocketResponse] = None
         self.ending = False  # the run is over: read what still comes, send nothing new
+        self.id = uuid.uuid4().hex[:8]
 
     async def login(self) -> None:
         while True:
@@ -284,14 +349,20 @@ class Casemanager:
         k = self.cases[ref] + 1
         self.cases[ref] = k
         self.ledger.send(CM_TO_CITIZEN, ref, k)
-        await self._send(ref, f"cm {ref} {k}")
+        await self._send(ref, k)
 
-    async def _send(self, ref: str, text: str) -> None:
+    async def _send(self, ref: str, k: int) -> None:
+        """As the workspace page: the same client_id when it sends again, so the service keeps one."""
         for _ in range(60):
             if self.ws is not None and not self.ws.closed:
                 try:
                     await self.ws.send_json(
-                        {"type": "send", "reference": ref, "text": text, "client_id": uuid.uuid4().hex}
+                        {
+                            "type": "send",
+                            "reference": ref,
+                            "text": f"cm {ref} {k}",
+                            "client_id": f"{self.id}-{ref}-{k}",
+                        }
                     )
                     return
                 except (aiohttp.ClientError, ConnectionResetError, RuntimeError):
@@ -346,7 +417,7 @@ class Casemanager:
         # my last message never reached the case (sent while the instance died): send it again
         last = self.cases[ref]
         if last >= 0 and not any(m["text"] == f"cm {ref} {last}" for m in messages if m["role"] != "citizen"):
-            await self._send(ref, f"cm {ref} {last}")
+            await self._send(ref, last)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -355,12 +426,24 @@ class Casemanager:
 
 
 async def soak(
-    citizens: int, casemanagers: int, seconds: float, pause: float, kills: int, run_dir: Path
+    citizens: int,
+    casemanagers: int,
+    seconds: float,
+    pause: float,
+    kills: int,
+    run_dir: Path,
+    whatsapp_share: float = 0.1,
 ) -> Dict[str, Any]:
+    """`whatsapp_share` of the citizens write through WhatsApp (signed webhook posts), the rest
+    through the widget's socket.io."""
     ports = {p: free_port() for p in ("rasa", "actions", "handover", "widget")}
     prefix = f"soak_{secrets.token_hex(3)}"
     model = Path(os.environ.get("MODEL") or ROOT / "models" / "current.tar.gz").resolve()
-    system = ScaledSystem(run_dir=run_dir, prefix=prefix, ports=ports, model=model)
+    graph = await FakeGraph().start()
+    system = ScaledSystem(
+        run_dir=run_dir, prefix=prefix, ports=ports, model=model, extra_env=channel_env(graph.url)
+    )
+    graph.webhook = f"{system.url('rasa')}/webhooks/whatsapp/webhook"
     ledger = Ledger()
     started = time.monotonic()
     try:
@@ -368,7 +451,11 @@ async def soak(
         print(f"opgestart in {time.monotonic() - started:.0f} s", flush=True)
         pool: "asyncio.Queue[str]" = asyncio.Queue()
         stop = asyncio.Event()
-        people = [WebCitizen(system.url("rasa"), ledger, pool) for _ in range(citizens)]
+        on_whatsapp = round(citizens * whatsapp_share)
+        people: List[Citizen] = [
+            WhatsAppCitizen(graph.webhook, graph, n, ledger, pool) for n in range(on_whatsapp)
+        ] + [WebCitizen(system.url("rasa"), ledger, pool) for _ in range(citizens - on_whatsapp)]
+        random.Random(7).shuffle(people)
         staff = [
             Casemanager(system.url("handover"), system.demo_password, ledger, pool, pause)
             for _ in range(casemanagers)
@@ -412,6 +499,7 @@ async def soak(
             await cm.close()
         report: Dict[str, Any] = ledger.report()
         report["citizens"] = citizens
+        report["whatsapp_citizens"] = on_whatsapp
         report["casemanagers"] = casemanagers
         report["seconds"] = round(elapsed)
         report["kills"] = faults
@@ -427,6 +515,7 @@ async def soak(
         return report
     finally:
         system.stop()
+        await graph.stop()
         drop_databases(prefix)
 
 

@@ -100,7 +100,12 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        TOMBSTONES.metadata.create_all(self.engine)
+        try:
+            TOMBSTONES.metadata.create_all(self.engine)
+        except sa.exc.DBAPIError:
+            # Two instances starting at once on PostgreSQL: the other one created it first.
+            if not sa.inspect(self.engine).has_table(TOMBSTONES.name):
+                raise
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the new events, or erase the whole conversation when it asked for that."""

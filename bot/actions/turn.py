@@ -62,9 +62,15 @@ def message_of(tracker: Tracker) -> Message:
 
 
 def message_id_of(tracker: Tracker) -> str:
-    """The widget's own id of the latest message (customData.message_id), or "" (other channels)."""
+    """The channel's own id of the latest message: the widget's customData.message_id, or Meta's
+    message id on WhatsApp; "" when there is none. The same message handled twice has the same id."""
     metadata = (tracker.latest_message or {}).get("metadata")
-    found = metadata.get("message_id") if isinstance(metadata, dict) else None
+    if not isinstance(metadata, dict):
+        return ""
+    found = metadata.get("message_id")
+    whatsapp = metadata.get("whatsapp")
+    if found is None and isinstance(whatsapp, dict):
+        found = whatsapp.get("message_id")
     return found if isinstance(found, str) else ""
 
 

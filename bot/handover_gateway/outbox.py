@@ -551,7 +551,7 @@ _current: Optional[HandoverOutbox] = None
 def message_key(sender_id: str, message_id: str) -> Optional[str]:
     """The idempotency key of a citizen's message with the widget's `message_id`: bound to the
     conversation (one conversation cannot take another's key), None without a usable id."""
-    if not (isinstance(message_id, str) and 8 <= len(message_id) <= 64 and message_id.isprintable()):
+    if not (isinstance(message_id, str) and 8 <= len(message_id) <= 128 and message_id.isprintable()):
         return None
     return hashlib.sha256(f"{sender_id}\x00{message_id}".encode("utf-8")).hexdigest()[:32]
 

@@ -150,6 +150,10 @@ async def test_the_widgets_message_id_goes_along_so_a_repeat_is_one_message() ->
             "message_id": "a1b2c3d4e5f6a7b8",
         }
     ]
+    meta_id = "wamid.HBgLMzE2MTIzNDU2NzgVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
+    on_whatsapp = tracker("hallo?", "medewerker", LIVE, metadata={"whatsapp": {"message_id": meta_id}})
+    await take_turn(gateway, on_whatsapp)
+    assert gateway.called("forward")[-1]["message_id"] == meta_id  # Meta's id, the same when redelivered
     odd = tracker("en nu?", "medewerker", LIVE, metadata={"message_id": ["geen", "tekst"]})
     await take_turn(gateway, odd)
     assert "message_id" not in gateway.called("forward")[-1]

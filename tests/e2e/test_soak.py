@@ -1,4 +1,5 @@
-"""The short soak (bench/soak.py) in every `make test`: 40 citizens over socket.io and 5 casemanagers
+"""The short soak (bench/soak.py) in every `make test`: 40 citizens (4 of them over WhatsApp webhook
+posts, the others over socket.io) and 5 casemanagers
 over HTTP + WebSocket through HAProxy, on the scaled-out system of `make scale-up` (two Rasa
 instances, two action servers, two handover instances, PostgreSQL and Redis), for 90 s while one
 Rasa instance is killed (SIGKILL) and restarted. Nothing may be lost, doubled, out of order, and no

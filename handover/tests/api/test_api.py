@@ -305,6 +305,22 @@ async def test_full_flow(client: Client, fake_rasa: FakeRasa) -> None:
     # each with the message's own id, so the widget shows it once however often it arrives
     ids = [c.entities["bericht_id"] for c in calls]
     assert all(i.isdigit() for i in ids) and len(set(ids)) == 2
+    # The page sends a message again after its connection dropped (same client_id, another socket):
+    # one message, sent once, answered with the same message id.
+    again_ws = await client.ws_connect(f"/ws?case={ref}")
+    await again_ws.send_json(
+        {"type": "send", "reference": ref, "text": "Waar gaat de brief over?", "client_id": 7}
+    )
+    repeat = await _next_event(again_ws, "sent")
+    assert repeat["client_id"] == 7 and str(repeat["message_id"]) == ids[1]
+    await again_ws.close()
+    await case_ws.send_json({"type": "send", "reference": ref, "text": "Nog een vraag.", "client_id": 8})
+    await _next_event(case_ws, "sent")
+    await fake_rasa.wait_for(lambda f: len(f.intents("medewerker_bericht")) == 3)
+    assert [c.entities["tekst"] for c in fake_rasa.intents("medewerker_bericht")][1:] == [
+        "Waar gaat de brief over?",
+        "Nog een vraag.",
+    ]
 
     # Citizen -> casemanager: appears live on the case WebSocket.
     resp = await client.post(

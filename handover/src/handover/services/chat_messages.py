@@ -73,16 +73,48 @@ async def add_citizen_message(
     return msg
 
 
-async def send_casemanager_message(uow: UnitOfWork, reference: str, user: User, text: str) -> Message:
+def casemanager_key(user: User, client_id: object) -> str | None:
+    """The stored idempotency key of a casemanager's message: the page's own id, bound to the
+    casemanager (and apart from the bot's keys for citizen messages); None without a usable id."""
+    if isinstance(client_id, int) and not isinstance(client_id, bool):
+        client_id = str(client_id)
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 40 or not client_id.isprintable():
+        return None
+    return f"cm:{user.id}:{client_id}"
+
+
+async def send_casemanager_message(
+    uow: UnitOfWork, reference: str, user: User, text: str, client_id: object = None
+) -> Message:
+    """Store and send a casemanager's message. The same `client_id` from the same casemanager (the
+    page sending again after its connection dropped) is one message, sent once."""
     case = await get_case(uow.session, reference)
     if case.kind != Kind.CHAT:
         raise NotAChat(case.reference)
+    key = casemanager_key(user, client_id)
+    if key is not None:
+        existing = await _message_by_client_id(uow.session, case.id, key)
+        if existing is not None:
+            return existing
     require_owner(uow.session, case, user, "bericht sturen")
     msg = Message(
-        case_id=case.id, role="casemanager", text=clean_text(text), name=user.first_name, created_at=utcnow()
+        case_id=case.id,
+        role="casemanager",
+        text=clean_text(text),
+        name=user.first_name,
+        created_at=utcnow(),
+        client_id=key,
     )
-    uow.session.add(msg)
-    await uow.session.flush()
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(msg)
+            await uow.session.flush()
+    except IntegrityError:
+        # The same message from a second connection won; the savepoint keeps the transaction usable.
+        existing = await _message_by_client_id(uow.session, case.id, key) if key else None
+        if existing is None:
+            raise
+        return existing
     # bericht_id: the widget shows this message once, even when Rasa handled the call twice (an
     # instance that died after sending it, before answering: the outbox then sends it again).
     enqueue_rasa(

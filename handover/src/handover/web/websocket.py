@@ -61,7 +61,7 @@ async def _send(socket: Socket, msg: ClientMessage) -> None:
     try:
         async with transaction(socket.request) as uow:
             sent = await services.send_casemanager_message(
-                uow, msg.reference, socket.staff.user, str(msg.data.get("text", ""))
+                uow, msg.reference, socket.staff.user, str(msg.data.get("text", "")), client_id
             )
     except services.DomainError as e:
         await socket.ws.send_json(
