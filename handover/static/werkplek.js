@@ -554,7 +554,7 @@
     if (el) { el.textContent = text; }
   }
 
-  var CASE_EVENTS = ["case_new", "case_claimed", "case_transferred", "case_returned", "case_closed",
+  var CASE_EVENTS = ["case_mention", "case_new", "case_claimed", "case_transferred", "case_returned", "case_closed",
     "case_updated", "case_read", "queue_changed"];
 
   function onEvent(ev) {
@@ -596,6 +596,8 @@
       flash("Zaak " + ev.reference + " is door een ander overgedragen aan een team.");
     } else if (ev.type === "case_new" && ev.actor_id && String(ev.actor_id) !== me && myTeam(ev.team)) {
       flash("Zaak " + ev.reference + " is overgedragen aan uw team en staat in de wachtrij.");
+    } else if (ev.type === "case_mention" && String(ev.user_id) === me) {
+      flash("U bent genoemd in een notitie bij zaak " + ev.reference + ".");
     } else if (ev.type === "case_claimed" && ev.reference === ref && String(ev.by_id) !== me) {
       announce("Deze zaak is opgepakt door " + ev.by);
     }

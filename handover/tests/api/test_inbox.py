@@ -288,3 +288,31 @@ async def test_transfer_release_note_and_close_are_signalled_and_audited(client:
     assert ("tineke", "transferred", "overgedragen aan team zorg") in trail
     # A transfer is no longer logged as a claim.
     assert not [t for t in trail if t[1] == "claimed" and "overgedragen" in (t[2] or "")]
+
+
+async def test_a_mention_in_a_note_signals_that_colleague(client: Client) -> None:
+    sm = client.app[sessionmaker_key]
+    anna = await add_user(sm, "anna", first_name="Anna", teams=["inkomen_schulden"])
+    bert = await add_user(sm, "bert", first_name="Bert", teams=["inkomen_schulden"])
+    token = await login(client, "anna")
+    ref = (await create_case(client, "burger-1"))["reference"]
+    await client.post(f"/zaken/{ref}/claim", data={"csrf_token": token})
+    ws = await client.ws_connect("/ws")
+    note = "@bert kijk even mee (en @niemand; mail jan@example.nl; @anna zelf telt niet)"
+    resp = await client.post(f"/zaken/{ref}/notities", data={"csrf_token": token, "notitie": note})
+    assert resp.status == 200
+    events = await _events_until(ws, "case_mention")
+    # Then a note without a mention: nothing more was signalled (not @niemand, not the author).
+    await client.post(f"/zaken/{ref}/notities", data={"csrf_token": token, "notitie": "Klaar."})
+    events += await _events_until(ws, "case_updated")
+    mentions = [e for e in events if e["type"] == "case_mention"]
+    assert mentions == [
+        {
+            "type": "case_mention",
+            "reference": ref,
+            "team": "inkomen_schulden",
+            "user_id": bert.id,
+            "by_id": anna.id,
+        }
+    ]
+    await ws.close()

@@ -296,11 +296,18 @@ async def test_note_transfer_claim_and_release_update_every_page_live(
             await expect(anna.locator("#zaak-kop")).to_have_text(f"Zaak {first}")
             await anna.locator("#tekst").press_sequentially("Half getypt antwoord")
             tl_case = await open_page(tl_ctx, f"/zaken/{first}", errors)
-            await tl_case.get_by_label("Nieuwe notitie").fill("Bel eerst het CJIB.")
+            await tl_case.get_by_label("Nieuwe notitie").fill("@anna Bel eerst het CJIB.")
             await tl_case.get_by_role("button", name="Notitie opslaan").click()
             await expect(tl_case.locator(".melding")).to_have_text("Notitie opgeslagen.")
-            await expect(tl_case.locator("#notities")).to_contain_text("Tineke Tester: Bel eerst het CJIB.")
-            await expect(anna.locator("#notities")).to_contain_text("Tineke Tester: Bel eerst het CJIB.")
+            await expect(tl_case.locator("#notities")).to_contain_text(
+                "Tineke Tester: @anna Bel eerst het CJIB."
+            )
+            await expect(anna.locator("#notities")).to_contain_text(
+                "Tineke Tester: @anna Bel eerst het CJIB."
+            )
+            await expect(anna.locator(".melding")).to_have_text(
+                f"U bent genoemd in een notitie bij zaak {first}."
+            )
             await expect(anna.locator("#tekst")).to_have_value("Half getypt antwoord")
             assert await focused(anna) == "textarea#tekst"
             assert await not_reloaded(anna) and await not_reloaded(tl_case)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -55,7 +56,30 @@ async def add_note(uow: UnitOfWork, reference: str, user: User, text: str) -> No
         uow.session, AuditAction.NOTE, reference=case.reference, user=user, detail="notitie toegevoegd"
     )
     uow.publish(_updated(case, user, "notitie"))
+    for mentioned in await _mentioned(uow.session, note.text, user):
+        # A signal on the colleague's open pages; the text stays in the case.
+        uow.publish(
+            {
+                "type": "case_mention",
+                "reference": case.reference,
+                "team": case.team,
+                "user_id": mentioned,
+                "by_id": user.id,
+            }
+        )
     return note
+
+
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.-]{0,63})")
+
+
+async def _mentioned(session: AsyncSession, text: str, author: User) -> list[int]:
+    """The colleagues named with @username in a note (not the author, unknown names ignored)."""
+    names = {m.rstrip(".-") for m in MENTION.findall(text)}
+    if not names:
+        return []
+    ids = await session.scalars(select(User.id).where(User.username.in_(sorted(names)), User.id != author.id))
+    return sorted(ids)
 
 
 async def add_follow_up(
