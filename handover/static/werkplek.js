@@ -236,6 +236,7 @@
         panel.innerHTML = html;  // our own server-rendered, escaped fragment
         restoreFields(panel, state);
         restoreDraft();
+        showEnterChoice();
         var t = transcript();
         if (t) {
           if (!scroll || scroll.bottom) { toBottom(); } else { t.scrollTop = scroll.top; showUnseen(keepUnseen); }
@@ -519,12 +520,38 @@
     else { setChatStatus("Geen standaardtekst met een titel die begint met " + word + "."); }
   }
 
+  // --- the per-user Enter choice (kept in this browser) --------------------------------------
+
+  function enterKey() { return "werkplek:enter:" + me; }
+  function enterMakesLine() { return store(function (s) { return s.getItem(enterKey()); }) === "regel"; }
+  function showEnterChoice() {
+    var box = $("enter-nieuwe-regel");
+    var hint = $("tekst-uitleg");
+    var line = enterMakesLine();
+    if (box) { box.checked = line; }
+    if (hint) {
+      hint.textContent = (line ? "Ctrl+Enter verstuurt. Enter begint een nieuwe regel." : "Enter verstuurt. Shift+Enter begint een nieuwe regel.") +
+        " Typ / en het begin van een titel voor een standaardtekst.";
+    }
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "enter-nieuwe-regel") {
+      var line = e.target.checked;
+      store(function (s) { if (line) { s.setItem(enterKey(), "regel"); } else { s.removeItem(enterKey()); } });
+      showEnterChoice();
+    }
+  });
+
   // --- keyboard ------------------------------------------------------------------------------
 
   document.addEventListener("keydown", function (e) {
     var target = e.target;
-    if (target && target.id === "tekst" && target.form && target.form.id === "chat-form" &&
-        e.key === "Enter" && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey && !e.isComposing) {
+    // Enter sends (Shift+Enter: new line); with the per-user choice the other way round:
+    // Enter is a new line and Ctrl+Enter sends.
+    var send = enterMakesLine()
+      ? e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey
+      : e.key === "Enter" && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey;
+    if (target && target.id === "tekst" && target.form && target.form.id === "chat-form" && send && !e.isComposing) {
       e.preventDefault();
       var slash = /^\/(\S*)$/.exec(target.value.trim());
       if (slash) { insertByTitle(slash[1]); return; }
@@ -641,6 +668,7 @@
 
   if (panel) {
     restoreDraft();
+    showEnterChoice();
     toBottom();  // the newest message in sight, not the oldest
     if (inbox && currentRef()) { focusReply(); }
   }

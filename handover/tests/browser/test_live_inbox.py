@@ -256,6 +256,24 @@ async def test_inbox_unread_title_scroll_and_keyboard(
             assert await page.locator("#mijn-chats .chat-link").first.get_attribute("data-reference") == third
             assert await not_reloaded(page)
             await assert_no_axe_violations(page, "inbox after claim-next")
+
+            # --- a per-user choice: Enter makes a new line, Ctrl+Enter sends (kept in the browser) ---
+            await page.get_by_label("Enter maakt een nieuwe regel (versturen met Ctrl+Enter)").check()
+            await expect(page.locator("#tekst-uitleg")).to_contain_text("Ctrl+Enter verstuurt.")
+            before = len(fake_rasa.intents("medewerker_bericht"))
+            await page.locator("#tekst").focus()
+            await page.keyboard.type("Regel een")
+            await page.keyboard.press("Enter")
+            await page.keyboard.type("Regel twee")
+            await expect(page.locator("#tekst")).to_have_value("Regel een\nRegel twee")
+            await page.keyboard.press("Control+Enter")
+            await fake_rasa.wait_for(lambda f: len(f.intents("medewerker_bericht")) == before + 1, timeout=15)
+            assert fake_rasa.intents("medewerker_bericht")[-1].entities["tekst"] == "Regel een\nRegel twee"
+            await expect(page.locator("#tekst")).to_have_value("")
+            await page.reload()
+            await expect(
+                page.get_by_label("Enter maakt een nieuwe regel (versturen met Ctrl+Enter)")
+            ).to_be_checked()
     assert errors == [], f"JavaScript errors: {errors}"
 
 
