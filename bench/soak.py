@@ -508,8 +508,11 @@ async def soak(
         report["intake_failed"] = ledger.intake_failed
         report["restarted"] = len(ledger.restarted)
         report["drain_seconds"] = round(time.monotonic() - drained)
+        channel_of = {
+            p.reference: "whatsapp" if isinstance(p, WhatsAppCitizen) else "website" for p in people
+        }
         report["missing"] = [
-            f"{d} {ref} {k} (verstuurd na {ledger.sent[(d, ref, k)] - began:.0f} s)"
+            f"{d} {ref} {k} ({channel_of.get(ref, '?')}, na {ledger.sent[(d, ref, k)] - began:.0f} s)"
             for d, ref, k in ledger.missing()
         ][:20]
         return report

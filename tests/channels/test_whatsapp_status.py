@@ -468,3 +468,17 @@ async def test_two_instances_on_one_state_database_answer_each_message_once_in_o
         await server.settled()
     assert [m["type"] for m in graph.sent if m["to"] == users[0]][-2:] == ["text", "template"]
     assert len(handover.notices) == 1
+
+
+async def test_a_casemanagers_message_that_rasa_handled_twice_is_sent_once(
+    server: Server, graph: FakeGraph, handover: FakeHandover
+) -> None:
+    """The handover service's id (bericht_id) of a casemanager's message: a second Rasa instance
+    handling the same call again (the first was killed before it answered) sends nothing new."""
+    output = await open_window(server)
+    said = {"data": {**staff_message()["data"], "id": "41"}}
+    await output.send_custom_json(WA_ID, said)
+    await output.send_custom_json(WA_ID, said)  # the same message, handled again
+    await output.send_custom_json(WA_ID, {"data": {**said["data"], "id": "42"}})  # said again: a new one
+    await server.settled()
+    assert graph.delivered_texts() == [f"Sanne (medewerker): {STAFF_TEXT}"] * 2

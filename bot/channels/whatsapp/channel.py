@@ -287,6 +287,14 @@ class WhatsAppOutput(OutputChannel):
             await self._deliver(recipient_id, body)
             return
         text = plain_text(json_message)
+        live = structured(json_message)
+        staff_id = live.get("id") if live is not None and live.get("type") == STAFF_MESSAGE else None
+        if text and isinstance(staff_id, str) and staff_id:
+            # The handover service's id of a casemanager's message: sent once per citizen, also when
+            # Rasa handled the service's call twice (an instance killed before it answered).
+            if not await self.state.claim(f"medewerker:{recipient_id}:{staff_id}"):
+                log.info("whatsapp: a casemanager's message that was sent already is not sent again")
+                return
         if text:
             before, self._meta = self._meta, _case_meta(json_message)
             try:
