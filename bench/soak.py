@@ -479,12 +479,18 @@ async def soak(
         # still arrives and is answered: until nothing is missing, or nothing arrived for 30 s
         for cm in staff:
             cm.ending = True
+        # A message that is still in an outbox or inbox (waiting for a retry, or for the lease of a
+        # killed instance to run out) is late, not lost: wait while anything is pending anywhere
+        # (at most 6 minutes: the longest lease is WhatsApp's 5-minute turn lease).
         drained = time.monotonic()
-        last, quiet = len(ledger.missing()), time.monotonic()
-        while ledger.missing() and time.monotonic() - quiet < 30 and time.monotonic() - drained < 120:
-            await asyncio.sleep(0.5)
-            if len(ledger.missing()) != last:
-                last, quiet = len(ledger.missing()), time.monotonic()
+        while ledger.missing() and time.monotonic() - drained < 360:
+            waiting = await asyncio.to_thread(pending_work, system.databases)
+            if not any(waiting.values()):
+                await asyncio.sleep(3)  # the last delivery may still be on its way to the other side
+                if not any((await asyncio.to_thread(pending_work, system.databases)).values()):
+                    break
+            await asyncio.sleep(1)
+        report_pending = await asyncio.to_thread(pending_work, system.databases)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         for cm in staff:  # what the casemanager sees: the case's messages, in their order
@@ -508,6 +514,7 @@ async def soak(
         report["intake_failed"] = ledger.intake_failed
         report["restarted"] = len(ledger.restarted)
         report["drain_seconds"] = round(time.monotonic() - drained)
+        report["pending_after_drain"] = report_pending
         channel_of = {
             p.reference: "whatsapp" if isinstance(p, WhatsAppCitizen) else "website" for p in people
         }
@@ -520,6 +527,35 @@ async def soak(
         system.stop()
         await graph.stop()
         drop_databases(prefix)
+
+
+PENDING_QUERIES = {
+    "outbox": ("bot_outbox", "SELECT count(*) FROM bot_outbox"),
+    "whatsapp": ("whatsapp_inbox", "SELECT count(*) FROM whatsapp_inbox"),
+    "whatsapp_out": (
+        "whatsapp_outbox",
+        "SELECT count(*) FROM whatsapp_outbox WHERE status IN ('queued', 'sending', 'unconfirmed')",
+    ),
+    "handover": ("outbox", "SELECT count(*) FROM outbox WHERE status = 'pending'"),
+}
+
+
+def pending_work(databases: Dict[str, str]) -> Dict[str, int]:
+    """What still waits to be delivered: the bot's outbox, WhatsApp's inbox and outbox, the handover
+    service's outbox (rows per store)."""
+    import sqlalchemy as sa
+
+    counts: Dict[str, int] = {}
+    for name, (table, query) in PENDING_QUERIES.items():
+        part = "whatsapp" if name.startswith("whatsapp") else name
+        engine = sa.create_engine(databases[part], future=True)
+        try:
+            with engine.connect() as conn:
+                if sa.inspect(conn).has_table(table):
+                    counts[name] = int(conn.execute(sa.text(query)).scalar() or 0)
+        finally:
+            engine.dispose()
+    return counts
 
 
 def failures(report: Dict[str, Any]) -> List[str]:

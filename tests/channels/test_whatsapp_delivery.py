@@ -326,3 +326,29 @@ async def test_without_settings_the_channel_starts_no_delivery_and_no_database(t
     finally:
         await server.stop()
     assert not database.exists()
+
+
+async def test_a_message_whose_instance_died_mid_turn_is_taken_over_within_the_turn_lease(
+    tmp_path: Path,
+) -> None:
+    """The turn lease is short and renewed while the turn runs: a live instance keeps the message,
+    one that was killed lets another instance take it over after `turn_lease` seconds, not minutes."""
+    from bot.channels.whatsapp.delivery import DeliverySettings
+    from bot.channels.whatsapp.store import WhatsAppState
+
+    now = [1_000_000.0]
+    state = WhatsAppState(f"sqlite:///{tmp_path / 'state.db'}", clock=lambda: now[0])
+    lease = DeliverySettings(template_name=None, template_language="nl", hold=True, can_send=True).turn_lease
+    assert lease <= 60
+    assert await state.enqueue_inbound([("wamid.1", "contact", {"text": "hallo"})]) == 1
+    first = await state.claim_inbox_head("contact", lease, "instance-a")
+    assert first is not None
+    now[0] += lease * 2 / 3
+    assert await state.renew_inbox_lease(first.id, "instance-a", lease)  # alive: renewed
+    now[0] += lease * 2 / 3
+    assert await state.claim_inbox_head("contact", lease, "instance-b") is None  # still held
+    assert not await state.renew_inbox_lease(first.id, "instance-b", lease)  # not b's to renew
+    now[0] += lease + 1  # instance a was killed: no renewal
+    taken = await state.claim_inbox_head("contact", lease, "instance-b")
+    assert taken is not None and taken.id == first.id
+    state.dispose()

@@ -90,7 +90,10 @@ class DeliverySettings:
     workers: int = 4
     # The handover service is told when a message of a case (a casemanager's) cannot be delivered.
     notify_handover: bool = False
-    turn_lease: float = 300.0
+    # A citizen's message being handled is leased for this long and the lease is renewed every third
+    # of it while the turn runs: when an instance dies mid-turn, another takes the message over
+    # within this time (a long turn on a live instance keeps its lease).
+    turn_lease: float = 30.0
     turn_attempts: int = 20
     poll_seconds: float = 1.0
 
@@ -480,12 +483,22 @@ class Dispatcher:
             self._wake.set()
             self._progress.set()
 
+    async def _keep_lease(self, row_id: int) -> None:
+        lease = self.settings.turn_lease
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await self.state.renew_inbox_lease(row_id, self.sender.owner, lease)
+            except Exception as e:  # the database away for a moment: the next renewal may work
+                log.warning("whatsapp turn lease not renewed: %s", type(e).__name__)
+
     async def _drain_inbox(self, contact: str) -> None:
         settings = self.settings
         while not self._stopping:
             row = await self.state.claim_inbox_head(contact, settings.turn_lease, self.sender.owner)
             if row is None:
                 return
+            renewing = asyncio.create_task(self._keep_lease(row.id))
             try:
                 await self._process(row)
             except NotReady:
@@ -502,5 +515,7 @@ class Dispatcher:
                 else:
                     log.warning("whatsapp turn failed (%s), tried again later", type(e).__name__)
                 return
+            finally:
+                renewing.cancel()
             # The replies of this turn go out before the next message of the citizen is read.
             await self.sender.flush(contact)

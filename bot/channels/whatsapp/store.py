@@ -465,6 +465,20 @@ class WhatsAppState:
 
         return await self._run(work)
 
+    async def renew_inbox_lease(self, row_id: int, owner: str, lease: float) -> bool:
+        """Extend this owner's lease on an inbox message it is still handling."""
+        now = self.now()
+
+        def work(connection: Connection) -> bool:
+            renewed = connection.execute(
+                update(inbox)
+                .where(inbox.c.id == row_id, inbox.c.lease_owner == owner)
+                .values(lease_until=now + lease)
+            )
+            return bool(renewed.rowcount)
+
+        return await self._run(work)
+
     async def finish_inbound(
         self,
         row_id: int,
