@@ -223,7 +223,7 @@ class WebCitizen(Citizen):
         def done(*_: Any) -> None:
             self.unacked.pop(message_id, None)
 
-        data = {"message": text, "session_id": self.session_id, "customData": {"message_id": message_id}}
+        data = {"message": text, "session_id": self.session_id, "metadata": {"message_id": message_id}}
         try:
             await self.sio.emit("user_uttered", data, callback=done)
         except socketio.exceptions.BadNamespaceError:

@@ -62,7 +62,7 @@ def message_of(tracker: Tracker) -> Message:
 
 
 def message_id_of(tracker: Tracker) -> str:
-    """The channel's own id of the latest message: the widget's customData.message_id, or Meta's
+    """The channel's own id of the latest message: the widget's metadata.message_id, or Meta's
     message id on WhatsApp; "" when there is none. The same message handled twice has the same id."""
     metadata = (tracker.latest_message or {}).get("metadata")
     if not isinstance(metadata, dict):

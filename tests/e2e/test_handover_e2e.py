@@ -11,7 +11,7 @@ import asyncio
 import re
 import sqlite3
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Iterator
+from typing import Any, AsyncIterator, Dict, Iterator, List
 
 import aiohttp
 import pytest
@@ -170,5 +170,45 @@ async def test_erasure_in_the_chat_removes_the_case_and_the_conversation(
             query = "SELECT count(*) FROM events WHERE sender_id = ?"
             (rows,) = db.execute(query, (citizen.session_id,)).fetchone()
         assert rows == 0
+    finally:
+        await citizen.sio.disconnect()
+
+
+async def test_a_message_the_widget_sends_again_reaches_the_casemanager_once(
+    system: Dict[str, Any], casemanager: Casemanager
+) -> None:
+    """chat-widget.js sends an unacknowledged message again after a reconnect, with the same
+    metadata.message_id: through the real Rasa server (its socket.io channel reads `metadata`) and
+    action server the service stores it once (bot/handover_gateway/outbox.py, message_key)."""
+    citizen = SocketCitizen(system["stack"].url)
+    await citizen.connect()
+    try:
+        await citizen.say("Ik heb een stapel boetes van het CJIB en ik kan ze niet betalen")
+        await citizen.expect("Klopt dat?")
+        await citizen.say("ik wil met een medewerker praten")
+        await citizen.press(await citizen.expect("Mag de medewerker dit lezen?"), "Ja, dat mag")
+        queued = await citizen.expect("U staat in de wachtrij")
+        reference = re.search(r"HV-[A-Z0-9]{4}", queued["text"]).group(0)  # type: ignore[union-attr]
+        await casemanager.act(reference, "claim")
+        await citizen.expect("U praat nu met Sanne")
+        again = {"message": "Is er al nieuws over mijn boete?", "session_id": citizen.session_id,
+                 "metadata": {"message_id": "7f3c2a9e5b1d4c6a8e0f2b4d6a8c0e1f"}}
+        for _ in range(2):  # the second is the resend after a reconnect; each waits for the server's ack
+            await citizen.sio.call("user_uttered", again, timeout=60)
+        await citizen.say("En nog een vraag.")
+
+        async def citizen_texts() -> List[str]:
+            response = await casemanager.http.get(
+                f"{casemanager.url}/zaken/{reference}", headers={"Accept": "application/json"}
+            )
+            return [m["text"] for m in (await response.json())["messages"] if m["role"] == "citizen"]
+
+        for _ in range(300):  # the last message, sent after both, arrives after them (in order)
+            if "En nog een vraag." in await citizen_texts():
+                break
+            await asyncio.sleep(0.1)
+        texts = await citizen_texts()
+        assert texts.count("Is er al nieuws over mijn boete?") == 1, texts
+        assert texts[-1] == "En nog een vraag."
     finally:
         await citizen.sio.disconnect()

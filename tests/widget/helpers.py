@@ -161,7 +161,7 @@ class FakeRasa:
         self.url = f"http://127.0.0.1:{self.port}"
         self.heard: List[str] = []
         self.acknowledged: List[str] = []  # the `mid`s the widget acknowledged (bot_uttered_ack)
-        self.message_ids: List[str] = []  # customData.message_id of every user_uttered, in order
+        self.message_ids: List[str] = []  # metadata.message_id of every user_uttered, in order
         self.stall_next = False  # the next user_uttered is never answered nor acknowledged
         self.answers: Dict[str, List[Dict[str, Any]]] = {"/begroeten": [{"text": FAKE_WELCOME}]}
         self.loop = asyncio.new_event_loop()
@@ -186,7 +186,7 @@ class FakeRasa:
         async def user_uttered(sid: str, data: Any) -> None:
             text, session = str(data.get("message") or ""), data.get("session_id")
             self.heard.append(text)
-            self.message_ids.append(str((data.get("customData") or {}).get("message_id") or ""))
+            self.message_ids.append(str((data.get("metadata") or {}).get("message_id") or ""))
             if self.stall_next:  # a server that dies mid-turn: no answer, no acknowledgement
                 self.stall_next = False
                 await asyncio.Event().wait()

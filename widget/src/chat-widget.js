@@ -667,7 +667,8 @@
     outbox.forEach(function (entry) {
       if (entry.sent) return;
       entry.sent = sent = true;
-      var data = { message: entry.text, session_id: state.sessionId, customData: { message_id: entry.id } };
+      // `metadata`: the key Rasa's socket.io channel reads into the message (metadata_key)
+      var data = { message: entry.text, session_id: state.sessionId, metadata: { message_id: entry.id } };
       socket.emit('user_uttered', data, function () {
         var at = outbox.indexOf(entry);
         if (at !== -1) outbox.splice(at, 1);
