@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
@@ -53,7 +54,12 @@ class LazyDatabase:
                 engine = create_engine(self.url, future=True)
                 if engine.dialect.name == "sqlite":
                     event.listen(engine, "connect", _sqlite_pragmas)
-                self._metadata.create_all(engine)
+                try:
+                    self._metadata.create_all(engine)
+                except DBAPIError:
+                    # Another process (a second instance) created the tables at the same moment:
+                    # they are there now, and a second pass creates whatever is still missing.
+                    self._metadata.create_all(engine)
                 if self._obsolete:
                     with engine.begin() as connection:
                         for name in self._obsolete:
