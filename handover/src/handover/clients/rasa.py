@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -48,5 +49,5 @@ class RasaClient:
                 if resp.status >= 300:
                     raise RasaError(f"rasa answered HTTP {resp.status}")
                 await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:  # not TimeoutError on 3.10
             raise RasaError(type(e).__name__) from e
