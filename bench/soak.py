@@ -63,7 +63,12 @@ class Ledger:
     shown: Dict[Tuple[str, str], List[int]] = field(default_factory=lambda: defaultdict(list))
     turns: int = 0
     restarted: Set[str] = field(default_factory=set)
-    intake_failed: int = 0
+    # where an intake got stuck: "<channel>: <step>" -> how many citizens
+    intake_failures: Dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def intake_failed(self) -> int:
+        return sum(self.intake_failures.values())
 
     def send(self, direction: str, ref: str, k: int) -> None:
         self.sent.setdefault((direction, ref, k), time.monotonic())
@@ -127,21 +132,25 @@ class Citizen:
                 return data
 
     async def run(self, stop: asyncio.Event) -> None:
+        step = "verbinden"
         try:
             await self.connect()
+            step = "verhaal"
             await self.say(STORY)
             await self.expect("Klopt dat?")
+            step = "medewerker gevraagd"
             await self.say("ik wil met een medewerker praten")
             consent = await self.expect("Mag de medewerker dit lezen?")
+            step = "toestemming"
             await self.choose(*next(b for b in consent["buttons"] if b[1] == "Ja, dat mag"))
             queued = await self.expect("U staat in de wachtrij")
             self.ledger.turns += 3
-        except (asyncio.TimeoutError, StopIteration, OSError, socketio.exceptions.ConnectionError):
-            self.ledger.intake_failed += 1
+        except (asyncio.TimeoutError, StopIteration, OSError, socketio.exceptions.ConnectionError) as e:
+            self.ledger.intake_failures[f"{type(self).__name__}: {step} ({type(e).__name__})"] += 1
             return
         found = REFERENCE.search(queued["text"])
         if not found:
-            self.ledger.intake_failed += 1
+            self.ledger.intake_failures[f"{type(self).__name__}: geen referentie"] += 1
             return
         self.reference = found.group(0)
         self.live = True
@@ -481,16 +490,21 @@ async def soak(
             cm.ending = True
         # A message that is still in an outbox or inbox (waiting for a retry, or for the lease of a
         # killed instance to run out) is late, not lost: wait while anything is pending anywhere
-        # (at most 6 minutes: the longest lease is WhatsApp's 5-minute turn lease).
+        # (at most 2 minutes: the longest lease is WhatsApp's 30-second turn lease, retries back off
+        # to well under a minute; the soak stays within its 10 minutes).
         drained = time.monotonic()
-        while ledger.missing() and time.monotonic() - drained < 360:
-            waiting = await asyncio.to_thread(pending_work, system.databases)
-            if not any(waiting.values()):
-                await asyncio.sleep(3)  # the last delivery may still be on its way to the other side
-                if not any((await asyncio.to_thread(pending_work, system.databases)).values()):
-                    break
-            await asyncio.sleep(1)
-        report_pending = await asyncio.to_thread(pending_work, system.databases)
+        pending_work = PendingWork(system.databases)
+        try:
+            while ledger.missing() and time.monotonic() - drained < 120:
+                waiting = await asyncio.to_thread(pending_work)
+                if not any(waiting.values()):
+                    await asyncio.sleep(3)  # the last delivery may still be on its way to the other side
+                    if not any((await asyncio.to_thread(pending_work)).values()):
+                        break
+                await asyncio.sleep(1)
+            report_pending = await asyncio.to_thread(pending_work)
+        finally:
+            pending_work.close()
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         for cm in staff:  # what the casemanager sees: the case's messages, in their order
@@ -512,6 +526,7 @@ async def soak(
         report["turns_per_second"] = round(ledger.turns / elapsed, 1)
         report["conversations_live"] = sum(1 for p in people if p.live)
         report["intake_failed"] = ledger.intake_failed
+        report["intake_failures"] = dict(ledger.intake_failures)
         report["restarted"] = len(ledger.restarted)
         report["drain_seconds"] = round(time.monotonic() - drained)
         report["pending_after_drain"] = report_pending
@@ -540,22 +555,28 @@ PENDING_QUERIES = {
 }
 
 
-def pending_work(databases: Dict[str, str]) -> Dict[str, int]:
+class PendingWork:
     """What still waits to be delivered: the bot's outbox, WhatsApp's inbox and outbox, the handover
-    service's outbox (rows per store)."""
-    import sqlalchemy as sa
+    service's outbox (rows per store). One engine per database for the whole drain, not per check."""
 
-    counts: Dict[str, int] = {}
-    for name, (table, query) in PENDING_QUERIES.items():
-        part = "whatsapp" if name.startswith("whatsapp") else name
-        engine = sa.create_engine(databases[part], future=True)
-        try:
-            with engine.connect() as conn:
-                if sa.inspect(conn).has_table(table):
-                    counts[name] = int(conn.execute(sa.text(query)).scalar() or 0)
-        finally:
+    def __init__(self, databases: Dict[str, str]) -> None:
+        import sqlalchemy as sa
+
+        self._sa = sa
+        part = {name: "whatsapp" if name.startswith("whatsapp") else name for name in PENDING_QUERIES}
+        self._engines = {n: sa.create_engine(databases[part[n]], future=True) for n in PENDING_QUERIES}
+
+    def __call__(self) -> Dict[str, int]:
+        counts: Dict[str, int] = {}
+        for name, (table, query) in PENDING_QUERIES.items():
+            with self._engines[name].connect() as conn:
+                if self._sa.inspect(conn).has_table(table):
+                    counts[name] = int(conn.execute(self._sa.text(query)).scalar() or 0)
+        return counts
+
+    def close(self) -> None:
+        for engine in self._engines.values():
             engine.dispose()
-    return counts
 
 
 def failures(report: Dict[str, Any]) -> List[str]:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tools.stack import ROOT, Stack, wait_for
-from tools.supervisor import AlreadyRunning, Shutdown, Supervisor, install_stop_signals, port_in_use
+from tools.supervisor import AlreadyRunning, Shutdown, Supervisor, install_stop_signals, ports_in_use
 
 # The demo shows the whole path (live chat with a casemanager) at any hour; production keeps the
 # service's own default (HANDOVER_OFFICE_HOURS, handover/README.md).
@@ -33,11 +33,6 @@ def _say(text: str, err: bool = False) -> None:
         print(text, file=sys.stderr if err else sys.stdout, flush=True)
     except OSError:
         pass
-
-
-def ports_in_use(ports: dict[str, int]) -> list[str]:
-    """`NAME=port` for every port another program already listens on."""
-    return [f"{name}={port}" for name, port in ports.items() if port_in_use(port)]
 
 
 def main() -> int:

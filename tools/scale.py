@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from tools.stack import PYTHON, ROOT, free_port, wait_for
-from tools.supervisor import AlreadyRunning, Shutdown, Supervisor, install_stop_signals, port_in_use
+from tools.supervisor import (
+    AlreadyRunning,
+    Shutdown,
+    Supervisor,
+    install_stop_signals,
+    port_in_use,
+    ports_in_use,
+)
 
 HANDOVER = ROOT / "handover"
 HANDOVER_PY = HANDOVER / ".venv" / "bin" / "python"
@@ -98,6 +105,10 @@ def haproxy_config(
         "  timeout client 120s",
         "  timeout server 120s",
         "  timeout tunnel 1h",  # websockets (socket.io, the casemanagers' live page)
+        # A killed server refuses the check's connection at once (out within 2 s); a busy one answers
+        # slowly and must stay in: with the default (1 s) both action servers were marked down on a
+        # loaded machine and Rasa got 503s for its action calls.
+        "  timeout check 10s",
         "  option redispatch",
         "  retries 3",
         # only what never reached a server: a request a dying server may have handled is not sent
@@ -375,7 +386,7 @@ def main() -> int:
         which = f" (proces {running.args[0]})" if running.args[0] else ""
         print(f"make scale-up draait al{which}. Stop die eerst met Ctrl-C.", file=sys.stderr)
         return 1
-    taken = [f"{p}={port}" for p, port in system.ports.items() if port_in_use(port)]
+    taken = ports_in_use(system.ports)
     if taken:
         print(f"Al in gebruik door een ander programma: {', '.join(taken)}.", file=sys.stderr)
         return 1

@@ -74,6 +74,11 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def ports_in_use(ports: dict[str, int]) -> list[str]:
+    """`NAME=port` for every port another program already listens on."""
+    return [f"{name}={port}" for name, port in ports.items() if port_in_use(port)]
+
+
 class Supervisor:
     """Starts children and ends all of them (group by group: SIGTERM, then SIGKILL after `grace`)."""
 

@@ -15,8 +15,8 @@ from typing import Dict, Iterator
 
 import pytest
 
-from tools.run import ports_in_use
 from tools.stack import ROOT, free_port, wait_for
+from tools.supervisor import ports_in_use
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 MODEL = ROOT / "models" / "current.tar.gz"
