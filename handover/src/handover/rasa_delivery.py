@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(seconds=30)
 BATCH = 200
+# Calls to Rasa at the same time: more only makes every turn slower on a busy Rasa (each turn
+# waits for the others), and slow turns run into the timeout and are sent again.
+CONCURRENT_CALLS = 16
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -88,7 +91,13 @@ async def drain_once(
             await session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_([m.id for m in batch])))
         )
     batch = [m for m in batch if m.id in present]
-    errors = await asyncio.gather(*(_deliver(rasa, m) for m in batch))
+    limit = asyncio.Semaphore(CONCURRENT_CALLS)
+
+    async def deliver(msg: OutboxMessage) -> str | None:
+        async with limit:
+            return await _deliver(rasa, msg)
+
+    errors = await asyncio.gather(*(deliver(m) for m in batch))
     now = utcnow()
     sent = [m.id for m, error in zip(batch, errors, strict=False) if error is None]
     async with sessionmaker() as session, session.begin():

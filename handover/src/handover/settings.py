@@ -181,7 +181,7 @@ class Settings:
     outbox_max_attempts: int = 12
     # Minimum time between two queue-position messages to one waiting citizen; 0 = no limit.
     position_push_seconds: float = 20.0
-    rasa_timeout_seconds: float = 5.0
+    rasa_timeout_seconds: float = 20.0
     log_level: str = "INFO"
     # Retention after closure: full texts are replaced by their redacted copy after
     # retention_full_days, the whole case is deleted after retention_case_days.
@@ -242,7 +242,7 @@ class Settings:
                 position_push_seconds=_non_negative(
                     "HANDOVER_POSITION_PUSH_SECONDS", float(env.get("HANDOVER_POSITION_PUSH_SECONDS", "20"))
                 ),
-                rasa_timeout_seconds=float(env.get("RASA_TIMEOUT_SECONDS", "5")),
+                rasa_timeout_seconds=float(env.get("RASA_TIMEOUT_SECONDS", "20")),
                 log_level=env.get("HANDOVER_LOG_LEVEL", "INFO").upper(),
                 retention_full_days=_days(env, "HANDOVER_RETENTION_FULL_DAYS", 30),
                 retention_case_days=_days(env, "HANDOVER_RETENTION_CASE_DAYS", 365),
