@@ -489,18 +489,20 @@ async def soak(
         for cm in staff:
             cm.ending = True
         # A message that is still in an outbox or inbox (waiting for a retry, or for the lease of a
-        # killed instance to run out) is late, not lost: wait while anything is pending anywhere
-        # (at most 2 minutes: the longest lease is WhatsApp's 30-second turn lease, retries back off
-        # to well under a minute; the soak stays within its 10 minutes).
-        drained = time.monotonic()
+        # killed instance to run out) is late, not lost; so is one in a turn that Rasa is still
+        # working on (no table shows that). Wait while anything is pending anywhere or something
+        # arrived in the last 30 s (at most 2 minutes: the longest lease is WhatsApp's 30-second turn
+        # lease, retries back off to well under a minute; the soak stays within its 10 minutes).
+        drained = last_progress = time.monotonic()
+        seen = len(ledger.seen_at)
         pending_work = PendingWork(system.databases)
         try:
             while ledger.missing() and time.monotonic() - drained < 120:
-                waiting = await asyncio.to_thread(pending_work)
-                if not any(waiting.values()):
-                    await asyncio.sleep(3)  # the last delivery may still be on its way to the other side
-                    if not any((await asyncio.to_thread(pending_work)).values()):
-                        break
+                if len(ledger.seen_at) > seen:
+                    seen, last_progress = len(ledger.seen_at), time.monotonic()
+                quiet = time.monotonic() - last_progress > 30
+                if quiet and not any((await asyncio.to_thread(pending_work)).values()):
+                    break
                 await asyncio.sleep(1)
             report_pending = await asyncio.to_thread(pending_work)
         finally:
@@ -546,6 +548,8 @@ async def soak(
 
 PENDING_QUERIES = {
     "outbox": ("bot_outbox", "SELECT count(*) FROM bot_outbox"),
+    # the bot's messages to the widget that it has not acknowledged yet (sent again on reconnect)
+    "website": ("website_message", "SELECT count(*) FROM website_message"),
     "whatsapp": ("whatsapp_inbox", "SELECT count(*) FROM whatsapp_inbox"),
     "whatsapp_out": (
         "whatsapp_outbox",
