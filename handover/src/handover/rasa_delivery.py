@@ -31,12 +31,14 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(2 ** max(attempts - 1, 0), 300))
 
 
-async def _lease_batch(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
+async def _lease_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], limit: int = BATCH
+) -> list[OutboxMessage]:
     """Lease the oldest undelivered message of each conversation that is due.
 
-    Only the head of a conversation is eligible, so a message waiting for a retry holds back
-    the later ones: the citizen never receives messages out of order. SKIP LOCKED lets
-    several instances drain side by side on PostgreSQL.
+    Only the head of a conversation is eligible, so a message waiting for a retry (or still on its
+    way) holds back the later ones: the citizen never receives messages out of order. SKIP LOCKED
+    lets several instances drain side by side on PostgreSQL.
     """
     now = utcnow()
     earlier = aliased(OutboxMessage)
@@ -60,13 +62,25 @@ async def _lease_batch(sessionmaker: async_sessionmaker[AsyncSession]) -> list[O
                     .exists(),
                 )
                 .order_by(OutboxMessage.id)
-                .limit(BATCH)
+                .limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxMessage)
             )
         )
         for row in rows:
             row.lease_until = now + LEASE
     return rows
+
+
+async def _still_queued(
+    sessionmaker: async_sessionmaker[AsyncSession], batch: list[OutboxMessage]
+) -> list[OutboxMessage]:
+    """The leased messages an erasure has not deleted since: never deliver those (the bot would
+    start the erased conversation again)."""
+    async with sessionmaker() as session:
+        present = set(
+            await session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_([m.id for m in batch])))
+        )
+    return [m for m in batch if m.id in present]
 
 
 async def _deliver(rasa: RasaClient, msg: OutboxMessage) -> str | None:
@@ -77,29 +91,14 @@ async def _deliver(rasa: RasaClient, msg: OutboxMessage) -> str | None:
     return None
 
 
-async def drain_once(
-    sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient, max_attempts: int
-) -> int:
-    """Deliver one round; returns the number of messages attempted."""
-    batch = await _lease_batch(sessionmaker)
-    if not batch:
-        return 0
-    # An erasure may have deleted leased messages since: never deliver those (the bot would
-    # start the erased conversation again).
-    async with sessionmaker() as session:
-        present = set(
-            await session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_([m.id for m in batch])))
-        )
-    batch = [m for m in batch if m.id in present]
-    limit = asyncio.Semaphore(CONCURRENT_CALLS)
-
-    async def deliver(msg: OutboxMessage) -> str | None:
-        async with limit:
-            return await _deliver(rasa, msg)
-
-    errors = await asyncio.gather(*(deliver(m) for m in batch))
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    results: list[tuple[OutboxMessage, str | None]],
+    max_attempts: int,
+) -> None:
+    """Mark delivered messages sent; give failed ones a later attempt, or give up on them."""
     now = utcnow()
-    sent = [m.id for m, error in zip(batch, errors, strict=False) if error is None]
+    sent = [m.id for m, error in results if error is None]
     async with sessionmaker() as session, session.begin():
         if sent:
             await session.execute(
@@ -116,7 +115,7 @@ async def drain_once(
                     attempts=OutboxMessage.attempts + 1,
                 )
             )
-        for msg, error in zip(batch, errors, strict=False):
+        for msg, error in results:
             if error is None:
                 continue
             row = await session.get(OutboxMessage, msg.id)
@@ -138,27 +137,68 @@ async def drain_once(
                     row.attempts,
                     error,
                 )
+
+
+async def drain_once(
+    sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient, max_attempts: int
+) -> int:
+    """Deliver one round of leased messages; returns the number of messages attempted."""
+    batch = await _lease_batch(sessionmaker)
+    if not batch:
+        return 0
+    batch = await _still_queued(sessionmaker, batch)
+    limit = asyncio.Semaphore(CONCURRENT_CALLS)
+
+    async def deliver(msg: OutboxMessage) -> str | None:
+        async with limit:
+            return await _deliver(rasa, msg)
+
+    errors = await asyncio.gather(*(deliver(m) for m in batch))
+    await _record(sessionmaker, list(zip(batch, errors, strict=True)), max_attempts)
     return len(batch)
 
 
+async def _deliver_one(
+    sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient, msg: OutboxMessage, max_attempts: int
+) -> None:
+    if await _still_queued(sessionmaker, [msg]):
+        await _record(sessionmaker, [(msg, await _deliver(rasa, msg))], max_attempts)
+
+
 async def run_drainer(app: web.Application, stop: asyncio.Event) -> None:
-    """Drain until ``stop`` is set; a round that has started is always finished."""
+    """Deliver until ``stop`` is set, as a pipeline: up to CONCURRENT_CALLS messages on their way,
+    and a free place is filled as soon as a delivery ends (a slow turn in one conversation does not
+    hold back the others). A delivery that has started is always finished."""
     settings = app[settings_key]
     wakeup = app[outbox_wakeup_key]
     sessionmaker, rasa = app[sessionmaker_key], app[rasa_key]
+    on_the_way: set[asyncio.Task[None]] = set()
     while not stop.is_set():
-        try:
-            while not stop.is_set() and await drain_once(sessionmaker, rasa, settings.outbox_max_attempts):
-                pass
-        except Exception:
-            log.exception("outbox drain round failed")
-        # Woken right after a commit that added messages (and at shutdown); the poll
-        # catches retries and rows written by other instances.
-        try:
-            await asyncio.wait_for(wakeup.wait(), timeout=settings.outbox_poll_seconds)
-        except asyncio.TimeoutError:
-            pass
-        wakeup.clear()
+        wakeup.clear()  # a commit from now on wakes the wait below
+        free = CONCURRENT_CALLS - len(on_the_way)
+        if free > 0:
+            try:
+                for msg in await _lease_batch(sessionmaker, free):
+                    on_the_way.add(
+                        asyncio.create_task(
+                            _deliver_one(sessionmaker, rasa, msg, settings.outbox_max_attempts)
+                        )
+                    )
+            except Exception:
+                log.exception("outbox lease failed")
+        # Woken when a delivery ends, right after a commit that added messages (and at shutdown);
+        # the poll catches retries and rows written by other instances.
+        woken = asyncio.ensure_future(wakeup.wait())
+        done, _ = await asyncio.wait(
+            on_the_way | {woken}, timeout=settings.outbox_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        woken.cancel()
+        for task in done - {woken}:
+            on_the_way.discard(task)
+            if not task.cancelled() and (error := task.exception()) is not None:
+                log.error("outbox delivery failed", exc_info=error)
+    if on_the_way:
+        await asyncio.wait(on_the_way)
 
 
 async def outbox_context(app: web.Application) -> AsyncIterator[None]:
@@ -167,8 +207,8 @@ async def outbox_context(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(run_drainer(app, stop), name="outbox-drainer")
     app[background_tasks_key].append(task)
     yield
-    # Let a running round finish instead of cancelling it mid database call (see
-    # background.py). A round is bounded by the Rasa timeout; leases cover the rest.
+    # Let running deliveries finish instead of cancelling them mid database call (see
+    # background.py). A delivery is bounded by the Rasa timeout; leases cover the rest.
     stop.set()
     wakeup.set()
     await stop_gracefully(task, stop, app[settings_key].rasa_timeout_seconds + 5)

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handover import rasa_delivery
 from handover.app import create_app
 from handover.background import stop_gracefully, wait_or_stop
-from handover.clients.rasa import RasaClient
 from handover.keys import background_tasks_key
+from handover.models import OutboxMessage
 from tests.conftest import FakeRasa, make_settings
 
 
@@ -30,7 +30,7 @@ async def test_shutdown_lets_the_drainer_finish_its_database_round(
     in_round = asyncio.Event()
     release = asyncio.Event()
 
-    async def slow_round(sm: async_sessionmaker[AsyncSession], rasa: RasaClient, max_attempts: int) -> int:
+    async def slow_lease(sm: async_sessionmaker[AsyncSession], limit: int = 0) -> list[OutboxMessage]:
         started.append(1)
         async with sm() as session:
             await session.execute(text("SELECT 1"))
@@ -38,9 +38,9 @@ async def test_shutdown_lets_the_drainer_finish_its_database_round(
             await release.wait()  # shutdown begins while this round holds a connection
             await session.execute(text("SELECT 1"))
         finished.append(1)
-        return 0
+        return []
 
-    monkeypatch.setattr(rasa_delivery, "drain_once", slow_round)
+    monkeypatch.setattr(rasa_delivery, "_lease_batch", slow_lease)
     app = create_app(make_settings(sqlite_url, fake_rasa.url))
     server = TestServer(app)
     await server.start_server()

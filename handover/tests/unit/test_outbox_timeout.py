@@ -14,9 +14,11 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handover import rasa_delivery
+from handover.app import create_app
 from handover.clients.rasa import RasaClient
+from handover.keys import outbox_wakeup_key, sessionmaker_key
 from handover.models import Channel, OutboxMessage, OutboxStatus
-from tests.conftest import RASA_TOKEN
+from tests.conftest import RASA_TOKEN, make_settings
 
 
 async def test_a_delivery_that_times_out_fails_alone(
@@ -57,3 +59,46 @@ async def test_a_delivery_that_times_out_fails_alone(
         assert slow is not None and slow.status == OutboxStatus.PENDING
         assert slow.attempts == 1 and slow.last_error == "TimeoutError" and slow.lease_until is None
         assert slow.next_attempt_at is not None
+
+
+async def test_a_slow_turn_does_not_hold_back_other_conversations(
+    sqlite_url: str, aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> None:
+    """The drainer is a pipeline: while one conversation's turn is still running in Rasa, a message
+    for another conversation queued after it is delivered (rounds used to wait for the slowest)."""
+    release, slow_arrived = asyncio.Event(), asyncio.Event()
+    answered: list[str] = []
+
+    async def trigger_intent(request: web.Request) -> web.Response:
+        if request.match_info["sender_id"] == "slow-citizen":
+            slow_arrived.set()
+            await release.wait()
+        answered.append(request.match_info["sender_id"])
+        return web.json_response({"tracker": {}})
+
+    rasa_app = web.Application()
+    rasa_app.router.add_post("/conversations/{sender_id}/trigger_intent", trigger_intent)
+    rasa = await aiohttp_server(rasa_app)
+    app = create_app(make_settings(sqlite_url, str(rasa.make_url(""))))
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        for sender in ("slow-citizen", "quick-citizen"):
+            async with app[sessionmaker_key]() as session, session.begin():
+                session.add(
+                    OutboxMessage(
+                        channel=Channel.SOCKETIO, sender_id=sender, intent="wachtrij_update", entities={}
+                    )
+                )
+            app[outbox_wakeup_key].set()
+            if sender == "slow-citizen":  # the quick one is queued while the slow turn runs
+                await asyncio.wait_for(slow_arrived.wait(), 10)
+        deadline = asyncio.get_running_loop().time() + 10
+        while "quick-citizen" not in answered:
+            assert asyncio.get_running_loop().time() < deadline, answered
+            await asyncio.sleep(0.02)
+        assert answered == ["quick-citizen"]  # the slow turn is still running
+    finally:
+        release.set()
+        await server.close()
+    assert answered == ["quick-citizen", "slow-citizen"]
