@@ -47,9 +47,13 @@ class FakeOpenKlant:
     actorklantcontacten: dict[str, dict[str, Any]] = field(default_factory=dict)
     internetaken: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next: list[int | str | None] = field(default_factory=list)
+    # The same, for one call only: ("POST", "/maak-klantcontact") -> [500].
+    fail_on: dict[tuple[str, str], list[int | str | None]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     hanging: asyncio.Event = field(default_factory=asyncio.Event)
+    # A field this Open Klant rejects whatever its value (an installation with other rules).
+    reject_field: str | None = None
 
     def object_url(self, kind: str, key: str) -> str:
         return f"{self.url}/{kind}/{key}"
@@ -197,8 +201,9 @@ def make_fake_openklant_app(fake: FakeOpenKlant) -> web.Application:
         if request.headers.get("Authorization") != f"Token {fake.token}":
             return web.json_response({"detail": "Ongeldige token."}, status=401)
         after = False
-        if fake.fail_next:
-            failure = fake.fail_next.pop(0)
+        targeted = fake.fail_on.get((request.method, request.path.removeprefix(BASE)))
+        if targeted or fake.fail_next:
+            failure = targeted.pop(0) if targeted else fake.fail_next.pop(0)
             if failure == "timeout":
                 await fake.hanging.wait()
             elif failure == "timeout_after":
@@ -206,6 +211,8 @@ def make_fake_openklant_app(fake: FakeOpenKlant) -> web.Application:
             elif failure is not None:
                 return web.json_response({"title": "Server error"}, status=int(failure))
         try:
+            if fake.reject_field and request.method == "POST" and request.path.endswith("/maak-klantcontact"):
+                raise Invalid(fake.reject_field, "invalid", "Deze installatie keurt dit veld af.")
             response = await handler(request)
         except Invalid as e:
             body = {

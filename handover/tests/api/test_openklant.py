@@ -18,7 +18,7 @@ from handover.models import OpenKlantRegistration
 from handover.openklant import fit
 from handover.settings import Settings, SettingsError
 from tests.api.test_api import create_case, login
-from tests.conftest import FakeRasa, add_user, make_settings
+from tests.conftest import BOT, FakeRasa, add_user, make_settings
 from tests.fake_openklant import BASE, FakeOpenKlant, make_fake_openklant_app
 
 Client = TestClient[Any, Any]
@@ -171,7 +171,7 @@ async def test_a_failed_call_is_retried_without_a_duplicate(
     answer never arrived; the retry finds it by referentienummer instead of making a second one."""
     reference, token = await handled_case(client)
     fake_openklant.requests.clear()
-    fake_openklant.fail_next = [None, failure]  # the lookup passes, the POST fails
+    fake_openklant.fail_on[("POST", "/maak-klantcontact")] = [failure]
     await close(client, reference, token)
     # The failed attempt is shown while the retry waits.
     await wait_state(client, reference, "wachtend", with_reason=True)
@@ -183,6 +183,51 @@ async def test_a_failed_call_is_retried_without_a_duplicate(
     async with client.app[sessionmaker_key]() as session:
         row = await session.scalar(select(OpenKlantRegistration))
         assert row is not None and row.last_error is None and row.needs_sync is False
+
+
+@pytest.mark.parametrize(
+    "call",
+    [("POST", "/actoren"), ("POST", "/actorklantcontacten"), ("POST", "/internetaken"), ("PATCH", None)],
+)
+async def test_a_lost_answer_at_any_step_makes_nothing_twice(
+    client: Client, fake_openklant: FakeOpenKlant, call: tuple[str, str | None]
+) -> None:
+    """Each step is done by Open Klant but its answer is lost; the retry looks it up first."""
+    reference, token = await handled_case(client, follow_ups=("Nabellen over de regeling",))
+    follow_up_id = (await case_json(client, reference))["follow_ups"][0]["id"]
+    if call[0] == "PATCH":
+        await close(client, reference, token)
+        await fake_openklant.wait_for(lambda f: len(f.internetaken) == 1)
+        await wait_state(client, reference, "geregistreerd")
+        task = next(iter(fake_openklant.internetaken))
+        fake_openklant.fail_on[("PATCH", f"/internetaken/{task}")] = ["timeout_after"]
+        done = await client.post(f"/nazorg/{follow_up_id}/gereed", data={"csrf_token": token})
+        assert done.status == 200
+    else:
+        fake_openklant.fail_on[call] = ["timeout_after"]
+        done = await client.post(f"/nazorg/{follow_up_id}/gereed", data={"csrf_token": token})
+        assert done.status == 200
+        await close(client, reference, token)
+    await fake_openklant.wait_for(lambda f: any(t["status"] == "verwerkt" for t in f.internetaken.values()))
+    await fake_openklant.wait_for(lambda f: not any(f.fail_on.values()))
+    await wait_synced(client)
+    await wait_state(client, reference, "geregistreerd")
+    assert len(fake_openklant.klantcontacten) == 1 and len(fake_openklant.actoren) == 1
+    assert len(fake_openklant.actorklantcontacten) == 1 and len(fake_openklant.internetaken) == 1
+
+
+async def wait_synced(client: Client) -> None:
+    """Until no registration has work left (the retry after a lost answer is done)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with client.app[sessionmaker_key]() as session:
+            left = await session.scalar(
+                select(OpenKlantRegistration.id).where(OpenKlantRegistration.needs_sync)
+            )
+        if left is None:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "a registration kept work left"
+        await asyncio.sleep(0.05)
 
 
 async def test_the_casemanager_actor_is_reused(client: Client, fake_openklant: FakeOpenKlant) -> None:
@@ -236,6 +281,44 @@ async def test_callback_request_handled_is_registered_as_contact_not_made(
     (contact,) = fake_openklant.klantcontacten.values()
     assert contact["kanaal"] == "whatsapp" and contact["indicatieContactGelukt"] is False
     assert "+31612345678" not in str(contact)
+
+
+async def test_a_long_summary_is_cut_to_the_limit(client: Client, fake_openklant: FakeOpenKlant) -> None:
+    long_summary = "Ik heb een brief gekregen over een boete en ik weet niet wat ik moet doen. " * 40
+    reference, token = await handled_case(
+        client, summary={"topic": "gemeente.schuldhulp", "summary_text": long_summary}
+    )
+    await close(client, reference, token)
+    await wait_state(client, reference, "geregistreerd")
+    (contact,) = fake_openklant.klantcontacten.values()
+    assert 900 < len(contact["inhoud"]) <= 1000 and contact["inhoud"].endswith("…")
+    assert fake_openklant.rejected == []
+
+
+async def test_data_open_klant_rejects_fails_at_once_with_the_field_name(
+    client: Client, fake_openklant: FakeOpenKlant
+) -> None:
+    fake_openklant.reject_field = "klantcontact.onderwerp"
+    reference, token = await handled_case(client)
+    await close(client, reference, token)
+    failed = await wait_state(client, reference, "mislukt")
+    assert failed["reason"] == "Open Klant keurt de gegevens af (klantcontact.onderwerp)"
+    assert fake_openklant.requests.count(("POST", "/maak-klantcontact")) == 1  # waiting would not help
+
+
+async def test_erasing_the_case_before_it_was_sent_cancels_the_registration(
+    client: Client, fake_openklant: FakeOpenKlant
+) -> None:
+    reference, token = await handled_case(client, "burger-ok-wis")
+    fake_openklant.fail_next = [503] * 1000  # Open Klant is down
+    await close(client, reference, token)
+    await wait_state(client, reference, "wachtend", with_reason=True)
+    erased = await client.post("/api/conversations/socketio/burger-ok-wis/erase", headers=BOT)
+    assert erased.status == 200 and await erased.json() == {"erased_cases": 1}
+    async with client.app[sessionmaker_key]() as session:
+        # Nothing is left to send: the row went with the case.
+        assert await session.scalar(select(OpenKlantRegistration.id)) is None
+    assert fake_openklant.klantcontacten == {}
 
 
 async def test_a_bad_token_is_a_visible_failure_not_a_crash(
