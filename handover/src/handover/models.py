@@ -364,6 +364,7 @@ class AuditAction(StoredValue):
     TRANSFERRED = "transferred"  # handed to a colleague or another team's queue
     RELEASED = "released"  # put back in the queue by whoever handled it, or by a teamleider
     CORRECTED = "corrected"  # topic or organisations of the intake corrected by the casemanager
+    OPENKLANT = "openklant"  # a failed registration in Open Klant tried again (openklant.py)
 
 
 class AuditEntry(Base):

@@ -344,6 +344,34 @@ async def test_a_bad_token_is_a_visible_failure_not_a_crash(
     assert (await client.get("/healthz")).status == 200
 
 
+async def test_a_failed_registration_can_be_tried_again_once_fixed(
+    client: Client, fake_openklant: FakeOpenKlant
+) -> None:
+    fake_openklant.reject_field = "klantcontact.onderwerp"
+    reference, token = await handled_case(client)
+    await close(client, reference, token)
+    await wait_state(client, reference, "mislukt")
+    page = await (await client.get(f"/zaken/{reference}")).text()
+    assert f'action="/zaken/{reference}/openklant"' in page
+    # A colleague who did not handle the case may not; nor may anyone retry what did not fail.
+    await add_user(client.app[sessionmaker_key], "bram")
+    bram = await login(client, "bram")
+    refused = await client.post(
+        f"/zaken/{reference}/openklant", data={"csrf_token": bram}, headers={"Accept": "application/json"}
+    )
+    assert refused.status == 409 and fake_openklant.klantcontacten == {}
+    token = await login(client, "anna")
+    fake_openklant.reject_field = None  # Open Klant fixed
+    retried = await client.post(f"/zaken/{reference}/openklant", data={"csrf_token": token})
+    assert retried.status == 200
+    await wait_state(client, reference, "geregistreerd")
+    again = await client.post(
+        f"/zaken/{reference}/openklant", data={"csrf_token": token}, headers={"Accept": "application/json"}
+    )
+    assert again.status == 400 and "mislukte registratie" in (await again.json())["detail"]
+    assert len(fake_openklant.klantcontacten) == 1
+
+
 async def test_off_when_unset(
     db_url: str,
     fake_rasa: FakeRasa,

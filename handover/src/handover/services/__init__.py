@@ -83,7 +83,7 @@ from .queue import (
 )
 from .queue_order import queue_position
 from .rasa_calls import enqueue_rasa
-from .registration import enqueue_registration, registration_of
+from .registration import enqueue_registration, registration_of, retry_registration
 from .search import MAX_RESULTS, OUTCOME_LABELS, Search, search_closed
 
 __all__ = [
@@ -155,6 +155,7 @@ __all__ = [
     "reach_of",
     "refresh_queue_positions",
     "registration_of",
+    "retry_registration",
     "save_canned_response",
     "search_closed",
     "send_casemanager_message",

@@ -11,8 +11,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Case, OpenKlantRegistration, utcnow
+from .. import audit
+from ..models import AuditAction, Case, OpenKlantRegistration, RegistrationStatus, User, utcnow
 from ..uow import UnitOfWork
+from .errors import CaseNotFound, InvalidInput, NotClaimedByYou
 
 
 def enqueue_registration(uow: UnitOfWork, case: Case) -> bool:
@@ -43,3 +45,28 @@ async def registration_of(session: AsyncSession, case: Case) -> OpenKlantRegistr
         select(OpenKlantRegistration).where(OpenKlantRegistration.case_id == case.id)
     )
     return row
+
+
+async def retry_registration(uow: UnitOfWork, reference: str, user: User) -> None:
+    """Try a failed registration again (after the token or Open Klant was fixed): by whoever closed
+    the case, or a teamleider."""
+    case = await uow.session.scalar(select(Case).where(Case.reference == reference.upper()))
+    if case is None:
+        raise CaseNotFound(reference)
+    if case.claimed_by_id != user.id and not user.is_teamleader:
+        raise NotClaimedByYou(case.reference)
+    row = await registration_of(uow.session, case)
+    if row is None or row.status != RegistrationStatus.FAILED:
+        raise InvalidInput("Alleen een mislukte registratie kan opnieuw worden geprobeerd")
+    row.status = RegistrationStatus.PENDING
+    row.needs_sync = True
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    audit.record(
+        uow.session,
+        AuditAction.OPENKLANT,
+        reference=case.reference,
+        user=user,
+        detail="registratie in Open Klant opnieuw geprobeerd",
+    )
+    uow.effects.openklant = True

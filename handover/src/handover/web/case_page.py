@@ -288,6 +288,11 @@ async def _follow_up(f: CaseForm) -> Done:
     return Done("Nazorgtaak aangemaakt.")
 
 
+async def _openklant_retry(f: CaseForm) -> Done:
+    await services.retry_registration(f.uow, f.reference, f.user)
+    return Done("De registratie in Open Klant wordt opnieuw geprobeerd.")
+
+
 # path under /zaken/{reference}/ -> (route name suffix, action)
 CASE_ACTIONS: dict[str, tuple[str, CaseAction]] = {
     "claim": ("claim", _claim),
@@ -299,6 +304,7 @@ CASE_ACTIONS: dict[str, tuple[str, CaseAction]] = {
     "nazorg": ("follow_up", _follow_up),
     "gelezen": ("read", _read),
     "intake": ("correct", _correct),
+    "openklant": ("openklant_retry", _openklant_retry),
 }
 
 
