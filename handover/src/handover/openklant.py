@@ -28,7 +28,7 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,10 +157,14 @@ class OpenKlantClient:
             raise OpenKlantError("Open Klant gaf een onleesbaar antwoord", retry=True)
         return data
 
-    async def find_one(self, path: str, params: dict[str, str]) -> dict[str, Any] | None:
+    async def find_one(
+        self, path: str, params: dict[str, str], match: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any] | None:
+        """The first object of the list that ``match`` accepts (one page: our keys are specific)."""
         results = (await self.call("GET", path, params=params)).get("results")
-        if isinstance(results, list) and results and isinstance(results[0], dict):
-            return results[0]
+        for row in results if isinstance(results, list) else ():
+            if isinstance(row, dict) and (match is None or match(row)):
+                return row
         return None
 
 
@@ -346,7 +350,13 @@ async def sync(client: OpenKlantClient, sessionmaker: async_sessionmaker[AsyncSe
     rid = work.registration_id
     klantcontact = work.klantcontact_uuid
     if klantcontact is None:
-        found = await client.find_one("/klantcontacten", {"referentienummer": work.reference})
+        ours = work.klantcontact["klantcontact"]
+        # Another system may use the same referentienummer: only ours counts (same channel and topic).
+        found = await client.find_one(
+            "/klantcontacten",
+            {"referentienummer": work.reference},
+            lambda k: (k.get("kanaal"), k.get("onderwerp")) == (ours["kanaal"], ours["onderwerp"]),
+        )
         if found is None:
             created = await client.call("POST", "/maak-klantcontact", body=work.klantcontact)
             found = created.get("klantcontact") if isinstance(created.get("klantcontact"), dict) else None
@@ -378,7 +388,11 @@ async def sync(client: OpenKlantClient, sessionmaker: async_sessionmaker[AsyncSe
         uuid = task.internetaak_uuid
         if uuid is None:
             found = (
-                await client.find_one("/internetaken", {"referentienummer": task.referentienummer})
+                await client.find_one(
+                    "/internetaken",
+                    {"referentienummer": task.referentienummer},
+                    lambda t: (t.get("aanleidinggevendKlantcontact") or {}).get("uuid") == klantcontact,
+                )
                 if task.referentienummer
                 else None
             )

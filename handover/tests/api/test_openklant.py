@@ -230,6 +230,21 @@ async def wait_synced(client: Client) -> None:
         await asyncio.sleep(0.05)
 
 
+async def test_a_contact_of_another_system_with_our_number_is_not_taken_for_ours(
+    client: Client, fake_openklant: FakeOpenKlant
+) -> None:
+    reference, token = await handled_case(client)
+    fake_openklant.klantcontacten["vreemd"] = {
+        "uuid": "vreemd", "referentienummer": reference, "kanaal": "telefoon", "onderwerp": "Parkeren",
+        "hadBetrokkenActoren": [], "leiddeTotInterneTaken": [],
+    }  # fmt: skip
+    await close(client, reference, token)
+    registered = await wait_state(client, reference, "geregistreerd")
+    assert registered["klantcontact_uuid"] != "vreemd" and len(fake_openklant.klantcontacten) == 2
+    (link,) = fake_openklant.actorklantcontacten.values()
+    assert link["klantcontact"]["uuid"] == registered["klantcontact_uuid"]
+
+
 async def test_the_casemanager_actor_is_reused(client: Client, fake_openklant: FakeOpenKlant) -> None:
     first, token = await handled_case(client, "burger-ok-a")
     await close(client, first, token)
