@@ -42,7 +42,7 @@ def openklant_settings(db_url: str, rasa_url: str, fake: FakeOpenKlant, **overri
         "openklant_token": TOKEN,
         "openklant_timeout_seconds": 0.5,
         "outbox_poll_seconds": 0.1,
-        "outbox_max_attempts": 4,
+        "outbox_max_attempts": 12,
     }
     values.update(overrides)
     return make_settings(db_url, rasa_url, **values)
@@ -104,7 +104,7 @@ async def wait_state(
     client: Client, reference: str, state: str, *, with_reason: bool = False
 ) -> dict[str, Any]:
     """Poll the case JSON (what staff see) until the registration reaches ``state``."""
-    deadline = asyncio.get_running_loop().time() + 10
+    deadline = asyncio.get_running_loop().time() + 20
     while True:
         registration: dict[str, Any] = (await case_json(client, reference))["openklant"]
         if registration["state"] == state and (registration["reason"] or not with_reason):
@@ -172,9 +172,13 @@ async def test_a_failed_call_is_retried_without_a_duplicate(
     reference, token = await handled_case(client)
     fake_openklant.requests.clear()
     fake_openklant.fail_on[("POST", "/maak-klantcontact")] = [failure]
+    # Then Open Klant stays down (the lookup fails) until the test has seen the pending state.
+    fake_openklant.fail_on[("GET", "/klantcontacten")] = [None, *[503] * 1000]
     await close(client, reference, token)
     # The failed attempt is shown while the retry waits.
     await wait_state(client, reference, "wachtend", with_reason=True)
+    fake_openklant.fail_on.clear()
+    await due_now(client)
     await wait_state(client, reference, "geregistreerd")
     posts = fake_openklant.requests.count(("POST", "/maak-klantcontact"))
     assert posts == (1 if failure == "timeout_after" else 2)
@@ -216,9 +220,17 @@ async def test_a_lost_answer_at_any_step_makes_nothing_twice(
     assert len(fake_openklant.actorklantcontacten) == 1 and len(fake_openklant.internetaken) == 1
 
 
+async def due_now(client: Client) -> None:
+    """Registrations waiting for a retry are due at once (instead of after the backoff)."""
+    async with client.app[sessionmaker_key]() as session, session.begin():
+        await session.execute(
+            update(OpenKlantRegistration).values(next_attempt_at=dt.datetime.now(dt.timezone.utc))
+        )
+
+
 async def wait_synced(client: Client) -> None:
     """Until no registration has work left (the retry after a lost answer is done)."""
-    deadline = asyncio.get_running_loop().time() + 10
+    deadline = asyncio.get_running_loop().time() + 20
     while True:
         async with client.app[sessionmaker_key]() as session:
             left = await session.scalar(
@@ -421,11 +433,7 @@ async def test_pending_registration_survives_a_restart(
     await first.close()
     fake_openklant.fail_next = []
     second = await aiohttp_client(create_app(openklant_settings(db_url, fake_rasa.url, fake_openklant)))
-    async with second.app[sessionmaker_key]() as session, session.begin():
-        # Due now instead of after the backoff.
-        await session.execute(
-            update(OpenKlantRegistration).values(next_attempt_at=dt.datetime.now(dt.timezone.utc))
-        )
+    await due_now(second)
     await login(second, "anna")
     await wait_state(second, reference, "geregistreerd")
     assert len(fake_openklant.klantcontacten) == 1
