@@ -20,6 +20,9 @@ class BotSettings:
     # Where messages and callback requests wait while the service is down (bot/handover_gateway/outbox.py).
     outbox_db: str = str(ROOT / "var" / "outbox.db")
     outbox_hold_hours: float = 72.0
+    # The municipality registers contacts in Open Klant (OPENKLANT_URL, read by the handover service
+    # too): the bot then asks the citizen whether this contact may be registered.
+    ask_registration: bool = False
 
     @classmethod
     def from_env(cls) -> "BotSettings":
@@ -30,4 +33,5 @@ class BotSettings:
             handover_timeout=float(os.environ.get("HANDOVER_TIMEOUT", "5")),
             outbox_db=os.environ.get("BOT_OUTBOX_DB_URL") or str(ROOT / "var" / "outbox.db"),
             outbox_hold_hours=float(os.environ.get("BOT_OUTBOX_HOLD_HOURS", "72")),
+            ask_registration=bool(os.environ.get("OPENKLANT_URL", "").strip()),
         )

@@ -48,5 +48,7 @@ def case_payload(
         "consent": consent,
         "consent_at": state.toestemming_tijd if consent else None,
         "consent_organisations": list(state.toestemming_organisaties) if consent else [],
+        # Asked after consent only where the municipality registers contacts (Open Klant).
+        "consent_registration": consent and state.toestemming_register is True,
         "contact": {k: v for k, v in details.items() if v},
     }

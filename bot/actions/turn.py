@@ -35,6 +35,7 @@ from bot.intake.engine import Intake
 from bot.intake.knowledge import knowledge
 from bot.intake.schema import schema
 from bot.intake.transcript import language_of
+from bot.settings import BotSettings
 
 ACTION_NAME = "action_turn"
 # Rasa marks what comes in through trigger_intent (the handover service, with Rasa's token) with
@@ -45,7 +46,7 @@ IS_EXTERNAL = "is_external"
 @lru_cache(maxsize=1)
 def conversation() -> Conversation:
     """The conversation of this installation, built on first use (never at import)."""
-    return Conversation(Intake(knowledge(), schema()))
+    return Conversation(Intake(knowledge(), schema(), BotSettings.from_env().ask_registration))
 
 
 def message_of(tracker: Tracker) -> Message:

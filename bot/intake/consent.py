@@ -4,7 +4,10 @@ The citizen first reads what would be shared (the summary in their own words) an
 medewerker of the gemeente, and the organisations of the question by name). They can correct the
 summary, say yes or no, and, when the question involves several organisations, decide per
 organisation. Without consent nothing is sent: they get the advice again, or a callback request
-that carries only their contact details and the ids of the topic and organisations.
+that carries only their contact details and the ids of the topic and organisations. Where the
+municipality registers contacts in Open Klant (OPENKLANT_URL), one more question after consent asks
+whether this contact may be registered there (topic, summary without personal data, who helped,
+the agreements); a no still hands over, only without registration.
 
 Pure, like the engine: `now` comes from the action's clock. Sentences are domain responses
 (`bot/domain/toestemming.yml`), buttons included, so they are checked for plain Dutch.
@@ -27,6 +30,7 @@ from bot.intake.state import (
     ASKING_CONTACT,
     ASKING_ORGANISATION,
     ASKING_ORGANISATIONS,
+    ASKING_REGISTRATION,
     CHOICE_INTENT,
     CORRECTING,
     DONE,
@@ -51,6 +55,7 @@ ADVICE = "geen_toestemming|advies"
 CALLBACK = "geen_toestemming|terugbellen"
 ORGANISATION_CHOICE = "toestemming_org"  # toestemming_org|<organisation id>|ja or |nee
 ORGANISATIONS_CHOICE = "toestemming_orgs"  # toestemming_orgs|alle, |geen or |zelf (one at a time)
+REGISTRATION_CHOICE = "toestemming_register"  # toestemming_register|ja or |nee
 # Typed in the one question: "niet met de SVB", "alleen het CJIB".
 EXCEPT_WORDS = re.compile(r"\b(niet|geen|behalve|zonder)\b")
 ONLY_WORDS = re.compile(r"\b(alleen|enkel|slechts|wel)\b")
@@ -118,9 +123,12 @@ def _listing(names: Sequence[str]) -> str:
 class Consent:
     """The consent phases of one installation's intake."""
 
-    def __init__(self, kb: Knowledge, tree: Schema) -> None:
+    def __init__(self, kb: Knowledge, tree: Schema, ask_registration: bool = False) -> None:
         self.kb = kb
         self.tree = tree
+        # Only where the municipality registers contacts (Open Klant): a question of its own, after
+        # consent, because the registry is kept longer and seen by more staff than the case.
+        self.ask_registration = ask_registration
 
     def _names(self, org_ids: Sequence[str]) -> List[str]:
         return [self.kb.organisations[o].naam for o in org_ids if o in self.kb.organisations]
@@ -204,6 +212,8 @@ class Consent:
             return self._organisations_answer(state, user, choice, now)
         if state.intake_fase == ASKING_ORGANISATION and not self._other_button(choice):
             return self._organisation_answer(state, user, choice, now)
+        if state.intake_fase == ASKING_REGISTRATION and not self._other_button(choice):
+            return self._registration_answer(state, user, choice)
         if self._other_button(choice):  # "Dit past niet", the menu, a topic: the engine takes it
             return None
         if state.intake_fase == CORRECTING:
@@ -220,6 +230,7 @@ class Consent:
             "toestemming",
             ORGANISATION_CHOICE,
             ORGANISATIONS_CHOICE,
+            REGISTRATION_CHOICE,
         )
 
     def _decide(self, state: IntakeState, choice: str, now: Optional[datetime]) -> Turn:
@@ -236,6 +247,7 @@ class Consent:
                 toestemming_tijd=utc_iso(now),
                 toestemming_organisaties=(),
                 geweigerde_organisaties=(),
+                toestemming_register=None,
                 intake_fase=NO_CONSENT,
             )
             return Turn((Reply(response="utter_geen_toestemming"),), state)
@@ -314,7 +326,29 @@ class Consent:
 
     def _consented(self, state: IntakeState, now: Optional[datetime], replies: Tuple[Reply, ...]) -> Turn:
         state = replace(state, toestemming=True, toestemming_tijd=utc_iso(now), intake_fase=DONE)
+        if self.ask_registration and state.toestemming_register is None:
+            question = Reply(response="utter_vraag_toestemming_register")
+            return Turn((*replies, question), replace(state, intake_fase=ASKING_REGISTRATION))
         return Turn(replies, state, followup=HANDOVER_STEP)
+
+    # --- registration in the customer-contact registry ----------------------------------------------
+    def _registration_answer(
+        self, state: IntakeState, user: UserInput, choice: Optional[str]
+    ) -> Optional[Turn]:
+        question = Reply(response="utter_vraag_toestemming_register")
+        answer: Optional[bool]
+        if choice:
+            value = choice.partition("|")[2] if choice.startswith(f"{REGISTRATION_CHOICE}|") else ""
+            if value not in ("ja", "nee"):  # an old or forged button
+                return Turn((Reply(response="utter_kies_ja_nee"), question), state)
+            answer = value == "ja"
+        else:
+            answer = typed_yes_no(user)
+        if answer is None:
+            return self._unclear(state, user, question)
+        said = "utter_toestemming_register_ja" if answer else "utter_toestemming_register_nee"
+        state = replace(state, toestemming_register=answer, intake_fase=DONE)
+        return Turn((Reply(response=said),), state, followup=HANDOVER_STEP)
 
     # --- correcting the summary ------------------------------------------------------------------
     def _correct(self, state: IntakeState, user: UserInput) -> Turn:

@@ -68,10 +68,10 @@ HELP_BUTTON = ("Hulp medewerker", HUMAN_PAYLOAD)
 class Intake:
     """Runs the intake for one installation's knowledge and stroomschema."""
 
-    def __init__(self, kb: Knowledge, tree: Schema) -> None:
+    def __init__(self, kb: Knowledge, tree: Schema, ask_registration: bool = False) -> None:
         self.kb = kb
         self.tree = tree
-        self.consent = Consent(kb, tree)
+        self.consent = Consent(kb, tree, ask_registration)
 
     # --- entry point -------------------------------------------------------------------------
     def handle(self, state: IntakeState, user: UserInput, now: Optional[datetime] = None) -> Turn:

@@ -24,8 +24,17 @@ CORRECTING = "aanpassen"  # the citizen types a correction of the summary (bot/i
 ASKING_ORGANISATIONS = "toestemming_organisaties"  # all organisations in one question
 ASKING_ORGANISATION = "toestemming_organisatie"  # one at a time, when the citizen chooses so
 NO_CONSENT = "geen_toestemming"
+# After consent, when the municipality registers contacts in Open Klant (OPENKLANT_URL): may this one be?
+ASKING_REGISTRATION = "toestemming_register"
 ASKING_CONTACT = "terugbellen"
-CONSENT_PHASES = (ASKING_CONSENT, CORRECTING, ASKING_ORGANISATIONS, ASKING_ORGANISATION, NO_CONSENT)
+CONSENT_PHASES = (
+    ASKING_CONSENT,
+    CORRECTING,
+    ASKING_ORGANISATIONS,
+    ASKING_ORGANISATION,
+    NO_CONSENT,
+    ASKING_REGISTRATION,
+)
 
 # Steps outside the engine that the action must take next (they talk to the handover service).
 HANDOVER_STEP = "medewerker"
@@ -82,6 +91,8 @@ class IntakeState:
     toestemming_tijd: Optional[str] = None  # ISO 8601 UTC, when the citizen decided
     toestemming_organisaties: Tuple[str, ...] = ()
     geweigerde_organisaties: Tuple[str, ...] = ()
+    # The contact may be registered in the municipality's customer-contact registry (None: not asked).
+    toestemming_register: Optional[bool] = None
     # Story once: the questions answered from what the citizen already told (the latest run of
     # them), the state before that run (JSON) to go back to when the citizen says it is not so, and
     # the questions the citizen then answers themselves.

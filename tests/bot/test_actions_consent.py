@@ -3,10 +3,13 @@ the service before consent, and the case carries exactly what was agreed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from rasa_sdk.events import SlotSet
 
+from bot.actions.turn import conversation
 from tests.bot.fakes import FakeGateway
 from tests.bot.helpers import NOW, Chat
 
@@ -97,6 +100,7 @@ async def test_nothing_reaches_the_service_until_consent_is_complete() -> None:
         },
         "consent": True,
         "consent_organisations": ["gemeente", "uwv"],  # a subset of the summary's organisations
+        "consent_registration": False,  # not asked: this municipality has no Open Klant (OPENKLANT_URL)
         "contact": {},
     }
     assert talk.slots["toestemming"] is True and talk.slots["toestemming_tijd"] == consent_at.isoformat()
@@ -155,5 +159,60 @@ async def test_a_callback_without_consent_carries_only_the_contact_details_and_i
         "consent": False,
         "consent_at": None,
         "consent_organisations": [],
+        "consent_registration": False,
         "contact": {"phone": "+31612345678", "moment": "bel mij op morgenochtend"},
     }
+
+
+# --- registration in the municipality's customer-contact registry (Open Klant) ------------------
+
+
+@pytest.fixture
+def with_open_klant(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A municipality that registers contacts in Open Klant; the cached conversation is rebuilt."""
+    monkeypatch.setenv("OPENKLANT_URL", "https://openklant.zuidstad.nl")
+    conversation.cache_clear()
+    yield
+    conversation.cache_clear()  # built again, lazily, after monkeypatch restored the environment
+
+
+async def test_registration_is_a_question_of_its_own_after_consent(with_open_klant: None) -> None:
+    service = FakeGateway()
+    talk = uwv_and_svb(service)
+    await talk.ask_person()
+    await talk.press("toestemming|ja")
+    await talk.press("toestemming_orgs|alle")
+    assert talk.responses == ["utter_toestemming_organisaties_gekozen", "utter_vraag_toestemming_register"]
+    assert service.cases == []  # nothing is sent before this answer too
+    await talk.press("toestemming_register|misschien")  # forged: the open question comes again
+    assert talk.responses == ["utter_kies_ja_nee", "utter_vraag_toestemming_register"]
+    dispatcher = await talk.press("toestemming_register|ja")
+    assert dispatcher.messages[0]["response"] == "utter_toestemming_register_ja"
+    [case] = service.cases
+    assert case["consent"] is True and case["consent_registration"] is True
+    assert talk.slots["toestemming_register"] is True
+
+
+async def test_no_to_registration_still_hands_over_without_it(with_open_klant: None) -> None:
+    service = FakeGateway()
+    talk = uwv_and_svb(service)
+    talk.slots["organisaties"] = ["gemeente"]
+    await talk.ask_person()
+    await talk.press("toestemming|ja")
+    assert talk.responses == ["utter_vraag_toestemming_register"]
+    dispatcher = await talk.say("nee liever niet", "ontkennen")
+    assert dispatcher.messages[0]["response"] == "utter_toestemming_register_nee"
+    [case] = service.cases
+    assert case["consent"] is True and case["consent_registration"] is False
+
+
+async def test_without_consent_registration_is_not_asked(with_open_klant: None) -> None:
+    service = FakeGateway()
+    talk = uwv_and_svb(service)
+    await talk.ask_person()
+    await talk.press("toestemming|nee")
+    assert talk.responses == ["utter_geen_toestemming"]
+    await talk.press("geen_toestemming|terugbellen")
+    await talk.say("bel mij op 06 12345678 morgenochtend")
+    [case] = service.cases
+    assert case["consent"] is False and case["consent_registration"] is False

@@ -35,6 +35,7 @@ from .keys import (
 )
 from .labels import Labels, jinja_filters
 from .login_limit import LoginLimiter, MemoryCounter, RedisCounter
+from .openklant import openklant_context
 from .rasa_delivery import outbox_context
 from .realtime import Hub
 from .redaction import get_redactor
@@ -257,7 +258,15 @@ def create_app(settings: Settings) -> web.Application:
         filters=filters,
     )
     app.cleanup_ctx.extend(
-        [db_context, redaction_context, http_context, hub_context, background_context, outbox_context]
+        [
+            db_context,
+            redaction_context,
+            http_context,
+            hub_context,
+            background_context,
+            outbox_context,
+            openklant_context,
+        ]
     )
     app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -161,6 +162,9 @@ class Case(Base):
     consent_at: Mapped[dt.datetime | None]
     # Organisations the citizen agreed the casemanager may involve; None = not asked per organisation.
     consent_organisations: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    # The citizen agreed that the closed contact is registered in the municipality's customer-contact
+    # registry (Open Klant): topic, summary without personal data, casemanager, follow-up (migration 0010).
+    consent_registration: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     contact_phone: Mapped[str | None] = mapped_column(String(64))
     contact_email: Mapped[str | None] = mapped_column(String(255))
     contact_moment: Mapped[str | None] = mapped_column(String(255))
@@ -264,6 +268,9 @@ class FollowUp(Base):
     description_redacted: Mapped[str | None] = mapped_column(Text)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Its interne taak in Open Klant (openklant.py), and whether "verwerkt" was sent (migration 0010).
+    internetaak_uuid: Mapped[str | None] = mapped_column(String(36))
+    internetaak_verwerkt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CannedResponse(Base):
@@ -308,6 +315,42 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None]
 
 
+class RegistrationStatus(StoredValue):
+    PENDING = "pending"
+    REGISTERED = "registered"
+    FAILED = "failed"
+
+
+class OpenKlantRegistration(Base):
+    """A closed case to register in Open Klant: a durable outbox row per case (openklant.py).
+
+    One row per case (unique reference: our idempotency key, also Open Klant's referentienummer).
+    It holds no texts: the drainer reads the case's redacted copies when it sends, so an erasure
+    (cascade) also cancels a registration that was not sent yet. ``needs_sync``: work is left
+    (the contact itself, or a follow-up task created or done later)."""
+
+    __tablename__ = "openklant_registrations"
+    __table_args__ = (Index("ix_openklant_registrations_due", "needs_sync", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[RegistrationStatus] = mapped_column(
+        stored_as_value(RegistrationStatus), default=RegistrationStatus.PENDING
+    )
+    needs_sync: Mapped[bool] = mapped_column(Boolean, default=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None]
+    # A plain reason for staff (no personal data, no token).
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    klantcontact_uuid: Mapped[str | None] = mapped_column(String(36))
+    actor_uuid: Mapped[str | None] = mapped_column(String(36))
+    actor_linked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    registered_at: Mapped[dt.datetime | None]
+
+
 class AuditAction(StoredValue):
     VIEWED = "viewed"
     CLAIMED = "claimed"
@@ -321,6 +364,7 @@ class AuditAction(StoredValue):
     TRANSFERRED = "transferred"  # handed to a colleague or another team's queue
     RELEASED = "released"  # put back in the queue by whoever handled it, or by a teamleider
     CORRECTED = "corrected"  # topic or organisations of the intake corrected by the casemanager
+    OPENKLANT = "openklant"  # a failed registration in Open Klant tried again (openklant.py)
 
 
 class AuditEntry(Base):

@@ -23,6 +23,8 @@ _SEGMENT = re.compile(
 )
 # "24:00" as the end of a window: open until midnight (a day with "00:00-24:00" has no closed minute).
 END_OF_DAY = dt.time.max
+# Where Open Klant serves the Klantinteracties API (its OpenAPI spec: servers).
+OPENKLANT_API_PATH = "/klantinteracties/api/v1"
 
 
 class SettingsError(ValueError):
@@ -134,6 +136,16 @@ def _public_url(value: str) -> str | None:
     return value or None
 
 
+def _openklant_url(value: str) -> str | None:
+    """The API root up to and including /klantinteracties/api/v1; only the server given: added."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    if not re.fullmatch(r"https?://[^\s?#]+", value):
+        raise SettingsError(f"OPENKLANT_URL must be like https://openklant.example.nl, not {value!r}")
+    return value if value.endswith(OPENKLANT_API_PATH) else value + OPENKLANT_API_PATH
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
 
@@ -198,12 +210,19 @@ class Settings:
     # How long the website widget remembers a conversation after the citizen's last message (its
     # data-session-minutes; the bot keeps messages for it as long): the close form's promise.
     widget_session_minutes: float = 120.0
+    # Open Klant (Klantinteracties API): closed cases are registered there, with the citizen's
+    # consent (openklant.py). Off when the URL is unset. The token is never shown (repr) or logged.
+    openklant_url: str | None = None
+    openklant_token: str | None = field(default=None, repr=False)
+    openklant_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``HANDOVER_*``, ``RASA_*``, ``REDIS_URL`` and ``WIDGET_SESSION_MINUTES``."""
         env = os.environ if environ is None else environ
         secret = env.get("HANDOVER_SHARED_SECRET", "")
+        if env.get("OPENKLANT_URL", "").strip() and not env.get("OPENKLANT_TOKEN"):
+            raise SettingsError("OPENKLANT_TOKEN is required when OPENKLANT_URL is set")
         tz = env.get("HANDOVER_TIMEZONE", "Europe/Amsterdam")
         try:
             return cls(
@@ -259,6 +278,11 @@ class Settings:
                 widget_session_minutes=_positive(
                     "WIDGET_SESSION_MINUTES", float(env.get("WIDGET_SESSION_MINUTES", "").strip() or 120)
                 ),
+                openklant_url=_openklant_url(env.get("OPENKLANT_URL", "")),
+                openklant_token=env.get("OPENKLANT_TOKEN") or None,
+                openklant_timeout_seconds=_positive(
+                    "OPENKLANT_TIMEOUT_SECONDS", float(env.get("OPENKLANT_TIMEOUT_SECONDS", "").strip() or 10)
+                ),
             )
         except ValueError as e:
             raise SettingsError(str(e)) from e
@@ -266,6 +290,10 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def openklant_enabled(self) -> bool:
+        return self.openklant_url is not None
 
     @property
     def session_idle(self) -> dt.timedelta:

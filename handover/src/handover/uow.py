@@ -23,6 +23,7 @@ class Effects:
     events: list[dict[str, Any]] = field(default_factory=list)
     queue_teams: set[str] = field(default_factory=set)
     outbox: bool = False
+    openklant: bool = False  # an Open Klant registration has work (openklant.py)
 
 
 class UnitOfWork:

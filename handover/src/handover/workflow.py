@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .background import wait_or_stop
 from .db import request_session
-from .keys import hub_key, outbox_wakeup_key, sessionmaker_key, settings_key
+from .keys import hub_key, openklant_wakeup_key, outbox_wakeup_key, sessionmaker_key, settings_key
 from .services.positions import refresh_queue_positions
 from .uow import Effects, UnitOfWork
 
@@ -52,6 +52,8 @@ async def apply_effects(app: web.Application, effects: Effects, session: AsyncSe
             log.exception("queue position refresh failed for team %s", team)
     if outbox and outbox_wakeup_key in app:
         app[outbox_wakeup_key].set()
+    if effects.openklant and openklant_wakeup_key in app:
+        app[openklant_wakeup_key].set()
     hub = app[hub_key]
     for event in effects.events:
         await hub.publish(event)

@@ -15,6 +15,7 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 - ``presence``: casemanagers online, and live chat or callback for the bot
 - ``positions``: queue positions pushed to waiting citizens
 - ``rasa_calls``: calls to Rasa, written to the outbox in the same transaction
+- ``registration``: a closed case queued for Open Klant, with the citizen's consent (openklant.py)
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ from .queue import (
 )
 from .queue_order import queue_position
 from .rasa_calls import enqueue_rasa
+from .registration import enqueue_registration, registration_of, retry_registration
 from .search import MAX_RESULTS, OUTCOME_LABELS, Search, search_closed
 
 __all__ = [
@@ -131,6 +133,7 @@ __all__ = [
     "create_case",
     "delete_canned_response",
     "enqueue_rasa",
+    "enqueue_registration",
     "expected_wait_minutes",
     "find_open_case",
     "follow_ups",
@@ -151,6 +154,8 @@ __all__ = [
     "queue_position",
     "reach_of",
     "refresh_queue_positions",
+    "registration_of",
+    "retry_registration",
     "save_canned_response",
     "search_closed",
     "send_casemanager_message",

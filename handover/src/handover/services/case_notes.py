@@ -16,6 +16,7 @@ from ..uow import UnitOfWork
 from .cases import clean_text, get_case
 from .errors import FollowUpNotFound, NotClaimedByYou
 from .permissions import require_owner
+from .registration import registration_changed
 
 
 def _updated(case: Case, user: User, change: str) -> dict[str, Any]:
@@ -104,4 +105,6 @@ async def complete_follow_up(uow: UnitOfWork, follow_up_id: int, user: User) -> 
     if task.assignee_id != user.id and not user.is_teamleader:
         raise NotClaimedByYou(str(follow_up_id))
     task.done = True
+    # Its interne taak in Open Klant, if the case was registered, is marked "verwerkt" too.
+    await registration_changed(uow, task.case_id)
     return task

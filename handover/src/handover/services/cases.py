@@ -33,6 +33,7 @@ from .errors import CaseNotFound, DomainError, InvalidInput
 from .permissions import require_owner
 from .queue_order import queue_position
 from .rasa_calls import enqueue_closing
+from .registration import enqueue_registration
 from .search import check_outcome_label
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class NewCase:
     consent_at: dt.datetime | None = None
     # None: the citizen was not asked per organisation (an older bot).
     consent_organisations: Sequence[str] | None = None
+    # The citizen agreed the closed contact is registered in Open Klant (openklant.py).
+    consent_registration: bool = False
     contact_phone: str | None = None
     contact_email: str | None = None
     contact_moment: str | None = None
@@ -196,6 +199,7 @@ async def create_case(uow: UnitOfWork, teams: TeamMapping, new: NewCase) -> tupl
             consent_organisations=list(new.consent_organisations)
             if new.consent_organisations is not None
             else None,
+            consent_registration=new.consent_registration,
             contact_phone=new.contact_phone,
             contact_email=new.contact_email,
             contact_moment=new.contact_moment,
@@ -242,12 +246,14 @@ async def close(
     *,
     redactor: Redactor | None = None,
     outcome_label: str | None = None,
+    register: bool = False,
 ) -> Case:
     """Close the case and hand the conversation back to the bot with the agreements (also for a
     callback request: services/closing.py says when they reach the citizen).
 
     Closing also stores the redacted copy of every text and deletes the contact details
-    (retention.py); from now on staff see only that copy.
+    (retention.py); from now on staff see only that copy. With ``register`` (Open Klant is
+    configured) the case is queued for registration there, if the citizen agreed to it.
     """
     outcome, next_steps = outcome.strip(), next_steps.strip()
     if not outcome:
@@ -272,6 +278,9 @@ async def close(
         detail="bij afronden: kopie zonder persoonsgegevens opgeslagen, contactgegevens verwijderd",
         at=now,
     )
+    # After the redaction: only the redacted copy is ever sent (openklant.py).
+    if register:
+        enqueue_registration(uow, case)
     log.info("case %s closed by user %s", case.reference, user.id)
     uow.publish(
         {

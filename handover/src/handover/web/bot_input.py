@@ -175,6 +175,8 @@ def parse_new_case(data: dict[str, Any]) -> NewCase:
         consent_organisations=consent_organisations[:20]
         if consent and consent_organisations is not None
         else None,
+        # A separate question: registration in the customer-contact registry (openklant.py).
+        consent_registration=_bool(data, "consent_registration"),
         contact_phone=optional_text(contact, "phone", 64),
         contact_email=optional_text(contact, "email", 255),
         contact_moment=optional_text(contact, "moment", 255),

@@ -16,7 +16,7 @@ from .. import access, audit, auth, services
 from ..auth import Handler, Staff, require_staff
 from ..consent import consented_organisations, named_organisations
 from ..keys import directory_key, labels_key, redactor_key, settings_key, teams_key
-from ..models import Case, Kind, Status, User, utcnow
+from ..models import Case, Kind, OpenKlantRegistration, RegistrationStatus, Status, User, utcnow
 from ..uow import UnitOfWork
 from ..workflow import transaction
 from .http_errors import raise_error_page, raise_for_form
@@ -87,6 +87,9 @@ async def case_context(
         "cookie_secure": settings.cookie_secure,
         "timezone": settings.office_hours.timezone,
         "werkbak": False,
+        "openklant": registration_state(
+            case, await services.registration_of(session, case), enabled=settings.openklant_enabled
+        ),
     }
     await audit.record_view(
         session,
@@ -95,6 +98,44 @@ async def case_context(
         detail=("zaak (JSON), " if as_json else "zaakpagina, ") + access.describe(reason),
     )
     return Context(case, view, context)
+
+
+@dataclass(frozen=True)
+class RegistrationState:
+    """Whether the case is registered in Open Klant, as staff see it (openklant.py)."""
+
+    state: str  # uit, geen_toestemming, niet_afgerond, wachtend, geregistreerd, mislukt
+    text: str
+    klantcontact_uuid: str | None = None
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"state": self.state, "klantcontact_uuid": self.klantcontact_uuid, "reason": self.reason}
+
+
+def registration_state(case: Case, row: OpenKlantRegistration | None, *, enabled: bool) -> RegistrationState:
+    if row is None:
+        if not case.consent_registration:
+            return RegistrationState(
+                "geen_toestemming", "Niet geregistreerd: de inwoner gaf er geen toestemming voor."
+            )
+        if case.status != Status.CLOSED:
+            return RegistrationState("niet_afgerond", "Wordt geregistreerd als de zaak is afgerond.")
+        return RegistrationState("uit", "Niet geregistreerd: de koppeling met Open Klant staat uit.")
+    if row.status == RegistrationStatus.FAILED:
+        reason = row.last_error or "onbekende fout"
+        return RegistrationState("mislukt", f"Mislukt: {reason}.", row.klantcontact_uuid, row.last_error)
+    if row.status == RegistrationStatus.REGISTERED:
+        text = f"Geregistreerd in Open Klant (klantcontact {row.klantcontact_uuid})."
+        if row.needs_sync:
+            text += " Wijzigingen in de nazorg worden nog doorgegeven."
+        return RegistrationState("geregistreerd", text, row.klantcontact_uuid, row.last_error)
+    text = "Wacht op registratie in Open Klant."
+    if row.last_error:
+        text += f" Vorige poging mislukt: {row.last_error}; er komt een nieuwe poging."
+    if not enabled:
+        text += " De koppeling staat nu uit."
+    return RegistrationState("wachtend", text, row.klantcontact_uuid, row.last_error)
 
 
 @routes.get("/zaken/{reference}", name="case")
@@ -111,6 +152,7 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
         return web.json_response(
             {"reference": case.reference, "status": case.status, "team": case.team, "kind": case.kind}
             | ctx.view.as_json()
+            | {"openklant": ctx.values["openklant"].as_json()}
         )
     return aiohttp_jinja2.render_template("case.html", request, ctx.values)
 
@@ -190,6 +232,7 @@ async def _close(f: CaseForm) -> Done:
         f.field("afspraken"),
         redactor=redactor,
         outcome_label=f.field("uitkomstlabel"),
+        register=settings.openklant_enabled,
     )
     reach = await services.reach_of(
         f.uow.session,
@@ -245,6 +288,11 @@ async def _follow_up(f: CaseForm) -> Done:
     return Done("Nazorgtaak aangemaakt.")
 
 
+async def _openklant_retry(f: CaseForm) -> Done:
+    await services.retry_registration(f.uow, f.reference, f.user)
+    return Done("De registratie in Open Klant wordt opnieuw geprobeerd.")
+
+
 # path under /zaken/{reference}/ -> (route name suffix, action)
 CASE_ACTIONS: dict[str, tuple[str, CaseAction]] = {
     "claim": ("claim", _claim),
@@ -256,6 +304,7 @@ CASE_ACTIONS: dict[str, tuple[str, CaseAction]] = {
     "nazorg": ("follow_up", _follow_up),
     "gelezen": ("read", _read),
     "intake": ("correct", _correct),
+    "openklant": ("openklant_retry", _openklant_retry),
 }
 
 
