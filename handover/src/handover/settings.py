@@ -134,6 +134,14 @@ def _public_url(value: str) -> str | None:
     return value or None
 
 
+def _dates(value: str) -> frozenset[dt.date]:
+    """``"2026-12-25, 2026-12-26"``: the closing days on which no appointment can be published."""
+    try:
+        return frozenset(dt.date.fromisoformat(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError as e:
+        raise SettingsError(f"HANDOVER_HOLIDAYS must be dates like 2026-12-25, not {value!r}") from e
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
 
@@ -198,6 +206,11 @@ class Settings:
     # How long the website widget remembers a conversation after the citizen's last message (its
     # data-session-minutes; the bot keeps messages for it as long): the close form's promise.
     widget_session_minutes: float = 120.0
+    # Days without appointments besides the weekly office hours (feestdagen, closing days).
+    holidays: frozenset[dt.date] = frozenset()
+    # The reminder of an appointment goes out this many hours before it starts (once).
+    appointment_reminder_hours: float = 24.0
+    appointment_poll_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -258,6 +271,15 @@ class Settings:
                 # The same variable the bot's website channel reads: one value for both.
                 widget_session_minutes=_positive(
                     "WIDGET_SESSION_MINUTES", float(env.get("WIDGET_SESSION_MINUTES", "").strip() or 120)
+                ),
+                holidays=_dates(env.get("HANDOVER_HOLIDAYS", "")),
+                appointment_reminder_hours=_positive(
+                    "HANDOVER_APPOINTMENT_REMINDER_HOURS",
+                    float(env.get("HANDOVER_APPOINTMENT_REMINDER_HOURS", "").strip() or 24),
+                ),
+                appointment_poll_seconds=_positive(
+                    "HANDOVER_APPOINTMENT_POLL_SECONDS",
+                    float(env.get("HANDOVER_APPOINTMENT_POLL_SECONDS", "").strip() or 60),
                 ),
             )
         except ValueError as e:
