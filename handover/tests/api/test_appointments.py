@@ -14,9 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from handover import reminders
+from handover import reminders, retention
 from handover.app import create_app
-from handover.keys import sessionmaker_key
+from handover.keys import redactor_key, sessionmaker_key
 from handover.models import (
     Appointment,
     AppointmentMode,
@@ -318,3 +318,22 @@ async def test_no_show_only_after_the_start(client: Client, anna: str) -> None:
     async with client.app[sessionmaker_key]() as session:
         row = await session.scalar(select(Appointment))
     assert row is not None and row.status == AppointmentStatus.NO_SHOW
+
+
+async def test_retention_deletes_appointments_after_the_case_period(client: Client) -> None:
+    slot_id = await _slot_in(client, 2)
+    reference = (await (await book(client, "burger-1", slot_id)).json())["reference"]
+    sessionmaker = client.app[sessionmaker_key]
+    redactor = client.app[redactor_key]
+    kept = await retention.run_retention(sessionmaker, redactor, full_days=30, case_days=365)
+    assert kept.appointments_deleted == []
+    later = utcnow() + dt.timedelta(days=366)
+    result = await retention.run_retention(sessionmaker, redactor, full_days=30, case_days=365, now=later)
+    assert result.appointments_deleted == [reference]
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Appointment)) == 0
+        assert await session.scalar(select(func.count()).select_from(AppointmentSlot)) == 0
+        actions = list(
+            await session.scalars(select(AuditEntry.action).where(AuditEntry.reference == reference))
+        )
+    assert "retention" in actions
