@@ -30,6 +30,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from typing_extensions import assert_never
 
 from bot.intake.advice import GEMEENTE, contact, privacy_note
+from bot.intake.appointments import reminder as appointment_reminder
 from bot.intake.consent import typed_yes_no
 from bot.intake.contact import find_contact
 from bot.intake.effects import (
@@ -88,8 +89,15 @@ STAFF_JOINED_INTENT = "medewerker_gekoppeld"
 STAFF_MESSAGE_INTENT = "medewerker_bericht"
 QUEUE_UPDATE_INTENT = "wachtrij_update"
 BACK_TO_BOT_INTENT = "terug_naar_bot"
+APPOINTMENT_REMINDER_INTENT = "afspraak_herinnering"  # the day before (handover reminders.py)
 SERVICE_INTENTS = frozenset(
-    {STAFF_JOINED_INTENT, STAFF_MESSAGE_INTENT, QUEUE_UPDATE_INTENT, BACK_TO_BOT_INTENT}
+    {
+        STAFF_JOINED_INTENT,
+        STAFF_MESSAGE_INTENT,
+        QUEUE_UPDATE_INTENT,
+        BACK_TO_BOT_INTENT,
+        APPOINTMENT_REMINDER_INTENT,
+    }
 )
 
 # Button choices of utter_verwijderen_uitleg (payload /kies{"keuze": ...})
@@ -456,6 +464,10 @@ class Conversation:
             message_id = entities.get("bericht_id", "")
             return Step((say("utter_bericht_van_medewerker", naam=name, tekst=text, bericht_id=message_id),),
                         state)
+        if intent == APPOINTMENT_REMINDER_INTENT:
+            if not entities.get("referentie") or not entities.get("moment"):
+                return Step((), state)
+            return Step((appointment_reminder(entities),), state)
         if intent == QUEUE_UPDATE_INTENT:
             position = entities.get("positie", "")
             if position.isdigit() and state.handover_actief:

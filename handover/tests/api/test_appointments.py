@@ -235,7 +235,8 @@ async def test_reminder_is_sent_once(client: Client, fake_rasa: FakeRasa) -> Non
     await fake_rasa.wait_for(lambda f: len(f.intents(service.REMINDER_INTENT)) == 1)
     call = fake_rasa.intents(service.REMINDER_INTENT)[0]
     assert call.sender_id == "burger-1" and call.output_channel == "socketio"
-    assert call.entities["reference"] == near["reference"] and call.entities["mode"] == "telefoon"
+    assert call.entities["referentie"] == near["reference"] and call.entities["soort"] == "telefoon"
+    assert call.entities["moment"] == near["moment"]
     async with client.app[sessionmaker_key]() as session:
         rows = list(
             await session.scalars(select(OutboxMessage).where(OutboxMessage.intent == "afspraak_herinnering"))

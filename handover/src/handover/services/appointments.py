@@ -623,7 +623,7 @@ async def queue_due_reminders(
                 channel=appointment.channel,
                 sender_id=appointment.sender_id,
                 intent=REMINDER_INTENT,
-                entities=citizen_facts(appointment, timezone),
+                entities=reminder_entities(appointment, timezone),
             )
         )
         _audit(session, appointment, None, "herinnering verstuurd")
@@ -631,6 +631,18 @@ async def queue_due_reminders(
     if queued:
         uow.effects.outbox = True
     return queued
+
+
+def reminder_entities(appointment: Appointment, timezone: str) -> dict[str, str]:
+    """The reminder's entities for the bot, strings with Dutch names like the other service events
+    (referentie, …): the bot's domain (bot/domain/afspraken.yml) says the words."""
+    slot = appointment.slot
+    return {
+        "referentie": appointment.reference,
+        "moment": describe_moment(slot.starts_at, timezone),
+        "soort": str(slot.mode),
+        "plaats": slot.location or "",
+    }
 
 
 def citizen_facts(appointment: Appointment, timezone: str) -> dict[str, object]:
