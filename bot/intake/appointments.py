@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo
 
 from bot.intake.state import Reply, choice_payload
 
+# The municipality's time zone: the service sends local times with their offset.
+ZONE = ZoneInfo("Europe/Amsterdam")
 CHOICE_PREFIX = "afspraak|"
+# Slot afspraak_fase: slots were offered (choosing) or a booked appointment is being moved.
+CHOOSING = "kiezen"
+MOVING = "verzetten"
 OTHER_MOMENT = CHOICE_PREFIX + "anders"
 CANCEL = CHOICE_PREFIX + "afzeggen"
 MOVE = CHOICE_PREFIX + "verzetten"
@@ -56,6 +61,9 @@ _CANCEL_WORDS = re.compile(
 _MOVE_WORDS = re.compile(
     r"\b(verzetten|verplaatsen|ander moment|andere dag|andere tijd|past (me |mij )?niet)\b"
 )
+_WANTS = re.compile(r"\b(afspraak|afspreken|langskomen|langs komen)\b")
+# A payment arrangement ("afspraak om in delen te betalen") is not an appointment.
+_ARRANGEMENT = re.compile(r"\b(betal\w*|afbetal\w*|in delen|termijn\w*|regeling)\b")
 _CANNOT = re.compile(r"\bkan\b.*\bniet\b|\blukt\b.*\bniet\b")
 
 
@@ -223,6 +231,14 @@ def _same_day(wish: Wish, booked: datetime, zone: ZoneInfo) -> bool:
     return wish.first <= booked.astimezone(zone).date() <= wish.last
 
 
+def wants_appointment(text: str) -> bool:
+    """ "Kan ik een afspraak maken?": the citizen asks for an appointment (not to cancel one)."""
+    lowered = " ".join(text.lower().split())
+    return bool(_WANTS.search(lowered)) and not (
+        _CANCEL_WORDS.search(lowered) or _ARRANGEMENT.search(lowered)
+    )
+
+
 # --- replies --------------------------------------------------------------------------------
 
 
@@ -302,6 +318,11 @@ def slot_taken(alternatives: Sequence[Slot], zone: ZoneInfo) -> Reply:
     if not alternatives:
         return Reply(response="utter_afspraak_geen_tijdsloten")
     return offer(alternatives, zone, response="utter_afspraak_bezet")
+
+
+def ask_moment() -> Reply:
+    """ "Ander moment": the citizen types when it suits them."""
+    return Reply(response="utter_afspraak_wanneer")
 
 
 def ask_change() -> Reply:

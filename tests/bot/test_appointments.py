@@ -176,3 +176,127 @@ def test_the_reminder_of_the_service_reaches_the_citizen() -> None:
     # Without its facts nothing is said (never an empty reminder).
     empty = talk.handle(ConversationState(), event(APPOINTMENT_REMINDER_INTENT), context)
     assert empty.replies == ()
+
+
+# --- the conversation: ask, choose, book, move, cancel (pure, effects and results) ----------
+
+SUNDAY_NOON = datetime(2026, 12, 6, 11, 0, tzinfo=ZONE)
+IN_DECEMBER = Context(now=SUNDAY_NOON, handover_configured=True)
+
+
+@pytest.fixture(scope="module")
+def talk() -> Conversation:
+    return Conversation(Intake(knowledge(), schema()))
+
+
+def test_asking_choosing_and_booking(talk: Conversation) -> None:
+    from bot.intake.conversation import ConversationState
+    from bot.intake.effects import AppointmentMade, BookSlot, FindSlots, FreeSlots, SlotGone
+    from tests.bot.fakes import APPOINTMENT, SLOTS
+    from tests.bot.test_conversation import msg, press
+
+    step = talk.handle(ConversationState(), msg("Kan ik een afspraak maken?", "medewerker"), IN_DECEMBER)
+    assert step.effect == FindSlots(None, None) and step.state.afspraak_fase == a.CHOOSING
+    offered = talk.after(step.state, step.effect, FreeSlots(SLOTS))
+    (reply,) = offered.replies
+    assert reply.response == "utter_afspraak_aanbod"
+    assert [t for t, _ in reply.buttons] == [
+        "di 8 dec 10.00",
+        "di 8 dec 14.00",
+        "do 10 dec 09.00",
+        "Ander moment",
+    ]
+
+    # "Ander moment", then a typed wish: only the slots that fit it.
+    other = talk.handle(offered.state, press(a.OTHER_MOMENT), IN_DECEMBER)
+    assert [r.response for r in other.replies] == ["utter_afspraak_wanneer"] and other.effect is None
+    typed = talk.handle(other.state, msg("donderdagochtend", "nlu_fallback"), IN_DECEMBER)
+    assert isinstance(typed.effect, FindSlots) and typed.effect.wish is not None
+    fits = talk.after(typed.state, typed.effect, FreeSlots(SLOTS))
+    assert [t for t, _ in fits.replies[0].buttons] == ["do 10 dec 09.00", "Ander moment"]
+
+    # A slot button books it; someone else was first: the other slots.
+    chosen = talk.handle(fits.state, press(f"{a.CHOICE_PREFIX}12"), IN_DECEMBER)
+    assert chosen.effect == BookSlot(12)
+    gone = talk.after(chosen.state, chosen.effect, SlotGone(SLOTS[2:]))
+    assert gone.replies[0].response == "utter_afspraak_bezet"
+    booked = talk.after(chosen.state, chosen.effect, AppointmentMade(APPOINTMENT))
+    assert booked.replies[0].response == "utter_afspraak_bevestigd"
+    assert booked.replies[0].variables["wie"] == "de gemeente en CJIB"
+    assert (booked.state.afspraak_referentie, booked.state.afspraak_fase) == ("AF-7K3M2P", None)
+    assert booked.state.afspraak_begin == APPOINTMENT["starts_at"]
+    # The state survives the slots round trip (Rasa keeps it between messages).
+    assert ConversationState.from_slots(booked.state.as_slots()) == booked.state
+
+
+def test_moving_and_cancelling_by_free_text(talk: Conversation) -> None:
+    from bot.intake.conversation import ConversationState
+    from bot.intake.effects import AppointmentMade, CancelAppointment, ChangeAppointment, FindSlots, FreeSlots
+    from tests.bot.fakes import APPOINTMENT, SLOTS
+    from tests.bot.test_conversation import msg, press
+
+    booked = ConversationState(afspraak_referentie="AF-7K3M2P", afspraak_begin=APPOINTMENT["starts_at"])
+    cannot = talk.handle(booked, msg("ik kan dinsdag niet", "nlu_fallback"), IN_DECEMBER)
+    assert [r.response for r in cannot.replies] == ["utter_afspraak_verzetten_vraag"]
+    move = talk.handle(cannot.state, press(a.MOVE), IN_DECEMBER)
+    assert move.effect == FindSlots(None) and move.state.afspraak_fase == a.MOVING
+    offered = talk.after(move.state, move.effect, FreeSlots(SLOTS))
+    moved = talk.handle(offered.state, press(f"{a.CHOICE_PREFIX}13"), IN_DECEMBER)
+    assert moved.effect == ChangeAppointment("AF-7K3M2P", 13)
+
+    cancel = talk.handle(booked, msg("Ik wil de afspraak afzeggen", "nlu_fallback"), IN_DECEMBER)
+    assert cancel.effect == CancelAppointment("AF-7K3M2P")
+    done = talk.after(cancel.state, cancel.effect, AppointmentMade({**APPOINTMENT, "status": "geannuleerd"}))
+    assert [r.response for r in done.replies] == ["utter_afspraak_afgezegd"]
+    assert done.state.afspraak_referentie is None and done.state.afspraak_begin is None
+
+
+def test_without_a_handover_service_the_intake_goes_on(talk: Conversation) -> None:
+    from bot.intake.conversation import ConversationState
+    from bot.intake.effects import FindSlots, Unavailable
+    from tests.bot.test_conversation import msg
+
+    off = Context(now=SUNDAY_NOON, handover_configured=False)
+    step = talk.handle(ConversationState(), msg("Kan ik een afspraak maken?", "medewerker"), off)
+    assert not isinstance(step.effect, FindSlots)
+    down = talk.after(ConversationState(), FindSlots(None), Unavailable())
+    assert [r.response for r in down.replies] == ["utter_afspraak_niet_gelukt"]
+
+
+async def test_action_turn_books_through_the_gateway() -> None:
+    from tests.bot.fakes import FakeGateway
+    from tests.bot.helpers import CHANNEL, SENDER, apply, responses_of, take_turn, tracker
+
+    gateway = FakeGateway()
+    dispatcher, events = await take_turn(
+        gateway, tracker("Ik wil graag een afspraak", "medewerker"), lambda: SUNDAY_NOON
+    )
+    assert gateway.methods == ["free_slots"] and responses_of(dispatcher) == ["utter_afspraak_aanbod"]
+    slots = apply({}, events)
+    choice = f"{a.CHOICE_PREFIX}12"
+    pressed = tracker(f'/kies{{"keuze": "{choice}"}}', "kies", slots, [{"entity": "keuze", "value": choice}])
+    dispatcher, events = await take_turn(gateway, pressed, lambda: SUNDAY_NOON)
+    assert gateway.called("book") == [{"channel": CHANNEL, "sender_id": SENDER, "slot_id": 12}]
+    assert responses_of(dispatcher) == ["utter_afspraak_bevestigd"]
+    assert apply(slots, events)["afspraak_referentie"] == "AF-7K3M2P"
+
+
+def test_only_a_request_for_a_meeting_is_one(talk: Conversation) -> None:
+    from bot.intake.conversation import ConversationState
+    from bot.intake.effects import FindSlots
+    from tests.bot.test_conversation import msg
+
+    arrangement = "Ik heb een achterstand bij het CAK en wil een afspraak maken om in delen te betalen"
+    for text, intent in [
+        (arrangement, "medewerker"),  # a payment arrangement
+        ("Kan ik een afspraak maken?", "cak.betalingsregeling"),  # NLU does not read "a person"
+        ("ik heb een afspraak met de verzekeringsarts, wat moet ik meenemen", "uwv.ziektewet"),
+    ]:
+        step = talk.handle(ConversationState(), msg(text, intent), IN_DECEMBER)
+        assert not isinstance(step.effect, FindSlots), text
+    asked = talk.handle(
+        ConversationState(),
+        msg("ik wil een afspraak op het gemeentehuis over mijn schulden", "medewerker"),
+        IN_DECEMBER,
+    )
+    assert isinstance(asked.effect, FindSlots)
