@@ -25,6 +25,7 @@ CHOICE_PREFIX = "afspraak|"
 CHOOSING = "kiezen"
 MOVING = "verzetten"
 OTHER_MOMENT = CHOICE_PREFIX + "anders"
+ASK = CHOICE_PREFIX + "vragen"  # "Afspraak maken" under the outcome of a type 2 or 3 question
 CANCEL = CHOICE_PREFIX + "afzeggen"
 MOVE = CHOICE_PREFIX + "verzetten"
 MAX_OFFERED = 3
@@ -318,6 +319,9 @@ def slot_taken(alternatives: Sequence[Slot], zone: ZoneInfo) -> Reply:
     if not alternatives:
         return Reply(response="utter_afspraak_geen_tijdsloten")
     return offer(alternatives, zone, response="utter_afspraak_bezet")
+
+
+APPOINTMENT_BUTTON = ("Afspraak maken", choice_payload(ASK))
 
 
 def ask_moment() -> Reply:

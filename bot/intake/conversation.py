@@ -334,7 +334,7 @@ class Conversation:
             if not state.handover_referentie or not context.handover_configured:
                 return Step((), replace(state, handover_actief=False))
             return Step((), state, ForwardToCasemanager(state.handover_referentie, user.text))
-        if not message.from_service and context.handover_configured:
+        if not message.from_service:
             appointment = self._appointment(state, user, context)
             if appointment is not None:
                 return appointment
@@ -545,6 +545,12 @@ class Conversation:
         today = (context.now or datetime.now(timezone.utc)).astimezone(appointments.ZONE).date()
         organisation = state.intake.organisaties[0] if state.intake.organisaties else None
         reference = state.afspraak_referentie
+        if user.choice == appointments.ASK:
+            if not context.handover_configured:
+                return Step((appointments.not_arranged(),), state)
+            return Step((), replace(state, afspraak_fase=appointments.CHOOSING), FindSlots(organisation))
+        if not context.handover_configured:
+            return None
         slot_id = appointments.chosen_slot(user.choice)
         if slot_id is not None:
             if state.afspraak_fase == appointments.MOVING and reference:

@@ -300,3 +300,22 @@ def test_only_a_request_for_a_meeting_is_one(talk: Conversation) -> None:
         IN_DECEMBER,
     )
     assert isinstance(asked.effect, FindSlots)
+
+
+def test_a_question_of_several_organisations_offers_an_appointment(talk: Conversation) -> None:
+    from dataclasses import replace
+
+    from bot.intake.conversation import ConversationState
+    from bot.intake.effects import FindSlots
+    from tests.bot.test_conversation import CONSENTED, press
+
+    intake = Intake(knowledge(), schema())
+    for qtype, offered in [(1, False), (2, True), (3, True)]:
+        choice = intake._final_choice(replace(CONSENTED.intake, vraagtype=qtype))
+        assert (a.APPOINTMENT_BUTTON in choice.buttons) is offered
+    state = replace(CONSENTED, intake=replace(CONSENTED.intake, vraagtype=3))
+    step = talk.handle(state, press(a.ASK), IN_DECEMBER)
+    assert step.effect == FindSlots("cjib") and step.state.afspraak_fase == a.CHOOSING
+    off = talk.handle(state, press(a.ASK), Context(now=SUNDAY_NOON, handover_configured=False))
+    assert [r.response for r in off.replies] == ["utter_afspraak_niet_gelukt"] and off.effect is None
+    assert ConversationState.from_slots(step.state.as_slots()) == step.state
