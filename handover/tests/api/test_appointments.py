@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from handover.models import (
     AuditEntry,
     FollowUp,
     OutboxMessage,
+    Role,
     utcnow,
 )
 from handover.services import appointments as service
@@ -319,6 +321,14 @@ async def test_no_show_only_after_the_start(client: Client, anna: str) -> None:
     async with client.app[sessionmaker_key]() as session:
         row = await session.scalar(select(Appointment))
     assert row is not None and row.status == AppointmentStatus.NO_SHOW
+    # The teamleider's overview counts it (no names, counts only).
+    await add_user(client.app[sessionmaker_key], "lea", role=Role.TEAMLEIDER)
+    await client.post("/logout", data={"csrf_token": anna})
+    await login(client, "lea")
+    overview = await (await client.get("/overzicht")).text()
+    counts = re.search(r'<tr data-team="inkomen_schulden">(.*?)</tr>', overview.split('id="afspraken"')[1])
+    assert counts is not None
+    assert re.findall(r"<td>(\d+)</td>", counts[1]) == ["1", "0", "1", "0", "0", "0"]
 
 
 async def test_retention_deletes_appointments_after_the_case_period(client: Client) -> None:

@@ -583,6 +583,39 @@ async def agenda(
     ]
 
 
+@dataclass
+class TeamAppointments:
+    """Counts of one team's appointments in a period (the teamleider's overview): no names."""
+
+    team: str
+    per_status: dict[str, int]
+    with_outcome: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_status.values())
+
+
+async def appointments_per_team(
+    session: AsyncSession, start: dt.datetime, end: dt.datetime
+) -> list[TeamAppointments]:
+    """Per team: the appointments whose slot starts from ``start`` to ``end``, per status, and how
+    many have an outcome recorded for at least one organisation."""
+    rows = await session.execute(
+        select(AppointmentSlot.team, Appointment.status, Appointment.outcomes)
+        .join(Appointment.slot)
+        .where(AppointmentSlot.starts_at >= start, AppointmentSlot.starts_at < end)
+    )
+    teams: dict[str, TeamAppointments] = {}
+    for team, status, outcomes in rows.tuples():
+        summary = teams.setdefault(
+            team, TeamAppointments(team, dict.fromkeys(map(str, AppointmentStatus), 0))
+        )
+        summary.per_status[str(status)] += 1
+        summary.with_outcome += 1 if outcomes else 0
+    return sorted(teams.values(), key=lambda t: t.team)
+
+
 # --- the reminder the day before -----------------------------------------------------------
 
 
