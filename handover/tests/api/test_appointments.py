@@ -296,11 +296,17 @@ async def test_casemanager_records_identification_and_outcome(client: Client, an
     assert checklist == ["checklist: identiteit gecontroleerd (paspoort); aanwezig: ja; uitkomst bij cjib"]
     assert not any("50 euro" in d for d in details)
 
-    # A casemanager of another team may not see or fill it in.
+    # A casemanager of another team may not see or fill it in, nor read that team's agenda.
     await add_user(client.app[sessionmaker_key], "zorgvrouw", teams=["zorg"])
     await client.post("/logout", data={"csrf_token": anna})
-    await login(client, "zorgvrouw")
+    other = await login(client, "zorgvrouw")
     assert (await client.get(f"/afspraken/{reference}")).status == 403
+    denied = await client.post(
+        f"/afspraken/{reference}/checklist", data={"csrf_token": other, "aanwezig": "nee"}, headers=JSON
+    )
+    assert denied.status == 403
+    agenda = await (await client.get("/agenda?periode=week&team=inkomen_schulden")).text()
+    assert reference not in agenda and "Agenda: mijn afspraken" in agenda
 
 
 async def test_no_show_only_after_the_start(client: Client, anna: str) -> None:

@@ -61,8 +61,11 @@ async def agenda_page(request: web.Request, staff: Staff) -> web.Response:
     teams = request.app[teams_key]
     period = "week" if request.query.get("periode") == "week" else "vandaag"
     team = request.query.get("team", "")
-    own_teams = list(staff.user.teams or ()) or list(teams.teams)
-    if team and team not in teams.teams:
+    # A casemanager sees their own teams' agendas (one without teams: every team), a teamleider all.
+    own_teams = (
+        list(teams.teams) if staff.user.is_teamleader else list(staff.user.teams or ()) or list(teams.teams)
+    )
+    if team and team not in own_teams:
         team = ""
     now = utcnow()
     start, end = _period(settings, period, now)
