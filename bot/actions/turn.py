@@ -22,9 +22,13 @@ from bot.actions.messages import send, user_input
 from bot.handover_gateway import HandoverGateway, gateway_for
 from bot.intake.conversation import Context, Conversation, ConversationState, Message, Step
 from bot.intake.effects import (
+    BookSlot,
+    CancelAppointment,
+    ChangeAppointment,
     CheckAvailability,
     Effect,
     EraseConversation,
+    FindSlots,
     ForwardToCasemanager,
     LookUpStatus,
     OpenCase,
@@ -137,4 +141,14 @@ class ActionTurn(Action):
             return await self.gateway.erase(channel_of(tracker), tracker.sender_id)
         if isinstance(effect, CheckAvailability):
             return await self.gateway.availability()
+        if isinstance(effect, FindSlots):
+            return await self.gateway.free_slots(effect.organisation)
+        if isinstance(effect, BookSlot):
+            return await self.gateway.book(channel_of(tracker), tracker.sender_id, effect.slot_id)
+        if isinstance(effect, ChangeAppointment):
+            return await self.gateway.change(
+                channel_of(tracker), tracker.sender_id, effect.reference, effect.slot_id
+            )
+        if isinstance(effect, CancelAppointment):
+            return await self.gateway.cancel(channel_of(tracker), tracker.sender_id, effect.reference)
         assert_never(effect)  # mypy: a new effect needs its branch here

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 import aiohttp
@@ -38,6 +38,21 @@ class CaseClosed(Exception):
     """The case is closed; messages are no longer accepted."""
 
 
+class SlotTaken(Exception):
+    """Another citizen booked the slot first (409 slot_taken); `slots`: other free ones."""
+
+    def __init__(self, slots: List[Dict[str, Any]]) -> None:
+        super().__init__("slot_taken")
+        self.slots = slots
+
+
+def _conflict(answer: Any) -> Exception:
+    if isinstance(answer, dict) and answer.get("error") == "slot_taken":
+        slots = answer.get("slots")
+        return SlotTaken(list(slots) if isinstance(slots, list) else [])
+    return HandoverRejected("conflict")
+
+
 class HandoverClient:
     """Calls the handover service with the shared secret."""
 
@@ -48,12 +63,23 @@ class HandoverClient:
         self.headers = {"Authorization": f"Bearer {settings.handover_secret or ''}"}
         self.timeout = aiohttp.ClientTimeout(total=settings.handover_timeout)
 
-    async def _call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]] = None,
+        *,
+        explain_conflict: bool = False,
+    ) -> Dict[str, Any]:
+        """`explain_conflict` (appointments): a 409 says why; slot_taken (with other free slots) is
+        SlotTaken, another conflict (started, already booked) HandoverRejected."""
         try:
             async with aiohttp.ClientSession(timeout=self.timeout, headers=self.headers) as session:
                 async with session.request(method, f"{self.base}{path}", json=body) as response:
                     if response.status == 404:
                         raise NoSuchCase(path.rsplit("/", 1)[-1])
+                    if response.status == 409 and explain_conflict:
+                        raise _conflict(await response.json(content_type=None))
                     if response.status == 409:
                         raise CaseClosed(path)
                     if response.status in REJECTED_STATUSES:
@@ -66,7 +92,8 @@ class HandoverClient:
                         raise HandoverUnavailable(f"status {response.status}")
                     return dict(await response.json())
         # On Python 3.10 aiohttp's total timeout raises asyncio.TimeoutError, not the builtin one.
-        except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError) as e:
+        # ValueError: an answer that is not JSON.
+        except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, ValueError) as e:
             logger.warning("handover service unreachable: %s", type(e).__name__)
             raise HandoverUnavailable(type(e).__name__) from e
 
@@ -112,3 +139,35 @@ class HandoverClient:
         if not isinstance(erased, int) or isinstance(erased, bool):
             raise HandoverUnavailable("unexpected answer to erase")
         return erased
+
+    # --- appointments (handover/README.md, "Appointments") ----------------------------------
+
+    def _conversation_path(self, channel: str, sender_id: str) -> str:
+        return f"/api/conversations/{quote(channel, safe='')}/{quote(sender_id, safe='')}/appointments"
+
+    async def free_slots(self, organisation: Optional[str] = None, limit: int = 10) -> List[Dict[str, Any]]:
+        """The first free appointment slots (for this organisation's days too, when given)."""
+        query = f"?limit={limit}" + (f"&organisation={quote(organisation, safe='')}" if organisation else "")
+        answer = await self._call("GET", f"/api/appointments/slots{query}")
+        slots = answer.get("slots")
+        return list(slots) if isinstance(slots, list) else []
+
+    async def book_appointment(
+        self, channel: str, sender_id: str, slot_id: int, reference: Optional[str] = None
+    ) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"slot_id": slot_id}
+        if reference:
+            body["reference"] = reference
+        return await self._call(
+            "POST", self._conversation_path(channel, sender_id), body, explain_conflict=True
+        )
+
+    async def change_appointment(
+        self, channel: str, sender_id: str, appointment: str, slot_id: int
+    ) -> Dict[str, Any]:
+        path = f"{self._conversation_path(channel, sender_id)}/{quote(appointment, safe='')}/change"
+        return await self._call("POST", path, {"slot_id": slot_id}, explain_conflict=True)
+
+    async def cancel_appointment(self, channel: str, sender_id: str, appointment: str) -> Dict[str, Any]:
+        path = f"{self._conversation_path(channel, sender_id)}/{quote(appointment, safe='')}/cancel"
+        return await self._call("POST", path, explain_conflict=True)

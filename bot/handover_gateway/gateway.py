@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional, Protocol
+from typing import Any, Awaitable, Dict, Optional, Protocol
 
-from bot.handover_gateway.client import CaseClosed, HandoverClient, HandoverUnavailable, NoSuchCase
+from bot.handover_gateway.client import (
+    CaseClosed,
+    HandoverClient,
+    HandoverRejected,
+    HandoverUnavailable,
+    NoSuchCase,
+    SlotTaken,
+)
 from bot.handover_gateway.outbox import HandoverOutbox, Sending, Sent, handover_outbox
 from bot.intake.effects import (
+    AppointmentMade,
     Availability,
     CaseOpened,
     CaseStatus,
     CaseUnknown,
     Delivered,
     Erased,
+    FreeSlots,
     NoOneAvailable,
     Queued,
     Refused,
     Result,
+    SlotGone,
     Unavailable,
 )
 from bot.settings import BotSettings
@@ -46,6 +56,18 @@ class HandoverGateway(Protocol):
 
     async def availability(self) -> Result:
         """Availability, or Unavailable."""
+
+    async def free_slots(self, organisation: Optional[str]) -> Result:
+        """FreeSlots, or Unavailable."""
+
+    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
+        """AppointmentMade, SlotGone (with other free slots), Refused or Unavailable."""
+
+    async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:
+        """AppointmentMade, SlotGone, Refused or Unavailable."""
+
+    async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
+        """AppointmentMade (status geannuleerd), Refused or Unavailable."""
 
 
 def _sent(sending: Sending) -> Result:
@@ -123,6 +145,36 @@ class ServiceGateway:
             return Erased(at_gemeente=False)
         return Erased(at_gemeente=True)
 
+    # Appointments: asked while the citizen waits for the answer; no outbox (a booking that
+    # arrives later could take a slot the citizen no longer expects).
+
+    async def free_slots(self, organisation: Optional[str]) -> Result:
+        try:
+            return FreeSlots(tuple(await self.client.free_slots(organisation)))
+        except HandoverUnavailable:
+            return Unavailable()
+
+    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
+        return await self._appointment(self.client.book_appointment(channel, sender_id, slot_id))
+
+    async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:
+        return await self._appointment(self.client.change_appointment(channel, sender_id, reference, slot_id))
+
+    async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
+        return await self._appointment(self.client.cancel_appointment(channel, sender_id, reference))
+
+    async def _appointment(self, call: Awaitable[Dict[str, Any]]) -> Result:
+        try:
+            return AppointmentMade(await call)
+        except SlotTaken as e:
+            return SlotGone(tuple(e.slots))
+        except NoSuchCase:
+            return Refused(case_gone=True)
+        except HandoverRejected:
+            return Refused()
+        except HandoverUnavailable:
+            return Unavailable()
+
 
 class NoHandoverService:
     """No HANDOVER_URL: nothing can be handed over; the conversation gives the phone route."""
@@ -145,6 +197,18 @@ class NoHandoverService:
         return Erased(at_gemeente=False)
 
     async def availability(self) -> Result:
+        return Unavailable()
+
+    async def free_slots(self, organisation: Optional[str]) -> Result:
+        return Unavailable()
+
+    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
+        return Unavailable()
+
+    async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:
+        return Unavailable()
+
+    async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
         return Unavailable()
 
 

@@ -24,25 +24,33 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Dict, Mapping, Optional, Tuple
+from datetime import datetime, timezone
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from typing_extensions import assert_never
 
+from bot.intake import appointments
 from bot.intake.advice import GEMEENTE, contact, privacy_note
+from bot.intake.appointments import reminder as appointment_reminder
 from bot.intake.consent import typed_yes_no
 from bot.intake.contact import find_contact
 from bot.intake.effects import (
+    AppointmentMade,
     Availability,
+    BookSlot,
+    CancelAppointment,
     CaseOpened,
     CaseStatus,
     CaseUnknown,
+    ChangeAppointment,
     CheckAvailability,
     Delivered,
     Effect,
     EraseConversation,
     Erased,
+    FindSlots,
     ForwardToCasemanager,
+    FreeSlots,
     LookUpStatus,
     NoOneAvailable,
     OpenCase,
@@ -50,6 +58,7 @@ from bot.intake.effects import (
     Refused,
     RequestCallback,
     Result,
+    SlotGone,
 )
 from bot.intake.engine import Intake
 from bot.intake.language import DUTCH, ConversationLanguage
@@ -88,8 +97,15 @@ STAFF_JOINED_INTENT = "medewerker_gekoppeld"
 STAFF_MESSAGE_INTENT = "medewerker_bericht"
 QUEUE_UPDATE_INTENT = "wachtrij_update"
 BACK_TO_BOT_INTENT = "terug_naar_bot"
+APPOINTMENT_REMINDER_INTENT = "afspraak_herinnering"  # the day before (handover reminders.py)
 SERVICE_INTENTS = frozenset(
-    {STAFF_JOINED_INTENT, STAFF_MESSAGE_INTENT, QUEUE_UPDATE_INTENT, BACK_TO_BOT_INTENT}
+    {
+        STAFF_JOINED_INTENT,
+        STAFF_MESSAGE_INTENT,
+        QUEUE_UPDATE_INTENT,
+        BACK_TO_BOT_INTENT,
+        APPOINTMENT_REMINDER_INTENT,
+    }
 )
 
 # Button choices of utter_verwijderen_uitleg (payload /kies{"keuze": ...})
@@ -109,6 +125,14 @@ STATUS_RESPONSES = {
 REFERENCE = re.compile(r"\bHV-[A-HJ-KM-NP-Z2-9]{4}\b", re.IGNORECASE)
 
 
+def _moment(state: "ConversationState") -> datetime:
+    """The booked appointment's start (afspraak_begin); far in the past when unknown."""
+    try:
+        return datetime.fromisoformat(state.afspraak_begin or "")
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 @dataclass(frozen=True)
 class ConversationState:
     """The intake plus where the conversation stands with the handover service; each field a slot."""
@@ -122,6 +146,10 @@ class ConversationState:
     # when a person is there again (ISO 8601). For "wanneer bellen jullie?".
     kantoortijden: Optional[str] = None
     volgende_opening: Optional[str] = None
+    # Appointments (bot/intake/appointments.py): offered or moving, and the booked one.
+    afspraak_fase: Optional[str] = None
+    afspraak_referentie: Optional[str] = None
+    afspraak_begin: Optional[str] = None  # ISO 8601 with offset
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "ConversationState":
@@ -133,6 +161,9 @@ class ConversationState:
             gegevens_wissen=bool(slots.get("gegevens_wissen")),
             kantoortijden=slots.get("kantoortijden") or None,
             volgende_opening=slots.get("volgende_opening") or None,
+            afspraak_fase=slots.get("afspraak_fase") or None,
+            afspraak_referentie=slots.get("afspraak_referentie") or None,
+            afspraak_begin=slots.get("afspraak_begin") or None,
         )
 
     def as_slots(self) -> Dict[str, Any]:
@@ -144,6 +175,9 @@ class ConversationState:
             "gegevens_wissen": self.gegevens_wissen,
             "kantoortijden": self.kantoortijden,
             "volgende_opening": self.volgende_opening,
+            "afspraak_fase": self.afspraak_fase,
+            "afspraak_referentie": self.afspraak_referentie,
+            "afspraak_begin": self.afspraak_begin,
         }
 
 
@@ -300,6 +334,10 @@ class Conversation:
             if not state.handover_referentie or not context.handover_configured:
                 return Step((), replace(state, handover_actief=False))
             return Step((), state, ForwardToCasemanager(state.handover_referentie, user.text))
+        if not message.from_service:
+            appointment = self._appointment(state, user, context)
+            if appointment is not None:
+                return appointment
         if state.intake.intake_fase == CORRECTING and user.intent != PERSON_INTENT:
             return self._intake(state, user, context)
         if not message.from_service and user.intent != CHOICE_INTENT:
@@ -456,6 +494,10 @@ class Conversation:
             message_id = entities.get("bericht_id", "")
             return Step((say("utter_bericht_van_medewerker", naam=name, tekst=text, bericht_id=message_id),),
                         state)
+        if intent == APPOINTMENT_REMINDER_INTENT:
+            if not entities.get("referentie") or not entities.get("moment"):
+                return Step((), state)
+            return Step((appointment_reminder(entities),), state)
         if intent == QUEUE_UPDATE_INTENT:
             position = entities.get("positie", "")
             if position.isdigit() and state.handover_actief:
@@ -490,7 +532,89 @@ class Conversation:
             return self._after_erasure(state, result)
         if isinstance(effect, CheckAvailability):
             return self._after_availability(state, effect, result)
+        if isinstance(effect, (FindSlots, BookSlot, ChangeAppointment, CancelAppointment)):
+            return self._after_appointment(state, effect, result)
         assert_never(effect)  # mypy: a new effect needs its branch here
+
+    # --- appointments (bot/intake/appointments.py; the service: handover "Appointments") ------
+
+    def _appointment(self, state: ConversationState, user: UserInput, context: Context) -> Optional[Step]:
+        """A slot button, "ander moment", move or cancel, a typed moment while choosing, "ik kan
+        dinsdag niet" about the booked one, or a request for an appointment; None: not about it."""
+        # The action always passes its clock; only a test without one falls back to the real time.
+        today = (context.now or datetime.now(timezone.utc)).astimezone(appointments.ZONE).date()
+        organisation = state.intake.organisaties[0] if state.intake.organisaties else None
+        reference = state.afspraak_referentie
+        if user.choice == appointments.ASK:
+            if not context.handover_configured:
+                return Step((appointments.not_arranged(),), state)
+            return Step((), replace(state, afspraak_fase=appointments.CHOOSING), FindSlots(organisation))
+        if not context.handover_configured:
+            return None
+        slot_id = appointments.chosen_slot(user.choice)
+        if slot_id is not None:
+            if state.afspraak_fase == appointments.MOVING and reference:
+                return Step((), state, ChangeAppointment(reference, slot_id))
+            return Step((), state, BookSlot(slot_id))
+        if user.choice == appointments.OTHER_MOMENT:
+            return Step((appointments.ask_moment(),), state)
+        if user.choice == appointments.MOVE and reference:
+            return Step((), replace(state, afspraak_fase=appointments.MOVING), FindSlots(organisation))
+        if user.choice == appointments.CANCEL and reference:
+            return Step((), state, CancelAppointment(reference))
+        if user.choice:
+            return None
+        wish = appointments.parse_wish(user.text, today)
+        change = None
+        if reference and state.afspraak_begin:
+            change = appointments.read_change(user.text, _moment(state), today, appointments.ZONE)
+        if state.afspraak_fase and wish is not None and change is None:
+            return Step((), state, FindSlots(organisation, wish))
+        if reference and state.afspraak_begin:
+            if change is not None and change.cancel:
+                return Step((), state, CancelAppointment(reference))
+            if change is not None:
+                return Step((appointments.ask_change(),), state)
+        # Only when NLU also reads "I want a person": "een afspraak om in delen te betalen" is a
+        # payment arrangement, "mijn afspraak met de verzekeringsarts" someone else's appointment.
+        if user.intent == PERSON_INTENT and appointments.wants_appointment(user.text):
+            state = replace(state, intake=self.intake.remember(state.intake, user))
+            return Step(
+                (), replace(state, afspraak_fase=appointments.CHOOSING), FindSlots(organisation, wish)
+            )
+        return None
+
+    def _after_appointment(
+        self,
+        state: ConversationState,
+        effect: Union[FindSlots, BookSlot, ChangeAppointment, CancelAppointment],
+        result: Result,
+    ) -> Step:
+        zone = appointments.ZONE
+        if isinstance(effect, FindSlots) and isinstance(result, FreeSlots):
+            slots = [appointments.Slot.from_api(s) for s in result.slots]
+            phase = state.afspraak_fase or appointments.CHOOSING
+            if effect.wish is not None:
+                replies = appointments.answer_to_wish(slots, effect.wish, zone)
+                return Step(replies, replace(state, afspraak_fase=phase))
+            first = appointments.fitting(slots, None, zone)
+            return Step((appointments.offer(first, zone),), replace(state, afspraak_fase=phase))
+        if isinstance(result, SlotGone):
+            alternatives = [appointments.Slot.from_api(s) for s in result.alternatives]
+            return Step((appointments.slot_taken(alternatives, zone),), state)
+        if isinstance(effect, CancelAppointment) and isinstance(result, AppointmentMade):
+            cleared = replace(state, afspraak_fase=None, afspraak_referentie=None, afspraak_begin=None)
+            return Step((appointments.cancelled(),), cleared)
+        if isinstance(result, AppointmentMade):
+            made = result.appointment
+            booked = replace(
+                state,
+                afspraak_fase=None,
+                afspraak_referentie=str(made.get("reference") or "") or None,
+                afspraak_begin=str(made.get("starts_at") or "") or None,
+            )
+            return Step((appointments.confirmation(made),), booked)
+        return Step((appointments.not_arranged(),), state)
 
     def _after_availability(
         self, state: ConversationState, effect: CheckAvailability, result: Result

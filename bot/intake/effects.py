@@ -8,8 +8,9 @@ conversation, which decides what the citizen reads. Effects name intentions, not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Tuple, Union
 
+from bot.intake.appointments import Wish
 from bot.intake.contact import ContactDetails
 
 # --- effects -------------------------------------------------------------------------------------
@@ -54,8 +55,44 @@ class CheckAvailability:
     purpose: str = "toestemming"  # or "wanneer"
 
 
+@dataclass(frozen=True)
+class FindSlots:
+    """The first free appointment slots; `organisation`: also that organisation's own days.
+    `wish`: the moment the citizen named ("volgende week dinsdagmiddag"), to choose among them."""
+
+    organisation: Optional[str] = None
+    wish: Optional[Wish] = None
+
+
+@dataclass(frozen=True)
+class BookSlot:
+    """Book this slot for the conversation (atomic at the service: never two citizens in one slot)."""
+
+    slot_id: int
+
+
+@dataclass(frozen=True)
+class ChangeAppointment:
+    reference: str
+    slot_id: int
+
+
+@dataclass(frozen=True)
+class CancelAppointment:
+    reference: str
+
+
 Effect = Union[
-    OpenCase, RequestCallback, ForwardToCasemanager, LookUpStatus, EraseConversation, CheckAvailability
+    OpenCase,
+    RequestCallback,
+    ForwardToCasemanager,
+    LookUpStatus,
+    EraseConversation,
+    CheckAvailability,
+    FindSlots,
+    BookSlot,
+    ChangeAppointment,
+    CancelAppointment,
 ]
 
 # --- results -------------------------------------------------------------------------------------
@@ -125,6 +162,27 @@ class Erased:
     at_gemeente: bool  # False: only the chat itself is erased (the service could not be reached)
 
 
+@dataclass(frozen=True)
+class FreeSlots:
+    """The service's free slots, as it lists them (GET /api/appointments/slots)."""
+
+    slots: Tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class AppointmentMade:
+    """Booked, moved or cancelled: the service's answer (reference, status, moment, mode, …)."""
+
+    appointment: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SlotGone:
+    """Someone else was first; `alternatives`: other free slots the service sent along."""
+
+    alternatives: Tuple[Mapping[str, Any], ...]
+
+
 Result = Union[
     CaseOpened,
     NoOneAvailable,
@@ -136,4 +194,7 @@ Result = Union[
     CaseUnknown,
     Erased,
     Availability,
+    FreeSlots,
+    AppointmentMade,
+    SlotGone,
 ]

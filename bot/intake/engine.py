@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import List, Optional, Tuple
 
 from bot.intake.advice import contact, numbered
+from bot.intake.appointments import APPOINTMENT_BUTTON
 from bot.intake.consent import Consent, typed_yes_no
 from bot.intake.contact import find_contact
 from bot.intake.knowledge import Knowledge
@@ -496,6 +497,10 @@ class Intake:
         if corrigible:
             buttons.append(("Klopt niet", choice_payload(CORRECT_CHOICE)))
         buttons += [SELF_BUTTON, HELP_BUTTON]
+        if state.vraagtype in (2, 3):
+            # Several organisations that depend on each other: solved in one appointment with
+            # their professional lines, the citizen present (issue 18).
+            buttons.append(APPOINTMENT_BUTTON)
         response = "utter_zelf_of_medewerker_opnieuw" if again else "utter_zelf_of_medewerker"
         return Reply(response=response, buttons=tuple(buttons))
 

@@ -9,21 +9,67 @@ and outbox outcomes into these results: tests/bot/test_gateway.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from bot.intake.effects import (
+    AppointmentMade,
     Availability,
     CaseOpened,
     CaseStatus,
     Delivered,
     Erased,
+    FreeSlots,
     Refused,
     Result,
     Unavailable,
 )
 
 REFERENCE = "HV-7K3M"
-METHODS = ("open_case", "request_callback", "forward", "status", "erase", "availability")
+METHODS = (
+    "open_case",
+    "request_callback",
+    "forward",
+    "status",
+    "erase",
+    "availability",
+    "free_slots",
+    "book",
+    "change",
+    "cancel",
+)
+# What the handover service answers for appointments (handover/README.md, "Appointments").
+SLOTS = (
+    {
+        "id": 11,
+        "starts_at": "2026-12-08T10:00:00+01:00",
+        "moment": "dinsdag 8 december, 10.00 uur",
+        "mode": "telefoon",
+    },
+    {
+        "id": 12,
+        "starts_at": "2026-12-08T14:00:00+01:00",
+        "moment": "dinsdag 8 december, 14.00 uur",
+        "mode": "telefoon",
+    },
+    {
+        "id": 13,
+        "starts_at": "2026-12-10T09:00:00+01:00",
+        "moment": "donderdag 10 december, 9.00 uur",
+        "mode": "stadskantoor",
+        "location": "Stadskantoor",
+    },
+)
+APPOINTMENT = {
+    "reference": "AF-7K3M2P",
+    "status": "gepland",
+    "starts_at": "2026-12-08T14:00:00+01:00",
+    "moment": "dinsdag 8 december, 14.00 uur",
+    "mode": "telefoon",
+    "location": None,
+    "organisations": ["cjib"],
+    "organisation_names": ["CJIB"],
+    "slot_id": 12,
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +89,10 @@ def successes() -> Dict[str, Result]:
         "status": CaseStatus("wachtend", 1),
         "erase": Erased(at_gemeente=True),
         "availability": Availability(live=True, hours="maandag tot en met vrijdag van 9.00 tot 17.00 uur"),
+        "free_slots": FreeSlots(SLOTS),
+        "book": AppointmentMade(APPOINTMENT),
+        "change": AppointmentMade(APPOINTMENT),
+        "cancel": AppointmentMade({**APPOINTMENT, "status": "geannuleerd"}),
     }
 
 
@@ -55,6 +105,10 @@ def no_service() -> Dict[str, Result]:
         "status": Unavailable(),
         "erase": Erased(at_gemeente=False),
         "availability": Unavailable(),
+        "free_slots": Unavailable(),
+        "book": Unavailable(),
+        "change": Unavailable(),
+        "cancel": Unavailable(),
     }
 
 
@@ -130,3 +184,17 @@ class FakeGateway:
 
     async def availability(self) -> Result:
         return self._record("availability")
+
+    async def free_slots(self, organisation: Optional[str]) -> Result:
+        return self._record("free_slots", organisation=organisation)
+
+    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
+        return self._record("book", channel=channel, sender_id=sender_id, slot_id=slot_id)
+
+    async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:
+        return self._record(
+            "change", channel=channel, sender_id=sender_id, reference=reference, slot_id=slot_id
+        )
+
+    async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
+        return self._record("cancel", channel=channel, sender_id=sender_id, reference=reference)

@@ -33,16 +33,22 @@ from bot.intake.conversation import (
     say,
 )
 from bot.intake.effects import (
+    AppointmentMade,
     Availability,
+    BookSlot,
+    CancelAppointment,
     CaseOpened,
     CaseStatus,
     CaseUnknown,
+    ChangeAppointment,
     CheckAvailability,
     Delivered,
     Effect,
     EraseConversation,
     Erased,
+    FindSlots,
     ForwardToCasemanager,
+    FreeSlots,
     LookUpStatus,
     NoOneAvailable,
     OpenCase,
@@ -50,6 +56,7 @@ from bot.intake.effects import (
     Refused,
     RequestCallback,
     Result,
+    SlotGone,
     Unavailable,
 )
 from bot.intake.engine import Intake
@@ -67,6 +74,7 @@ from bot.intake.state import (
     Reply,
     UserInput,
 )
+from tests.bot.fakes import APPOINTMENT, SLOTS
 from tests.bot.helpers import NOW, domain
 
 REFERENCE = "HV-7K3M"
@@ -670,6 +678,11 @@ EFFECTS_AND_RESULTS: List[tuple] = [
     (EraseConversation(), [Erased(at_gemeente=True), Erased(at_gemeente=False)]),
     (CheckAvailability(), [Availability(live=True), CLOSED, Unavailable()]),
     (CheckAvailability(purpose="wanneer"), [CLOSED, Unavailable()]),
+    # Appointments: the flow itself in tests/bot/test_appointments.py.
+    (FindSlots("cjib"), [FreeSlots(SLOTS), FreeSlots(()), Unavailable()]),
+    (BookSlot(12), [AppointmentMade(APPOINTMENT), SlotGone(SLOTS[2:]), SlotGone(()), Refused()]),
+    (ChangeAppointment("AF-7K3M2P", 13), [AppointmentMade(APPOINTMENT), SlotGone(SLOTS[:1]), Unavailable()]),
+    (CancelAppointment("AF-7K3M2P"), [AppointmentMade(APPOINTMENT), Refused(), Unavailable()]),
 ]
 
 

@@ -17,7 +17,13 @@ GENERAL_INTENTS = {
     "buiten_bereik", "status_vraag", "verwijder_gegevens", "kies",
 }
 # Sent by the handover service through trigger_intent; never typed, so no NLU examples.
-SERVICE_INTENTS = {"medewerker_gekoppeld", "medewerker_bericht", "wachtrij_update", "terug_naar_bot"}
+SERVICE_INTENTS = {
+    "medewerker_gekoppeld",
+    "medewerker_bericht",
+    "wachtrij_update",
+    "terug_naar_bot",
+    "afspraak_herinnering",  # the appointment reminder (bot/domain/afspraken.yml)
+}
 
 
 def catalogue_intents() -> Set[str]:

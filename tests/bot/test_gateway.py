@@ -200,6 +200,8 @@ async def test_the_fake_gateway_answers_from_its_script_and_records_every_call()
             "text": "x",
             "channel": "rest",
             "message_id": "",
+            "organisation": "cjib",
+            "slot_id": 12,
         }
         call = {k: values[k] for k in args if k != "self"}
         assert await getattr(without, name)(**call) == await getattr(NoHandoverService(), name)(**call)

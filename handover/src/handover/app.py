@@ -16,7 +16,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from . import access, auth, retention, workflow
+from . import access, auth, reminders, retention, workflow
 from .background import stop_gracefully
 from .clients.rasa import RasaClient
 from .db import db_context, request_session_middleware
@@ -42,6 +42,8 @@ from .redaction import get_redactor
 from .settings import HANDOVER_ROOT, Settings
 from .teams import TeamMapping
 from .web import (
+    agenda_page,
+    appointments_api,
     bot_api,
     canned_page,
     case_page,
@@ -125,6 +127,7 @@ async def background_context(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(websocket.presence_loop(app, stop), name="presence"),
         asyncio.create_task(workflow.position_loop(app, stop), name="position-sweep"),
         asyncio.create_task(retention.retention_loop(app, stop), name="retention"),
+        asyncio.create_task(reminders.reminder_loop(app, stop), name="appointment-reminders"),
     ]
     app[background_tasks_key].extend(tasks)
     yield
@@ -270,8 +273,17 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)
-    workspace = (queue_page, inbox_page, case_page, canned_page, overview_page, search_page, directory_page)
-    for module in (bot_api, satisfaction_api, login, *workspace, websocket, privacy_pages):
+    workspace = (
+        queue_page,
+        inbox_page,
+        case_page,
+        canned_page,
+        overview_page,
+        search_page,
+        directory_page,
+        agenda_page,
+    )
+    for module in (bot_api, appointments_api, satisfaction_api, login, *workspace, websocket, privacy_pages):
         app.router.add_routes(module.routes)
     # Bot API: a message of a case that could not be delivered (WhatsApp), shown in the case.
     app.router.add_routes(delivery_failure_api.routes)

@@ -2,7 +2,7 @@
 citizen from the chat (bot API).
 
 In the handover database every case of the conversation (same channel + sender_id) goes,
-with its messages, history, notes, follow-up tasks and outbox rows; the audit log keeps one
+with its messages, history, notes, follow-up tasks, appointments and outbox rows; the audit log keeps one
 "erased" entry per reference. Erasure by reference also deletes the conversation in Rasa's
 tracker store when ``HANDOVER_TRACKER_DB_URL`` is set, and says plainly when it is not: it
 never reports an erasure that did not happen. (The citizen's own erasure comes from the bot,
@@ -21,7 +21,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit, rasa_conversations
-from .models import AuditAction, Case, OutboxMessage, Status, User
+from .models import Appointment, AuditAction, Case, OutboxMessage, Status, User
 from .services.cases import get_case
 from .uow import UnitOfWork
 
@@ -80,6 +80,16 @@ async def erase_conversation(
             )
         )
     )
+    # The conversation's appointments (the checklist and outcomes with them); the slots stay.
+    appointments = list(
+        await session.scalars(
+            delete(Appointment)
+            .where(Appointment.channel == channel, Appointment.sender_id == sender_id)
+            .returning(Appointment.reference)
+        )
+    )
+    for reference in appointments:
+        audit.record(session, AuditAction.ERASED, reference=reference, user=user, actor=actor, detail=detail)
     if ids:
         # Messages, history, notes and follow-up tasks go with the case (ON DELETE CASCADE).
         await session.execute(delete(Case).where(Case.id.in_(ids)))

@@ -351,6 +351,91 @@ class OpenKlantRegistration(Base):
     registered_at: Mapped[dt.datetime | None]
 
 
+class AppointmentMode(StoredValue):
+    """Where the appointment takes place; by phone the casemanager calls the citizen and adds the
+    organisation's professional line (a three-way call)."""
+
+    OFFICE = "stadskantoor"
+    PHONE = "telefoon"
+    VIDEO = "video"
+
+
+class AppointmentStatus(StoredValue):
+    BOOKED = "gepland"
+    CANCELLED = "geannuleerd"
+    HELD = "gehouden"
+    NO_SHOW = "niet_verschenen"
+
+
+class AppointmentSlot(Base):
+    """A moment a casemanager (or anyone of the team, without casemanager) published for
+    appointments, optionally for one organisation ("SVB op dinsdag") (migration 0012)."""
+
+    __tablename__ = "appointment_slots"
+    __table_args__ = (Index("ix_appointment_slots_team_start", "team", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    mode: Mapped[AppointmentMode] = mapped_column(stored_as_value(AppointmentMode))
+    team: Mapped[str] = mapped_column(String(64))
+    casemanager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Organisation id (contacts.yml) whose people or professional line join; None: any question.
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(255))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Withdrawn by staff: no longer offered (a booked appointment on it stays until cancelled).
+    withdrawn_at: Mapped[dt.datetime | None]
+
+    casemanager: Mapped[User | None] = relationship(foreign_keys=[casemanager_id], lazy="joined")
+
+
+class Appointment(Base):
+    """A citizen's booking of a slot, from a conversation (channel, sender_id) and usually the
+    case of its intake. The checklist of the appointment itself keeps only yes/no answers, the
+    type of identity document (never its number), and the outcome per organisation."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        # Never two citizens in one slot, enforced by the database: a second booking of a slot
+        # that is not cancelled fails on insert, also from another service instance.
+        Index(
+            "uq_appointments_slot_taken",
+            "slot_id",
+            unique=True,
+            sqlite_where=text("status != 'geannuleerd'"),
+            postgresql_where=text("status != 'geannuleerd'"),
+        ),
+        Index("ix_appointments_conversation", "channel", "sender_id"),
+        Index("ix_appointments_reminder", "status", "reminder_sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    channel: Mapped[Channel] = mapped_column(stored_as_value(Channel))
+    sender_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[AppointmentStatus] = mapped_column(
+        stored_as_value(AppointmentStatus), default=AppointmentStatus.BOOKED
+    )
+    organisations: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
+    # Set in the transaction that queues the reminder: it is queued once, whichever instance runs.
+    reminder_sent_at: Mapped[dt.datetime | None]
+    identity_checked: Mapped[bool | None] = mapped_column(Boolean)
+    identity_document: Mapped[str | None] = mapped_column(String(32))
+    citizen_present: Mapped[bool | None] = mapped_column(Boolean)
+    # organisation id -> what was agreed with them (the casemanager's words).
+    outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    checked_at: Mapped[dt.datetime | None]
+
+    slot: Mapped[AppointmentSlot] = relationship(lazy="joined", innerjoin=True)
+
+
 class AuditAction(StoredValue):
     VIEWED = "viewed"
     CLAIMED = "claimed"
@@ -365,6 +450,7 @@ class AuditAction(StoredValue):
     RELEASED = "released"  # put back in the queue by whoever handled it, or by a teamleider
     CORRECTED = "corrected"  # topic or organisations of the intake corrected by the casemanager
     OPENKLANT = "openklant"  # a failed registration in Open Klant tried again (openklant.py)
+    APPOINTMENT = "appointment"  # booked, changed, cancelled, checklist, no-show (no migration: VARCHAR)
 
 
 class AuditEntry(Base):

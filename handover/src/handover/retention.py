@@ -34,7 +34,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import audit, rasa_conversations
 from .background import wait_or_stop
 from .keys import redactor_key, sessionmaker_key, settings_key
-from .models import AuditAction, Case, FollowUp, Message, Note, OutboxMessage, Status, utcnow
+from .models import (
+    Appointment,
+    AppointmentSlot,
+    AuditAction,
+    Case,
+    FollowUp,
+    Message,
+    Note,
+    OutboxMessage,
+    Status,
+    utcnow,
+)
 from .redaction import Redactor
 from .staff_names import STAFF_MESSAGE_ROLES, staff_names
 from .uow import UnitOfWork
@@ -112,6 +123,7 @@ async def delete_full_texts(session: AsyncSession, case: Case, redactor: Redacto
 class RetentionResult:
     full_texts_deleted: list[str] = field(default_factory=list)
     cases_deleted: list[str] = field(default_factory=list)
+    appointments_deleted: list[str] = field(default_factory=list)
     skipped: bool = False  # another instance held the lock
     # Chatbot conversations; None when not run (no HANDOVER_TRACKER_DB_URL, or switched off).
     conversations: rasa_conversations.ExpiredConversations | None = None
@@ -192,6 +204,22 @@ async def run_retention(
                 result.cases_deleted += [row.reference for row in rows]
         if len(rows) < BATCH:
             break
+    # Appointments (the checklist and outcomes with them) as long as cases: after the slot's end.
+    async with UnitOfWork(sessionmaker) as uow:
+        if not await _locked(uow.session):
+            result.skipped = True
+            return result
+        old_slots = select(AppointmentSlot.id).where(AppointmentSlot.ends_at <= delete_cutoff)
+        references = list(
+            await uow.session.scalars(
+                delete(Appointment).where(Appointment.slot_id.in_(old_slots)).returning(Appointment.reference)
+            )
+        )
+        await uow.session.execute(delete(AppointmentSlot).where(AppointmentSlot.ends_at <= delete_cutoff))
+        detail_appointment = f"afspraak verwijderd: {case_days} dagen na het tijdslot"
+        for reference in references:
+            audit.record(uow.session, AuditAction.RETENTION, reference=reference, detail=detail_appointment)
+        result.appointments_deleted = references
     while True:
         async with UnitOfWork(sessionmaker) as uow:
             if not await _locked(uow.session):

@@ -146,6 +146,14 @@ def _openklant_url(value: str) -> str | None:
     return value if value.endswith(OPENKLANT_API_PATH) else value + OPENKLANT_API_PATH
 
 
+def _dates(value: str) -> frozenset[dt.date]:
+    """``"2026-12-25, 2026-12-26"``: the closing days on which no appointment can be published."""
+    try:
+        return frozenset(dt.date.fromisoformat(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError as e:
+        raise SettingsError(f"HANDOVER_HOLIDAYS must be dates like 2026-12-25, not {value!r}") from e
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "ja"}
 
@@ -215,6 +223,11 @@ class Settings:
     openklant_url: str | None = None
     openklant_token: str | None = field(default=None, repr=False)
     openklant_timeout_seconds: float = 10.0
+    # Days without appointments besides the weekly office hours (feestdagen, closing days).
+    holidays: frozenset[dt.date] = frozenset()
+    # The reminder of an appointment goes out this many hours before it starts (once).
+    appointment_reminder_hours: float = 24.0
+    appointment_poll_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -282,6 +295,15 @@ class Settings:
                 openklant_token=env.get("OPENKLANT_TOKEN") or None,
                 openklant_timeout_seconds=_positive(
                     "OPENKLANT_TIMEOUT_SECONDS", float(env.get("OPENKLANT_TIMEOUT_SECONDS", "").strip() or 10)
+                ),
+                holidays=_dates(env.get("HANDOVER_HOLIDAYS", "")),
+                appointment_reminder_hours=_positive(
+                    "HANDOVER_APPOINTMENT_REMINDER_HOURS",
+                    float(env.get("HANDOVER_APPOINTMENT_REMINDER_HOURS", "").strip() or 24),
+                ),
+                appointment_poll_seconds=_positive(
+                    "HANDOVER_APPOINTMENT_POLL_SECONDS",
+                    float(env.get("HANDOVER_APPOINTMENT_POLL_SECONDS", "").strip() or 60),
                 ),
             )
         except ValueError as e:

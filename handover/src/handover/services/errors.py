@@ -75,3 +75,45 @@ class ExportNotAllowed(DomainError):
 
 class InvalidInput(DomainError):
     """Input that parses but breaks a rule (empty text, unknown channel ...)."""
+
+
+# --- appointments (services/appointments.py) ---------------------------------------------
+
+
+class SlotNotFound(DomainError):
+    def __init__(self, slot_id: int) -> None:
+        super().__init__(f"Tijdslot {slot_id} bestaat niet")
+
+
+class SlotTaken(DomainError):
+    """Another citizen booked the slot first (possibly on another service instance)."""
+
+    def __init__(self, slot_id: int) -> None:
+        super().__init__(f"Tijdslot {slot_id} is net door iemand anders gekozen")
+        self.slot_id = slot_id
+
+
+class SlotUnavailable(DomainError):
+    def __init__(self, slot_id: int) -> None:
+        super().__init__(f"Tijdslot {slot_id} is voorbij of ingetrokken")
+
+
+class SlotOutsideOfficeHours(DomainError):
+    def __init__(self, when: str) -> None:
+        super().__init__(f"{when} valt buiten de kantoortijden of op een feestdag")
+
+
+class AppointmentNotFound(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"Afspraak {reference} bestaat niet")
+
+
+class AlreadyBooked(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"Er staat al een afspraak ({reference}); verzet die of zeg die af")
+        self.reference = reference
+
+
+class AppointmentNotChangeable(DomainError):
+    def __init__(self, reference: str, status: str) -> None:
+        super().__init__(f"Afspraak {reference} heeft status {status}; dat kan niet meer")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -22,7 +22,10 @@ from yarl import URL
 
 from ..services.canned import CannedResponseNotFound
 from ..services.errors import (
+    AlreadyBooked,
     AlreadyClaimed,
+    AppointmentNotChangeable,
+    AppointmentNotFound,
     CaseNotFound,
     DomainError,
     ExportNotAllowed,
@@ -34,6 +37,10 @@ from ..services.errors import (
     NotYourTeam,
     QueueEmpty,
     SenderMismatch,
+    SlotNotFound,
+    SlotOutsideOfficeHours,
+    SlotTaken,
+    SlotUnavailable,
     UnknownTeam,
     UnknownUser,
 )
@@ -66,6 +73,13 @@ HTTP_ERRORS: dict[type[DomainError], HttpError] = {
     NotAChat: BAD_REQUEST,
     UnknownUser: BAD_REQUEST,
     UnknownTeam: BAD_REQUEST,
+    SlotNotFound: NOT_FOUND,
+    AppointmentNotFound: NOT_FOUND,
+    SlotTaken: HttpError(web.HTTPConflict, "slot_taken"),
+    SlotUnavailable: HttpError(web.HTTPConflict, "slot_unavailable"),
+    AlreadyBooked: HttpError(web.HTTPConflict, "already_booked"),
+    AppointmentNotChangeable: CONFLICT,
+    SlotOutsideOfficeHours: BAD_REQUEST,
 }
 # A broken rule without a name of its own: the request conflicts with the current state.
 UNNAMED = CONFLICT
@@ -75,14 +89,16 @@ def http_error(e: DomainError) -> HttpError:
     return next((HTTP_ERRORS[cls] for cls in type(e).__mro__ if cls in HTTP_ERRORS), UNNAMED)
 
 
-def json_error(exc_cls: type[web.HTTPException], detail: str, code: str) -> NoReturn:
-    raise exc_cls(text=json.dumps({"error": code, "detail": detail}), content_type="application/json")
+def json_error(exc_cls: type[web.HTTPException], detail: str, code: str, **extra: Any) -> NoReturn:
+    body = {"error": code, "detail": detail} | extra
+    raise exc_cls(text=json.dumps(body), content_type="application/json")
 
 
-def raise_api_error(e: DomainError) -> NoReturn:
-    """For the bot API: the HTTP error with a JSON body."""
+def raise_api_error(e: DomainError, **extra: Any) -> NoReturn:
+    """For the bot API: the HTTP error with a JSON body (``extra``: more fields, such as the
+    other free slots when a slot was taken)."""
     error = http_error(e)
-    json_error(error.exception, str(e), error.code)
+    json_error(error.exception, str(e), error.code, **extra)
 
 
 def raise_error_page(e: DomainError) -> NoReturn:

@@ -13,6 +13,7 @@ from ..auth import Staff, require_role
 from ..keys import teams_key
 from ..models import Role, utcnow
 from ..services import overview
+from ..services.appointments import appointments_per_team
 from ..services.satisfaction import satisfaction_per_team
 from ..workflow import transaction
 
@@ -26,6 +27,8 @@ async def overview_page(request: web.Request, staff: Staff) -> web.Response:
     async with transaction(request) as uow:
         per_team = await services.team_overview(uow.session, list(teams.teams))
         satisfaction = await satisfaction_per_team(uow.session, utcnow() - dt.timedelta(days=30))
+        # The last 30 days up to now: what was held, missed or cancelled (issue 18).
+        appointments = await appointments_per_team(uow.session, utcnow() - dt.timedelta(days=30), utcnow())
     return aiohttp_jinja2.render_template(
         "overzicht.html",
         request,
@@ -39,6 +42,7 @@ async def overview_page(request: web.Request, staff: Staff) -> web.Response:
             "reply": (overview.REPLY_WARNING, overview.REPLY_ALARM),
             "queue": (overview.QUEUE_WARNING, overview.QUEUE_ALARM),
             "satisfaction": satisfaction,
+            "appointments": appointments,
             "melding": None,
         },
     )
