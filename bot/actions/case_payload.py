@@ -25,13 +25,14 @@ def case_payload(
     and which organisations may be involved. Without consent (a callback request): only the contact
     details and the ids of the topic and organisations."""
     consent = state.toestemming is True
+    language = language_of(tracker.events)
     summary: Dict[str, Any] = {"topic": state.onderwerp, "organisations": list(state.organisaties)}
     if consent:
         summary.update({
             "question_type": state.vraagtype,
             "urgent": state.urgent,
             "life_event": state.levensgebeurtenis,
-            "summary_text": casemanager_summary(state, language_of(tracker.events).dutch_name),
+            "summary_text": casemanager_summary(state, language.dutch_name),
             "self_service": None,
         })
     details = {
@@ -50,5 +51,7 @@ def case_payload(
         "consent_organisations": list(state.toestemming_organisaties) if consent else [],
         # Asked after consent only where the municipality registers contacts (Open Klant).
         "consent_registration": consent and state.toestemming_register is True,
+        # The conversation language (ISO 639-1): the casemanager's interpreter hint, Open Klant's taal.
+        "language": language.code,
         "contact": {k: v for k, v in details.items() if v},
     }

@@ -101,6 +101,7 @@ async def test_nothing_reaches_the_service_until_consent_is_complete() -> None:
         "consent": True,
         "consent_organisations": ["gemeente", "uwv"],  # a subset of the summary's organisations
         "consent_registration": False,  # not asked: this municipality has no Open Klant (OPENKLANT_URL)
+        "language": "nl",
         "contact": {},
     }
     assert talk.slots["toestemming"] is True and talk.slots["toestemming_tijd"] == consent_at.isoformat()
@@ -160,6 +161,7 @@ async def test_a_callback_without_consent_carries_only_the_contact_details_and_i
         "consent_at": None,
         "consent_organisations": [],
         "consent_registration": False,
+        "language": "nl",
         "contact": {"phone": "+31612345678", "moment": "bel mij op morgenochtend"},
     }
 

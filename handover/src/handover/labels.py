@@ -19,6 +19,7 @@ import yaml
 
 from .consent import consented_organisations
 from .directory import Directory
+from .languages import dutch_name
 from .models import Case
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ def organisation_of_topic(topic_id: str | None) -> str | None:
 
 def jinja_filters(labels: Labels, directory: Directory) -> dict[str, Callable[..., str]]:
     """``onderwerp``, ``levensgebeurtenis``, ``organisatie``, ``organisaties`` and
-    ``toegestane_organisaties`` (a case's organisations the citizen agreed to) for templates."""
+    ``toegestane_organisaties`` (a case's organisations the citizen agreed to) and ``taal`` (the
+    conversation language's Dutch name) for templates."""
 
     def organisation(org_id: str) -> str:
         org = directory.organisations.get(str(org_id).lower())
@@ -94,4 +96,5 @@ def jinja_filters(labels: Labels, directory: Directory) -> dict[str, Callable[..
         "levensgebeurtenis": labels.life_event,
         "organisatie": organisation,
         "organisaties": organisations,
+        "taal": dutch_name,
     }

@@ -165,6 +165,8 @@ class Case(Base):
     # The citizen agreed that the closed contact is registered in the municipality's customer-contact
     # registry (Open Klant): topic, summary without personal data, casemanager, follow-up (migration 0010).
     consent_registration: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The conversation language (ISO 639-1, languages.py); None: an older bot, Dutch.
+    language: Mapped[str | None] = mapped_column(String(8))
     contact_phone: Mapped[str | None] = mapped_column(String(64))
     contact_email: Mapped[str | None] = mapped_column(String(255))
     contact_moment: Mapped[str | None] = mapped_column(String(255))

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +46,7 @@ from .keys import (
     settings_key,
 )
 from .labels import Labels
+from .languages import iso639_2
 from .models import (
     Case,
     Channel,
@@ -71,17 +71,6 @@ MAX_HANDELING, MAX_TOELICHTING, MAX_NAAM = 200, 1000, 200
 ACTOR_REGISTER = "gemeente-intake"
 ACTOR_OBJECTTYPE = "medewerker"
 ACTOR_SOORT_ID = "gebruikersnaam"
-# The bot adds "Taal: Pools." to the summary when the conversation was not in Dutch
-# (bot/intake/consent.py casemanager_summary); Open Klant wants ISO 639-2/B.
-LANGUAGE_CODES = {
-    "nederlands": "nld",
-    "engels": "eng",
-    "pools": "pol",
-    "turks": "tur",
-    "arabisch": "ara",
-    "oekraïens": "ukr",
-}
-LANGUAGE_NOTE = re.compile(r"\bTaal: (\w+)\.\s*$")
 
 
 class OpenKlantError(Exception):
@@ -107,11 +96,6 @@ def fit(text: str | None, limit: int) -> str:
 def backoff(attempts: int) -> dt.timedelta:
     """1, 2, 4 ... seconds, capped at ten minutes: Open Klant may be down for a while."""
     return dt.timedelta(seconds=min(2 ** max(attempts - 1, 0), 600))
-
-
-def language_code(summary: str | None) -> str:
-    found = LANGUAGE_NOTE.search(summary or "")
-    return LANGUAGE_CODES.get(found[1].lower(), "nld") if found else "nld"
 
 
 def channel_name(channel: Channel) -> str:
@@ -227,7 +211,7 @@ def klantcontact_body(case: Case, labels: Labels, started_at: dt.datetime) -> di
             "kanaal": fit(channel_name(case.channel), MAX_KANAAL),
             "onderwerp": fit(topic if topic != "–" else "Vraag aan de gemeente", MAX_ONDERWERP),
             "inhoud": fit(case.summary_redacted, MAX_INHOUD),
-            "taal": language_code(case.summary_redacted),
+            "taal": iso639_2(case.language),  # Open Klant wants ISO 639-2/B
             "vertrouwelijk": True,
             "plaatsgevondenOp": started_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
             "indicatieContactGelukt": case.outcome_label != "geen_contact",

@@ -78,6 +78,7 @@ async def test_api_rejects_missing_or_wrong_secret(
         (json.dumps({"sender_id": "x", "kind": "chat", "consent": True}).encode(), "channel ontbreekt"),
         (json.dumps(case_body(consent="ja")).encode(), "consent"),
         (json.dumps(case_body(channel="fax")).encode(), "Onbekend kanaal"),
+        (json.dumps(case_body(language="klingon")).encode(), "Onbekende taal"),
         (json.dumps(case_body(kind="callback")).encode(), "terugbelverzoek"),
         (json.dumps(case_body(transcript=[{"role": "robot", "text": "x"}])).encode(), "Onbekende rol"),
         (json.dumps(case_body(transcript="tekst")).encode(), "transcript"),
@@ -487,3 +488,24 @@ async def test_case_page_actions(client: Client, fake_rasa: FakeRasa) -> None:
     logout = await client.post("/logout", data={"csrf_token": lead_token}, allow_redirects=False)
     assert logout.status == 302
     assert (await client.get("/wachtrij", allow_redirects=False)).status == 302
+
+
+async def test_the_conversation_language_shows_with_an_interpreter_hint(client: Client) -> None:
+    """The bot sends the conversation language as a field of its own; the casemanager sees it in the
+    queue (JSON and werkbak) and on the case page with "Tolk: Pools", Dutch cases show no hint."""
+    await add_user(client.app[sessionmaker_key], "anna")
+    polish = (await create_case(client, "polish-citizen", language="pl"))["reference"]
+    dutch = (await create_case(client, "dutch-citizen"))["reference"]
+    token = await login(client, "anna")
+    queue = await (await client.get("/wachtrij.json")).json()
+    languages = {c["reference"]: c["language"] for c in queue["cases"]}
+    assert languages == {polish: "pl", dutch: None}
+    werkbak = await (await client.get("/werkbak")).text()
+    assert werkbak.count("Tolk: Pools") == 1
+    await client.post(f"/zaken/{polish}/claim", data={"csrf_token": token})
+    page = await (await client.get(f"/zaken/{polish}")).text()
+    assert "<strong>Tolk: Pools</strong>" in page and "automatisch vertalen kan hier niet" in page
+    data = await (await client.get(f"/zaken/{polish}", headers={"Accept": "application/json"})).json()
+    assert data["language"] == "pl"
+    await client.post(f"/zaken/{dutch}/claim", data={"csrf_token": token})
+    assert "Tolk:" not in await (await client.get(f"/zaken/{dutch}")).text()

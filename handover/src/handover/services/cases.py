@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
+from ..languages import LANGUAGES
 from ..models import (
     AuditAction,
     Case,
@@ -84,6 +85,8 @@ class NewCase:
     consent_organisations: Sequence[str] | None = None
     # The citizen agreed the closed contact is registered in Open Klant (openklant.py).
     consent_registration: bool = False
+    # The conversation language (ISO 639-1, one of languages.LANGUAGES); None: not sent (Dutch).
+    language: str | None = None
     contact_phone: str | None = None
     contact_email: str | None = None
     contact_moment: str | None = None
@@ -95,6 +98,8 @@ class NewCase:
             raise InvalidInput(f"Onbekende soort {self.kind!r}")
         if not self.sender_id or len(self.sender_id) > 255:
             raise InvalidInput("sender_id ontbreekt of is te lang")
+        if self.language is not None and self.language not in LANGUAGES:
+            raise InvalidInput(f"Onbekende taal {self.language!r}")
         if self.question_type not in (None, 1, 2, 3):
             raise InvalidInput("question_type moet 1, 2 of 3 zijn")
         for entry in self.transcript:
@@ -200,6 +205,7 @@ async def create_case(uow: UnitOfWork, teams: TeamMapping, new: NewCase) -> tupl
             if new.consent_organisations is not None
             else None,
             consent_registration=new.consent_registration,
+            language=new.language,
             contact_phone=new.contact_phone,
             contact_email=new.contact_email,
             contact_moment=new.contact_moment,

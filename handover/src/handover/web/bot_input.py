@@ -177,6 +177,7 @@ def parse_new_case(data: dict[str, Any]) -> NewCase:
         else None,
         # A separate question: registration in the customer-contact registry (openklant.py).
         consent_registration=_bool(data, "consent_registration"),
+        language=optional_text(data, "language", 8),
         contact_phone=optional_text(contact, "phone", 64),
         contact_email=optional_text(contact, "email", 255),
         contact_moment=optional_text(contact, "moment", 255),

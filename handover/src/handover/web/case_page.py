@@ -151,6 +151,7 @@ async def case_page(request: web.Request, staff: Staff) -> web.Response:
         case = ctx.case
         return web.json_response(
             {"reference": case.reference, "status": case.status, "team": case.team, "kind": case.kind}
+            | {"language": case.language or "nl"}
             | ctx.view.as_json()
             | {"openklant": ctx.values["openklant"].as_json()}
         )

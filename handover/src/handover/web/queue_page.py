@@ -96,6 +96,7 @@ async def queue_json(request: web.Request, staff: Staff) -> web.Response:
                     "organisations": consented_organisations(c),
                     "question_type": c.question_type,
                     "urgent": c.urgent,
+                    "language": c.language,
                     "kind": c.kind,
                     "waiting_minutes": int((now - c.created_at).total_seconds() // 60),
                 }
