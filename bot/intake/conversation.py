@@ -122,6 +122,9 @@ class ConversationState:
     # when a person is there again (ISO 8601). For "wanneer bellen jullie?".
     kantoortijden: Optional[str] = None
     volgende_opening: Optional[str] = None
+    # The conversation language when it is not Dutch (set by the action from Context.language, for
+    # the handover service's insight counts through Rasa's event broker); decides nothing here.
+    taal: Optional[str] = None
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "ConversationState":
@@ -133,6 +136,7 @@ class ConversationState:
             gegevens_wissen=bool(slots.get("gegevens_wissen")),
             kantoortijden=slots.get("kantoortijden") or None,
             volgende_opening=slots.get("volgende_opening") or None,
+            taal=slots.get("taal") or None,
         )
 
     def as_slots(self) -> Dict[str, Any]:
@@ -144,6 +148,7 @@ class ConversationState:
             "gegevens_wissen": self.gegevens_wissen,
             "kantoortijden": self.kantoortijden,
             "volgende_opening": self.volgende_opening,
+            "taal": self.taal,
         }
 
 

@@ -117,6 +117,8 @@ def handover_system(work: Path, office_hours: str) -> Iterator[Dict[str, Any]]:
         "HANDOVER_OUTBOX_POLL_SECONDS": "0.5",
         "RASA_URL": stack.url,
         "RASA_TOKEN": stack.token,
+        # Rasa's event broker file: the service counts its events for /inzicht.
+        "HANDOVER_EVENTS_URL": stack.env()["EVENT_BROKER_URL"],
     }
     subprocess.run(
         [str(HANDOVER_PY), "-m", "alembic", "upgrade", "head"],

@@ -16,7 +16,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from . import access, auth, retention, workflow
+from . import access, auth, insight, retention, workflow
 from .background import stop_gracefully
 from .clients.rasa import RasaClient
 from .db import db_context, request_session_middleware
@@ -124,6 +124,7 @@ async def background_context(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(websocket.presence_loop(app, stop), name="presence"),
         asyncio.create_task(workflow.position_loop(app, stop), name="position-sweep"),
         asyncio.create_task(retention.retention_loop(app, stop), name="retention"),
+        asyncio.create_task(insight.insight_loop(app, stop), name="insight"),
     ]
     app[background_tasks_key].extend(tasks)
     yield

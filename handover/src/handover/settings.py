@@ -198,6 +198,11 @@ class Settings:
     # How long the website widget remembers a conversation after the citizen's last message (its
     # data-session-minutes; the bot keeps messages for it as long): the close form's promise.
     widget_session_minutes: float = 120.0
+    # Rasa's SQL event broker (EVENT_BROKER_URL of the bot): read into insight counts, then deleted.
+    events_url: str | None = None
+    insight_poll_seconds: float = 5.0
+    # A conversation without events this long counts as ended (resolved, handed over or abandoned).
+    insight_idle_minutes: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -258,6 +263,13 @@ class Settings:
                 # The same variable the bot's website channel reads: one value for both.
                 widget_session_minutes=_positive(
                     "WIDGET_SESSION_MINUTES", float(env.get("WIDGET_SESSION_MINUTES", "").strip() or 120)
+                ),
+                events_url=env.get("HANDOVER_EVENTS_URL") or None,
+                insight_poll_seconds=_positive(
+                    "HANDOVER_INSIGHT_POLL_SECONDS", float(env.get("HANDOVER_INSIGHT_POLL_SECONDS", "5"))
+                ),
+                insight_idle_minutes=_non_negative(
+                    "HANDOVER_INSIGHT_IDLE_MINUTES", float(env.get("HANDOVER_INSIGHT_IDLE_MINUTES", "30"))
                 ),
             )
         except ValueError as e:
