@@ -46,6 +46,7 @@ from .web import (
     case_page,
     directory_page,
     inbox_page,
+    insight_page,
     login,
     overview_page,
     privacy_pages,
@@ -262,7 +263,16 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.cleanup_ctx.append(login_limit_context)
     app.on_shutdown.append(close_websockets)
-    workspace = (queue_page, inbox_page, case_page, canned_page, overview_page, search_page, directory_page)
+    workspace = (
+        queue_page,
+        inbox_page,
+        case_page,
+        canned_page,
+        overview_page,
+        insight_page,
+        search_page,
+        directory_page,
+    )
     for module in (bot_api, satisfaction_api, login, *workspace, websocket, privacy_pages):
         app.router.add_routes(module.routes)
     # Bot API: a message of a case that could not be delivered (WhatsApp), shown in the case.
