@@ -21,6 +21,7 @@ from asyncio import AbstractEventLoop
 from typing import Any, Dict, Optional, Text
 from urllib.parse import unquote, urlsplit
 
+import sqlalchemy.exc
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.core.brokers.sql import SQLEventBroker
@@ -70,4 +71,9 @@ class IntakeEventBroker(EventBroker):
             raise EventBrokerSettingError(
                 "EVENT_BROKER_URL is geen adres: gebruik sqlite:///pad/events.db, postgresql://… of amqp://…"
             )
-        return SQLEventBroker(host=url)
+        try:
+            return SQLEventBroker(host=url)
+        except sqlalchemy.exc.DBAPIError:
+            # Two instances creating the table at the same moment (PostgreSQL: pg_type unique,
+            # SQLite: table already exists): the second attempt finds it.
+            return SQLEventBroker(host=url)

@@ -198,8 +198,11 @@ class Settings:
     # How long the website widget remembers a conversation after the citizen's last message (its
     # data-session-minutes; the bot keeps messages for it as long): the close form's promise.
     widget_session_minutes: float = 120.0
-    # Rasa's SQL event broker (EVENT_BROKER_URL of the bot): read into insight counts, then deleted.
+    # Rasa's event broker (EVENT_BROKER_URL of the bot): its SQL database or RabbitMQ, read into
+    # insight counts (and deleted there).
     events_url: str | None = None
+    # RabbitMQ only (events_url amqp://…): the durable queue Rasa's broker publishes to.
+    events_queue: str = "intake_events"
     insight_poll_seconds: float = 5.0
     # A conversation without events this long counts as ended (resolved, handed over or abandoned).
     insight_idle_minutes: float = 30.0
@@ -265,6 +268,7 @@ class Settings:
                     "WIDGET_SESSION_MINUTES", float(env.get("WIDGET_SESSION_MINUTES", "").strip() or 120)
                 ),
                 events_url=env.get("HANDOVER_EVENTS_URL") or None,
+                events_queue=env.get("HANDOVER_EVENTS_QUEUE") or "intake_events",
                 insight_poll_seconds=_positive(
                     "HANDOVER_INSIGHT_POLL_SECONDS", float(env.get("HANDOVER_INSIGHT_POLL_SECONDS", "5"))
                 ),

@@ -223,3 +223,58 @@ def test_sentences_are_never_read() -> None:
         )
         is None
     )
+
+
+def _rabbitmq_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+async def test_events_from_rabbitmq_are_counted_and_acknowledged(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Published as Rasa's Pika broker does (fanout exchange rasa-exchange, durable queue)."""
+    if not _rabbitmq_up():
+        pytest.skip("RabbitMQ is not reachable at 127.0.0.1:5672")
+    import asyncio
+    import uuid
+
+    import aio_pika
+
+    from handover.insight.amqp import EXCHANGE, consume_amqp
+
+    url = "amqp://guest:guest@127.0.0.1:5672/"
+    queue_name = f"insight_test_{uuid.uuid4().hex[:8]}"
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(consume_amqp(sessionmaker, url, queue_name, CLOCK, stop))
+    connection = await aio_pika.connect_robust(url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        await queue.bind(exchange, "")
+        for event in (user(SENDERS[0], T0), slot(SENDERS[0], T0, "onderwerp", "digid"), user(SENDERS[1], T0)):
+            await exchange.publish(aio_pika.Message(json.dumps(event).encode()), routing_key="")
+        for _ in range(200):  # until the consumer has counted all three
+            found = await counts(sessionmaker)
+            if found.get("berichten:") == 2 and "onderwerp:digid" in found:
+                break
+            await asyncio.sleep(0.05)
+        assert await counts(sessionmaker) == {
+            "gesprek:": 2,
+            "kanaal:website": 2,
+            "berichten:": 2,
+            "onderwerp:digid": 1,
+        }
+        stop.set()
+        await asyncio.wait_for(consumer, 10)
+        assert (await queue.declare()).message_count == 0  # acknowledged: gone from RabbitMQ
+        await queue.delete(if_unused=False, if_empty=False)
+    finally:
+        stop.set()
+        await connection.close()

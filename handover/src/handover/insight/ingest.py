@@ -166,6 +166,14 @@ async def close_quiet_conversations(session: AsyncSession, clock: Clock, now: dt
     await session.execute(delete(InsightKey).where(InsightKey.day < today))
 
 
+async def housekeeping(session: AsyncSession, clock: Clock, now: dt.datetime, retention_days: int) -> None:
+    """Endings of quiet conversations, past days forgotten, counts past the retention deleted."""
+    await close_quiet_conversations(session, clock, now)
+    await session.execute(
+        delete(InsightCount).where(InsightCount.day < clock.day(now) - dt.timedelta(days=retention_days))
+    )
+
+
 async def apply_events(session: AsyncSession, clock: Clock, events: Iterable[str]) -> int:
     """Count a batch of events (JSON as Rasa publishes them); returns how many told something."""
     counted = 0
@@ -181,7 +189,8 @@ async def apply_events(session: AsyncSession, clock: Clock, events: Iterable[str
     return counted
 
 
-async def _cursor(session: AsyncSession, source: str) -> InsightCursor:
+async def lock_counts(session: AsyncSession, source: str) -> InsightCursor:
+    """The source's cursor row, locked for the transaction (PostgreSQL): one instance counts at a time."""
     stmt = select(InsightCursor).where(InsightCursor.source == source).with_for_update()
     cursor = await session.scalar(stmt)
     if cursor is None:
@@ -202,7 +211,7 @@ async def consume_sql_round(
     """One round: read new broker rows, count them, move the cursor, delete what was read."""
     read = 0
     async with sessionmaker() as session, session.begin():
-        cursor = await _cursor(session, SQL_SOURCE)
+        cursor = await lock_counts(session, SQL_SOURCE)
         try:
             async with events.connect() as conn:
                 rows = (
@@ -219,10 +228,7 @@ async def consume_sql_round(
             await apply_events(session, clock, (str(r.data) for r in rows))
             cursor.last_id = int(rows[-1].id)
             read = len(rows)
-        await close_quiet_conversations(session, clock, now)
-        await session.execute(
-            delete(InsightCount).where(InsightCount.day < clock.day(now) - dt.timedelta(days=retention_days))
-        )
+        await housekeeping(session, clock, now, retention_days)
         last_id = cursor.last_id
     if last_id:
         try:
