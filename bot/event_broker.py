@@ -21,11 +21,13 @@ from asyncio import AbstractEventLoop
 from typing import Any, Dict, Optional, Text
 from urllib.parse import unquote, urlsplit
 
+import sqlalchemy
 import sqlalchemy.exc
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy.pool import QueuePool
 
 DEFAULT_QUEUE = "intake_events"
 
@@ -50,6 +52,27 @@ def pika_settings(url: str, queue: str) -> Dict[str, Any]:
     }
 
 
+def _wal(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def fast_sqlite(broker: SQLEventBroker) -> None:
+    """Rasa publishes every event on its event loop, one commit each. SQLAlchemy 1.4 opens a new
+    SQLite connection per commit (NullPool) and each commit waits for the disk: about 16 ms an
+    event, 10-20 events a turn. Kept connections in WAL mode with synchronous=NORMAL: under 1 ms.
+    A power cut may lose the last events (never corrupts the file); they are statistics."""
+    url = broker.engine.url
+    broker.engine.dispose()
+    broker.engine = sqlalchemy.create_engine(
+        url, poolclass=QueuePool, connect_args={"check_same_thread": False}
+    )
+    sqlalchemy.event.listen(broker.engine, "connect", _wal)
+    broker.sessionmaker.configure(bind=broker.engine)
+
+
 class IntakeEventBroker(EventBroker):
     """Only a factory: Rasa calls ``from_endpoint_config`` and gets one of its own brokers."""
 
@@ -72,8 +95,11 @@ class IntakeEventBroker(EventBroker):
                 "EVENT_BROKER_URL is geen adres: gebruik sqlite:///pad/events.db, postgresql://… of amqp://…"
             )
         try:
-            return SQLEventBroker(host=url)
+            broker = SQLEventBroker(host=url)
         except sqlalchemy.exc.DBAPIError:
             # Two instances creating the table at the same moment (PostgreSQL: pg_type unique,
             # SQLite: table already exists): the second attempt finds it.
-            return SQLEventBroker(host=url)
+            broker = SQLEventBroker(host=url)
+        if url.startswith("sqlite"):
+            fast_sqlite(broker)
+        return broker

@@ -93,10 +93,13 @@ def citizen(stack: Stack, request: pytest.FixtureRequest) -> Citizen:
 
 @contextmanager
 def handover_system(
-    work: Path, office_hours: str, service_env: Optional[Dict[str, str]] = None
+    work: Path,
+    office_hours: str,
+    service_env: Optional[Dict[str, str]] = None,
+    stack_env: Optional[Dict[str, str]] = None,
 ) -> Iterator[Dict[str, Any]]:
     """Rasa, the action server and the handover service (SQLite), with these office hours (and
-    `service_env` for the service)."""
+    `service_env` for the service, `stack_env` for Rasa and the action server)."""
     if not HANDOVER_PY.exists():
         pytest.fail("handover/.venv ontbreekt: draai `make -C handover setup` (make test doet dat vanzelf)")
     port = free_port()
@@ -106,6 +109,7 @@ def handover_system(
         extra_env={
             "HANDOVER_URL": f"http://127.0.0.1:{port}",
             "HANDOVER_SHARED_SECRET": SECRET,
+            **(stack_env or {}),
         },
     )
     env = {

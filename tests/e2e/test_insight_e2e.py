@@ -4,7 +4,9 @@ the service stores no sender id."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import sqlite3
 import subprocess
 import time
@@ -19,6 +21,8 @@ from tests.widget.helpers import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+QUEUE = "intake_events"  # the queue of endpoints.yml
 CONVERSATIONS = 6  # enough for figures above the suppression threshold (5)
 LEAD_PASSWORD = "teamleider-wachtwoord-e2e"
 ADD_LEAD = """
@@ -38,16 +42,57 @@ asyncio.run(main())
 """
 
 
+def _broker_left(url: str) -> int:
+    """Events in the broker that still hold a sender id or a message."""
+    if url.startswith("amqp"):
+        return _queue("count")
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        found = db.execute("SELECT count(*) FROM events WHERE data IS NOT NULL OR sender_id IS NOT NULL")
+        return int(found.fetchone()[0])
+
+
 def _cells(figures: Dict[str, Any], group: str) -> Dict[str, Any]:
     return {c["sleutel"]: c["aantal"] for c in figures["groepen"][group]["cellen"]}
 
 
-def test_the_dashboard_shows_what_real_conversations_did(tmp_path: Path) -> None:
+def _rabbitmq_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _queue(action: str) -> int:
+    """Purge Rasa's queue (left over from an earlier run) or count what waits in it."""
+    import aio_pika
+
+    async def run() -> int:
+        connection = await aio_pika.connect_robust(AMQP_URL)
+        try:
+            queue = await (await connection.channel()).declare_queue(QUEUE, durable=True)
+            if action == "purge":
+                await queue.purge()
+            return int((await queue.declare()).message_count or 0)
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("broker", ["sql", "rabbitmq"])
+def test_the_dashboard_shows_what_real_conversations_did(tmp_path: Path, broker: str) -> None:
     ensure_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     service_env = {"HANDOVER_INSIGHT_POLL_SECONDS": "0.5", "HANDOVER_INSIGHT_IDLE_MINUTES": "0"}
-    with handover_system(tmp_path, "mon-sun 00:00-24:00", service_env) as system:
+    stack_env = {}
+    if broker == "rabbitmq":
+        if not _rabbitmq_up():
+            pytest.skip("RabbitMQ is not reachable at 127.0.0.1:5672")
+        _queue("purge")
+        stack_env["EVENT_BROKER_URL"] = AMQP_URL
+    with handover_system(tmp_path, "mon-sun 00:00-24:00", service_env, stack_env) as system:
         stack = system["stack"]
         senders: List[str] = []
         topics = set()
@@ -98,14 +143,10 @@ def test_the_dashboard_shows_what_real_conversations_did(tmp_path: Path) -> None
             finally:
                 browser.close()
 
-        # The broker's table keeps no sender id or message once read; the service stored none.
-        broker = stack.env()["EVENT_BROKER_URL"].removeprefix("sqlite:///")
+        # The broker keeps no sender id or message once read; the service stored none.
         deadline = time.monotonic() + 30
-        while True:  # the last turn's rows go in the round after they were written
-            with sqlite3.connect(broker) as db:
-                left = db.execute(
-                    "SELECT count(*) FROM events WHERE data IS NOT NULL OR sender_id IS NOT NULL"
-                ).fetchone()[0]
+        while True:  # the last turn's events go in the round after they were written
+            left = _broker_left(stack.env()["EVENT_BROKER_URL"])
             if left == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.25)
