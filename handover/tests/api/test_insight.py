@@ -121,7 +121,14 @@ async def test_figures_are_suppressed_alike_in_page_json_csv_and_chart(client: C
 
 
 @pytest.mark.parametrize(
-    "query", ["van=gisteren", "van=2026-12-05&tot=2026-12-01", "van=2020-01-01&tot=2026-12-01"]
+    "query",
+    [
+        "van=gisteren",
+        "van=2026-12-05&tot=2026-12-01",
+        "van=2020-01-01&tot=2026-12-01",
+        "van=0001-01-01&tot=0001-01-02",
+        "van=9999-12-30&tot=9999-12-31",
+    ],
 )
 async def test_a_bad_period_gets_a_dutch_answer(client: Client, query: str) -> None:
     await add_user(client.app[sessionmaker_key], "tineke", role=Role.TEAMLEIDER)
@@ -129,4 +136,5 @@ async def test_a_bad_period_gets_a_dutch_answer(client: Client, query: str) -> N
     resp = await client.get(f"/api/inzicht?{query}")
     assert resp.status == 400
     assert (await resp.json())["detail"].startswith(("Geef", "De einddatum", "Kies"))
+    assert (await client.get(f"/inzicht/grafiek/kanaal.svg?{query}")).status == 400
     assert (await client.get(f"/inzicht?{query}")).status == 400

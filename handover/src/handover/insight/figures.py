@@ -30,6 +30,8 @@ from ..services.errors import InvalidInput
 THRESHOLD = 5
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# Far outside these a day's start in the municipality's time zone cannot even be computed.
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 SHOWN_SUPPRESSED = "verborgen"  # the same for a small cell and the one hidden with it
 
 
@@ -53,6 +55,8 @@ class Period:
             )
         except ValueError as e:
             raise PeriodError("Geef de datums als jjjj-mm-dd, bijvoorbeeld 2026-12-01.") from e
+        if not (EARLIEST <= start and end <= LATEST):
+            raise PeriodError(f"Kies datums tussen {EARLIEST.year} en {LATEST.year}.")
         if end < start:
             raise PeriodError("De einddatum ligt voor de begindatum.")
         if (end - start).days >= MAX_DAYS:
