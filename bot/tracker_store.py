@@ -23,8 +23,10 @@ row points at nobody). A copy that contains such a start time is recognised on s
 and never written. The handover service's erasure by reference writes the same tombstone
 (handover/src/handover/rasa_conversations.py). Tombstones go after TOMBSTONE_DAYS.
 
-This project configures no event broker; with one, the events it already published are not
-recalled by this store.
+Rasa's event broker (bot/event_broker.py) has already published the events of an erased
+conversation; the handover service reads them into counts without text or sender id and then
+deletes them from the broker (README "Inzicht"). Until it has read them (seconds while it runs)
+they are still there.
 """
 
 from __future__ import annotations

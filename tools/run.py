@@ -86,6 +86,7 @@ def main() -> int:
     os.environ.setdefault("TRACKER_DB_URL", f"sqlite:///{var / 'tracker.db'}")
     os.environ.setdefault("BOT_OUTBOX_DB_URL", str(var / "outbox.db"))
     os.environ.setdefault("WIDGET_PENDING_DB", str(var / "website.db"))
+    os.environ.setdefault("EVENT_BROKER_URL", f"sqlite:///{var / 'events.db'}")
     if with_handover:
         # The actions and the service share one secret; generated per run unless configured.
         os.environ.setdefault("HANDOVER_SHARED_SECRET", secrets.token_urlsafe(24))
@@ -159,6 +160,8 @@ def start_handover(supervisor: Supervisor, stack: Stack, rasa_token: str, port: 
         "HANDOVER_PORT": str(port),
         # Erasure by reference also deletes the conversation in Rasa's tracker store.
         "HANDOVER_TRACKER_DB_URL": os.environ.get("HANDOVER_TRACKER_DB_URL") or os.environ["TRACKER_DB_URL"],
+        # The service counts Rasa's events for the insight dashboard (and deletes what it read).
+        "HANDOVER_EVENTS_URL": os.environ.get("HANDOVER_EVENTS_URL") or os.environ["EVENT_BROKER_URL"],
     }
     migrate = supervisor.spawn([python, "-m", "alembic", "upgrade", "head"], env=env, cwd=here)
     if migrate.wait() != 0:

@@ -44,7 +44,7 @@ REDIS_START = (
     'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
     "--dir /var/lib/redis --logfile /var/log/redis/scale.log"
 )
-DATABASES = ("tracker", "outbox", "website", "handover", "whatsapp")
+DATABASES = ("tracker", "outbox", "website", "handover", "whatsapp", "events")
 
 
 def _ensure(port: int, start: str) -> None:
@@ -170,6 +170,7 @@ class ScaledSystem:
             BOT_OUTBOX_DB_URL=db["outbox"],
             WIDGET_PENDING_DB=db["website"],
             WHATSAPP_STATE_DB=db["whatsapp"],
+            EVENT_BROKER_URL=db["events"],
             REDIS_HOST="127.0.0.1",
             REDIS_PORT="6379",
             REDIS_PASSWORD="",
@@ -193,6 +194,7 @@ class ScaledSystem:
                 "postgresql://", "postgresql+asyncpg://"
             ),
             HANDOVER_TRACKER_DB_URL=self.databases["tracker"],
+            HANDOVER_EVENTS_URL=self.databases["events"],
             REDIS_URL=f"{REDIS}/3",
             HANDOVER_REDIS_CHANNEL=f"{self.prefix}:events",
             RASA_URL=self.url("rasa"),

@@ -92,6 +92,8 @@ class Stack:
             TRACKER_DB_URL=env.get("TRACKER_DB_URL") or f"sqlite:///{self.workdir / 'tracker.db'}",
             BOT_OUTBOX_DB_URL=env.get("BOT_OUTBOX_DB_URL") or str(self.workdir / "outbox.db"),
             WIDGET_PENDING_DB=env.get("WIDGET_PENDING_DB") or str(self.workdir / "website.db"),
+            # Rasa's event broker (endpoints.yml, bot/event_broker.py): a SQLite file of its own.
+            EVENT_BROKER_URL=env.get("EVENT_BROKER_URL") or f"sqlite:///{self.workdir / 'events.db'}",
             ACTION_SERVER_TOKEN=self.action_token,
         )
         env.update(self.extra_env)

@@ -7,6 +7,7 @@ gives the result back, and turns the outcome into messages and slot events. No d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Mapping, Optional
@@ -37,6 +38,7 @@ from bot.intake.effects import (
 )
 from bot.intake.engine import Intake
 from bot.intake.knowledge import knowledge
+from bot.intake.language import DUTCH
 from bot.intake.schema import schema
 from bot.intake.transcript import language_of
 from bot.settings import BotSettings
@@ -77,6 +79,12 @@ def message_id_of(tracker: Tracker) -> str:
     if found is None and isinstance(whatsapp, dict):
         found = whatsapp.get("message_id")
     return found if isinstance(found, str) else ""
+
+
+def conversation_language(current: Optional[str], code: str) -> Optional[str]:
+    """The slot `taal`: the language code, except in a conversation that was Dutch all along (the
+    default, never set: most conversations add no event for it)."""
+    return None if current is None and code == DUTCH else code
 
 
 def slot_events(before: ConversationState, after: ConversationState) -> List[EventType]:
@@ -121,7 +129,9 @@ class ActionTurn(Action):
             step = conversation().after(step.state, step.effect, result)
             replies += step.replies
         send(dispatcher, replies)
-        return slot_events(before, step.state)
+        # After every step, also a reset of all slots (terug_naar_bot): the language stays.
+        after = replace(step.state, taal=conversation_language(before.taal, context.language.code))
+        return slot_events(before, after)
 
     async def carry_out(self, effect: Effect, step: Step, tracker: Tracker) -> Result:
         """One effect through the gateway."""

@@ -150,6 +150,9 @@ class ConversationState:
     afspraak_fase: Optional[str] = None
     afspraak_referentie: Optional[str] = None
     afspraak_begin: Optional[str] = None  # ISO 8601 with offset
+    # The conversation language when it is not Dutch (set by the action from Context.language, for
+    # the handover service's insight counts through Rasa's event broker); decides nothing here.
+    taal: Optional[str] = None
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "ConversationState":
@@ -164,6 +167,7 @@ class ConversationState:
             afspraak_fase=slots.get("afspraak_fase") or None,
             afspraak_referentie=slots.get("afspraak_referentie") or None,
             afspraak_begin=slots.get("afspraak_begin") or None,
+            taal=slots.get("taal") or None,
         )
 
     def as_slots(self) -> Dict[str, Any]:
@@ -178,6 +182,7 @@ class ConversationState:
             "afspraak_fase": self.afspraak_fase,
             "afspraak_referentie": self.afspraak_referentie,
             "afspraak_begin": self.afspraak_begin,
+            "taal": self.taal,
         }
 
 

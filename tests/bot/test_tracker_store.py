@@ -76,7 +76,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tuple[s
 
 @pytest.fixture
 def store(
-    database: Tuple[str, Path], domain: Domain, monkeypatch: pytest.MonkeyPatch
+    database: Tuple[str, Path], domain: Domain, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[TrackerStore]:
     url, endpoints_file = database
     for name, value in {
@@ -87,6 +87,7 @@ def store(
         "REDIS_PORT": "6379",
         "REDIS_PASSWORD": "",
         "REDIS_LOCK_DB": "1",
+        "EVENT_BROKER_URL": f"sqlite:///{tmp_path / 'events.db'}",
     }.items():
         monkeypatch.setenv(name, value)
     endpoints = AvailableEndpoints.read_endpoints(str(endpoints_file))

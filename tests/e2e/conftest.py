@@ -92,8 +92,14 @@ def citizen(stack: Stack, request: pytest.FixtureRequest) -> Citizen:
 
 
 @contextmanager
-def handover_system(work: Path, office_hours: str) -> Iterator[Dict[str, Any]]:
-    """Rasa, the action server and the handover service (SQLite), with these office hours."""
+def handover_system(
+    work: Path,
+    office_hours: str,
+    service_env: Optional[Dict[str, str]] = None,
+    stack_env: Optional[Dict[str, str]] = None,
+) -> Iterator[Dict[str, Any]]:
+    """Rasa, the action server and the handover service (SQLite), with these office hours (and
+    `service_env` for the service, `stack_env` for Rasa and the action server)."""
     if not HANDOVER_PY.exists():
         pytest.fail("handover/.venv ontbreekt: draai `make -C handover setup` (make test doet dat vanzelf)")
     port = free_port()
@@ -103,6 +109,7 @@ def handover_system(work: Path, office_hours: str) -> Iterator[Dict[str, Any]]:
         extra_env={
             "HANDOVER_URL": f"http://127.0.0.1:{port}",
             "HANDOVER_SHARED_SECRET": SECRET,
+            **(stack_env or {}),
         },
     )
     env = {
@@ -117,6 +124,9 @@ def handover_system(work: Path, office_hours: str) -> Iterator[Dict[str, Any]]:
         "HANDOVER_OUTBOX_POLL_SECONDS": "0.5",
         "RASA_URL": stack.url,
         "RASA_TOKEN": stack.token,
+        # Rasa's event broker file: the service counts its events for /inzicht.
+        "HANDOVER_EVENTS_URL": stack.env()["EVENT_BROKER_URL"],
+        **(service_env or {}),
     }
     subprocess.run(
         [str(HANDOVER_PY), "-m", "alembic", "upgrade", "head"],
@@ -137,7 +147,7 @@ def handover_system(work: Path, office_hours: str) -> Iterator[Dict[str, Any]]:
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", 60, service, work / "handover.log")
         stack.start()
-        yield {"stack": stack, "service_url": f"http://127.0.0.1:{port}"}
+        yield {"stack": stack, "service_url": f"http://127.0.0.1:{port}", "service_env": env}
     finally:
         stack.stop()
         service.terminate()

@@ -16,7 +16,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from . import access, auth, reminders, retention, workflow
+from . import access, auth, insight, reminders, retention, workflow
 from .background import stop_gracefully
 from .clients.rasa import RasaClient
 from .db import db_context, request_session_middleware
@@ -49,6 +49,7 @@ from .web import (
     case_page,
     directory_page,
     inbox_page,
+    insight_page,
     login,
     overview_page,
     privacy_pages,
@@ -128,6 +129,7 @@ async def background_context(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(workflow.position_loop(app, stop), name="position-sweep"),
         asyncio.create_task(retention.retention_loop(app, stop), name="retention"),
         asyncio.create_task(reminders.reminder_loop(app, stop), name="appointment-reminders"),
+        asyncio.create_task(insight.insight_loop(app, stop), name="insight"),
     ]
     app[background_tasks_key].extend(tasks)
     yield
@@ -279,6 +281,7 @@ def create_app(settings: Settings) -> web.Application:
         case_page,
         canned_page,
         overview_page,
+        insight_page,
         search_page,
         directory_page,
         agenda_page,

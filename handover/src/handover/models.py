@@ -487,3 +487,51 @@ class StaffSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class InsightCount(Base):
+    """One figure of the insight dashboard: how many conversations (or messages) of one day had
+    ``measure`` = ``value`` (insight/). No text, no sender id: only the day, a name and a count."""
+
+    __tablename__ = "insight_counts"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" when the measure has none
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightConversation(Base):
+    """A conversation of today while it is being counted, under a keyed hash of its sender id
+    (the key changes every day and is deleted with these rows when the day is over)."""
+
+    __tablename__ = "insight_conversations"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    conversation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_event_at: Mapped[dt.datetime]
+    # What was counted for it already ("onderwerp:digid"), so each conversation counts once.
+    marks: Mapped[list[str]] = mapped_column(default=list)
+    node: Mapped[str | None] = mapped_column(String(64))  # the stroomschema node it is at now
+    misunderstood: Mapped[int] = mapped_column(Integer, default=0)  # the slot misverstanden
+    language: Mapped[str] = mapped_column(String(8), default="nl")  # the slot taal; Dutch unless set
+    # "afgebroken:<node>" / "opgelost" / "overgedragen" once counted as ended (idle); None: ongoing.
+    ended_as: Mapped[str | None] = mapped_column(String(80))
+
+
+class InsightKey(Base):
+    """The key of one day's conversation hashes; deleted when the day is over."""
+
+    __tablename__ = "insight_keys"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+
+
+class InsightCursor(Base):
+    """The id of the last event read from Rasa's SQL event broker (rows up to it are deleted)."""
+
+    __tablename__ = "insight_cursor"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)

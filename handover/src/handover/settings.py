@@ -228,6 +228,14 @@ class Settings:
     # The reminder of an appointment goes out this many hours before it starts (once).
     appointment_reminder_hours: float = 24.0
     appointment_poll_seconds: float = 60.0
+    # Rasa's event broker (EVENT_BROKER_URL of the bot): its SQL database or RabbitMQ, read into
+    # insight counts (and deleted there).
+    events_url: str | None = None
+    # RabbitMQ only (events_url amqp://…): the durable queue Rasa's broker publishes to.
+    events_queue: str = "intake_events"
+    insight_poll_seconds: float = 5.0
+    # A conversation without events this long counts as ended (resolved, handed over or abandoned).
+    insight_idle_minutes: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -304,6 +312,14 @@ class Settings:
                 appointment_poll_seconds=_positive(
                     "HANDOVER_APPOINTMENT_POLL_SECONDS",
                     float(env.get("HANDOVER_APPOINTMENT_POLL_SECONDS", "").strip() or 60),
+                ),
+                events_url=env.get("HANDOVER_EVENTS_URL") or None,
+                events_queue=env.get("HANDOVER_EVENTS_QUEUE") or "intake_events",
+                insight_poll_seconds=_positive(
+                    "HANDOVER_INSIGHT_POLL_SECONDS", float(env.get("HANDOVER_INSIGHT_POLL_SECONDS", "5"))
+                ),
+                insight_idle_minutes=_non_negative(
+                    "HANDOVER_INSIGHT_IDLE_MINUTES", float(env.get("HANDOVER_INSIGHT_IDLE_MINUTES", "30"))
                 ),
             )
         except ValueError as e:

@@ -77,8 +77,9 @@ def _public(route: RouteCase) -> bool:
 
 
 ROUTES = list(all_routes())
-BOT_ROUTES = [r for r in ROUTES if r.pattern.startswith("/api/") and not _public(r)]
-STAFF_ROUTES = [r for r in ROUTES if not r.pattern.startswith("/api/") and not _public(r)]
+# /api/ is the bot's, except the staff's JSON views (require_role: /api/inzicht, the dashboard's figures).
+BOT_ROUTES = [r for r in ROUTES if r.pattern.startswith("/api/") and not r.roles and not _public(r)]
+STAFF_ROUTES = [r for r in ROUTES if (not r.pattern.startswith("/api/") or r.roles) and not _public(r)]
 UNSAFE_STAFF_ROUTES = [r for r in STAFF_ROUTES if r.method not in auth.SAFE_METHODS]
 ROLE_ROUTES = [r for r in STAFF_ROUTES if r.roles]
 

@@ -1,0 +1,59 @@
+"""Rasa's events from RabbitMQ (HANDOVER_EVENTS_URL=amqp://…) into the insight counts.
+
+Rasa's Pika broker (bot/event_broker.py) publishes every event to the fanout exchange
+``rasa-exchange``, bound to the durable queue HANDOVER_EVENTS_QUEUE. This consumer declares the
+same exchange and queue (so it may start first), counts each message in one transaction of the
+service's database and acknowledges it afterwards: a message is never lost, and removed from
+RabbitMQ once counted. A crash between the commit and the acknowledgement counts that one event
+twice (at-least-once); the counts are statistics, suppressed below 5 and rounded, so this is
+accepted rather than keeping message ids. Several instances may consume the same queue: the
+cursor row ``amqp`` is locked while one message is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .ingest import Clock, apply_events, lock_counts
+
+log = logging.getLogger(__name__)
+
+AMQP_SOURCE = "amqp"
+EXCHANGE = "rasa-exchange"  # rasa.core.brokers.pika.RABBITMQ_EXCHANGE
+PREFETCH = 50
+
+
+async def consume_amqp(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    url: str,
+    queue_name: str,
+    clock: Clock,
+    stop: asyncio.Event,
+) -> None:
+    """Count messages from the queue until ``stop`` is set (reconnects on its own)."""
+
+    async def count(message: AbstractIncomingMessage) -> None:
+        # An error puts the message back in the queue (requeue); it is counted later.
+        async with message.process(requeue=True):
+            async with sessionmaker() as session, session.begin():
+                await lock_counts(session, AMQP_SOURCE)
+                await apply_events(session, clock, [message.body.decode("utf-8", "replace")])
+
+    connection = await aio_pika.connect_robust(url)
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=PREFETCH)
+        # The same arguments as Rasa's broker, which declares them too (else RabbitMQ refuses).
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        await queue.bind(exchange, "")
+        tag = await queue.consume(count)
+        await stop.wait()
+        await queue.cancel(tag)
+    finally:
+        await connection.close()
