@@ -115,7 +115,7 @@ class ActionTurn(Action):
             result = await self.carry_out(step.effect, step, tracker)
             step = conversation().after(step.state, step.effect, result)
             replies += step.replies
-        send(dispatcher, replies)
+        send(dispatcher, replies, context.language.code)
         return slot_events(before, step.state)
 
     async def carry_out(self, effect: Effect, step: Step, tracker: Tracker) -> Result:

@@ -1,0 +1,168 @@
+"""The translations applied where replies are sent (bot/actions/messages.py `send`, issue 15 item 3):
+in the conversation language, each response and knowledge text in its translation (bot/i18n/), with
+its variables filled as Rasa fills the Dutch, button payloads unchanged; Dutch where a translation is
+missing. Which language a message is in is checked with the conversation's own detector (lingua)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.messages import send
+from bot.i18n.catalogue import Catalogue, catalogue, fill, source
+from bot.intake.knowledge import knowledge
+from bot.intake.language import detect
+from bot.intake.schema import schema
+from bot.intake.state import HUMAN_PAYLOAD, Reply, choice_payload
+from tests.bot.fakes import FakeGateway
+from tests.bot.helpers import CHANNEL, take_turn, tracker
+
+
+def translations(code: str) -> Catalogue:
+    found = catalogue(code)
+    assert found is not None
+    return found
+
+
+def sent(replies: List[Reply], language: str) -> List[Dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    send(dispatcher, replies, language)
+    return dispatcher.messages
+
+
+def test_dutch_goes_out_as_before_by_response_name() -> None:
+    [message] = sent([Reply(response="utter_welkom")], "nl")
+    assert message["response"] == "utter_welkom" and not message.get("text")
+
+
+def test_a_response_in_english_with_its_variables_filled() -> None:
+    [message] = sent(
+        [Reply(response="utter_terugbelverzoek_ontvangen", variables={"referentie": "HV-7K3M"})], "en"
+    )
+    assert message["text"] == "Thank you. We will contact you. Your reference is HV-7K3M."
+    assert message.get("response") is None
+
+
+def test_a_structured_message_keeps_its_fields_and_gets_the_translated_text() -> None:
+    variables = {"positie": 2, "wachttijd": 8, "referentie": "HV-7K3M"}
+    [message] = sent([Reply(response="utter_in_wachtrij", variables=variables)], "pl")
+    data = message["custom"]["data"]
+    assert (data["type"], data["mode"], data["reference"], data["position"], data["wait_minutes"]) == (
+        "mode",
+        "queued",
+        "HV-7K3M",
+        "2",
+        "8",
+    )
+    assert data["text"].startswith("Jest Pan/Pani w kolejce. Ma Pan/Pani numer 2.")
+
+
+def test_the_casemanagers_words_stay_as_written_and_only_the_label_is_translated() -> None:
+    variables = {"naam": "Sanne", "tekst": "Ik bel u morgen om 10 uur.", "bericht_id": "m-1"}
+    [message] = sent([Reply(response="utter_bericht_van_medewerker", variables=variables)], "en")
+    data = message["custom"]["data"]
+    assert (data["text"], data["label"], data["id"]) == (
+        "Ik bel u morgen om 10 uur.",
+        "Sanne (staff member)",
+        "m-1",
+    )
+
+
+def test_button_titles_translated_and_payloads_unchanged() -> None:
+    [message] = sent([Reply(response="utter_vraag_toestemming")], "tr")
+    dutch = source().responses["utter_vraag_toestemming"]
+    # The domain's payloads as Rasa renders them ("{{" in the domain is "{"): the same as in Dutch.
+    assert [b["payload"] for b in message["buttons"]] == [fill(p, {}) for p in dutch.payloads]
+    assert message["buttons"][0]["payload"] == '/kies{"keuze": "toestemming|ja"}'
+    assert [b["title"] for b in message["buttons"]] == [
+        "Evet, olur",
+        "Bir şey değiştir",
+        "Hayır, istemiyorum",  # noqa: RUF001 (Turkish dotless i)
+    ]
+    person = ("Praat met medewerker", HUMAN_PAYLOAD)
+    menu = ("Kies een onderwerp", choice_payload("menu"))
+    [message] = sent([Reply(response="utter_niet_begrepen_medewerker", buttons=(person, menu))], "uk")
+    assert message["buttons"] == [
+        {"title": "Розмова з людиною", "payload": HUMAN_PAYLOAD},
+        {"title": "Оберіть тему", "payload": choice_payload("menu")},
+    ]
+
+
+def test_a_variable_that_is_a_knowledge_text_is_translated_too() -> None:
+    label = knowledge().topics["gemeente.bijstand"].label
+    [message] = sent([Reply(response="utter_bevestig_onderwerp", variables={"onderwerp_label": label})], "en")
+    assert (
+        message["text"]
+        == f"I think your question is about this: {translations('en').text(label)}. Is that right?"
+    )
+    assert translations("en").text(label) != label
+
+
+def test_a_knowledge_text_in_the_citizens_language() -> None:
+    today = next(s.vandaag for s in knowledge().signals.values() if s.vandaag)
+    assert today is not None
+    [message] = sent([Reply(text=today)], "ar")
+    assert message["text"] == translations("ar").text(today)
+    assert detect(message["text"]).language == "ar"
+
+
+def test_without_a_translation_the_text_goes_out_in_dutch() -> None:
+    question = next(
+        t for w, t in schema().texts() if w.endswith(".vraag") and t not in translations("en").texts
+    )
+    [message] = sent([Reply(text=question)], "en")
+    assert message["text"] == question
+
+
+def test_a_response_whose_variable_has_no_value_goes_out_in_dutch_for_rasa_to_fill() -> None:
+    [message] = sent([Reply(response="utter_terugbelverzoek_ontvangen")], "en")
+    assert message["response"] == "utter_terugbelverzoek_ontvangen"
+
+
+def test_joined_texts_and_numbered_steps_are_translated_line_by_line() -> None:
+    found = Catalogue(
+        "en", {}, {"Bel de gemeente.": "Call the gemeente.", "Kijk op de brief.": "Look at the letter."}
+    )
+    assert found.text("1. Bel de gemeente.\n2. Kijk op de brief.\n3. Nog niet vertaald.") == (
+        "1. Call the gemeente.\n2. Look at the letter.\n3. Nog niet vertaald."
+    )
+    assert found.text("Bel de gemeente.\nKijk op de brief.") == "Call the gemeente.\nLook at the letter."
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "utter_hulplijn_113",
+        "utter_hulplijn_veilig_thuis",
+        "utter_hulplijn_kind",
+        "utter_hulplijn_algemeen",
+        "utter_hulplijn_slaapplek",
+    ],
+)
+@pytest.mark.parametrize("code", ["en", "pl", "tr", "ar", "uk"])
+def test_crisis_lines_in_the_citizens_language(name: str, code: str) -> None:
+    [message] = sent([Reply(response=name)], code)
+    assert detect(message["text"]).language == code
+
+
+# --- a conversation through the action -------------------------------------------------------------
+
+OPENINGS = {
+    "en": ("Hello, I lost my job last month and I have no money for the rent", "gemeente.bijstand"),
+    "pl": ("Dzień dobry, straciłem pracę w magazynie i nie mam pieniędzy na czynsz", "gemeente.bijstand"),
+    "ar": ("مرحبا، فقدت عملي الشهر الماضي وليس لدي مال للإيجار", "gemeente.bijstand"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(OPENINGS))
+def test_a_conversation_in_another_language_is_answered_in_that_language(code: str) -> None:
+    text, intent = OPENINGS[code]
+    events = [{"event": "user", "text": text, "timestamp": 1, "input_channel": CHANNEL}]
+    dispatcher, _ = asyncio.run(take_turn(FakeGateway(), tracker(text, intent, events=events)))
+    texts = [m["text"] for m in dispatcher.messages if m.get("text")]
+    assert texts and all(detect(t).language == code for t in texts), texts
+    titles = [b["title"] for m in dispatcher.messages for b in m.get("buttons") or ()]
+    assert titles and all(t in translations(code).texts.values() for t in titles), titles
