@@ -11,30 +11,38 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.i18n.catalogue import Catalogue, catalogue, fill, source
 from bot.intake.language import DUTCH
 from bot.intake.state import CHOICE_INTENT, Reply, UserInput
+from bot.payloads import LANG
 
 
-def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply], language: str = DUTCH) -> None:
+def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply], language: Optional[str] = None) -> None:
     """Utter the replies: domain responses by name, knowledge texts as text; buttons on either.
-    In another conversation language, each in its translation (bot/i18n/), else in Dutch."""
-    translations = catalogue(language)
+    In another conversation language, each in its translation (bot/i18n/), else in Dutch.
+
+    With a `language` (the conversation language, once the citizen's messages showed one) every
+    message carries it as `lang` in the bot event's metadata: the website channel passes it on and
+    the widget sets its lang and, for Arabic, dir="rtl" (bot/channels/website/channel.py)."""
+    translations = catalogue(language or DUTCH)
+    marked: Dict[str, Any] = {LANG: language} if language else {}
     for reply in replies:
-        if translations is not None and _send_translated(dispatcher, reply, translations):
+        if translations is not None and _send_translated(dispatcher, reply, translations, marked):
             continue
         buttons: List[Dict[str, str]] = [{"title": t, "payload": p} for t, p in reply.buttons]
         if reply.response:
             dispatcher.utter_message(
-                response=reply.response, buttons=buttons or None, **dict(reply.variables)
+                response=reply.response, buttons=buttons or None, **dict(reply.variables), **marked
             )
         else:
-            dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+            dispatcher.utter_message(text=reply.text, buttons=buttons or None, **marked)
 
 
-def _send_translated(dispatcher: CollectingDispatcher, reply: Reply, translations: Catalogue) -> bool:
+def _send_translated(
+    dispatcher: CollectingDispatcher, reply: Reply, translations: Catalogue, marked: Mapping[str, Any]
+) -> bool:
     """Utter the reply in the catalogue's language; False (nothing sent) when the response has no
     translation or a variable of it no value, so that it goes out in Dutch as Rasa renders it."""
     buttons = [{"title": translations.text(t), "payload": p} for t, p in reply.buttons]
     if not reply.response:
-        dispatcher.utter_message(text=translations.text(reply.text or ""), buttons=buttons or None)
+        dispatcher.utter_message(text=translations.text(reply.text or ""), buttons=buttons or None, **marked)
         return True
     dutch, translated = source().responses.get(reply.response), translations.responses.get(reply.response)
     if (
@@ -57,13 +65,13 @@ def _send_translated(dispatcher: CollectingDispatcher, reply: Reply, translation
         return False
     if dutch.custom is not None:
         dispatcher.utter_message(
-            json_message=_structured(dutch.custom, values, text, label), utter_action=reply.response
+            json_message=_structured(dutch.custom, values, text, label), utter_action=reply.response, **marked
         )
         return True
     domain_buttons = [{"title": str(t), "payload": str(p)} for t, p in own]
     # utter_action: the response's name in the bot event's metadata, as Rasa records it for Dutch.
     dispatcher.utter_message(
-        text=text, buttons=(domain_buttons + buttons) or None, utter_action=reply.response
+        text=text, buttons=(domain_buttons + buttons) or None, utter_action=reply.response, **marked
     )
     return True
 

@@ -33,6 +33,7 @@ from bot.intake.effects import (
 )
 from bot.intake.engine import Intake
 from bot.intake.knowledge import knowledge
+from bot.intake.language import DEFAULT
 from bot.intake.schema import schema
 from bot.intake.transcript import language_of
 
@@ -115,7 +116,10 @@ class ActionTurn(Action):
             result = await self.carry_out(step.effect, step, tracker)
             step = conversation().after(step.state, step.effect, result)
             replies += step.replies
-        send(dispatcher, replies, context.language.code)
+        # The language goes with the messages once the citizen's messages showed one (also Dutch
+        # asked for); a conversation that never left the default stays exactly as before.
+        shown = context.language.source != DEFAULT
+        send(dispatcher, replies, context.language.code if shown else None)
         return slot_events(before, step.state)
 
     async def carry_out(self, effect: Effect, step: Step, tracker: Tracker) -> Result:

@@ -164,5 +164,14 @@ def test_a_conversation_in_another_language_is_answered_in_that_language(code: s
     dispatcher, _ = asyncio.run(take_turn(FakeGateway(), tracker(text, intent, events=events)))
     texts = [m["text"] for m in dispatcher.messages if m.get("text")]
     assert texts and all(detect(t).language == code for t in texts), texts
+    assert {m.get("lang") for m in dispatcher.messages} == {code}  # for the widget's lang and dir
     titles = [b["title"] for m in dispatcher.messages for b in m.get("buttons") or ()]
     assert titles and all(t in translations(code).texts.values() for t in titles), titles
+
+
+def test_a_conversation_that_never_showed_a_language_goes_out_as_before() -> None:
+    text = "hallo"
+    events = [{"event": "user", "text": text, "timestamp": 1, "input_channel": CHANNEL}]
+    dispatcher, _ = asyncio.run(take_turn(FakeGateway(), tracker(text, "begroeten", events=events)))
+    assert dispatcher.messages and all("lang" not in m for m in dispatcher.messages)
+    assert dispatcher.messages[0]["response"] == "utter_welkom"
