@@ -92,12 +92,23 @@ def test_every_knowledge_text_is_translated_and_nothing_else(code: str) -> None:
     assert (sorted(dutch - translated), sorted(extra)) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Not yet done: the stroomschema's questions, options and advice (about 1,500 texts) are "
-    "not translated yet; they are sent in Dutch. Strict: remove this mark when they are.",
+# Languages whose stroomschema (questions, options and advice, about 1,500 texts) is not translated
+# yet: those texts go out in Dutch. Strict: a language that becomes complete must leave this list.
+STROOMSCHEMA_NOT_YET = {"pl", "tr", "ar", "uk"}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param(
+            code,
+            marks=pytest.mark.xfail(strict=True, reason="Not yet done: the stroomschema in this language"),
+        )
+        if code in STROOMSCHEMA_NOT_YET
+        else code
+        for code in TRANSLATED
+    ],
 )
-@pytest.mark.parametrize("code", TRANSLATED)
 def test_every_stroomschema_text_is_translated(code: str) -> None:
     missing = [t for t in SCHEMA_TEXTS if t not in translations(code).texts]
     assert missing == []
