@@ -21,7 +21,6 @@ from textstat.backend.counts import _count_syllables
 
 from bot.i18n.catalogue import ENGINE_BUTTONS, I18N_DIR, PLACEHOLDER, Catalogue, catalogue, source
 from bot.intake.language import DUTCH, LANGUAGES
-from bot.intake.schema import schema
 
 TRANSLATED = [code for code in LANGUAGES if code != DUTCH]
 MAX_TITLE = 20  # WhatsApp's limit for a reply button's title
@@ -38,12 +37,6 @@ INFORMAL: Dict[str, re.Pattern[str]] = {
     "ar": re.compile(r"(?<!\w)(أنتَ|أنتِ|اتصلْ|اتصل ب|اختر |اكتب )", re.I),
 }
 NUMBER = re.compile(r"\d[\d-]*\d|\d")
-SCHEMA_TEXTS = frozenset(text for _, text in schema().texts())
-
-
-def _stroomschema_only(text: str) -> bool:
-    """A text the knowledge files do not also use (the stroomschema is not translated yet)."""
-    return text in SCHEMA_TEXTS and text not in set(ENGINE_BUTTONS)
 
 
 def translations(code: str) -> Catalogue:
@@ -83,35 +76,12 @@ def test_a_response_translation_is_of_the_dutch_as_it_is_now(code: str) -> None:
 
 
 @pytest.mark.parametrize("code", TRANSLATED)
-def test_every_knowledge_text_is_translated_and_nothing_else(code: str) -> None:
-    """Topic and menu buttons, life events, what to do today, organisations, the engine's buttons.
-    A changed Dutch text is a missing key and an extra one (the Dutch is the key)."""
-    dutch = {t for t in source().texts if not _stroomschema_only(t)}
-    translated = set(translations(code).texts)
-    extra = translated - source().texts
-    assert (sorted(dutch - translated), sorted(extra)) == ([], [])
-
-
-# Languages whose stroomschema (questions, options and advice, about 1,500 texts) is not translated
-# yet: those texts go out in Dutch. Strict: a language that becomes complete must leave this list.
-STROOMSCHEMA_NOT_YET = {"ar"}
-
-
-@pytest.mark.parametrize(
-    "code",
-    [
-        pytest.param(
-            code,
-            marks=pytest.mark.xfail(strict=True, reason="Not yet done: the stroomschema in this language"),
-        )
-        if code in STROOMSCHEMA_NOT_YET
-        else code
-        for code in TRANSLATED
-    ],
-)
-def test_every_stroomschema_text_is_translated(code: str) -> None:
-    missing = [t for t in SCHEMA_TEXTS if t not in translations(code).texts]
-    assert missing == []
+def test_every_knowledge_and_stroomschema_text_is_translated_and_nothing_else(code: str) -> None:
+    """Stroomschema questions, options, explanations and advice; topic and menu buttons, life events,
+    what to do today, organisations, the engine's own buttons. A changed Dutch text is a missing key
+    and an extra one (the Dutch is the key)."""
+    dutch, translated = set(source().texts), set(translations(code).texts)
+    assert (sorted(dutch - translated), sorted(translated - dutch)) == ([], [])
 
 
 def test_the_engines_own_button_titles_are_the_ones_listed() -> None:
