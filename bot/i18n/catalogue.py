@@ -30,8 +30,9 @@ from bot.intake.schema import schema
 
 I18N_DIR = Path(__file__).resolve().parent
 DOMAIN_DIR = I18N_DIR.parent / "domain"
-# "1. " before a numbered step (bot/intake/advice.py numbered()): kept, the step itself translated.
-NUMBERED = re.compile(r"^(\d+\.\s+)(.*)$")
+# "1. " before a numbered step (bot/intake/advice.py numbered()) or "- " before a listed signal
+# (bot/intake/consent.py): kept, the text itself translated.
+NUMBERED = re.compile(r"^(\d+\.\s+|-\s+)(.*)$")
 # Rasa's own placeholder rule (rasa.core.nlg.interpolator): {name}, no braces or newline inside.
 PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
 
@@ -145,6 +146,7 @@ def source() -> Source:
         texts |= {event.label, *([event.erkenning] if event.erkenning else [])}
         titles.add(event.knop)
     texts |= {signal.vandaag for signal in kb.signals.values() if signal.vandaag}
+    texts |= {signal.label for signal in kb.signals.values()}  # listed in the consent summary
     titles |= {group.knop for group in kb.menu}
     texts |= {org.wat for org in kb.organisations.values()}
     return Source(responses, frozenset(texts | titles), frozenset(titles))

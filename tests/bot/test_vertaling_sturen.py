@@ -128,6 +128,18 @@ def test_joined_texts_and_numbered_steps_are_translated_line_by_line() -> None:
         "1. Call the gemeente.\n2. Look at the letter.\n3. Nog niet vertaald."
     )
     assert found.text("Bel de gemeente.\nKijk op de brief.") == "Call the gemeente.\nLook at the letter."
+    assert (
+        found.text("- Bel de gemeente.\n- Nog niet vertaald.") == "- Call the gemeente.\n- Nog niet vertaald."
+    )
+
+
+def test_the_signals_in_the_consent_summary_are_translated_line_by_line() -> None:
+    labels = [s.label for s in list(knowledge().signals.values())[:2]]
+    listed = "\n".join(f"- {label}" for label in labels)
+    [message] = sent([Reply(response="utter_toestemming_signalen", variables={"signalen": listed})], "uk")
+    expected = "\n".join(f"- {translations('uk').text(label)}" for label in labels)
+    assert message["text"] == f"Що я помітив:\n{expected}"
+    assert all(detect(line).language == "uk" for line in message["text"].splitlines())
 
 
 @pytest.mark.parametrize(
