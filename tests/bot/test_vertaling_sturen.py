@@ -17,7 +17,7 @@ from bot.intake.knowledge import knowledge
 from bot.intake.language import detect
 from bot.intake.state import HUMAN_PAYLOAD, Reply, choice_payload
 from tests.bot.fakes import FakeGateway
-from tests.bot.helpers import CHANNEL, take_turn, tracker
+from tests.bot.helpers import CHANNEL, as_rasa_sends, take_turn, tracker
 
 
 def translations(code: str) -> Catalogue:
@@ -185,3 +185,28 @@ def test_a_conversation_that_never_showed_a_language_goes_out_as_before() -> Non
     dispatcher, _ = asyncio.run(take_turn(FakeGateway(), tracker(text, "begroeten", events=events)))
     assert dispatcher.messages and all("lang" not in m for m in dispatcher.messages)
     assert dispatcher.messages[0]["response"] == "utter_welkom"
+
+
+def test_rasa_renders_translated_and_dutch_messages_with_the_language_for_the_channel() -> None:
+    """Through Rasa's own handling of an action's messages (RemoteAction._utter_responses): the
+    translation, its buttons and structured payload reach the channel as sent, the Dutch response is
+    rendered from the domain, and both carry `lang` and the response name in the event's metadata."""
+    replies = [
+        Reply(response="utter_vraag_toestemming"),
+        Reply(response="utter_wachtrij_positie", variables={"positie": 3}),
+    ]
+    dispatcher = CollectingDispatcher()
+    send(dispatcher, replies, "ar")
+    send(dispatcher, [Reply(response="utter_tot_ziens")], "nl")
+    events = asyncio.run(as_rasa_sends(dispatcher.messages))
+    question, position, goodbye = (e.message() for e in events)
+    assert question["text"] == translations("ar").responses["utter_vraag_toestemming"].text
+    assert [b["title"] for b in question["buttons"]] == ["نعم، موافق", "تعديل شيء", "لا، أفضل لا"]
+    assert (question["lang"], question["utter_action"]) == ("ar", "utter_vraag_toestemming")
+    assert position["custom"]["data"]["text"] == "رقمكم الآن 3 في قائمة الانتظار."
+    assert position["lang"] == "ar"
+    assert (goodbye["text"], goodbye["lang"], goodbye["utter_action"]) == (
+        "Dank u wel. Tot ziens!",
+        "nl",
+        "utter_tot_ziens",
+    )
