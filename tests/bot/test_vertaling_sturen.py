@@ -210,3 +210,32 @@ def test_rasa_renders_translated_and_dutch_messages_with_the_language_for_the_ch
         "nl",
         "utter_tot_ziens",
     )
+
+
+def test_a_polish_intake_through_the_tree_to_the_advice_is_polish_at_every_turn() -> None:
+    """Topic, confirmation, the stroomschema's questions and the advice: every text of every turn in
+    Polish (lingua), every button title a Polish translation. The first option is chosen each time."""
+    import json
+
+    from tests.bot.helpers import Chat
+
+    opening = "Dzień dobry, straciłem pracę w magazynie i nie mam pieniędzy na czynsz"
+    events = [{"event": "user", "text": opening, "timestamp": 1, "input_channel": CHANNEL}]
+    chat = Chat(FakeGateway())
+    asyncio.run(chat.send(tracker(opening, "gemeente.bijstand", events=events)))
+    said: List[str] = []
+    for _ in range(6):
+        texts = [m["text"] for m in chat.messages if m.get("text")]
+        said += texts
+        assert texts and all(detect(t).language == "pl" for t in texts if len(t.split()) >= 4), texts
+        buttons = [b for m in chat.messages for b in m.get("buttons") or ()]
+        assert all(
+            b["title"] in translations("pl").texts.values() for b in buttons if "keuze" in b["payload"]
+        )
+        choices = [b["payload"] for b in buttons if b["payload"].startswith("/kies")]
+        if not choices:
+            break
+        choice = json.loads(choices[0].removeprefix("/kies"))["keuze"]
+        latest = tracker(choices[0], "kies", entities=[{"entity": "keuze", "value": choice}], events=events)
+        asyncio.run(chat.send(latest))
+    assert any("Co można zrobić" in t for t in said), said  # the advice was reached
