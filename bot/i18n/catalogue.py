@@ -26,6 +26,7 @@ import yaml
 
 from bot.intake.knowledge import knowledge
 from bot.intake.language import DUTCH, LANGUAGES
+from bot.intake.schedule import DAYS, MONTHS
 from bot.intake.schema import schema
 
 I18N_DIR = Path(__file__).resolve().parent
@@ -33,6 +34,8 @@ DOMAIN_DIR = I18N_DIR.parent / "domain"
 # "1. " before a numbered step (bot/intake/advice.py numbered()) or "- " before a listed signal
 # (bot/intake/consent.py): kept, the text itself translated.
 NUMBERED = re.compile(r"^(\d+\.\s+|-\s+)(.*)$")
+# A moment as bot/intake/schedule.py when_in_words() writes it: "maandag 7 december om 9.00 uur".
+MOMENT = re.compile(rf"^({'|'.join(DAYS)}) (\d{{1,2}}) ({'|'.join(MONTHS)}) om (\d{{1,2}})\.(\d{{2}}) uur$")
 # Rasa's own placeholder rule (rasa.core.nlg.interpolator): {name}, no braces or newline inside.
 PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
 
@@ -72,13 +75,28 @@ class Catalogue:
     language: str
     responses: Mapping[str, Response]
     texts: Mapping[str, str]
+    # Moments ("maandag 7 december om 9.00 uur"): the names of the days and months in DAYS and
+    # MONTHS order, and the form with {dag} {datum} {maand} {uur} {minuut}; empty: left in Dutch.
+    days: Tuple[str, ...] = ()
+    months: Tuple[str, ...] = ()
+    moment_form: Optional[str] = None
 
     def text(self, dutch: str) -> str:
-        """The translation of a knowledge text; a text joined from several (one per line, numbered
-        steps) line by line; Dutch where there is none."""
+        """The translation of a knowledge text or a moment; a text joined from several (one per
+        line, numbered steps, listed signals) line by line; Dutch where there is none."""
         found = self.texts.get(dutch)
         if found is not None:
             return found
+        moment = MOMENT.match(dutch)
+        if moment and self.moment_form and len(self.days) == len(DAYS) and len(self.months) == len(MONTHS):
+            day, date, month, hour, minute = moment.groups()
+            return self.moment_form.format(
+                dag=self.days[DAYS.index(day)],
+                datum=date,
+                maand=self.months[MONTHS.index(month)],
+                uur=hour,
+                minuut=minute,
+            )
         if "\n" not in dutch and not NUMBERED.match(dutch):
             return dutch
         lines = []
@@ -207,7 +225,15 @@ def load_catalogue(language: str, directory: Path = I18N_DIR) -> Catalogue:
         str(name): _response(f"{where}: {name}", value)
         for name, value in (raw.get("responses") or {}).items()
     }
-    return Catalogue(language, responses, _texts(where, language, raw.get("teksten")))
+    moment = raw.get("moment") or {}
+    return Catalogue(
+        language,
+        responses,
+        _texts(where, language, raw.get("teksten")),
+        tuple(str(d) for d in moment.get("dagen") or ()),
+        tuple(str(m) for m in moment.get("maanden") or ()),
+        moment.get("vorm"),
+    )
 
 
 @lru_cache(maxsize=len(LANGUAGES))

@@ -21,6 +21,7 @@ from textstat.backend.counts import _count_syllables
 
 from bot.i18n.catalogue import ENGINE_BUTTONS, I18N_DIR, PLACEHOLDER, Catalogue, catalogue, source
 from bot.intake.language import DUTCH, LANGUAGES
+from bot.intake.schedule import DAYS, MONTHS
 
 TRANSLATED = [code for code in LANGUAGES if code != DUTCH]
 MAX_TITLE = 20  # WhatsApp's limit for a reply button's title
@@ -231,3 +232,13 @@ def test_english_reads_easily(monkeypatch: pytest.MonkeyPatch) -> None:
         textstat.set_lang("nl")  # textstat's language is global: leave it as tests/bot/test_taal.py sets it
     assert len(scores) > 150
     assert [f"{s:.0f} {w}: {t}" for s, w, t in scores if s < MIN_ENGLISH_EASE] == []
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_moments_have_every_day_and_month_and_a_complete_form(code: str) -> None:
+    """ "maandag 7 december om 9.00 uur" (bot/intake/schedule.py) in the citizen's language."""
+    found = translations(code)
+    assert (len(found.days), len(found.months)) == (len(DAYS), len(MONTHS))
+    assert sorted(PLACEHOLDER.findall(found.moment_form or "")) == sorted(
+        ["dag", "datum", "maand", "uur", "minuut"]
+    )

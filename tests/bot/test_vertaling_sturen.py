@@ -239,3 +239,15 @@ def test_a_polish_intake_through_the_tree_to_the_advice_is_polish_at_every_turn(
         latest = tracker(choices[0], "kies", entities=[{"entity": "keuze", "value": choice}], events=events)
         asyncio.run(chat.send(latest))
     assert any("Co można zrobić" in t for t in said), said  # the advice was reached
+
+
+def test_a_moment_in_a_sentence_is_in_the_citizens_language() -> None:
+    from bot.intake.schedule import when_in_words
+
+    moment = when_in_words("2026-12-07T09:00:00+01:00")
+    [message] = sent([Reply(response="utter_medewerker_nu_niet", variables={"wanneer": moment})], "en")
+    assert (
+        message["text"] == "There is no staff member right now. Someone is back on Monday 7 December at 9.00."
+    )
+    [message] = sent([Reply(response="utter_medewerker_nu_niet", variables={"wanneer": moment})], "ar")
+    assert "الاثنين 7 ديسمبر" in message["text"] and "maandag" not in message["text"]
