@@ -242,3 +242,24 @@ def test_moments_have_every_day_and_month_and_a_complete_form(code: str) -> None
     assert sorted(PLACEHOLDER.findall(found.moment_form or "")) == sorted(
         ["dag", "datum", "maand", "uur", "minuut"]
     )
+
+
+def test_the_missing_tool_lists_nothing_for_a_complete_language_and_what_lacks_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.i18n import missing as tool
+    from bot.i18n.catalogue import Response
+
+    assert tool.missing("pl") == ""
+    assert tool.main(["nl"]) == 2 and tool.main(["xx"]) == 2
+    full = translations("en")
+    name = "utter_tot_ziens"
+    changed = Catalogue(
+        "en",
+        {**full.responses, name: Response("Bye!", dutch="Tot ziens (oud).")},
+        {k: v for k, v in full.texts.items() if k != "Terug"},
+    )
+    monkeypatch.setattr(tool, "catalogue", lambda language: changed)
+    listed = yaml.safe_load(tool.missing("en"))
+    assert list(listed["responses"]) == [name]
+    assert listed["teksten"] == [{"nl": "Terug", "en": "Terug"}]
