@@ -26,6 +26,8 @@ EMBEDDINGS_HASH := $(shell sha256sum requirements/embeddings.txt | cut -c1-12)
 PRIVACY_HASH := $(shell sha256sum requirements/privacy.txt | cut -c1-12)
 # The conversation language's detector (lingua, bot/intake/language.py), likewise; required.
 LANGUAGE_HASH := $(shell sha256sum requirements/language.txt | cut -c1-12)
+# The CMU dictionary for the English readability check of the translations (tests only), likewise.
+READABILITY_HASH := $(shell sha256sum requirements/readability.txt | cut -c1-12)
 # Everything a trained model depends on; a change to any of these retrains.
 MODEL_INPUTS := config.yml domain.yml $(shell find bot/domain bot/data -name '*.yml' | sort) \
 	bot/knowledge/lexicon.yml bot/knowledge/detectors.yml bot/knowledge/signalen.yml \
@@ -44,7 +46,7 @@ help:
 ## setup: the bot's virtual environment (Python 3.10, Rasa 3.6), cached per requirements hash
 setup: $(VENV)/.ready
 $(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddings.txt requirements/privacy.txt \
-		requirements/language.txt
+		requirements/language.txt requirements/readability.txt
 	@if [ ! -x "$(BOT_ENV)/bin/rasa" ] || [ ! -f "$(BOT_ENV)/.complete" ]; then \
 		echo "Virtuele omgeving maken in $(BOT_ENV) (eenmalig, een paar minuten)"; \
 		rm -rf "$(BOT_ENV)"; mkdir -p "$(dir $(BOT_ENV))"; \
@@ -66,6 +68,10 @@ $(VENV)/.ready: requirements/bot.txt requirements/bot.lock requirements/embeddin
 	@if [ ! -f "$(BOT_ENV)/.language-$(LANGUAGE_HASH)" ]; then \
 		"$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/language.txt; \
 		touch "$(BOT_ENV)/.language-$(LANGUAGE_HASH)"; \
+	fi
+	@if [ ! -f "$(BOT_ENV)/.readability-$(READABILITY_HASH)" ]; then \
+		"$(BOT_ENV)/bin/pip" install -q --no-deps --require-hashes -r requirements/readability.txt; \
+		touch "$(BOT_ENV)/.readability-$(READABILITY_HASH)"; \
 	fi
 	@ln -sfn "$(BOT_ENV)" $(VENV)
 	@touch $(VENV)/.ready

@@ -19,6 +19,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 STAFF_MESSAGE = "staff_message"
+# The conversation language of a bot message (nl, en, pl, tr, ar, uk), in the bot event's metadata
+# (bot/actions/messages.py); the website channel adds it to what it emits, for the widget's lang/dir.
+LANG = "lang"
 MODE = "mode"
 MODES = frozenset({"queued", "staff", "handover", "closed", "bot"})
 

@@ -2,24 +2,91 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence
+import copy
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.i18n.catalogue import Catalogue, catalogue, fill, source
+from bot.intake.language import DUTCH
 from bot.intake.state import CHOICE_INTENT, Reply, UserInput
+from bot.payloads import LANG
 
 
-def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply]) -> None:
-    """Utter the replies: domain responses by name, knowledge texts as text; buttons on either."""
+def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply], language: Optional[str] = None) -> None:
+    """Utter the replies: domain responses by name, knowledge texts as text; buttons on either.
+    In another conversation language, each in its translation (bot/i18n/), else in Dutch.
+
+    With a `language` (the conversation language, once the citizen's messages showed one) every
+    message carries it as `lang` in the bot event's metadata: the website channel passes it on and
+    the widget sets its lang and, for Arabic, dir="rtl" (bot/channels/website/channel.py)."""
+    translations = catalogue(language or DUTCH)
+    marked: Dict[str, Any] = {LANG: language} if language else {}
     for reply in replies:
+        if translations is not None and _send_translated(dispatcher, reply, translations, marked):
+            continue
         buttons: List[Dict[str, str]] = [{"title": t, "payload": p} for t, p in reply.buttons]
         if reply.response:
             dispatcher.utter_message(
-                response=reply.response, buttons=buttons or None, **dict(reply.variables)
+                response=reply.response, buttons=buttons or None, **dict(reply.variables), **marked
             )
         else:
-            dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+            dispatcher.utter_message(text=reply.text, buttons=buttons or None, **marked)
+
+
+def _send_translated(
+    dispatcher: CollectingDispatcher, reply: Reply, translations: Catalogue, marked: Mapping[str, Any]
+) -> bool:
+    """Utter the reply in the catalogue's language; False (nothing sent) when the response has no
+    translation or a variable of it no value, so that it goes out in Dutch as Rasa renders it."""
+    buttons = [{"title": translations.text(t), "payload": p} for t, p in reply.buttons]
+    if not reply.response:
+        dispatcher.utter_message(text=translations.text(reply.text or ""), buttons=buttons or None, **marked)
+        return True
+    dutch, translated = source().responses.get(reply.response), translations.responses.get(reply.response)
+    if (
+        dutch is None
+        or translated is None
+        or translated.text is None
+        or len(translated.titles) != len(dutch.payloads)
+    ):
+        return False
+    # A variable that is itself a knowledge text (a topic's label, an answer) is translated too.
+    values = {k: translations.text(v) if isinstance(v, str) else v for k, v in reply.variables.items()}
+    text = fill(translated.text, values)
+    label = fill(translated.label, values) if translated.label is not None else None
+    own = [(fill(t, values), fill(p, values)) for t, p in zip(translated.titles, dutch.payloads, strict=True)]
+    if (
+        text is None
+        or (translated.label is not None and label is None)
+        or any(t is None or p is None for t, p in own)
+    ):
+        return False
+    if dutch.custom is not None:
+        dispatcher.utter_message(
+            json_message=_structured(dutch.custom, values, text, label), utter_action=reply.response, **marked
+        )
+        return True
+    domain_buttons = [{"title": str(t), "payload": str(p)} for t, p in own]
+    # utter_action: the response's name in the bot event's metadata, as Rasa records it for Dutch.
+    dispatcher.utter_message(
+        text=text, buttons=(domain_buttons + buttons) or None, utter_action=reply.response, **marked
+    )
+    return True
+
+
+def _structured(custom: Mapping[str, Any], values: Mapping[str, Any], text: str, label: Optional[str]) -> Any:
+    """The structured message (custom payload) with its other fields filled as Rasa fills them."""
+    message: Dict[str, Any] = copy.deepcopy(dict(custom))
+    data: Dict[str, Any] = message["data"]
+    for key, value in data.items():
+        if isinstance(value, str):
+            data[key] = fill(value, values) or value
+    data["text"] = text
+    if label is not None:
+        data["label"] = label
+    return message
 
 
 def user_input(tracker: Tracker) -> UserInput:

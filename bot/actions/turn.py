@@ -38,7 +38,7 @@ from bot.intake.effects import (
 )
 from bot.intake.engine import Intake
 from bot.intake.knowledge import knowledge
-from bot.intake.language import DUTCH
+from bot.intake.language import DEFAULT, DUTCH
 from bot.intake.schema import schema
 from bot.intake.transcript import language_of
 from bot.settings import BotSettings
@@ -128,7 +128,10 @@ class ActionTurn(Action):
             result = await self.carry_out(step.effect, step, tracker)
             step = conversation().after(step.state, step.effect, result)
             replies += step.replies
-        send(dispatcher, replies)
+        # The language goes with the messages once the citizen's messages showed one (also Dutch
+        # asked for); a conversation that never left the default stays exactly as before.
+        shown = context.language.source != DEFAULT
+        send(dispatcher, replies, context.language.code if shown else None)
         # After every step, also a reset of all slots (terug_naar_bot): the language stays.
         after = replace(step.state, taal=conversation_language(before.taal, context.language.code))
         return slot_events(before, after)

@@ -138,8 +138,9 @@ async def take_turn(gateway: Any, latest: Any, clock: Any = None) -> Tuple[Any, 
 
 
 def responses_of(dispatcher: Any) -> List[Optional[str]]:
-    """The response names the citizen got, in order (None for a knowledge text)."""
-    return [m.get("response") for m in dispatcher.messages]
+    """The response names the citizen got, in order (None for a knowledge text); a translated
+    response (bot/i18n/) carries its name as `utter_action`, as Rasa records it."""
+    return [m.get("response") or m.get("utter_action") for m in dispatcher.messages]
 
 
 def apply(slots: Dict[str, Any], events: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -163,7 +164,7 @@ class Chat:
 
     @property
     def responses(self) -> List[Optional[str]]:
-        return [m.get("response") for m in self.messages]
+        return [m.get("response") or m.get("utter_action") for m in self.messages]
 
     async def send(self, latest: Any) -> Any:
         """One message (a tracker made by `tracker`, `click` or `from_handover`), with our slots."""

@@ -174,6 +174,24 @@ async def test_a_connected_widget_gets_messages_at_once_and_nothing_is_kept(
     await all_acknowledged(pending, "gesprek-2")
 
 
+async def test_the_conversation_language_goes_with_every_part_of_a_message(
+    site: Site, pending: PendingMessages
+) -> None:
+    """The bot event's metadata `lang` (bot/actions/messages.py) reaches the widget with each part
+    Rasa emits: for its lang and dir="rtl" (Arabic). A message without it is emitted as before."""
+    widget = await site.widget("gesprek-taal")
+    await site.output.send_response("gesprek-taal", {"text": "أهلاً.\n\nشكراً.", "lang": "ar"})  # noqa: RUF001
+    await site.output.send_response("gesprek-taal", {"custom": dict(CLOSED), "lang": "pl"})
+    await site.output.send_response("gesprek-taal", {"text": "Zonder taal."})
+    assert [await widget.next() for _ in range(4)] == [
+        {"text": "أهلاً.", "lang": "ar"},
+        {"text": "شكراً.", "lang": "ar"},
+        {**CLOSED["data"], "lang": "pl"},
+        {"text": "Zonder taal."},
+    ]
+    await all_acknowledged(pending, "gesprek-taal")
+
+
 async def test_a_message_sent_to_a_socket_that_was_dying_comes_again_when_the_widget_rejoins(
     site: Site, pending: PendingMessages, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -341,10 +341,30 @@
     if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
   }
 
+  // ---------------------------------------------------------------- the conversation language
+
+  // The bot sends the conversation language with each message (`lang`, bot/channels/website): the
+  // widget follows it, for screen readers (lang) and right to left for Arabic (dir). Only the
+  // bot's six languages; anything else is ignored.
+  var LANGUAGES = ['nl', 'en', 'pl', 'tr', 'ar', 'uk'];
+  var RIGHT_TO_LEFT = ['ar'];
+
+  function applyLanguage() {
+    var code = LANGUAGES.indexOf(state.lang) >= 0 ? state.lang : 'nl';
+    root.setAttribute('lang', code);
+    root.setAttribute('dir', RIGHT_TO_LEFT.indexOf(code) >= 0 ? 'rtl' : 'ltr');
+  }
+
+  function noteLanguage(data) {
+    if (typeof data.lang !== 'string' || LANGUAGES.indexOf(data.lang) < 0 || data.lang === state.lang) return;
+    state.lang = data.lang;
+    applyLanguage();
+  }
+
   // ---------------------------------------------------------------- the widget's DOM
 
   var root = el('aside', 'gcw');
-  root.setAttribute('lang', 'nl');
+  applyLanguage();
   root.setAttribute('aria-label', TEXT.title);
 
   var launcher = el('button', 'gcw-launcher');
@@ -872,6 +892,7 @@
       }
       return;
     }
+    noteLanguage(data);
     var kind = kindOf(data);
     if (!kind) return;
     var replies = kind.from === 'bot' ? (data.quick_replies || data.buttons || []).filter(function (reply) {
@@ -914,6 +935,7 @@
     forgotten = false;
     state = next;
     persisted = true;
+    applyLanguage();
     if (switched) {
       renderAll();
       if (socket) {

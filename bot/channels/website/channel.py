@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 import socketio
@@ -32,6 +33,7 @@ from sanic import Blueprint
 
 from bot.channels.website.pending import PendingMessages
 from bot.channels.website.presence import PREFIX, LocalPresence, Presence, RedisPresence
+from bot.payloads import LANG
 from bot.tracker_store import forget_hook, on_erase
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ ACK_EVENT = "bot_uttered_ack"
 # The widget's `data-session-minutes` (and Rasa's session_expiration_time): after this long without
 # activity the widget starts a new conversation, so an older waiting message can never be shown.
 DEFAULT_SESSION_MINUTES = 120.0
+# The conversation language of the bot message being sent (its metadata `lang`, bot/payloads.py).
+# Rasa hands the metadata to send_response only; the parts it emits (text split at blank lines,
+# buttons, a custom payload) each get it here, for the widget's lang and dir="rtl" (Arabic).
+_SENDING_LANGUAGE: ContextVar[Optional[str]] = ContextVar("website_sending_language", default=None)
 
 
 def _setting(credentials: Dict[str, Any], key: str, env: str, default: str) -> str:
@@ -87,6 +93,14 @@ class WebsiteOutput(SocketIOOutput):
         instances to any of them)."""
         return await self.presence.connected(room)
 
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        language = message.get(LANG)
+        token = _SENDING_LANGUAGE.set(language if isinstance(language, str) else None)
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            _SENDING_LANGUAGE.reset(token)
+
     async def _send_message(self, socket_id: Text, response: Any) -> None:
         await self._emit_or_keep(socket_id, response)
 
@@ -100,6 +114,9 @@ class WebsiteOutput(SocketIOOutput):
             await super().send_custom_json(recipient_id, json_message, **kwargs)
 
     async def _emit_or_keep(self, room: str, data: Any) -> None:
+        language = _SENDING_LANGUAGE.get()
+        if language is not None and isinstance(data, dict) and LANG not in data:
+            data = {**data, LANG: language}
         if not isinstance(data, dict):  # nothing to number: emitted when a widget is there, else kept
             if await self.connected(room):
                 await self.sio.emit(self.bot_message_evt, data, room=room, namespace=self.namespace)
