@@ -135,6 +135,20 @@ def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
     )
 
 
+def first_concern(parse: Mapping[str, Any], kb: Knowledge) -> Optional[str]:
+    """The topic of the first part of a long text that is sure of one (as sure as a concern): a
+    citizen names the main problem first, and the whole-text vector follows whichever problem takes
+    the most words. Only when the whole text is not that sure of one topic itself (several problems
+    mixed); None for a short text or without the meaning heads."""
+    whole = (parse.get("intent_ranking") or [{}])[0]
+    if float(whole.get("confidence") or 0.0) >= CONCERN_CONFIDENCE:
+        return None
+    for part in parse.get("parts") or ():
+        if part.get("name") in kb.topics and float(part.get("confidence") or 0.0) >= CONCERN_CONFIDENCE:
+            return str(part["name"])
+    return None
+
+
 def detected_signals(parse: Mapping[str, Any], found: Tuple[str, ...], kb: Knowledge) -> Tuple[str, ...]:
     """Signals the detector heads add to the ones found by their words. The words are the floor: a
     detector adds its signal only when no signal of the same kind (crisis, urgent, the same one) is
@@ -168,9 +182,11 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     mentioned = mentioned_organisations(parse.get("entities") or (), kb)
     best = found[0][0] if found else None
     confidence = found[0][1] if found else float((parse.get("intent") or {}).get("confidence") or 0.0)
-    # Several concerns in one text: the main one first, then every topic a part of the text is about.
+    # Several concerns in one text: the main one first (the first sure part of a long text, else the
+    # whole text's best), then every topic a part of the text is about.
     parts_topics = concerns(parse, kb)
-    topics = merge(tuple(name for name, _ in found), parts_topics)
+    first = first_concern(parse, kb)
+    topics = merge((first,) if first else (), tuple(name for name, _ in found), parts_topics)
 
     life_event = find_life_event(text, kb)
     led_by_event = best is not None and best.startswith(LIFE_EVENT_PREFIX)
@@ -184,7 +200,8 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
     handling = None  # a life event that a topic handles itself: schulden → schuldhulp
     if life_event and led_by_event:
         handling = kb.life_events[life_event].topic
-    topic = next(iter([*ranked_topics, *parts_topics, *([handling] if handling else [])]), None)
+    topic = next(iter([*([first] if first else []), *ranked_topics, *parts_topics,
+                       *([handling] if handling else [])]), None)
     dependent = False
     if topic:
         organisations = merge(

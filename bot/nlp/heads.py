@@ -272,6 +272,17 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         message.set("intent", ranking[0], add_to_output=True)
         message.set("intent_ranking", ranking, add_to_output=True)
 
+        # Each part's best intent, in the order of the text: the routing takes the main concern of a
+        # story from its first confident sentence (bot/intake/routing.py, `first_concern`).
+        tops = probabilities[1:].argmax(axis=1)
+        message.set(
+            "parts",
+            [
+                {"name": self.intents[i], "confidence": round(float(row[i]), 4)}
+                for i, row in zip(tops, probabilities[1:], strict=True)
+            ],
+            add_to_output=True,
+        )
         best = probabilities.max(axis=0)
         concern_order = np.argsort(-best)[:RANKING_LENGTH]
         message.set(

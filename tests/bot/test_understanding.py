@@ -139,6 +139,49 @@ def test_every_concern_of_a_story_is_a_topic_and_its_organisations_join() -> Non
     assert routing.question_type in (2, 3)
 
 
+def test_the_first_sure_part_of_a_long_text_is_the_main_topic() -> None:
+    kb = knowledge()
+    text = "Ik heb een boete van het cjib. Mijn toeslag is gestopt en ik moet veel terugbetalen, heel veel."
+    concerns = [{"name": "toeslagen.terugvordering", "confidence": 0.9},
+                {"name": "cjib.betalingsregeling", "confidence": 0.7}]
+    in_order = [
+        {"name": "begroeten", "confidence": 0.9},  # not a topic
+        {"name": "duo.diploma", "confidence": 0.3},  # too unsure
+        {"name": "cjib.betalingsregeling", "confidence": 0.7},
+        {"name": "toeslagen.terugvordering", "confidence": 0.9}]
+    # The whole text is unsure of one topic (several problems mixed): the first sure part leads.
+    routing = route(parse(text, "toeslagen.terugvordering", 0.45, concerns=concerns, parts=in_order), kb)
+    assert routing.topic == "cjib.betalingsregeling"
+    assert routing.as_json()["topics"][:2] == ["cjib.betalingsregeling", "toeslagen.terugvordering"]
+    assert set(routing.organisations) == {"toeslagen", "cjib"}
+    # The whole text is sure of one topic: it stays the main one.
+    sure = parse(text, "toeslagen.terugvordering", 0.7, concerns=concerns, parts=in_order)
+    assert route(sure, kb).topic == "toeslagen.terugvordering"
+    # No sure part: the whole text decides.
+    unsure = parse(text, "toeslagen.terugvordering", 0.45, concerns=concerns,
+                   parts=[{"name": "cjib.betalingsregeling", "confidence": 0.5}])
+    assert route(unsure, kb).topic == "toeslagen.terugvordering"
+
+
+@pytest.mark.parametrize("text", [
+    "kan iemand van de gemeente mij vanmiddag bellen over de bijstand",
+    "ik wil graag een medewerker aan de telefoon over mijn aanslag",
+    "kan er iemand met mij meekijken naar die formulieren",
+    "liever niet via een chatbot, ik praat met een echt persoon over mijn schulden",
+])
+def test_asking_for_a_person_in_plain_words_is_found_by_the_words(text: str) -> None:
+    assert "wil_persoon" in message_signals(parse(text, "gemeente.zorgen_inkomen"), knowledge())
+
+
+@pytest.mark.parametrize("text", [
+    "ik had iemand van het uwv aan de telefoon en die was heel aardig",
+    "ik heb geen computer, hoe vraag ik dit aan",
+    "de medewerker heeft mij gisteren gebeld over de aanvraag",
+])
+def test_talking_about_a_person_is_not_asking_for_one(text: str) -> None:
+    assert "wil_persoon" not in message_signals(parse(text, "gemeente.zorgen_inkomen"), knowledge())
+
+
 # --- the Rasa components, trained and loaded as Rasa does -------------------------------------------
 
 TRAINING = {
@@ -206,10 +249,13 @@ def test_the_heads_train_persist_load_and_read_a_new_message(trained: Any) -> No
     assert first.get("intent_ranking")[0]["name"] == "cjib.betalingsregeling"
     named = [c["name"] for c in story.get("concerns")]
     assert set(named[:2]) == {"toeslagen.terugvordering", "cjib.betalingsregeling"}
+    # Each sentence's best intent, in the order of the text (the routing's main topic of a story).
+    assert [p["name"] for p in story.get("parts")] == ["toeslagen.terugvordering", "cjib.betalingsregeling"]
+    assert first.get("parts") == []  # one sentence: no parts
     scores = first.get("detectors")
     assert set(scores) == set(detector_names()) and all(0.0 <= p <= 1.0 for p in scores.values())
     output = set(first.as_dict(only_output_properties=True))
-    assert output >= {"intent", "intent_ranking", "concerns", "detectors"}
+    assert output >= {"intent", "intent_ranking", "concerns", "detectors", "parts"}
 
 
 @needs_model
