@@ -170,7 +170,8 @@ def source() -> Source:
     return Source(responses, frozenset(texts | titles), frozenset(titles))
 
 
-# Button titles the engine writes itself (bot/intake/engine.py, consent.py, conversation.py).
+# Button titles the engine writes itself (bot/intake/engine.py, consent.py, conversation.py,
+# appointments.py).
 # tests/bot/test_vertaling.py checks the list against engine.py's source.
 ENGINE_BUTTONS: Tuple[str, ...] = (
     "Zelf doen",
@@ -184,6 +185,8 @@ ENGINE_BUTTONS: Tuple[str, ...] = (
     "Klopt niet",
     "Meer stappen",
     "Alle organisaties",
+    "Ander moment",
+    "Afspraak maken",
 )
 
 

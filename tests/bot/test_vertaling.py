@@ -89,7 +89,7 @@ def test_the_engines_own_button_titles_are_the_ones_listed() -> None:
     """ENGINE_BUTTONS is checked against the code that writes the titles (bot/intake/)."""
     code = "\n".join(
         (Path(__file__).resolve().parents[2] / "bot" / "intake" / name).read_text(encoding="utf-8")
-        for name in ("engine.py", "consent.py", "conversation.py")
+        for name in ("engine.py", "consent.py", "conversation.py", "appointments.py")
     )
     written = set(re.findall(r'\("([^"]+)", (?:choice_payload\(|HUMAN_PAYLOAD)', code))
     assert written == set(ENGINE_BUTTONS)
