@@ -1,6 +1,7 @@
 """A citizen who writes Polish reaches a casemanager, who reads the conversation language in the
 summary ("Taal: Pools"), with real processes: Rasa, the action server and the handover service
-(issue 15, items 1 and 4). The bot's texts are still Dutch."""
+(issue 15, items 1 and 4). The bot answers in Polish (bot/i18n/); the casemanager reads Dutch labels
+and the citizen's own words as written."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, AsyncIterator, Dict, Iterator
 import aiohttp
 import pytest
 
+from bot.i18n.catalogue import load_catalogue
 from tests.e2e.conftest import SocketCitizen, handover_system
 from tests.e2e.test_handover_e2e import Casemanager
 
@@ -39,9 +41,12 @@ async def test_the_casemanager_reads_that_the_citizen_writes_polish(
     try:
         await citizen.say("Dzień dobry, mam trzy mandaty z CJIB i nie mam pieniędzy, żeby je zapłacić")
         await citizen.say("Proszę o rozmowę z pracownikiem, nie z komputerem")
-        consent = await citizen.expect("Mag de medewerker dit lezen?")
-        await citizen.press(consent, "Ja, dat mag")
-        queued = await citizen.expect("U staat in de wachtrij")
+        # The bot asks and answers in Polish (bot/i18n/pl.yml), the buttons' payloads are the same.
+        polish = load_catalogue("pl").responses["utter_vraag_toestemming"]
+        assert polish.text and polish.titles
+        consent = await citizen.expect(polish.text.split("?")[0])
+        await citizen.press(consent, polish.titles[0])
+        queued = await citizen.expect("HV-")
         reference = re.search(r"HV-[A-Z0-9]{4}", queued["text"]).group(0)  # type: ignore[union-attr]
         case = await casemanager.case_page(reference)
         assert "Taal: Pools." in case

@@ -1,6 +1,7 @@
 """The issue's own examples in other languages through the real Rasa server, action server and model
 (issue 15, item 1): content in another language is never answered with the welcome, nor with "Wat
-is uw kenmerk?". Every text is still Dutch; these tests only check what the citizen no longer gets.
+is uw kenmerk?". The replies' language is tested in tests/bot/test_vertaling_sturen.py; these tests
+check what the citizen no longer gets.
 
 The model of December 2026 (290 examples in these languages) already reads these messages as topics,
 so they also pass without the conversation language; they guard the behaviour end to end. The rule
