@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
+from bot.intake.schedule import DAYS, MONTHS
 from bot.intake.state import Reply, choice_payload
 
 # The municipality's time zone: the service sends local times with their offset.
@@ -30,22 +31,8 @@ CANCEL = CHOICE_PREFIX + "afzeggen"
 MOVE = CHOICE_PREFIX + "verzetten"
 MAX_OFFERED = 3
 
-WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+WEEKDAYS = DAYS  # the Dutch names, one list for the bot (bot/intake/schedule.py)
 SHORT_WEEKDAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
-MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 # Parts of the day, as the citizen says them; "morgen" alone is tomorrow, "'s morgens" the morning.
 PARTS = {
     "ochtend": (time(0), time(12)),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import contains_eager
 
 from .. import audit
 from ..consent import consented_organisations
+from ..dutch_dates import MONTHS, WEEKDAYS
 from ..models import (
     Appointment,
     AppointmentMode,
@@ -68,21 +69,6 @@ IDENTITY_DOCUMENTS = {
 MIN_MINUTES, MAX_MINUTES = 10, 240
 MAX_OUTCOME = 2_000
 REMINDER_INTENT = "afspraak_herinnering"
-WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 
 
 @dataclass(frozen=True)

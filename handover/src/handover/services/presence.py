@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..dutch_dates import WEEKDAYS
 from ..models import User, utcnow
 from ..settings import END_OF_DAY, OfficeHours
 from ..uow import UnitOfWork
 
 # The bot shows these words to citizens: plain Dutch (B1).
-_DAY_NAMES = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,11 @@ def _clock(time: dt.time) -> str:
 
 def _days(first: int, last: int) -> str:
     if first == last:
-        return _DAY_NAMES[first]
+        return WEEKDAYS[first]
     if (first, last) == (0, 6):
         return "elke dag"
     joiner = " en " if last == first + 1 else " tot en met "
-    return _DAY_NAMES[first] + joiner + _DAY_NAMES[last]
+    return WEEKDAYS[first] + joiner + WEEKDAYS[last]
 
 
 def office_hours_in_words(hours: OfficeHours) -> str:
