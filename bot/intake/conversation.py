@@ -345,6 +345,14 @@ class Conversation:
                 return appointment
         if state.intake.intake_fase == CORRECTING and user.intent != PERSON_INTENT:
             return self._intake(state, user, context)
+        if (
+            state.intake.intake_fase == ASKING_CONTACT
+            and user.intent not in (CHOICE_INTENT, PERSON_INTENT)  # a person: _person_asked takes them
+            and find_contact(user.text).reachable
+        ):
+            # The answer to the question just asked, whatever NLU reads in it ("+48 512 345 678, na
+            # 10 uur" as out of scope): the callback request.
+            return self._intake(state, user, context)
         if not message.from_service and user.intent != CHOICE_INTENT:
             if self.kb.says("tussentijds", user.text):
                 return self._meanwhile(state)

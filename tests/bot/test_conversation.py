@@ -540,6 +540,17 @@ def test_contact_details_in_the_intake_request_a_callback(talk: Conversation) ->
     assert step.state.intake.intake_fase == DONE
 
 
+@pytest.mark.parametrize("intent", ["buiten_bereik", "begroeten", "status_vraag", "medewerker", "bedankt"])
+def test_contact_details_are_the_callback_request_whatever_nlu_reads(talk: Conversation, intent: str) -> None:
+    # Seen on CI: a retrained model read "+48 512 345 678, na 10 uur" as out of scope and the citizen
+    # got "Daar kan ik u helaas niet mee helpen" instead of the callback request.
+    waiting = ConversationState(intake=replace(STORY, intake_fase=ASKING_CONTACT))
+    text = "+48 512 345 678, na 10 uur"
+    step = talk.handle(waiting, msg(text, intent), ON)
+    assert step.effect == RequestCallback(find_contact(text))
+    assert step.state.intake.intake_fase == DONE
+
+
 def test_without_a_service_contact_details_are_asked_again(talk: Conversation) -> None:
     # (as before: the engine took the details, the callback step could not send them)
     waiting = ConversationState(intake=replace(STORY, intake_fase=ASKING_CONTACT))
