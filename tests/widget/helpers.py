@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
@@ -163,6 +164,7 @@ class FakeRasa:
         self.acknowledged: List[str] = []  # the `mid`s the widget acknowledged (bot_uttered_ack)
         self.message_ids: List[str] = []  # metadata.message_id of every user_uttered, in order
         self.stall_next = False  # the next user_uttered is never answered nor acknowledged
+        self.joins: Dict[str, int] = {}  # how often each conversation (re)joined its room
         self.answers: Dict[str, List[Dict[str, Any]]] = {"/begroeten": [{"text": FAKE_WELCOME}]}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -181,6 +183,7 @@ class FakeRasa:
             session = data.get("session_id") if isinstance(data, dict) else None
             if session:
                 self.sio.enter_room(sid, session)
+                self.joins[session] = self.joins.get(session, 0) + 1
                 await self.sio.emit("session_confirm", session, room=sid)
 
         async def user_uttered(sid: str, data: Any) -> None:
@@ -220,6 +223,15 @@ class FakeRasa:
                 await self.sio.emit("bot_uttered", payload, room=session_id)
 
         asyncio.run_coroutine_threadsafe(emit(), self.loop).result(timeout=10)
+
+    def wait_joined(self, session_id: str, times: int, timeout: float = 30) -> None:
+        """Wait until the conversation has joined its room `times` times: a message sent before
+        a reloaded page has rejoined reaches nobody (Rasa keeps it in the pending store; this
+        stand-in does not)."""
+        deadline = time.monotonic() + timeout
+        while self.joins.get(session_id, 0) < times:
+            assert time.monotonic() < deadline, f"{session_id} joined {self.joins.get(session_id, 0)} times"
+            time.sleep(0.05)
 
     def restart(self) -> None:
         """Go away and come back on the same port, as a server that crashed and was restarted:

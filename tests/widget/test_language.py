@@ -47,6 +47,7 @@ def test_the_widget_follows_the_conversation_language_and_reads_arabic_right_to_
     ) == "rtl"
 
     page.reload()  # the language is part of the conversation the widget remembers
+    fake_rasa.wait_joined(conversation, 2)
     expect(page.locator(".gcw")).to_have_attribute("lang", "ar")
     expect(page.locator(".gcw")).to_have_attribute("dir", "rtl")
 

@@ -182,6 +182,7 @@ def test_a_message_sent_again_after_a_reconnect_is_shown_once_and_acknowledged(
     expect(bubble(page, "staff", "Tot morgen.")).to_be_visible()
     expect(page.locator(".gcw-msg--staff", has_text="Ik bel u morgen")).to_have_count(1)
     page.reload()  # the chat opens again with the conversation it remembers
+    fake_rasa.wait_joined(session, 2)
     expect(page.locator(".gcw-msg--staff", has_text="Tot morgen.")).to_have_count(1)
     fake_rasa.send(session, {**staff_message("Tot morgen."), "mid": "42"})  # the rejoin's repeat
     fake_rasa.send(session, {**staff_message("Nog iets."), "mid": "43"})

@@ -8,6 +8,7 @@ offer them at once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from ..keys import directory_key, settings_key
 from ..models import Appointment, AppointmentMode, AppointmentSlot
 from ..services import appointments as service
 from ..services.errors import AppointmentNotFound, DomainError, SlotTaken
+from ..uow import UnitOfWork
 from ..workflow import transaction
 from .bot_input import BadInput, optional_text, path_conversation, read_json_object
 from .http_errors import json_error, raise_api_error
@@ -88,6 +90,21 @@ async def _alternatives(request: web.Request, session: AsyncSession, slot_id: in
     return [slot_json(request, slot) for slot in slots]
 
 
+async def _take_slot(
+    request: web.Request, slot_id: int, take: Callable[[UnitOfWork], Awaitable[Appointment]]
+) -> dict[str, Any]:
+    """Book or move to `slot_id`. A slot someone else took first answers 409 with other free slots."""
+    try:
+        async with transaction(request) as uow:
+            return appointment_json(request, await take(uow))
+    except SlotTaken as e:
+        async with transaction(request) as uow:
+            alternatives = await _alternatives(request, uow.session, slot_id)
+        raise_api_error(e, slots=alternatives)
+    except DomainError as e:
+        raise_api_error(e)
+
+
 @routes.get("/api/appointments/slots")
 @require_bot
 async def list_slots(request: web.Request) -> web.Response:
@@ -133,18 +150,13 @@ async def book(request: web.Request) -> web.Response:
         organisations = _organisations(data)
     except BadInput as e:
         json_error(web.HTTPBadRequest, str(e), "bad_request")
-    try:
-        async with transaction(request) as uow:
-            appointment = await service.book(
-                uow, channel, sender_id, slot_id, case_reference=case_reference, organisations=organisations
-            )
-            body = appointment_json(request, appointment)
-    except SlotTaken as e:
-        async with transaction(request) as uow:
-            alternatives = await _alternatives(request, uow.session, slot_id)
-        raise_api_error(e, slots=alternatives)
-    except DomainError as e:
-        raise_api_error(e)
+    body = await _take_slot(
+        request,
+        slot_id,
+        lambda uow: service.book(
+            uow, channel, sender_id, slot_id, case_reference=case_reference, organisations=organisations
+        ),
+    )
     return web.json_response(body, status=201)
 
 
@@ -158,16 +170,9 @@ async def change(request: web.Request) -> web.Response:
     except BadInput as e:
         json_error(web.HTTPBadRequest, str(e), "bad_request")
     reference = request.match_info["appointment"]
-    try:
-        async with transaction(request) as uow:
-            appointment = await service.change(uow, channel, sender_id, reference, slot_id)
-            body = appointment_json(request, appointment)
-    except SlotTaken as e:
-        async with transaction(request) as uow:
-            alternatives = await _alternatives(request, uow.session, slot_id)
-        raise_api_error(e, slots=alternatives)
-    except DomainError as e:
-        raise_api_error(e)
+    body = await _take_slot(
+        request, slot_id, lambda uow: service.change(uow, channel, sender_id, reference, slot_id)
+    )
     return web.json_response(body)
 
 
