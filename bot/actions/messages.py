@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.i18n.catalogue import Catalogue, catalogue, fill, source
 from bot.intake.language import DUTCH
-from bot.intake.state import CHOICE_INTENT, Reply, UserInput
+from bot.intake.state import CHOICE_INTENT, Phrase, Reply, UserInput
 from bot.payloads import LANG
 
 
@@ -29,7 +29,7 @@ def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply], language: O
         buttons: List[Dict[str, str]] = [{"title": t, "payload": p} for t, p in reply.buttons]
         if reply.response:
             dispatcher.utter_message(
-                response=reply.response, buttons=buttons or None, **dict(reply.variables), **marked
+                response=reply.response, buttons=buttons or None, **_dutch(reply.variables), **marked
             )
         else:
             dispatcher.utter_message(text=reply.text, buttons=buttons or None, **marked)
@@ -52,8 +52,7 @@ def _send_translated(
         or len(translated.titles) != len(dutch.payloads)
     ):
         return False
-    # A variable that is itself a knowledge text (a topic's label, an answer) is translated too.
-    values = {k: translations.text(v) if isinstance(v, str) else v for k, v in reply.variables.items()}
+    values = {k: _translated(v, translations) for k, v in reply.variables.items()}
     text = fill(translated.text, values)
     label = fill(translated.label, values) if translated.label is not None else None
     own = [(fill(t, values), fill(p, values)) for t, p in zip(translated.titles, dutch.payloads, strict=True)]
@@ -102,3 +101,16 @@ def user_input(tracker: Tracker) -> UserInput:
         parse=message,
         choice=choice if intent == CHOICE_INTENT else None,
     )
+
+
+def _dutch(variables: Mapping[str, Any]) -> Dict[str, Any]:
+    return {k: str(v) if isinstance(v, Phrase) else v for k, v in variables.items()}
+
+
+def _translated(value: Any, translations: Catalogue) -> Any:
+    """A variable that is itself a knowledge text (a topic's label, an answer) or a phrase of a
+    wording file is translated too; a phrase's own values (an address, names) are not."""
+    if isinstance(value, Phrase):
+        filled = fill(translations.text(value.template), value.values)
+        return str(value) if filled is None else filled
+    return translations.text(value) if isinstance(value, str) else value

@@ -24,6 +24,7 @@ from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple
 
 import yaml
 
+from bot.intake.appointments import wording as appointment_wording
 from bot.intake.knowledge import knowledge
 from bot.intake.language import DUTCH, LANGUAGES
 from bot.intake.schedule import DAYS, MONTHS
@@ -34,8 +35,11 @@ DOMAIN_DIR = I18N_DIR.parent / "domain"
 # "1. " before a numbered step (bot/intake/advice.py numbered()) or "- " before a listed signal
 # (bot/intake/consent.py): kept, the text itself translated.
 NUMBERED = re.compile(r"^(\d+\.\s+|-\s+)(.*)$")
-# A moment as bot/intake/schedule.py when_in_words() writes it: "maandag 7 december om 9.00 uur".
-MOMENT = re.compile(rf"^({'|'.join(DAYS)}) (\d{{1,2}}) ({'|'.join(MONTHS)}) om (\d{{1,2}})\.(\d{{2}}) uur$")
+# A moment as bot/intake/schedule.py when_in_words() writes it ("maandag 7 december om 9.00 uur") and
+# as the handover service does for appointments ("dinsdag 8 december, 14.00 uur").
+MOMENT = re.compile(
+    rf"^({'|'.join(DAYS)}) (\d{{1,2}}) ({'|'.join(MONTHS)})(?: om|,) (\d{{1,2}})\.(\d{{2}}) uur$"
+)
 # Rasa's own placeholder rule (rasa.core.nlg.interpolator): {name}, no braces or newline inside.
 PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
 
@@ -167,6 +171,7 @@ def source() -> Source:
     texts |= {signal.label for signal in kb.signals.values()}  # listed in the consent summary
     titles |= {group.knop for group in kb.menu}
     texts |= {org.wat for org in kb.organisations.values()}
+    texts |= {sentence for part in appointment_wording().values() for sentence in part.values()}
     return Source(responses, frozenset(texts | titles), frozenset(titles))
 
 

@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
+import yaml
+
+from bot.intake.knowledge import KNOWLEDGE_DIR
 from bot.intake.schedule import DAYS, MONTHS
-from bot.intake.state import Reply, choice_payload
+from bot.intake.state import Phrase, Reply, choice_payload
 
 # The municipality's time zone: the service sends local times with their offset.
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -252,11 +256,14 @@ def chosen_slot(choice: Optional[str]) -> Optional[int]:
     return int(rest) if rest.isdigit() else None
 
 
-PLACES = {
-    "stadskantoor": "U komt naar {plaats}.",
-    "telefoon": "Wij bellen u op dat moment. De organisatie belt mee.",
-    "video": "U krijgt een link voor een videogesprek.",
-}
+WORDING_FILE = KNOWLEDGE_DIR / "afspraken.yml"
+
+
+@lru_cache(maxsize=1)
+def wording() -> Mapping[str, Mapping[str, str]]:
+    """The sentences for where and who (bot/knowledge/afspraken.yml)."""
+    raw = yaml.safe_load(WORDING_FILE.read_text(encoding="utf-8")) or {}
+    return {part: {str(k): str(v) for k, v in (raw.get(part) or {}).items()} for part in ("waar", "wie")}
 
 
 def confirmation(appointment: Mapping[str, Any]) -> Reply:
@@ -269,7 +276,7 @@ def confirmation(appointment: Mapping[str, Any]) -> Reply:
             "referentie": str(appointment.get("reference") or ""),
             "moment": str(appointment.get("moment") or ""),
             "waar": where(str(appointment.get("mode") or ""), appointment.get("location")),
-            "wie": "de gemeente" + "".join(f" en {n}" for n in names),
+            "wie": who(names),
         },
     )
 
@@ -286,8 +293,20 @@ def reminder(entities: Mapping[str, str]) -> Reply:
     )
 
 
-def where(mode: str, location: Optional[str]) -> str:
-    return PLACES.get(mode, PLACES["telefoon"]).format(plaats=location or "het stadskantoor")
+def where(mode: str, location: Optional[str]) -> Phrase:
+    places = wording()["waar"]
+    if mode == "stadskantoor":
+        if location:
+            return Phrase(places["stadskantoor"], {"plaats": location})
+        return Phrase(places["stadskantoor_zonder_adres"])
+    return Phrase(places.get(mode, places["telefoon"]))
+
+
+def who(names: Sequence[str]) -> Phrase:
+    """The municipality and the organisations that join (their names as the service gives them)."""
+    if not names:
+        return Phrase(wording()["wie"]["alleen_gemeente"])
+    return Phrase(wording()["wie"]["met_organisaties"], {"namen": ", ".join(names)})
 
 
 def answer_to_wish(slots: Sequence[Slot], wish: Optional[Wish], zone: ZoneInfo) -> Tuple[Reply, ...]:

@@ -42,6 +42,18 @@ CALLBACK_STEP = "terugbellen"
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """A sentence from a wording file with {variables} of its own (an address, names), as the value of
+    a response variable: translated as a whole, then filled (bot/actions/messages.py)."""
+
+    template: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.template.format_map(dict(self.values))
+
+
+@dataclass(frozen=True)
 class Reply:
     """One bot message: a domain response (by name, with variables) or a text from the knowledge files."""
 

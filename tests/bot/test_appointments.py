@@ -142,16 +142,20 @@ def test_confirmation_says_reference_moment_place_who_and_what_to_bring() -> Non
     }
     reply = a.confirmation(booked)
     assert reply.response == "utter_afspraak_bevestigd"
-    assert dict(reply.variables) == {
+    assert {k: str(v) for k, v in reply.variables.items()} == {
         "referentie": "AF-7K3M2P",
         "moment": "dinsdag 8 december, 14.00 uur",
         "waar": "U komt naar Stadskantoor, balie 3.",
-        "wie": "de gemeente en CJIB en SVB",
+        "wie": "de gemeente, CJIB, SVB",
     }
     text = domain()["responses"]["utter_afspraak_bevestigd"][0]["text"]
     assert "identiteitskaart" in text and "brieven" in text
     phone = a.confirmation(booked | {"mode": "telefoon"})
-    assert phone.variables["waar"].startswith("Wij bellen u")
+    assert str(phone.variables["waar"]).startswith("Wij bellen u")
+    nowhere = a.confirmation(booked | {"location": None, "organisation_names": []})
+    assert (str(nowhere.variables["waar"]), str(nowhere.variables["wie"])) == (
+        "U komt naar het stadskantoor.", "de gemeente"
+    )
 
 
 def test_the_reminder_of_the_service_reaches_the_citizen() -> None:
@@ -222,7 +226,7 @@ def test_asking_choosing_and_booking(talk: Conversation) -> None:
     assert gone.replies[0].response == "utter_afspraak_bezet"
     booked = talk.after(chosen.state, chosen.effect, AppointmentMade(APPOINTMENT))
     assert booked.replies[0].response == "utter_afspraak_bevestigd"
-    assert booked.replies[0].variables["wie"] == "de gemeente en CJIB"
+    assert str(booked.replies[0].variables["wie"]) == "de gemeente, CJIB"
     assert (booked.state.afspraak_referentie, booked.state.afspraak_fase) == ("AF-7K3M2P", None)
     assert booked.state.afspraak_begin == APPOINTMENT["starts_at"]
     # The state survives the slots round trip (Rasa keeps it between messages).

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.messages import send
 from bot.i18n.catalogue import Catalogue, catalogue, fill, source
+from bot.intake import appointments
 from bot.intake.knowledge import knowledge
 from bot.intake.language import detect
 from bot.intake.state import HUMAN_PAYLOAD, Reply, choice_payload
@@ -43,6 +44,21 @@ def test_a_response_in_english_with_its_variables_filled() -> None:
     )
     assert message["text"] == "Thank you. We will contact you. Your reference is HV-7K3M."
     assert message.get("response") is None
+
+
+def test_an_appointment_confirmation_says_where_and_who_in_the_language_with_the_address_as_given() -> None:
+    booked = {"reference": "AF-7K3M2P", "moment": "dinsdag 8 december, 14.00 uur", "mode": "stadskantoor",
+              "location": "Stadskantoor, balie 3", "organisation_names": ["CJIB", "SVB"]}
+    [english] = sent([appointments.confirmation(booked)], "en")
+    assert "You come to Stadskantoor, balie 3." in english["text"]
+    assert "the gemeente, CJIB, SVB" in english["text"] and "U komt" not in english["text"]
+    assert "Tuesday 8 December" in english["text"]
+    [dutch] = sent([appointments.confirmation(booked)], "nl")
+    assert (dutch["response"], dutch["waar"], dutch["wie"]) == (
+        "utter_afspraak_bevestigd", "U komt naar Stadskantoor, balie 3.", "de gemeente, CJIB, SVB"
+    )
+    [video] = sent([appointments.reminder({"referentie": "AF-1", "moment": "x", "soort": "video"})], "uk")
+    assert "Ви отримаєте посилання на відеорозмову." in video["text"]
 
 
 def test_a_structured_message_keeps_its_fields_and_gets_the_translated_text() -> None:
