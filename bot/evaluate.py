@@ -92,7 +92,10 @@ def evaluate(
 
 
 def _component(config: Dict[str, Any], name: str) -> Dict[str, Any]:
-    return next(c for c in config["pipeline"] if c["name"] == name)
+    """The pipeline component of this class name (also as bot.nlp.fallback.Fallback<name>)."""
+    return next(
+        c for c in config["pipeline"] if c["name"].rsplit(".", 1)[-1].removeprefix("Fallback") == name
+    )
 
 
 def variants(base: Dict[str, Any]) -> List[Tuple[str, Callable[[Dict[str, Any]], None]]]:

@@ -269,16 +269,38 @@ def test_the_detector_heads_learn_from_the_examples_file(trained: Any) -> None:
     assert person.get("detectors")["wants_person"] > 0.5 > plain.get("detectors")["wants_person"]
 
 
-def test_without_the_embedding_model_the_pipeline_keeps_diets_answer(
+def test_without_the_embedding_model_the_heads_leave_the_message_to_diet(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(embeddings, "_load", lambda: None)
     featurizer, heads, _, _, _ = components(tmp_path)
     [message] = featurizer.process(messages(["ik kan mijn boete niet betalen"]))
     assert message.features == []
-    message.set("intent", {"name": "cjib.betalingsregeling", "confidence": 0.6}, add_to_output=True)
     heads.process([message])
-    assert message.get("intent")["name"] == "cjib.betalingsregeling" and message.get("concerns") is None
+    assert message.get("intent") is None and message.get("concerns") is None
+
+
+def test_diet_reads_only_the_messages_the_heads_left_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DIET after the heads (config.yml): a TensorFlow call per message only where it is the fallback."""
+    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+
+    from bot.nlp.fallback import FallbackDIETClassifier
+
+    seen: List[str] = []
+
+    def diet(self: Any, batch: List[Any]) -> List[Any]:
+        for m in batch:
+            seen.append(m.get("text"))
+            m.set("intent", {"name": "diet", "confidence": 0.5}, add_to_output=True)
+        return batch
+
+    monkeypatch.setattr(DIETClassifier, "process", diet)
+    read, unread = messages(["gelezen door de koppen", "niet gelezen"])
+    read.set("intent", {"name": "cjib.betalingsregeling", "confidence": 0.9}, add_to_output=True)
+    fallback = object.__new__(FallbackDIETClassifier)  # process() needs no trained model here
+    out = fallback.process([read, unread])
+    assert seen == ["niet gelezen"]
+    assert [m.get("intent")["name"] for m in out] == ["cjib.betalingsregeling", "diet"]
 
 
 @needs_model
