@@ -35,6 +35,7 @@ from bot.intake.effects import (
     OpenCase,
     RequestCallback,
     Result,
+    SendSatisfaction,
 )
 from bot.intake.engine import Intake
 from bot.intake.knowledge import knowledge
@@ -164,4 +165,8 @@ class ActionTurn(Action):
             )
         if isinstance(effect, CancelAppointment):
             return await self.gateway.cancel(channel_of(tracker), tracker.sender_id, effect.reference)
+        if isinstance(effect, SendSatisfaction):
+            return await self.gateway.satisfaction(
+                effect.reference, tracker.sender_id, effect.score, effect.words
+            )
         assert_never(effect)  # mypy: a new effect needs its branch here

@@ -120,6 +120,16 @@ class HandoverClient:
             body["client_id"] = client_id
         await self._call("POST", f"/api/cases/{quote(reference, safe='')}/messages", body)
 
+    async def satisfaction(
+        self, reference: str, sender_id: str, score: int, text: Optional[str] = None
+    ) -> None:
+        """The citizen's answer to the satisfaction question of a closed case (1-5, optional words);
+        a later answer replaces the earlier one. 409 (CaseClosed): the case is still open."""
+        body: Dict[str, Any] = {"sender_id": sender_id, "score": score}
+        if text:
+            body["text"] = text
+        await self._call("POST", f"/api/cases/{quote(reference, safe='')}/tevredenheid", body)
+
     async def status(self, reference: str) -> Dict[str, Any]:
         """Status of a case by reference, nothing personal."""
         return await self._call("GET", f"/api/status/{quote(reference, safe='')}")

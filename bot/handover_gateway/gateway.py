@@ -69,6 +69,9 @@ class HandoverGateway(Protocol):
     async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
         """AppointmentMade (status geannuleerd), Refused or Unavailable."""
 
+    async def satisfaction(self, reference: str, sender_id: str, score: int, words: Optional[str]) -> Result:
+        """Delivered, Refused (the service said no) or Unavailable; never raises."""
+
 
 def _sent(sending: Sending) -> Result:
     if sending.status is Sent.DELIVERED:
@@ -163,6 +166,19 @@ class ServiceGateway:
     async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
         return await self._appointment(self.client.cancel_appointment(channel, sender_id, reference))
 
+    async def satisfaction(self, reference: str, sender_id: str, score: int, words: Optional[str]) -> Result:
+        # Asked once and sent at once, no outbox: a lost answer is a pity, not a harm. Logged
+        # without the reference or the words.
+        try:
+            await self.client.satisfaction(reference, sender_id, score, words)
+        except (NoSuchCase, CaseClosed, HandoverRejected) as e:
+            logger.warning("satisfaction answer refused: %s", type(e).__name__)
+            return Refused()
+        except HandoverUnavailable as e:
+            logger.warning("satisfaction answer not sent: %s", type(e).__name__)
+            return Unavailable()
+        return Delivered()
+
     async def _appointment(self, call: Awaitable[Dict[str, Any]]) -> Result:
         try:
             return AppointmentMade(await call)
@@ -210,6 +226,9 @@ class NoHandoverService:
 
     async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
         return Unavailable()
+
+    async def satisfaction(self, reference: str, sender_id: str, score: int, words: Optional[str]) -> Result:
+        return Refused()
 
 
 def gateway_for(settings: Optional[BotSettings] = None) -> HandoverGateway:

@@ -6,7 +6,10 @@ tonight, a child in danger; `hulplijn` in bot/knowledge/signalen.yml) get the he
 a person is offered, before any routine question (not during a live chat). Then, in this order:
 
 1. an event of the handover service (a casemanager took the case, a message, a queue update, the
-   case was closed) is shown to the citizen; it never answers an open question;
+   case was closed) is shown to the citizen; it never answers an open question. After the case was
+   closed, the bot asks one satisfaction question (bot/intake/satisfaction.py);
+1a. while that question is open, a score, "Liever niet", words or "Klaar" answer it; anything else
+   drops the question and goes on below as a new message;
 2. while the erasure question is open, the answer erases or cancels; anything else drops the question;
 3. "verwijder mijn gegevens" asks that question (also during a live chat: it is the citizen's right);
 4. during a live chat every other message is for the casemanager;
@@ -29,7 +32,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from typing_extensions import assert_never
 
-from bot.intake import appointments
+from bot.intake import appointments, satisfaction
 from bot.intake.advice import GEMEENTE, contact, privacy_note
 from bot.intake.appointments import reminder as appointment_reminder
 from bot.intake.consent import typed_yes_no
@@ -58,6 +61,7 @@ from bot.intake.effects import (
     Refused,
     RequestCallback,
     Result,
+    SendSatisfaction,
     SlotGone,
 )
 from bot.intake.engine import Intake
@@ -153,9 +157,15 @@ class ConversationState:
     # The conversation language when it is not Dutch (set by the action from Context.language, for
     # the handover service's insight counts through Rasa's event broker); decides nothing here.
     taal: Optional[str] = None
+    # The satisfaction question after closing (bot/intake/satisfaction.py): which part is open, for
+    # which case, and the score already given.
+    tevredenheid_vraag: Optional[str] = None
+    tevredenheid_referentie: Optional[str] = None
+    tevredenheid_cijfer: Optional[int] = None
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "ConversationState":
+        score = slots.get("tevredenheid_cijfer")
         return cls(
             intake=IntakeState.from_slots(slots),
             handover_actief=bool(slots.get("handover_actief")),
@@ -168,6 +178,9 @@ class ConversationState:
             afspraak_referentie=slots.get("afspraak_referentie") or None,
             afspraak_begin=slots.get("afspraak_begin") or None,
             taal=slots.get("taal") or None,
+            tevredenheid_vraag=slots.get("tevredenheid_vraag") or None,
+            tevredenheid_referentie=slots.get("tevredenheid_referentie") or None,
+            tevredenheid_cijfer=int(score) if isinstance(score, (int, float)) else None,  # a float slot
         )
 
     def as_slots(self) -> Dict[str, Any]:
@@ -183,7 +196,13 @@ class ConversationState:
             "afspraak_referentie": self.afspraak_referentie,
             "afspraak_begin": self.afspraak_begin,
             "taal": self.taal,
+            "tevredenheid_vraag": self.tevredenheid_vraag,
+            "tevredenheid_referentie": self.tevredenheid_referentie,
+            "tevredenheid_cijfer": self.tevredenheid_cijfer,
         }
+
+    def without_satisfaction_question(self) -> "ConversationState":
+        return replace(self, tevredenheid_vraag=None, tevredenheid_referentie=None, tevredenheid_cijfer=None)
 
 
 @dataclass(frozen=True)
@@ -312,7 +331,8 @@ class Conversation:
             signalen=merge(intake.signalen, found),
             verhaal=intake.verhaal + ((story,) if story and not story.startswith("/") else ()),
         )
-        return Step(tuple(replies), replace(state, intake=intake))
+        # An open satisfaction question is dropped: the next message is not an answer to it.
+        return Step(tuple(replies), replace(state, intake=intake).without_satisfaction_question())
 
     def _route(
         self, state: ConversationState, message: Message, signals: Tuple[str, ...], context: Context
@@ -320,6 +340,11 @@ class Conversation:
         user = message.user
         if message.from_service and user.intent in SERVICE_INTENTS:
             return self._service_event(state, message)
+        if state.tevredenheid_vraag and not message.from_service:
+            answered = self._satisfaction(state, message)
+            if answered is not None:
+                return answered
+            state = state.without_satisfaction_question()  # a new message: the question is dropped
         if state.verwijderen_gevraagd:
             answer = None if message.from_service else erase_answer(message)
             if answer is True:
@@ -525,10 +550,61 @@ class Conversation:
             # A callback request was closed (its reference is known, no live chat was on): no chat to
             # end. The citizen may be in a new question by now; the agreements are shown, that question
             # is left as it is.
-            return Step(tuple(replies), state)
-        replies.append(say("utter_bot_weer_hier"))
-        # A clean intake; an open erasure question stays open: it is the citizen's, not the case's.
-        return Step(tuple(replies), ConversationState(verwijderen_gevraagd=state.verwijderen_gevraagd))
+            after = state
+        else:
+            replies.append(say("utter_bot_weer_hier"))
+            # A clean intake; an open erasure question stays open: it is the citizen's, not the case's.
+            after = ConversationState(verwijderen_gevraagd=state.verwijderen_gevraagd)
+        if reference and self._free_for_a_question(after):
+            replies.append(say(satisfaction.QUESTION))
+            after = replace(
+                after.without_satisfaction_question(),
+                tevredenheid_vraag=satisfaction.ASKING_SCORE,
+                tevredenheid_referentie=reference,
+            )
+        return Step(tuple(replies), after)
+
+    @staticmethod
+    def _free_for_a_question(state: ConversationState) -> bool:
+        """Nothing else is asked now: no erasure question, no question of the intake or of an
+        appointment (a typed "2" there is an answer to that question, not a score)."""
+        return (
+            not state.verwijderen_gevraagd
+            and not state.handover_actief
+            and state.intake.intake_fase in (None, DONE)
+            and not state.afspraak_fase
+        )
+
+    # --- the satisfaction question (bot/intake/satisfaction.py) -----------------------------------
+    def _satisfaction(self, state: ConversationState, message: Message) -> Optional[Step]:
+        """The answer to the open satisfaction question, or None: the message is not one. The score
+        goes out as soon as it is given; words typed after it go out again with it (the service keeps
+        the latest answer), so a citizen who stops after the score has still answered."""
+        user = message.user
+        reference = state.tevredenheid_referentie or ""
+        if not reference:
+            return None
+        if user.choice == satisfaction.SKIP:
+            return Step((say(satisfaction.SKIPPED),), state.without_satisfaction_question())
+        score = satisfaction.chosen_score(user.choice)
+        asking_score = state.tevredenheid_vraag == satisfaction.ASKING_SCORE
+        if score is None and asking_score and user.intent != CHOICE_INTENT:
+            score = satisfaction.typed_score(user.text)
+        if score is not None:
+            asked = replace(state, tevredenheid_vraag=satisfaction.ASKING_WORDS, tevredenheid_cijfer=score)
+            return Step((say(satisfaction.ASK_WORDS),), asked, SendSatisfaction(reference, score))
+        given = state.tevredenheid_cijfer
+        if state.tevredenheid_vraag != satisfaction.ASKING_WORDS or given is None:
+            return None
+        thanks = (say(satisfaction.THANKS),)
+        if user.choice == satisfaction.FINISHED or satisfaction.says_done(user.text):
+            return Step(thanks, state.without_satisfaction_question())
+        words = user.text.strip()
+        # Another button ("/medewerker" too) or "verwijder mijn gegevens" is no comment on the help.
+        if user.intent in (CHOICE_INTENT, ERASE_INTENT) or words.startswith("/") or not words:
+            return None
+        sent = SendSatisfaction(reference, given, words[: satisfaction.MAX_WORDS])
+        return Step(thanks, state.without_satisfaction_question(), sent)
 
     # --- what came of an effect ------------------------------------------------------------------
     def after(self, state: ConversationState, effect: Effect, result: Result) -> Step:
@@ -547,6 +623,9 @@ class Conversation:
             return self._after_availability(state, effect, result)
         if isinstance(effect, (FindSlots, BookSlot, ChangeAppointment, CancelAppointment)):
             return self._after_appointment(state, effect, result)
+        if isinstance(effect, SendSatisfaction):
+            # Whether it arrived or not: the citizen was thanked already; the gateway logs a failure.
+            return Step((), state)
         assert_never(effect)  # mypy: a new effect needs its branch here
 
     # --- appointments (bot/intake/appointments.py; the service: handover "Appointments") ------

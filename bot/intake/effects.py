@@ -82,6 +82,16 @@ class CancelAppointment:
     reference: str
 
 
+@dataclass(frozen=True)
+class SendSatisfaction:
+    """The citizen's answer to the satisfaction question after the case was closed: a score of 1 to 5
+    and their own words, if any. Whatever comes of it, the citizen reads the same."""
+
+    reference: str
+    score: int
+    words: Optional[str] = None
+
+
 Effect = Union[
     OpenCase,
     RequestCallback,
@@ -93,6 +103,7 @@ Effect = Union[
     BookSlot,
     ChangeAppointment,
     CancelAppointment,
+    SendSatisfaction,
 ]
 
 # --- results -------------------------------------------------------------------------------------

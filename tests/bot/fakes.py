@@ -36,6 +36,7 @@ METHODS = (
     "book",
     "change",
     "cancel",
+    "satisfaction",
 )
 # What the handover service answers for appointments (handover/README.md, "Appointments").
 SLOTS = (
@@ -93,6 +94,7 @@ def successes() -> Dict[str, Result]:
         "book": AppointmentMade(APPOINTMENT),
         "change": AppointmentMade(APPOINTMENT),
         "cancel": AppointmentMade({**APPOINTMENT, "status": "geannuleerd"}),
+        "satisfaction": Delivered(),
     }
 
 
@@ -109,6 +111,7 @@ def no_service() -> Dict[str, Result]:
         "book": Unavailable(),
         "change": Unavailable(),
         "cancel": Unavailable(),
+        "satisfaction": Refused(),
     }
 
 
@@ -198,3 +201,8 @@ class FakeGateway:
 
     async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
         return self._record("cancel", channel=channel, sender_id=sender_id, reference=reference)
+
+    async def satisfaction(self, reference: str, sender_id: str, score: int, words: Optional[str]) -> Result:
+        return self._record(
+            "satisfaction", reference=reference, sender_id=sender_id, score=score, words=words
+        )

@@ -270,12 +270,16 @@ async def test_return_to_bot_closes_with_reference_and_agreements_and_resets() -
         "vraagtype": 1.0,
     }
     dispatcher, events = await take_turn(FakeGateway(), from_handover("terug_naar_bot", slots, entities))
-    assert responses_of(dispatcher) == ["utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"]
+    assert responses_of(dispatcher) == [
+        "utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier", "utter_tevredenheid_vraag"
+    ]
     assert dispatcher.messages[0]["referentie"] == REFERENCE
     assert dispatcher.messages[1]["afspraken"] == "Sanne belt u vrijdag."
-    # Every slot back to its start (before: AllSlotsReset; every slot is a field of the state).
+    # Every slot back to its start (before: AllSlotsReset; every slot is a field of the state), but
+    # for the satisfaction question about this case (tests/bot/test_satisfaction.py).
     assert set(domain()["slots"]) == set(ConversationState().as_slots())
-    assert ConversationState.from_slots(apply(slots, events)) == ConversationState()
+    asking = ConversationState(tevredenheid_vraag="cijfer", tevredenheid_referentie=REFERENCE)
+    assert ConversationState.from_slots(apply(slots, events)) == asking
 
 
 @pytest.mark.parametrize("intent", ["medewerker_bericht", "terug_naar_bot"])
@@ -397,6 +401,8 @@ async def test_the_relay_events_send_mode_payloads() -> None:
                 "text": "U praat nu weer met de digitale hulp. Heeft u nog een vraag? Typ die dan hier.",
             }
         },
+        # then the satisfaction question, an ordinary text with buttons (tests/bot/test_satisfaction.py)
+        "Hoe tevreden bent u over de hulp? Kies een cijfer van 1 tot 5. 1 is slecht. 5 is heel goed.",
     ]
 
 

@@ -56,6 +56,7 @@ from bot.intake.effects import (
     Refused,
     RequestCallback,
     Result,
+    SendSatisfaction,
     SlotGone,
     Unavailable,
 )
@@ -209,13 +210,17 @@ def test_back_to_the_bot_closes_with_the_reference_and_agreements_and_starts_cle
 ) -> None:
     state = replace(LIVE, intake=CONSENTED.intake)
     step = talk.handle(state, event(BACK_TO_BOT_INTENT, referentie="HV-AAAA", afspraken="Sanne belt u."), ON)
-    assert names(step) == ["utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier"]
+    assert names(step) == [
+        "utter_terug_naar_bot", "utter_afspraken", "utter_bot_weer_hier", "utter_tevredenheid_vraag"
+    ]
     assert variables(step, "utter_terug_naar_bot") == {"referentie": "HV-AAAA"}
     assert variables(step, "utter_afspraken") == {"afspraken": "Sanne belt u."}
-    assert step.state == ConversationState() and step.effect is None
+    # clean, but for the satisfaction question about this case (tests/bot/test_satisfaction.py)
+    asking = ConversationState(tevredenheid_vraag="cijfer", tevredenheid_referentie="HV-AAAA")
+    assert step.state == asking and step.effect is None
     # without a reference in the event: the one the bot knows; without agreements: no such line
     plain = talk.handle(state, event(BACK_TO_BOT_INTENT), ON)
-    assert names(plain) == ["utter_terug_naar_bot", "utter_bot_weer_hier"]
+    assert names(plain) == ["utter_terug_naar_bot", "utter_bot_weer_hier", "utter_tevredenheid_vraag"]
     assert variables(plain, "utter_terug_naar_bot") == {"referentie": REFERENCE}
 
 
@@ -223,8 +228,9 @@ def test_a_closed_callback_request_shows_the_agreements_and_leaves_a_new_questio
     talk: Conversation,
 ) -> None:
     # A callback request has no live chat; the citizen may be busy with something else meanwhile.
-    busy = ConversationState(intake=STORY, handover_referentie=REFERENCE)
+    busy = ConversationState(intake=replace(STORY, intake_fase=IN_TREE), handover_referentie=REFERENCE)
     step = talk.handle(busy, event(BACK_TO_BOT_INTENT, referentie=REFERENCE, afspraken="Sanne belt u."), ON)
+    # no satisfaction question either: a typed "2" is the answer to the intake's question
     assert names(step) == ["utter_terug_naar_bot", "utter_afspraken"]
     assert step.state == busy and step.effect is None
 
@@ -694,6 +700,7 @@ EFFECTS_AND_RESULTS: List[tuple] = [
     (BookSlot(12), [AppointmentMade(APPOINTMENT), SlotGone(SLOTS[2:]), SlotGone(()), Refused()]),
     (ChangeAppointment("AF-7K3M2P", 13), [AppointmentMade(APPOINTMENT), SlotGone(SLOTS[:1]), Unavailable()]),
     (CancelAppointment("AF-7K3M2P"), [AppointmentMade(APPOINTMENT), Refused(), Unavailable()]),
+    (SendSatisfaction(REFERENCE, 4, "Fijn geholpen"), [Delivered(), Refused(), Unavailable()]),
 ]
 
 
@@ -721,12 +728,13 @@ def test_the_state_round_trips_through_the_slots_and_every_slot_is_in_the_domain
     state = ConversationState(
         intake=replace(CONSENTED.intake, vraagtype=3, organisaties=("gemeente", "uwv")),
         handover_actief=True, handover_referentie=REFERENCE, verwijderen_gevraagd=True, gegevens_wissen=True,
+        tevredenheid_vraag="woorden", tevredenheid_referentie=REFERENCE, tevredenheid_cijfer=4,
     )
     slots = state.as_slots()
     assert ConversationState.from_slots(slots) == state
     assert set(slots) == set(domain()["slots"])
     # Rasa gives numbers as floats and lists as lists
-    assert ConversationState.from_slots({**slots, "vraagtype": 3.0}) == state
+    assert ConversationState.from_slots({**slots, "vraagtype": 3.0, "tevredenheid_cijfer": 4.0}) == state
     assert ConversationState.from_slots({}) == ConversationState()
 
 

@@ -56,6 +56,8 @@ class FakeHandover:
         self.statuses: Dict[str, Dict[str, Any]] = {}
         self.erased: List[Dict[str, str]] = []
         self.erase_status = 200
+        self.answers: List[Dict[str, Any]] = []  # satisfaction answers
+        self.answer_status = 202
         self.case_answer: Dict[str, Any] = {
             "reference": REFERENCE,
             "status": "wachtend",
@@ -106,11 +108,22 @@ class FakeHandover:
             self.erased.append(dict(request.match_info))
             return web.json_response({"erased_cases": 1})
 
+        async def satisfaction(request: web.Request) -> web.Response:
+            if self.answer_status != 202:
+                return web.json_response({"error": "refused"}, status=self.answer_status)
+            body = await request.json()
+            self.answers.append({"reference": request.match_info["ref"], **body})
+            return web.json_response(
+                {"status": "recorded", "reference": request.match_info["ref"], "score": body["score"]},
+                status=202,
+            )
+
         app.middlewares.extend([record, auth])
         app.router.add_get("/api/availability", availability)
         app.router.add_post("/api/cases", cases)
         app.router.add_post("/api/cases/{ref}/messages", messages)
         app.router.add_get("/api/status/{ref}", status)
+        app.router.add_post("/api/cases/{ref}/tevredenheid", satisfaction)
         app.router.add_post("/api/conversations/{channel}/{sender_id}/erase", erase)
         return app
 
@@ -202,6 +215,8 @@ async def test_the_fake_gateway_answers_from_its_script_and_records_every_call()
             "message_id": "",
             "organisation": "cjib",
             "slot_id": 12,
+            "score": 4,
+            "words": None,
         }
         call = {k: values[k] for k in args if k != "self"}
         assert await getattr(without, name)(**call) == await getattr(NoHandoverService(), name)(**call)
@@ -223,6 +238,7 @@ async def test_without_a_handover_service_nothing_happens_and_nothing_is_claimed
     assert await none.forward(REFERENCE, SENDER, "hallo") == Refused(case_gone=True)
     assert await none.status(REFERENCE) == Unavailable()
     assert await none.erase("socketio", SENDER) == Erased(at_gemeente=False)
+    assert await none.satisfaction(REFERENCE, SENDER, 4, None) == Refused()
 
 
 # --- a live chat -----------------------------------------------------------------------------------
@@ -484,6 +500,41 @@ async def test_a_failed_erasure_is_never_claimed(
 async def test_an_unreachable_service_erased_nothing(down: int, own_outbox: Path) -> None:
     gateway = ServiceGateway(settings_for(f"http://127.0.0.1:{down}", own_outbox))
     assert await gateway.erase("socketio", SENDER) == Erased(at_gemeente=False)
+
+
+# --- the satisfaction answer after closing (handover/openapi.yaml: postSatisfaction) ---------------
+
+
+async def test_the_satisfaction_answer_is_posted_with_the_secret(
+    service: FakeHandover, gateway: ServiceGateway
+) -> None:
+    assert await gateway.satisfaction(REFERENCE, SENDER, 4, "Sanne was vriendelijk") == Delivered()
+    assert await gateway.satisfaction(REFERENCE, SENDER, 2, None) == Delivered()
+    assert service.answers == [
+        {"reference": REFERENCE, "sender_id": SENDER, "score": 4, "text": "Sanne was vriendelijk"},
+        {"reference": REFERENCE, "sender_id": SENDER, "score": 2},  # no words: no "text"
+    ]
+    assert service.requests[-1] == f"POST /api/cases/{REFERENCE}/tevredenheid"
+
+
+@pytest.mark.parametrize("status,result", [(409, Refused()), (404, Refused()), (403, Refused()),
+                                           (400, Refused()), (500, Unavailable()), (401, Unavailable())])
+async def test_a_failed_satisfaction_answer_is_logged_without_personal_data(
+    service: FakeHandover, gateway: ServiceGateway, status: int, result: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    service.answer_status = status
+    with caplog.at_level("DEBUG"):
+        assert await gateway.satisfaction(REFERENCE, SENDER, 1, "Mijn BSN is 123456782") == result
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot."))  # not aiohttp's
+    assert "satisfaction answer" in ours
+    assert REFERENCE not in ours and "BSN" not in ours and SENDER not in ours
+
+
+async def test_a_satisfaction_answer_to_an_unreachable_service_is_unavailable(
+    down: int, own_outbox: Path
+) -> None:
+    gateway = ServiceGateway(settings_for(f"http://127.0.0.1:{down}", own_outbox))
+    assert await gateway.satisfaction(REFERENCE, SENDER, 5, None) == Unavailable()
 
 
 # --- the outbox's background task in the action server ------------------------------------------
