@@ -18,8 +18,10 @@ import os
 import sys
 import time
 import warnings
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
+from zoneinfo import ZoneInfo
 
 DEFAULT_MODEL = Path("models/current.tar.gz")
 MAX_TEXT = 2000  # characters; a longer message is cut, since the first part names the question
@@ -77,7 +79,7 @@ async def run(stream: IO[bytes], out: IO[str], model: Path, stats: Optional[IO[s
         try:
             record_id, text = read_question(line)
             parse: Dict[str, Any] = await agent.parse_message(text)
-            result = {"id": record_id, **route(parse, kb).as_json()}
+            result = {"id": record_id, **route(parse, kb, today()).as_json()}
             routed += 1
         except LineError as e:
             errors += 1
@@ -89,6 +91,11 @@ async def run(stream: IO[bytes], out: IO[str], model: Path, stats: Optional[IO[s
         stats.write(f"{routed} vragen gerouteerd in {seconds:.2f} s na het laden van het model "
                     f"({routed / seconds if seconds else 0:.0f} per seconde)\n")
     return errors
+
+
+def today() -> date:
+    """The municipality's date: "voor vrijdag" counts from it (bot/intake/deadline.py)."""
+    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

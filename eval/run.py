@@ -55,6 +55,7 @@ async def _route_in_process(texts: Sequence[str], model: Path) -> List[Predictio
 
     from bot.intake.knowledge import knowledge
     from bot.intake.routing import route
+    from bot.route import today
 
     try:
         from bot.route import MAX_TEXT as max_text
@@ -65,7 +66,7 @@ async def _route_in_process(texts: Sequence[str], model: Path) -> List[Predictio
     out: List[Prediction] = []
     for text in texts:
         parse = await agent.parse_message(text.strip()[:max_text])
-        routing = route(parse, kb)
+        routing = route(parse, kb, today())
         pred: Prediction = dict(routing.as_json())
         pred["_signals"] = list(getattr(routing, "signals", ()) or ())
         out.append(pred)

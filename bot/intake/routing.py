@@ -7,6 +7,7 @@ what a municipality measures on its own question logs is exactly what the bot do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.intake.deadline import deadline_days
@@ -173,8 +174,9 @@ def message_signals(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
     return detected_signals(parse, find_signals(str(parse.get("text") or ""), kb), kb)
 
 
-def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
-    """Route one message: the NLU parse (Rasa's parse result) plus rules over the text."""
+def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None) -> Routing:
+    """Route one message: the NLU parse (Rasa's parse result) plus rules over the text. With `today`,
+    a weekday in the text ("voor vrijdag") is a deadline too."""
     text = str(parse.get("text") or "")
     intent = (parse.get("intent") or {}).get("name") or ""
     found = candidates(parse, kb)
@@ -231,7 +233,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge) -> Routing:
         signals=signals,
         candidates=topics,
         crisis=any(kb.signals[s].crisis for s in signals),
-        deadline_days=deadline_days(text),
+        deadline_days=deadline_days(text, today),
         concerns=parts_topics,
         mentioned=mentioned,
     )

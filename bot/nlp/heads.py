@@ -145,7 +145,11 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             # Inverse regularisation of the intent head: 5-fold CV on the NLU examples, 10/30/100/300
             # → 0.913/0.927/0.931/0.930 (docs/nlu-tuning.md).
             "C": 100.0,
-            "detector_C": 30.0,
+            # 10 (was 30) and urgent positives 5 times (others 3): with the examples in five more
+            # languages and the hard negatives of December 2026, C 30 and 3 missed urgent deadlines
+            # in other languages (docs/nlu-tuning.md, v13).
+            "detector_C": 10.0,
+            "positive_weights": {"urgent": 5.0},
         }
 
     @staticmethod
@@ -212,9 +216,10 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             yd = [w[name] for w in weak] + [True] * len(own["positive"]) + [False] * len(own["negative"])
             if len(set(yd)) < 2:
                 continue
-            # Positives count three times: fewer than negatives, and missing one costs more; fully
-            # balanced weights fired on every sad sentence (5-fold CV, docs/nlu-tuning.md).
-            w, b = _fit(xd, yd, float(self.config["detector_C"]), {True: 3.0, False: 1.0})
+            # Positives count three times (urgent: see the config): fewer than negatives, and missing
+            # one costs more; fully balanced weights fired on every sad sentence (docs/nlu-tuning.md).
+            positive = float((self.config.get("positive_weights") or {}).get(name, 3.0))
+            w, b = _fit(xd, yd, float(self.config["detector_C"]), {True: positive, False: 1.0})
             weights[f"detector_{name}_w"], weights[f"detector_{name}_b"] = w[0], b
         self.weights = weights
         self._persist()

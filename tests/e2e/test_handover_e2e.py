@@ -124,6 +124,19 @@ async def test_citizen_to_casemanager_and_back_to_the_bot(
         await citizen.expect("Het CJIB wacht 3 maanden met innen.")
         await citizen.expect("U praat nu weer met de digitale hulp")
 
+        # The satisfaction question after closing (issue 14, item 9): a score, then words.
+        question = await citizen.expect("Hoe tevreden bent u")
+        await citizen.press(question, "4")
+        await citizen.expect("Wilt u nog iets zeggen")
+        await citizen.say("Fijn dat iemand meedacht.")
+        await citizen.expect("Dank u wel voor uw antwoord")
+        for _ in range(120):
+            if "Tevredenheid van de inwoner: 4 van 5" in await casemanager.case_page(reference):
+                break
+            await asyncio.sleep(0.25)
+        else:
+            raise AssertionError("het antwoord op de tevredenheidsvraag kwam niet aan bij de zaak")
+
         await citizen.say("ik ben mijn digid kwijt")
         await citizen.expect("Klopt dat?")
     finally:
