@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from bot.intake.deadline import NUMBERS
+
 # Which question is open (slot `tevredenheid_vraag`)
 ASKING_SCORE = "cijfer"
 ASKING_WORDS = "woorden"
@@ -28,9 +30,10 @@ ASK_WORDS = "utter_tevredenheid_woorden"
 THANKS = "utter_tevredenheid_bedankt"
 SKIPPED = "utter_tevredenheid_overgeslagen"
 
-# Typed scores: a digit, or the Dutch word for it ("een 4" is how a mark is said in Dutch).
-NUMBER_WORDS = {"een": 1, "één": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5}
-TYPED_SCORE = re.compile(r"(?:een\s+)?([1-5]|een|één|twee|drie|vier|vijf)[.!]?")
+# Typed scores: a digit, or the Dutch word for it ("een 4" is how a mark is said in Dutch); the
+# words are those the deadline reader knows (bot/intake/deadline.py).
+NUMBER_WORDS = {word: number for word, number in NUMBERS.items() if number in SCORES}
+TYPED_SCORE = re.compile(r"(?:een\s+)?([1-5]|" + "|".join(NUMBER_WORDS) + r")[.!]?")
 # Typed instead of the button "Klaar" at the question for words: nothing to add.
 DONE_WORDS = frozenset({"klaar", "nee", "nee dank u", "nee bedankt", "nee hoor", "niets", "nee niets"})
 
