@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
+from bot import action_retry
 from bot.server import apply, validate_action_result, with_token_from_env
 
 VALID = {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"response": "utter_welkom"}]}
@@ -41,8 +42,10 @@ def test_apply_installs_it_on_remote_actions() -> None:
     try:
         apply()
         assert RemoteAction._validate_action_result is validate_action_result
+        assert RemoteAction.run is action_retry.run_remote_action
     finally:
         RemoteAction._validate_action_result = original_method
+        action_retry.uninstall()
 
 
 def test_the_rasa_token_comes_from_the_environment_not_the_command_line() -> None:
