@@ -14,10 +14,12 @@ import rasa.core.run
 import socketio
 from rasa.core.agent import Agent
 from sanic import Sanic
+from socketio.asyncio_pubsub_manager import AsyncPubSubManager
 
 from bot import input_guard as guard
 from bot import tracker_store as ts
 from bot.channels.website import PendingMessages, WebsiteInput, WebsiteOutput
+from bot.channels.website.channel import MAX_REDELIVERIES
 
 HOLD = 120 * 60.0
 CLOSED = {
@@ -212,6 +214,83 @@ async def test_a_message_sent_to_a_socket_that_was_dying_comes_again_when_the_wi
     await site.output.send_text_message("gesprek-8", "Nog een.")
     assert await widget.next() == {"text": "Nog een."}  # no repeat of the first
     assert widget.received.empty()
+
+
+class LostQueue(AsyncPubSubManager):  # type: ignore[misc]
+    """The message queue between instances (Redis with several), losing the bot's messages published
+    to it: an instance that does not listen yet (just restarted) or whose subscription dropped.
+    Every emit of python-socketio's pub/sub manager goes through it, also to this instance's own
+    sockets. (Other events pass, so the widget can join.)"""
+
+    async def emit(self, event: str, data: Any, namespace: Any = None, **kwargs: Any) -> Any:
+        if event == "bot_uttered" and not kwargs.get("ignore_queue"):
+            return None  # published, and never comes back
+        return await super().emit(event, data, namespace, **{**kwargs, "ignore_queue": True})
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        await asyncio.Event().wait()
+        yield None  # never reached: nothing comes back
+
+
+def lose_published_emits(site: Site) -> LostQueue:
+    sio = site.channel.sio
+    queue = LostQueue(channel="test-website")
+    sio.manager = queue
+    queue.set_server(sio)
+    queue.initialize()
+    return queue
+
+
+async def test_what_waits_reaches_a_rejoining_widget_even_when_the_message_queue_loses_it(
+    site: Site, pending: PendingMessages
+) -> None:
+    """A widget that reconnects to an instance just restarted: the messages it has not
+    acknowledged are emitted to it from here, not through a queue this instance is not yet
+    listening to."""
+    queue = lose_published_emits(site)
+    try:
+        await site.output.send_text_message("gesprek-11", "Bericht van de medewerker.")  # no page
+        widget = await site.widget("gesprek-11")
+        assert await widget.next() == {"text": "Bericht van de medewerker."}
+        await all_acknowledged(pending, "gesprek-11")
+    finally:
+        queue.thread.cancel()
+
+
+async def test_a_message_whose_emit_got_lost_goes_again_to_the_widget_that_stays_connected(
+    pending: PendingMessages, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The widget is connected, so the message is emitted, and lost on the way; the widget does
+    not rejoin, so only the instance holding its socket can send it again."""
+    site = Site(pending)
+    site.channel.redeliver_seconds = 0.05
+    await site.start(monkeypatch)
+    queue = lose_published_emits(site)
+    try:
+        widget = await site.widget("gesprek-12")
+        await site.output.send_text_message("gesprek-12", "Bericht van de medewerker.")
+        clock.now += 1  # older than redeliver_seconds
+        assert await widget.next() == {"text": "Bericht van de medewerker."}
+        await all_acknowledged(pending, "gesprek-12")
+    finally:
+        queue.thread.cancel()
+        await site.stop()
+
+
+async def test_a_widget_that_never_acknowledges_gets_a_message_again_a_few_times_only(
+    site: Site, pending: PendingMessages, clock: Clock
+) -> None:
+    widget = await site.widget("gesprek-13", ack=False)
+    await site.output.send_text_message("gesprek-13", "Bericht.")
+    assert await widget.next() == {"text": "Bericht."}
+    resent: dict[str, int] = {}
+    assert await site.output.redeliver(10, resent) == 0  # not yet 10 s old
+    clock.now += 10
+    for _ in range(MAX_REDELIVERIES):
+        assert await site.output.redeliver(10, resent) == 1
+    assert await site.output.redeliver(10, resent) == 0
+    assert widget.received.empty()  # the widget dropped the repeats of a mid it had shown
+    assert len(await pending.unacknowledged("gesprek-13")) == 1
 
 
 async def test_a_widget_can_only_acknowledge_messages_of_its_own_conversation(

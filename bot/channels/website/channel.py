@@ -17,14 +17,23 @@ when no widget is in it (the page is closed, or reloading) Rasa's own channel dr
 waits in `PendingMessages` for as long as the widget remembers the conversation, and goes out
 right after the widget's `session_request` for that conversation. The answers to the citizen's own
 messages are not affected: a page is connected when it sends one.
+
+With several instances every emit travels through Redis (python-socketio's pub/sub manager) and
+comes back to the instance that holds the socket. An instance just restarted may not listen yet,
+and a subscription can drop: such an emit reaches nobody while the widget stays connected, so it
+would not rejoin to fetch it. Hence: what goes to a socket of this instance on its rejoin is
+emitted here directly, not through Redis; and every REDELIVER_SECONDS each instance sends its own
+sockets again what they have not acknowledged after that long (at most MAX_REDELIVERIES times a
+message; the widget drops a `mid` it has shown).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from contextvars import ContextVar
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 import socketio
 from rasa.core.channels.channel import UserMessage
@@ -45,6 +54,10 @@ ACK_EVENT = "bot_uttered_ack"
 # The widget's `data-session-minutes` (and Rasa's session_expiration_time): after this long without
 # activity the widget starts a new conversation, so an older waiting message can never be shown.
 DEFAULT_SESSION_MINUTES = 120.0
+# A message a connected widget has not acknowledged after this long is sent to it again; an
+# acknowledgement normally takes well under a second.
+REDELIVER_SECONDS = 10.0
+MAX_REDELIVERIES = 3  # a widget that never acknowledges (an old version) is not flooded
 # The conversation language of the bot message being sent (its metadata `lang`, bot/payloads.py).
 # Rasa hands the metadata to send_response only; the parts it emits (text split at blank lines,
 # buttons, a custom payload) each get it here, for the widget's lang and dir="rtl" (Arabic).
@@ -130,7 +143,9 @@ class WebsiteOutput(SocketIOOutput):
             await self.sio.emit(self.bot_message_evt, {**data, MID: mid}, room=room, namespace=self.namespace)
 
     async def deliver_pending(self, room: str) -> int:
-        """Send the conversation's unacknowledged messages, oldest first; the count sent."""
+        """Send the conversation's unacknowledged messages, oldest first; the count sent. Called
+        right after a socket of this instance joined the room: emitted here, not through Redis
+        (this instance may not listen there yet, just after a restart)."""
         waiting = await self.pending.unacknowledged(room)
         for mid, data in waiting:
             numbered = isinstance(data, dict)
@@ -139,12 +154,44 @@ class WebsiteOutput(SocketIOOutput):
                 {**data, MID: mid} if numbered else data,
                 room=room,
                 namespace=self.namespace,
+                ignore_queue=True,
             )
             if not numbered:
                 await self.pending.acknowledge(room, mid)
         if waiting:
             log.info("website: %d waiting message(s) sent when the widget rejoined", len(waiting))
         return len(waiting)
+
+    def _local_rooms(self) -> List[str]:
+        """The rooms with a socket of this instance (conversations, and each socket's own room)."""
+        rooms = self.sio.manager.rooms.get(self.namespace, {})
+        return [room for room, members in rooms.items() if isinstance(room, str) and members]
+
+    async def redeliver(self, older_than: float, resent: Dict[str, int]) -> int:
+        """Send the sockets of this instance again what they have not acknowledged `older_than`
+        seconds after it was kept; `resent` counts per `mid` how often (kept by the caller across
+        rounds). Returns the count sent."""
+        waiting = await self.pending.unacknowledged_in(self._local_rooms(), older_than)
+        still = {mid for messages in waiting.values() for mid, _ in messages}
+        for mid in [m for m in resent if m not in still]:  # acknowledged (or gone) since
+            del resent[mid]
+        sent = 0
+        for room, messages in waiting.items():
+            for mid, data in messages:
+                if not isinstance(data, dict) or resent.get(mid, 0) >= MAX_REDELIVERIES:
+                    continue
+                resent[mid] = resent.get(mid, 0) + 1
+                await self.sio.emit(
+                    self.bot_message_evt,
+                    {**data, MID: mid},
+                    room=room,
+                    namespace=self.namespace,
+                    ignore_queue=True,
+                )
+                sent += 1
+        if sent:
+            log.info("website: %d unacknowledged message(s) sent again", sent)
+        return sent
 
     async def acknowledge(self, sid: str, data: Any) -> None:
         """The widget on socket `sid` has shown message `mid`: in its own conversation only."""
@@ -171,6 +218,19 @@ class WebsiteInput(SocketIOInput):
         # Several Rasa instances: socket.io messages and widget presence go through this Redis.
         self.redis_url = redis_url
         self.presence: Optional[Presence] = None
+        self.redeliver_seconds = REDELIVER_SECONDS
+        self._redelivery: Optional["asyncio.Task[None]"] = None
+
+    async def _redeliver_loop(self) -> None:
+        resent: Dict[str, int] = {}
+        while True:
+            await asyncio.sleep(self.redeliver_seconds)
+            output = self.get_output_channel()
+            try:
+                if output is not None:
+                    await output.redeliver(self.redeliver_seconds, resent)
+            except Exception as e:  # the database away for a moment: the next round tries again
+                log.warning("website: sending unacknowledged messages again failed: %s", type(e).__name__)
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebsiteInput":
@@ -229,12 +289,17 @@ class WebsiteInput(SocketIOInput):
                 self.sio.manager_initialized = True
                 self.sio.manager.initialize()
             await presence.start()
+            if self.session_persistence and self._redelivery is None:
+                self._redelivery = asyncio.ensure_future(self._redeliver_loop())
 
         webhook.listener(open_, "after_server_start")
         # "Verwijder mijn gegevens" erases the tracker (bot/tracker_store.py); waiting messages go too.
         on_erase(self.pending.forget)
 
         async def close(*_: Any) -> None:
+            if self._redelivery is not None:
+                self._redelivery.cancel()
+                self._redelivery = None
             forget_hook(self.pending.forget)
             self.pending.dispose()
             await presence.stop()

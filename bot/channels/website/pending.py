@@ -8,7 +8,9 @@ a new one and the message could never be shown, so it is not kept longer. Bounde
 
 Every message to a widget is kept until the widget acknowledges it (`bot_uttered_ack` with the
 message's `mid`): a message emitted to a socket that was just dying (a Rasa instance killed, a
-network switch) is sent again when the widget rejoins, and the widget drops a `mid` it has shown.
+network switch) is sent again when the widget rejoins, one whose emit got lost while the widget
+stayed connected is sent again after a while (channel.py, `redeliver`), and the widget drops a
+`mid` it has shown.
 
 The conversation id is stored as a hash (it is only compared); the message with its text, as it
 must be shown later. SQLAlchemy 1.4 Core through bot/storage.py: a file path means SQLite (one
@@ -20,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Tuple
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.engine import Connection
@@ -28,6 +30,8 @@ from sqlalchemy.engine import Connection
 from bot.storage import LazyDatabase, database_url
 
 MAX_PER_CONVERSATION = 50
+# Conversations per query of `unacknowledged_in` (SQLite's limit on bound parameters is far above).
+ROOMS_PER_QUERY = 500
 
 metadata = MetaData()
 
@@ -112,6 +116,38 @@ class PendingMessages:
             ).all()
             return [(_mid(int(row_id)), json.loads(data)) for row_id, data in rows]
 
+        return await self._db.run(work)
+
+    async def unacknowledged_in(
+        self, session_ids: Iterable[str], older_than: float
+    ) -> Dict[str, List[Tuple[str, Any]]]:
+        """Of these conversations, the messages kept at least `older_than` seconds ago (and still
+        showable) that no widget acknowledged, oldest first, per conversation."""
+        by_key = {_key(session_id): session_id for session_id in session_ids}
+        now = self.clock()
+        newest, oldest = now - older_than, now - self.hold_seconds
+        keys = sorted(by_key)
+
+        t = pending_messages
+
+        def work(connection: Connection) -> Dict[str, List[Tuple[str, Any]]]:
+            found: Dict[str, List[Tuple[str, Any]]] = {}
+            for start in range(0, len(keys), ROOMS_PER_QUERY):
+                rows = connection.execute(
+                    select(t.c.id, t.c.conversation_key, t.c.data)
+                    .where(
+                        t.c.conversation_key.in_(keys[start : start + ROOMS_PER_QUERY]),
+                        t.c.created_at <= newest,
+                        t.c.created_at >= oldest,
+                    )
+                    .order_by(t.c.id)
+                ).all()
+                for row_id, key, data in rows:
+                    found.setdefault(by_key[key], []).append((_mid(int(row_id)), json.loads(data)))
+            return found
+
+        if not keys:
+            return {}
         return await self._db.run(work)
 
     async def acknowledge(self, session_id: str, mid: str) -> bool:
