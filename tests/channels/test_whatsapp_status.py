@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Tuple
 import pytest
 from aiohttp import web
 
+from bot.channels.whatsapp import store as store_module
 from bot.channels.whatsapp.channel import (
     CAPTION_NOTICE,
     EDITED_NOTICE,
@@ -482,3 +483,30 @@ async def test_a_casemanagers_message_that_rasa_handled_twice_is_sent_once(
     await output.send_custom_json(WA_ID, {"data": {**said["data"], "id": "42"}})  # said again: a new one
     await server.settled()
     assert graph.delivered_texts() == [f"Sanne (medewerker): {STAFF_TEXT}"] * 2
+
+
+async def test_a_casemanagers_message_cut_off_before_it_was_queued_is_sent_when_it_comes_again(
+    server: Server, graph: FakeGraph, handover: FakeHandover, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Rasa call that carries a casemanager's message ends after its id was taken and before
+    the message was queued (the instance killed, or the call cancelled because the service's
+    request timed out or its instance died). The service sends it again; that must reach the
+    citizen, not be dropped as 'sent already'."""
+    output = await open_window(server)
+    said = {"data": {**staff_message()["data"], "id": "43"}}
+    real_rows = store_module._outbox_rows
+    cut_off = []
+
+    def dies_while_queueing(*args: Any, **kwargs: Any) -> Any:
+        if not cut_off:
+            cut_off.append(True)
+            raise RuntimeError("the process ends here")
+        return real_rows(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "_outbox_rows", dies_while_queueing)
+    with pytest.raises(RuntimeError):
+        await output.send_custom_json(WA_ID, said)
+    await output.send_custom_json(WA_ID, said)  # the handover service's outbox: again
+    await output.send_custom_json(WA_ID, said)  # and once more: still one message
+    await server.settled()
+    assert graph.delivered_texts() == [f"Sanne (medewerker): {STAFF_TEXT}"]

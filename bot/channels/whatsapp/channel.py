@@ -292,9 +292,11 @@ class WhatsAppOutput(OutputChannel):
         if text and isinstance(staff_id, str) and staff_id:
             # The handover service's id of a casemanager's message: sent once per citizen, also when
             # Rasa handled the service's call twice (an instance killed before it answered).
-            if not await self.state.claim(f"medewerker:{recipient_id}:{staff_id}"):
+            parts = [text_body(part) for part in split_text(text, MAX_TEXT)]
+            once = f"medewerker:{recipient_id}:{staff_id}"
+            if not await self._deliver_once(once, recipient_id, parts, _case_meta(json_message)):
                 log.info("whatsapp: a casemanager's message that was sent already is not sent again")
-                return
+            return
         if text:
             before, self._meta = self._meta, _case_meta(json_message)
             try:
@@ -303,6 +305,19 @@ class WhatsAppOutput(OutputChannel):
                 self._meta = before
         else:
             log.debug("whatsapp: custom payload for another channel skipped")
+
+    async def _deliver_once(
+        self, message_id: str, recipient_id: str, parts: List[Dict[str, Any]], meta: Dict[str, Any]
+    ) -> bool:
+        """Like `_deliver` for the parts of a message that can arrive more than once: queued (False:
+        not) only the first time `message_id` is seen. Claiming the id and queueing the message
+        are one transaction: a claim stored in a call cut off before the message was queued (an
+        instance killed, the service's call timed out and cancelled) would drop every repeat."""
+        bodies = [with_meta(part, **meta) for part in parts]
+        queued = await self.sender.put_once(message_id, recipient_id, bodies)
+        if queued:
+            await self.sender.flush(self.sender.key(recipient_id))
+        return queued
 
     async def _deliver(self, recipient_id: str, body: Dict[str, Any]) -> None:
         """Into the outbox, then sent at once when it can go. Outside a turn (a casemanager's
@@ -337,6 +352,18 @@ class TurnOutput(WhatsAppOutput):
             self.collected.append(with_meta(body, note=note) if note else body)
         else:
             await super()._deliver(recipient_id, body)
+
+    async def _deliver_once(
+        self, message_id: str, recipient_id: str, parts: List[Dict[str, Any]], meta: Dict[str, Any]
+    ) -> bool:
+        if not self.collecting:
+            return await super()._deliver_once(message_id, recipient_id, parts, meta)
+        # In a turn the replies enter the outbox with the end of the turn (finish_inbound), as
+        # replies: no message of a case.
+        if not await self.state.claim(message_id):
+            return False
+        self.collected.extend(parts)
+        return True
 
     async def note(self, recipient_id: str, text: str, name: str, with_person_button: bool = False) -> None:
         """One of the channel's notes, said at most once per MEDIA_NOTE_PAUSE (finish_inbound)."""

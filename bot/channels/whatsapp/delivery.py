@@ -138,6 +138,21 @@ class Sender:
         await self.state.put_outbound(self.key(recipient_id), recipient_id, bodies)
         self.on_queued()
 
+    async def put_once(self, message_id: str, recipient_id: str, bodies: list[Dict[str, Any]]) -> bool:
+        """`put` for a message that can arrive more than once: queued only the first time its
+        `message_id` is seen, claimed and queued together (WhatsAppState.put_outbound_once)."""
+        if not bodies:
+            return False
+        if not self.settings.can_send:
+            log.warning(
+                "whatsapp: WHATSAPP_ACCESS_TOKEN or WHATSAPP_PHONE_NUMBER_ID missing; message dropped"
+            )
+            return False
+        queued = await self.state.put_outbound_once(message_id, self.key(recipient_id), recipient_id, bodies)
+        if queued:
+            self.on_queued()
+        return queued
+
     async def flush(self, contact_key: str) -> None:
         """Send what is due for one citizen, oldest first; stops at a message that has to wait."""
         lease = self.settings.send_lease

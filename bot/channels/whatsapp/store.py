@@ -544,6 +544,27 @@ class WhatsAppState:
 
         return await self._run(work)
 
+    async def put_outbound_once(
+        self, message_id: str, contact_key: str, recipient: str, bodies: Sequence[Dict[str, Any]]
+    ) -> bool:
+        """`put_outbound` for a message that can arrive more than once (a casemanager's message, by
+        the service's id): claimed and queued in one transaction, so a process killed (or a call
+        cancelled) between the two can neither lose it (claimed, never queued) nor queue it twice.
+        False for a repeat."""
+        now = self.now()
+
+        seen = {"id_hash": _hash(message_id), "seen_at": now}
+
+        def work(connection: Connection) -> bool:
+            if not _insert_if_absent(connection, seen_messages, seen):
+                return False
+            _outbox_rows(connection, contact_key, recipient, bodies, now)
+            return True
+
+        queued = await self._run(work)
+        await self._purge_if_due()
+        return queued
+
     async def release_held(self, contact_key: str, recipient: str) -> int:
         """Move the contact's held messages (not too old) into the outbox, in order, in one
         transaction; the number moved. Two instances never move the same message."""
