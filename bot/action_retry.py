@@ -108,7 +108,7 @@ async def run_action(
     unanswered: List[BaseException] = []
     token = _unanswered.set(unanswered)
     try:
-        again = await _original_run_action(self, action, tracker, output_channel, nlg, prediction)
+        again = bool(await _original_run_action(self, action, tracker, output_channel, nlg, prediction))
     finally:
         _unanswered.reset(token)
     if unanswered:
@@ -118,11 +118,11 @@ async def run_action(
 
 def install() -> None:
     """Install both in this process (the Rasa server)."""
-    RemoteAction.run = run_remote_action  # type: ignore[method-assign]
-    MessageProcessor._run_action = run_action  # type: ignore[method-assign]
+    RemoteAction.run = run_remote_action
+    MessageProcessor._run_action = run_action
 
 
 def uninstall() -> None:
     """Rasa's own behaviour again (tests)."""
-    RemoteAction.run = _original_run  # type: ignore[method-assign]
-    MessageProcessor._run_action = _original_run_action  # type: ignore[method-assign]
+    RemoteAction.run = _original_run
+    MessageProcessor._run_action = _original_run_action
