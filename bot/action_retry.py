@@ -12,14 +12,15 @@ lost", goes on as if the action had returned nothing, and answers its caller as 
 
 Installed by bot/server.py:
 
-- A call that got no answer from an action server (connection refused or dropped, the balancer's
-  502/503/504, a timeout) is made again, a few times with a short backoff: HAProxy sends it to the
+- A call whose action server went away without answering (connection refused or dropped, the
+  balancer's 502/503/504) is made again, a few times with a short backoff: HAProxy sends it to the
   other server. An action that already ran on the server that died runs again; what it sends on is
   idempotent (the outbox's item keys, the service's client_id, the casemanager message's bericht_id).
-- When every attempt failed, the turn fails: the error leaves the processor instead of being
-  swallowed, so the tracker is not saved, trigger_intent answers 500 (the handover service's outbox
-  tries again later), the widget's message is not acknowledged (it sends it again), and the WhatsApp
-  inbox keeps the message for a later turn.
+- When every attempt failed, or the call timed out (it may still be running: not made again), the
+  turn fails: the error leaves the processor instead of being swallowed, so the tracker is not
+  saved, trigger_intent answers 500 (the handover service's outbox tries again later), the widget's
+  message is not acknowledged (the widget sends it again after its next reconnect), and the
+  WhatsApp inbox keeps the message for a later turn.
 
 An action server that answers with an error of its own (400, 500) keeps Rasa's handling.
 """
@@ -44,7 +45,8 @@ FIRST_DELAY = 0.5  # seconds, doubled after each failed attempt: 0.5 + 1 + 2 s i
 # 504 too slow).
 NO_SERVER_STATUSES = frozenset({502, 503, 504})
 
-NO_ANSWER_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+# The server went away (killed mid-call, refused): the call can go again, to the other server.
+GONE_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 
 # The action calls of the current `_run_action` that no action server answered, even after retries.
 _unanswered: ContextVar[Optional[List[BaseException]]] = ContextVar("unanswered_action_calls", default=None)
@@ -54,20 +56,29 @@ class ActionServerUnavailable(RasaException):
     """No action server answered the turn's action: the turn did not happen and must be repeated."""
 
 
-def no_answer(error: BaseException) -> bool:
-    """Whether `error` (from RemoteAction.run) means no action server answered the call, as opposed
-    to a server that answered with an error."""
-    seen: set[int] = set()
+def _causes(error: BaseException) -> List[BaseException]:
+    """`error` and what it wraps (Rasa wraps the transport error, with `from` or in its except)."""
+    found: List[BaseException] = []
     current: Optional[BaseException] = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, NO_ANSWER_ERRORS):
-            return True
-        if getattr(current, "status", None) in NO_SERVER_STATUSES:
-            return True
-        # Rasa wraps the transport error, with `from` or inside its except block.
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
         current = current.__cause__ or current.__context__
-    return False
+    return found
+
+
+def server_gone(error: BaseException) -> bool:
+    """Whether `error` (from RemoteAction.run) means the action server went away without answering
+    (connection refused or dropped, the balancer's 502/503/504): worth calling again."""
+    causes = _causes(error)
+    if any(isinstance(e, asyncio.TimeoutError) for e in causes):  # aiohttp's ServerTimeoutError too
+        return False
+    return any(isinstance(e, GONE_ERRORS) or getattr(e, "status", None) in NO_SERVER_STATUSES for e in causes)
+
+
+def no_answer(error: BaseException) -> bool:
+    """Whether no action server answered the call: gone, or no answer in time. A call that timed out
+    may still be running, so it is not made again, but the turn fails all the same."""
+    return server_gone(error) or any(isinstance(e, asyncio.TimeoutError) for e in _causes(error))
 
 
 _original_run = RemoteAction.run
@@ -85,7 +96,7 @@ async def run_remote_action(
         except Exception as e:
             if not no_answer(e):
                 raise
-            if attempt == ATTEMPTS:
+            if attempt == ATTEMPTS or not server_gone(e):
                 unanswered = _unanswered.get()
                 if unanswered is not None:
                     unanswered.append(e)

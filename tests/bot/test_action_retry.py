@@ -136,5 +136,6 @@ def test_no_answer_is_told_apart_from_an_answer() -> None:
     assert action_retry.no_answer(wrapped(aiohttp.ServerDisconnectedError()))
     assert action_retry.no_answer(wrapped(ClientResponseError(503, "Service Unavailable", "")))
     assert action_retry.no_answer(asyncio.TimeoutError())
+    assert not action_retry.server_gone(asyncio.TimeoutError())  # may still be running: not again
     assert not action_retry.no_answer(wrapped(ClientResponseError(500, "Internal Server Error", "")))
     assert not action_retry.no_answer(ValueError("bad response"))
