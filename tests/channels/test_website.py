@@ -18,7 +18,9 @@ from socketio.asyncio_pubsub_manager import AsyncPubSubManager
 
 from bot import input_guard as guard
 from bot import tracker_store as ts
+from bot.action_retry import ActionServerUnavailable
 from bot.channels.website import PendingMessages, WebsiteInput, WebsiteOutput
+from bot.channels.website import channel as website_channel
 from bot.channels.website.channel import MAX_REDELIVERIES
 
 HOLD = 120 * 60.0
@@ -92,6 +94,7 @@ class Site:
         monkeypatch.setattr(Agent, "handle_message", Agent.handle_message)
         guard.install_on_rasa()
         app: Sanic = rasa.core.run.configure_app([self.channel], enable_api=False)
+        self.app = app
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -291,6 +294,51 @@ async def test_a_widget_that_never_acknowledges_gets_a_message_again_a_few_times
     assert await site.output.redeliver(10, resent) == 0
     assert widget.received.empty()  # the widget dropped the repeats of a mid it had shown
     assert len(await pending.unacknowledged("gesprek-13")) == 1
+
+
+class ActionServersBack:
+    """Rasa's agent for the widget's messages: the first `failures` turns fail as when no action
+    server answered (bot/action_retry.py: the turn is not saved), the next ones answer."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.turns = 0
+
+    async def handle_message(self, message: Any) -> None:
+        self.turns += 1
+        if self.turns <= self.failures:
+            raise ActionServerUnavailable("no action server answered 'action_turn'")
+        await message.output_channel.send_text_message(message.sender_id, "Antwoord.")
+
+
+async def test_a_message_whose_turn_found_no_action_server_runs_again_and_is_acknowledged_after(
+    pending: PendingMessages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The widget sends an unacknowledged message again only after a reconnect; with both action
+    servers gone for a moment its socket stays connected, so the server runs the turn again."""
+    monkeypatch.setattr(website_channel, "TURN_FIRST_DELAY", 0.01)
+    site = await Site(pending).start(monkeypatch)
+    agent = ActionServersBack(failures=2)
+    site.app.ctx.agent = agent
+    try:
+        widget = await site.widget("gesprek-14")
+        acknowledged = asyncio.Event()
+        await widget.client.emit(
+            "user_uttered",
+            {"message": "Hallo", "session_id": "gesprek-14", "metadata": {"message_id": "m-14-000001"}},
+            callback=lambda *_: acknowledged.set(),
+        )
+        await asyncio.wait_for(acknowledged.wait(), 10)
+        assert await widget.next() == {"text": "Antwoord."}
+        assert agent.turns == 3
+        # Still no action server after every attempt: the error goes on, so no acknowledgement.
+        site.app.ctx.agent = ActionServersBack(failures=website_channel.TURN_ATTEMPTS)
+        handle = site.channel.sio.handlers["/"]["user_uttered"]
+        with pytest.raises(ActionServerUnavailable):
+            await handle("sid-x", {"message": "Hallo", "session_id": "gesprek-14"})
+        assert site.app.ctx.agent.turns == website_channel.TURN_ATTEMPTS
+    finally:
+        await site.stop()
 
 
 async def test_a_widget_can_only_acknowledge_messages_of_its_own_conversation(

@@ -25,6 +25,10 @@ would not rejoin to fetch it. Hence: what goes to a socket of this instance on i
 emitted here directly, not through Redis; and every REDELIVER_SECONDS each instance sends its own
 sockets again what they have not acknowledged after that long (at most MAX_REDELIVERIES times a
 message; the widget drops a `mid` it has shown).
+
+The other way round: a citizen's message whose turn failed because no action server answered
+(bot/action_retry.py; the turn was not saved) runs again here after 2, 4 and 8 s, since the widget
+sends an unacknowledged message again only after a reconnect, and its socket stays connected.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from bot.action_retry import ActionServerUnavailable
 from bot.channels.website.pending import PendingMessages
 from bot.channels.website.presence import PREFIX, LocalPresence, Presence, RedisPresence
 from bot.payloads import LANG
@@ -58,6 +63,9 @@ DEFAULT_SESSION_MINUTES = 120.0
 # acknowledgement normally takes well under a second.
 REDELIVER_SECONDS = 10.0
 MAX_REDELIVERIES = 3  # a widget that never acknowledges (an old version) is not flooded
+# A citizen's message whose turn failed because no action server answered runs again after 2, 4, 8 s.
+TURN_ATTEMPTS = 4
+TURN_FIRST_DELAY = 2.0
 # The conversation language of the bot message being sent (its metadata `lang`, bot/payloads.py).
 # Rasa hands the metadata to send_response only; the parts it emits (text split at blank lines,
 # buttons, a custom payload) each get it here, for the widget's lang and dir="rtl" (Arabic).
@@ -280,6 +288,25 @@ class WebsiteInput(SocketIOInput):
             if output is not None:
                 await output.acknowledge(sid, data)
 
+        rasa_user_message = handlers[self.user_message_evt]
+
+        async def user_message(sid: str, data: Any) -> Any:
+            # A turn that failed because no action server answered (bot/action_retry.py) was not
+            # saved, and the widget sends an unacknowledged message again only after a reconnect:
+            # so it runs again here, a few times. Still failing: no acknowledgement (error raised).
+            delay = TURN_FIRST_DELAY
+            for attempt in range(1, TURN_ATTEMPTS + 1):
+                try:
+                    return await rasa_user_message(sid, data)
+                except ActionServerUnavailable:
+                    if attempt == TURN_ATTEMPTS:
+                        raise
+                    log.warning("website: turn failed without an action server (attempt %d), again", attempt)
+                await asyncio.sleep(delay)
+                delay *= 2
+            raise AssertionError("unreachable")  # the loop returns or raises
+
+        handlers[self.user_message_evt] = user_message
         handlers["session_request"] = session_request
         handlers["disconnect"] = disconnect
         handlers[ACK_EVENT] = acknowledge
