@@ -34,42 +34,294 @@
     socketIoSrc: attr('data-socket-io-src', BASE + 'vendor/socket.io.min.js'),
   };
 
-  // Every text the citizen sees (Dutch, B1).
-  var TEXT = {
-    launcher: 'Chat met de gemeente',
-    title: 'Chat met de gemeente',
-    // Subtitles: [what a low screen shows, what follows on a larger one] (both are read out).
-    subtitleBot: ['U praat met de digitale hulp.'],
-    subtitleQueue: ['U wacht op een medewerker.', 'Houd dit venster open.'],
-    subtitleStaff: function (name) {
-      if (name === 'een medewerker') return ['U praat met een medewerker van de gemeente.'];
-      return ['U praat met ' + name + '.', name + ' werkt bij de gemeente.'];
+  // Every text the citizen sees, per language: Dutch (B1, "u") is the source, the other five say the
+  // same (bot/i18n/README.md: how a municipality reviews them). Strict JSON between the markers:
+  // tests/widget/test_texts.py reads it and fails on a key missing or extra in any language.
+  // {naam}: the casemanager's name; {aantal}: a number.
+  var TEXTS = /* teksten:begin */ {
+    "nl": {
+      "launcher": "Chat met de gemeente",
+      "title": "Chat met de gemeente",
+      "subtitleBot": [
+        "U praat met de digitale hulp."
+      ],
+      "subtitleQueue": [
+        "U wacht op een medewerker.",
+        "Houd dit venster open."
+      ],
+      "subtitleStaff": [
+        "U praat met {naam}.",
+        "{naam} werkt bij de gemeente."
+      ],
+      "subtitleStaffUnknown": [
+        "U praat met een medewerker van de gemeente."
+      ],
+      "close": "Sluiten",
+      "closeLong": "Chat sluiten",
+      "log": "Gesprek",
+      "you": "U",
+      "bot": "Digitale hulp",
+      "staff": "{naam}, medewerker",
+      "staffUnknown": "Medewerker",
+      "notice": "Melding: ",
+      "choose": "Kies een antwoord:",
+      "inputLabel": "Uw bericht",
+      "inputHint": "Druk op Enter om te versturen. Met Shift en Enter begint u een nieuwe regel.",
+      "send": "Versturen",
+      "human": "Praat met een medewerker",
+      "humanMessage": "Ik wil met een medewerker praten.",
+      "alreadyQueued": "U staat al in de wachtrij. Houd dit venster open. De medewerker komt zo bij u.",
+      "alreadyStaff": "U praat al met {naam}. Typ uw bericht hieronder.",
+      "alreadyStaffUnknown": "U praat al met een medewerker. Typ uw bericht hieronder.",
+      "restart": "Nieuw gesprek",
+      "restartConfirm": "Wilt u opnieuw beginnen? Dan verdwijnt dit gesprek uit dit venster.",
+      "newWindow": " (opent in een nieuw tabblad)",
+      "typing": "De digitale hulp schrijft een antwoord",
+      "connecting": "Verbinding maken…",
+      "offline": "Er is nu geen verbinding met de chat. We proberen het opnieuw. Uw berichten versturen we zodra het weer lukt.",
+      "unavailable": "De chat werkt nu niet. Probeer het later opnieuw, of bel de gemeente.",
+      "unreadOne": "1 nieuw bericht",
+      "unreadMany": "{aantal} nieuwe berichten",
+      "unreadAnnounce": "Er is een nieuw bericht in de chat met de gemeente."
     },
-    close: 'Sluiten',
-    closeLong: 'Chat sluiten',
-    log: 'Gesprek',
-    you: 'U',
-    bot: 'Digitale hulp',
-    staff: function (name) { return name.toLowerCase() === 'medewerker' ? 'Medewerker' : name + ', medewerker'; },
-    notice: 'Melding: ',
-    choose: 'Kies een antwoord:',
-    inputLabel: 'Uw bericht',
-    inputHint: 'Druk op Enter om te versturen. Met Shift en Enter begint u een nieuwe regel.',
-    send: 'Versturen',
-    human: 'Praat met een medewerker',
-    humanMessage: 'Ik wil met een medewerker praten.',
-    alreadyQueued: 'U staat al in de wachtrij. Houd dit venster open. De medewerker komt zo bij u.',
-    alreadyStaff: function (name) { return 'U praat al met ' + name + '. Typ uw bericht hieronder.'; },
-    restart: 'Nieuw gesprek',
-    restartConfirm: 'Wilt u opnieuw beginnen? Dan verdwijnt dit gesprek uit dit venster.',
-    newWindow: ' (opent in een nieuw tabblad)',
-    typing: 'De digitale hulp schrijft een antwoord',
-    connecting: 'Verbinding maken…',
-    offline: 'Er is nu geen verbinding met de chat. We proberen het opnieuw. Uw berichten versturen we zodra het weer lukt.',
-    unavailable: 'De chat werkt nu niet. Probeer het later opnieuw, of bel de gemeente.',
-    unread: function (n) { return n === 1 ? '1 nieuw bericht' : n + ' nieuwe berichten'; },
-    unreadAnnounce: 'Er is een nieuw bericht in de chat met de gemeente.',
-  };
+    "en": {
+      "launcher": "Chat with the gemeente",
+      "title": "Chat with the gemeente",
+      "subtitleBot": [
+        "You are talking to the digital helper."
+      ],
+      "subtitleQueue": [
+        "You are waiting for a staff member.",
+        "Please keep this window open."
+      ],
+      "subtitleStaff": [
+        "You are talking to {naam}.",
+        "{naam} works for the gemeente."
+      ],
+      "subtitleStaffUnknown": [
+        "You are talking to a staff member of the gemeente."
+      ],
+      "close": "Close",
+      "closeLong": "Close chat",
+      "log": "Conversation",
+      "you": "You",
+      "bot": "Digital helper",
+      "staff": "{naam}, staff member",
+      "staffUnknown": "Staff member",
+      "notice": "Notice: ",
+      "choose": "Choose an answer:",
+      "inputLabel": "Your message",
+      "inputHint": "Press Enter to send. Press Shift and Enter to start a new line.",
+      "send": "Send",
+      "human": "Talk to a staff member",
+      "humanMessage": "I want to talk to a staff member.",
+      "alreadyQueued": "You are already in the queue. Please keep this window open. A staff member will be with you soon.",
+      "alreadyStaff": "You are already talking to {naam}. Type your message below.",
+      "alreadyStaffUnknown": "You are already talking to a staff member. Type your message below.",
+      "restart": "New conversation",
+      "restartConfirm": "Do you want to start again? Then this conversation disappears from this window.",
+      "newWindow": " (opens in a new tab)",
+      "typing": "The digital helper is writing an answer",
+      "connecting": "Connecting…",
+      "offline": "The chat has no connection right now. We are trying again. We will send your messages as soon as it works.",
+      "unavailable": "The chat is not working right now. Please try again later, or call the gemeente.",
+      "unreadOne": "1 new message",
+      "unreadMany": "{aantal} new messages",
+      "unreadAnnounce": "There is a new message in the chat with the gemeente."
+    },
+    "pl": {
+      "launcher": "Czat z gminą",
+      "title": "Czat z gminą",
+      "subtitleBot": [
+        "Rozmawia Pan/Pani z cyfrowym asystentem."
+      ],
+      "subtitleQueue": [
+        "Czeka Pan/Pani na pracownika.",
+        "Proszę nie zamykać tego okna."
+      ],
+      "subtitleStaff": [
+        "Rozmawia Pan/Pani z: {naam}.",
+        "{naam} pracuje w gminie."
+      ],
+      "subtitleStaffUnknown": [
+        "Rozmawia Pan/Pani z pracownikiem gminy."
+      ],
+      "close": "Zamknij",
+      "closeLong": "Zamknij czat",
+      "log": "Rozmowa",
+      "you": "Pan/Pani",
+      "bot": "Cyfrowy asystent",
+      "staff": "{naam}, pracownik gminy",
+      "staffUnknown": "Pracownik gminy",
+      "notice": "Komunikat: ",
+      "choose": "Proszę wybrać odpowiedź:",
+      "inputLabel": "Pana/Pani wiadomość",
+      "inputHint": "Proszę nacisnąć Enter, aby wysłać. Shift i Enter zaczynają nowy wiersz.",
+      "send": "Wyślij",
+      "human": "Rozmowa z pracownikiem",
+      "humanMessage": "Chcę porozmawiać z pracownikiem.",
+      "alreadyQueued": "Jest Pan/Pani już w kolejce. Proszę nie zamykać tego okna. Pracownik zaraz się odezwie.",
+      "alreadyStaff": "Rozmawia Pan/Pani już z: {naam}. Proszę wpisać wiadomość poniżej.",
+      "alreadyStaffUnknown": "Rozmawia Pan/Pani już z pracownikiem. Proszę wpisać wiadomość poniżej.",
+      "restart": "Nowa rozmowa",
+      "restartConfirm": "Czy chce Pan/Pani zacząć od nowa? Wtedy ta rozmowa zniknie z tego okna.",
+      "newWindow": " (otwiera się w nowej karcie)",
+      "typing": "Cyfrowy asystent pisze odpowiedź",
+      "connecting": "Łączenie…",
+      "offline": "Teraz nie ma połączenia z czatem. Próbujemy ponownie. Wyślemy Pana/Pani wiadomości, gdy tylko się uda.",
+      "unavailable": "Czat teraz nie działa. Proszę spróbować później albo zadzwonić do gminy.",
+      "unreadOne": "1 nowa wiadomość",
+      "unreadMany": "Nowe wiadomości: {aantal}",
+      "unreadAnnounce": "W czacie z gminą jest nowa wiadomość."
+    },
+    "tr": {
+      "launcher": "Belediye ile sohbet",
+      "title": "Belediye ile sohbet",
+      "subtitleBot": [
+        "Dijital yardımcı ile konuşuyorsunuz."
+      ],
+      "subtitleQueue": [
+        "Bir çalışanı bekliyorsunuz.",
+        "Lütfen bu pencereyi açık tutun."
+      ],
+      "subtitleStaff": [
+        "{naam} ile konuşuyorsunuz.",
+        "{naam} belediyede çalışıyor."
+      ],
+      "subtitleStaffUnknown": [
+        "Belediyeden bir çalışan ile konuşuyorsunuz."
+      ],
+      "close": "Kapatın",
+      "closeLong": "Sohbeti kapatın",
+      "log": "Sohbet",
+      "you": "Siz",
+      "bot": "Dijital yardımcı",
+      "staff": "{naam}, belediye çalışanı",
+      "staffUnknown": "Belediye çalışanı",
+      "notice": "Bildirim: ",
+      "choose": "Bir cevap seçin:",
+      "inputLabel": "Mesajınız",
+      "inputHint": "Göndermek için Enter tuşuna basın. Yeni satır için Shift ve Enter tuşlarına basın.",
+      "send": "Gönderin",
+      "human": "Bir çalışanla konuşun",
+      "humanMessage": "Bir çalışanla konuşmak istiyorum.",
+      "alreadyQueued": "Zaten sıradasınız. Lütfen bu pencereyi açık tutun. Çalışan birazdan sizinle olacak.",
+      "alreadyStaff": "Zaten {naam} ile konuşuyorsunuz. Mesajınızı aşağıya yazın.",
+      "alreadyStaffUnknown": "Zaten bir çalışanla konuşuyorsunuz. Mesajınızı aşağıya yazın.",
+      "restart": "Yeni sohbet",
+      "restartConfirm": "Yeniden başlamak istiyor musunuz? O zaman bu sohbet bu pencereden silinir.",
+      "newWindow": " (yeni sekmede açılır)",
+      "typing": "Dijital yardımcı bir cevap yazıyor",
+      "connecting": "Bağlanıyor…",
+      "offline": "Şu anda sohbet bağlantısı yok. Tekrar deniyoruz. Bağlantı gelince mesajlarınızı göndereceğiz.",
+      "unavailable": "Sohbet şu anda çalışmıyor. Daha sonra tekrar deneyin veya belediyeyi arayın.",
+      "unreadOne": "1 yeni mesaj",
+      "unreadMany": "{aantal} yeni mesaj",
+      "unreadAnnounce": "Belediye sohbetinde yeni bir mesaj var."
+    },
+    "ar": {
+      "launcher": "الدردشة مع البلدية",
+      "title": "الدردشة مع البلدية",
+      "subtitleBot": [
+        "أنتم تتحدثون مع المساعد الرقمي."
+      ],
+      "subtitleQueue": [
+        "أنتم تنتظرون موظفاً.",
+        "يُرجى إبقاء هذه النافذة مفتوحة."
+      ],
+      "subtitleStaff": [
+        "أنتم تتحدثون مع {naam}.",
+        "{naam} من موظفي البلدية."
+      ],
+      "subtitleStaffUnknown": [
+        "أنتم تتحدثون مع موظف من البلدية."
+      ],
+      "close": "إغلاق",
+      "closeLong": "إغلاق الدردشة",
+      "log": "المحادثة",
+      "you": "أنتم",
+      "bot": "المساعد الرقمي",
+      "staff": "{naam}، من البلدية",
+      "staffUnknown": "موظف البلدية",
+      "notice": "تنبيه: ",
+      "choose": "اختاروا إجابة:",
+      "inputLabel": "رسالتكم",
+      "inputHint": "اضغطوا Enter للإرسال. اضغطوا Shift وEnter لبدء سطر جديد.",
+      "send": "إرسال",
+      "human": "التحدث مع موظف",
+      "humanMessage": "أريد التحدث مع موظف.",
+      "alreadyQueued": "أنتم في قائمة الانتظار بالفعل. يُرجى إبقاء هذه النافذة مفتوحة. سيأتي الموظف إليكم قريباً.",
+      "alreadyStaff": "أنتم تتحدثون بالفعل مع {naam}. اكتبوا رسالتكم في الأسفل.",
+      "alreadyStaffUnknown": "أنتم تتحدثون بالفعل مع موظف. اكتبوا رسالتكم في الأسفل.",
+      "restart": "محادثة جديدة",
+      "restartConfirm": "هل تريدون البدء من جديد؟ عندها تختفي هذه المحادثة من هذه النافذة.",
+      "newWindow": " (يُفتح في علامة تبويب جديدة)",
+      "typing": "المساعد الرقمي يكتب إجابة",
+      "connecting": "جارٍ الاتصال…",
+      "offline": "لا يوجد اتصال بالدردشة الآن. نحاول مرة أخرى. سنرسل رسائلكم عندما ينجح الاتصال.",
+      "unavailable": "الدردشة لا تعمل الآن. يُرجى المحاولة لاحقاً، أو الاتصال بالبلدية هاتفياً.",
+      "unreadOne": "رسالة جديدة واحدة",
+      "unreadMany": "رسائل جديدة: {aantal}",
+      "unreadAnnounce": "توجد رسالة جديدة في الدردشة مع البلدية."
+    },
+    "uk": {
+      "launcher": "Чат із громадою",
+      "title": "Чат із громадою",
+      "subtitleBot": [
+        "Ви розмовляєте з цифровим помічником."
+      ],
+      "subtitleQueue": [
+        "Ви чекаєте на працівника.",
+        "Будь ласка, не закривайте це вікно."
+      ],
+      "subtitleStaff": [
+        "Ви розмовляєте з: {naam}.",
+        "{naam} працює в громаді."
+      ],
+      "subtitleStaffUnknown": [
+        "Ви розмовляєте з працівником громади."
+      ],
+      "close": "Закрити",
+      "closeLong": "Закрити чат",
+      "log": "Розмова",
+      "you": "Ви",
+      "bot": "Цифровий помічник",
+      "staff": "{naam}, працівник громади",
+      "staffUnknown": "Працівник громади",
+      "notice": "Сповіщення: ",
+      "choose": "Оберіть відповідь:",
+      "inputLabel": "Ваше повідомлення",
+      "inputHint": "Натисніть Enter, щоб надіслати. Shift і Enter починають новий рядок.",
+      "send": "Надіслати",
+      "human": "Розмова з працівником",
+      "humanMessage": "Я хочу поговорити з працівником.",
+      "alreadyQueued": "Ви вже в черзі. Будь ласка, не закривайте це вікно. Працівник скоро буде з Вами.",
+      "alreadyStaff": "Ви вже розмовляєте з: {naam}. Напишіть повідомлення нижче.",
+      "alreadyStaffUnknown": "Ви вже розмовляєте з працівником. Напишіть повідомлення нижче.",
+      "restart": "Нова розмова",
+      "restartConfirm": "Бажаєте почати спочатку? Тоді ця розмова зникне з цього вікна.",
+      "newWindow": " (відкривається в новій вкладці)",
+      "typing": "Цифровий помічник пише відповідь",
+      "connecting": "Підключення…",
+      "offline": "Зараз немає з’єднання з чатом. Ми пробуємо ще раз. Ваші повідомлення надішлемо, щойно це вдасться.",
+      "unavailable": "Чат зараз не працює. Спробуйте пізніше або зателефонуйте до громади.",
+      "unreadOne": "1 нове повідомлення",
+      "unreadMany": "Нові повідомлення: {aantal}",
+      "unreadAnnounce": "У чаті з громадою є нове повідомлення."
+    }
+  } /* teksten:eind */;
+  var TEXT = TEXTS.nl; // the interface language's texts (applyLanguage)
+
+  // A text of the interface language with its {naam}/{aantal} filled in; an array for a subtitle.
+  function words(key, values) {
+    var text = Object.prototype.hasOwnProperty.call(TEXT, key) ? TEXT[key] : TEXTS.nl[key];
+    function fill(part) {
+      return part.replace(/\{(naam|aantal)\}/g, function (all, name) {
+        return values && values[name] !== undefined ? String(values[name]) : all;
+      });
+    }
+    return Array.isArray(text) ? text.map(fill) : fill(text);
+  }
 
   var STATE_KEY = 'gemeente-chat:gesprek';
   var OWNER_KEY = 'gemeente-chat:tabblad';
@@ -311,7 +563,7 @@
     if (href.indexOf('tel:') !== 0) {
       link.target = '_blank';
       link.rel = 'noopener noreferrer';
-      link.appendChild(srOnly(TEXT.newWindow));
+      link.appendChild(srOnly(words('newWindow')));
     }
     parent.appendChild(link);
   }
@@ -344,15 +596,27 @@
   // ---------------------------------------------------------------- the conversation language
 
   // The bot sends the conversation language with each message (`lang`, bot/channels/website): the
-  // widget follows it, for screen readers (lang) and right to left for Arabic (dir). Only the
-  // bot's six languages; anything else is ignored.
+  // widget follows it, with its own texts (TEXTS), for screen readers (lang) and right to left for
+  // Arabic (dir). Only the bot's six languages; anything else is ignored. Before the bot has said
+  // which language the conversation has, the host page's own lang (<html lang="en">, "pl-PL") is
+  // used when it is one of the six, else Dutch: a municipality's English page shows the English
+  // launcher. The bot itself starts in Dutch and follows the citizen's language.
   var LANGUAGES = ['nl', 'en', 'pl', 'tr', 'ar', 'uk'];
   var RIGHT_TO_LEFT = ['ar'];
+  var PAGE_LANGUAGE = (function () {
+    var code = (document.documentElement.getAttribute('lang') || '').trim().toLowerCase().split('-')[0];
+    return LANGUAGES.indexOf(code) >= 0 ? code : 'nl';
+  })();
+  var shownLanguage = null;
 
   function applyLanguage() {
-    var code = LANGUAGES.indexOf(state.lang) >= 0 ? state.lang : 'nl';
+    var code = LANGUAGES.indexOf(state.lang) >= 0 ? state.lang : PAGE_LANGUAGE;
+    if (code === shownLanguage) return;
+    shownLanguage = code;
+    TEXT = TEXTS[code];
     root.setAttribute('lang', code);
     root.setAttribute('dir', RIGHT_TO_LEFT.indexOf(code) >= 0 ? 'rtl' : 'ltr');
+    showTexts();
   }
 
   function noteLanguage(data) {
@@ -361,18 +625,41 @@
     applyLanguage();
   }
 
+  // Every interface text in the DOM in the current language. The messages themselves stay as they
+  // were written; their sender labels follow.
+  function showTexts() {
+    root.setAttribute('aria-label', words('title'));
+    launcherText.textContent = words('launcher');
+    title.textContent = words('title');
+    closeButton.setAttribute('aria-label', words('closeLong'));
+    closeText.textContent = words('close');
+    log.setAttribute('aria-label', words('log'));
+    typingText.textContent = words('typing');
+    label.textContent = words('inputLabel');
+    sendText.textContent = words('send');
+    hint.textContent = words('inputHint');
+    humanText.textContent = words('human');
+    restartText.textContent = words('restart');
+    rendered.forEach(function (entry) {
+      var sender = entry.element.querySelector('.gcw-sender-name');
+      if (sender) sender.textContent = senderLabel(entry.message);
+    });
+    updateMode();
+    updateBadge();
+    setConnection(connectionKey);
+  }
+
   // ---------------------------------------------------------------- the widget's DOM
 
   var root = el('aside', 'gcw');
-  applyLanguage();
-  root.setAttribute('aria-label', TEXT.title);
 
   var launcher = el('button', 'gcw-launcher');
   launcher.type = 'button';
   launcher.setAttribute('aria-expanded', 'false');
   launcher.setAttribute('aria-controls', 'gcw-panel');
   launcher.appendChild(icon('chat'));
-  launcher.appendChild(el('span', 'gcw-launcher-text', TEXT.launcher));
+  var launcherText = el('span', 'gcw-launcher-text');
+  launcher.appendChild(launcherText);
   var badge = el('span', 'gcw-badge');
   badge.hidden = true;
   launcher.appendChild(badge);
@@ -390,7 +677,7 @@
 
   var header = el('div', 'gcw-header');
   var heading = el('div', 'gcw-heading');
-  var title = el('h2', 'gcw-title', TEXT.title);
+  var title = el('h2', 'gcw-title');
   title.id = 'gcw-title';
   var subtitle = el('p', 'gcw-subtitle');
   subtitle.id = 'gcw-subtitle';
@@ -398,9 +685,9 @@
   heading.appendChild(subtitle);
   var closeButton = el('button', 'gcw-close');
   closeButton.type = 'button';
-  closeButton.setAttribute('aria-label', TEXT.closeLong);
   closeButton.appendChild(icon('close'));
-  closeButton.appendChild(el('span', 'gcw-close-text', TEXT.close));
+  var closeText = el('span', 'gcw-close-text');
+  closeButton.appendChild(closeText);
   header.appendChild(heading);
   header.appendChild(closeButton);
 
@@ -410,7 +697,6 @@
   var log = el('div', 'gcw-log');
   log.setAttribute('role', 'log');
   log.setAttribute('aria-live', 'polite');
-  log.setAttribute('aria-label', TEXT.log);
   log.tabIndex = 0; // scrollable with the keyboard
 
   var typing = el('div', 'gcw-typing');
@@ -421,11 +707,12 @@
   dots.appendChild(el('span'));
   dots.appendChild(el('span'));
   typing.appendChild(dots);
-  typing.appendChild(el('span', 'gcw-typing-text', TEXT.typing));
+  var typingText = el('span', 'gcw-typing-text');
+  typing.appendChild(typingText);
 
   var form = el('form', 'gcw-form');
   form.setAttribute('novalidate', '');
-  var label = el('label', 'gcw-label', TEXT.inputLabel);
+  var label = el('label', 'gcw-label');
   label.htmlFor = 'gcw-input';
   var inputRow = el('div', 'gcw-input-row');
   var input = el('textarea', 'gcw-input');
@@ -437,10 +724,11 @@
   var sendButton = el('button', 'gcw-send');
   sendButton.type = 'submit';
   sendButton.appendChild(icon('send'));
-  sendButton.appendChild(el('span', 'gcw-send-text', TEXT.send));
+  var sendText = el('span', 'gcw-send-text');
+  sendButton.appendChild(sendText);
   inputRow.appendChild(input);
   inputRow.appendChild(sendButton);
-  var hint = el('p', 'gcw-sr', TEXT.inputHint);
+  var hint = el('p', 'gcw-sr');
   hint.id = 'gcw-hint';
   form.appendChild(label);
   form.appendChild(inputRow);
@@ -450,11 +738,13 @@
   var humanButton = el('button', 'gcw-human');
   humanButton.type = 'button';
   humanButton.appendChild(icon('person'));
-  humanButton.appendChild(el('span', '', TEXT.human));
+  var humanText = el('span', '');
+  humanButton.appendChild(humanText);
   var restartButton = el('button', 'gcw-restart');
   restartButton.type = 'button';
   restartButton.appendChild(icon('restart')); // shown instead of the text on narrow screens
-  restartButton.appendChild(el('span', 'gcw-restart-text', TEXT.restart));
+  var restartText = el('span', 'gcw-restart-text');
+  restartButton.appendChild(restartText);
   tools.appendChild(humanButton);
   tools.appendChild(restartButton);
 
@@ -473,9 +763,12 @@
   var rendered = []; // [{ message, element }] in the same order as state.messages
 
   function senderLabel(message) {
-    if (message.from === 'user') return TEXT.you;
-    if (message.from === 'staff') return TEXT.staff(message.name || 'Medewerker');
-    return TEXT.bot;
+    if (message.from === 'user') return words('you');
+    if (message.from === 'staff') {
+      var name = message.name || '';
+      return !name || name.toLowerCase() === 'medewerker' ? words('staffUnknown') : words('staff', { naam: name });
+    }
+    return words('bot');
   }
 
   function sameSender(a, b) {
@@ -487,13 +780,13 @@
     if (message.from !== 'status' && !sameSender(message, previous)) {
       var sender = el('p', 'gcw-sender');
       if (message.from === 'staff') sender.appendChild(icon('person'));
-      sender.appendChild(document.createTextNode(senderLabel(message)));
+      sender.appendChild(el('span', 'gcw-sender-name', senderLabel(message)));
       item.appendChild(sender);
     }
     var bubble = el('p', 'gcw-bubble');
     if (message.from === 'status') {
       bubble.appendChild(icon('info'));
-      bubble.appendChild(srOnly(TEXT.notice));
+      bubble.appendChild(srOnly(words('notice')));
     }
     var body = el('span', 'gcw-text');
     appendRichText(body, message.text);
@@ -509,7 +802,7 @@
   function repliesElement(message) {
     var group = el('div', 'gcw-replies');
     group.setAttribute('role', 'group');
-    var groupLabel = srOnly(TEXT.choose);
+    var groupLabel = srOnly(words('choose'));
     groupLabel.id = 'gcw-choose-' + (++groupCount);
     group.setAttribute('aria-labelledby', groupLabel.id);
     group.appendChild(groupLabel);
@@ -582,13 +875,18 @@
 
   function updateMode() {
     if (state.mode === 'staff') {
-      showSubtitle(TEXT.subtitleStaff(state.staffName || 'een medewerker'));
+      showSubtitle(knownStaff() ? words('subtitleStaff', { naam: state.staffName }) : words('subtitleStaffUnknown'));
     } else if (state.mode === 'queue') {
-      showSubtitle(TEXT.subtitleQueue);
+      showSubtitle(words('subtitleQueue'));
     } else {
-      showSubtitle(TEXT.subtitleBot);
+      showSubtitle(words('subtitleBot'));
     }
     root.setAttribute('data-mode', state.mode);
+  }
+
+  // The casemanager's name is known ('een medewerker': not, as older transcripts stored it).
+  function knownStaff() {
+    return !!state.staffName && state.staffName !== 'een medewerker';
   }
 
   // The second sentence is hidden on low screens (CSS), where the notices in the messages say it.
@@ -642,7 +940,7 @@
     badge.textContent = '';
     if (unread) {
       badge.appendChild(el('span', '', String(unread)));
-      badge.appendChild(srOnly(' ' + TEXT.unread(unread)));
+      badge.appendChild(srOnly(' ' + (unread === 1 ? words('unreadOne') : words('unreadMany', { aantal: unread }))));
     }
   }
 
@@ -651,7 +949,7 @@
     unread += count;
     updateBadge();
     announcer.textContent = '';
-    window.setTimeout(function () { announcer.textContent = TEXT.unreadAnnounce; }, 50);
+    window.setTimeout(function () { announcer.textContent = words('unreadAnnounce'); }, 50);
   }
 
   // ---------------------------------------------------------------- sending
@@ -729,18 +1027,18 @@
   function askForPerson() {
     startAfresh();
     if (state.mode === 'queue') {
-      addMessage({ from: 'status', text: TEXT.alreadyQueued, local: true });
+      addMessage({ from: 'status', text: words('alreadyQueued'), local: true });
     } else if (state.mode === 'staff') {
-      addMessage({ from: 'status', text: TEXT.alreadyStaff(state.staffName || 'een medewerker'), local: true });
+      addMessage({ from: 'status', text: knownStaff() ? words('alreadyStaff', { naam: state.staffName }) : words('alreadyStaffUnknown'), local: true });
     } else {
       markAnswered();
-      addMessage({ from: 'user', text: TEXT.humanMessage });
+      addMessage({ from: 'user', text: words('humanMessage') });
       emit('/medewerker');
     }
   }
 
   function restart(confirmFirst) {
-    if (confirmFirst && state.messages.length && !window.confirm(TEXT.restartConfirm)) return;
+    if (confirmFirst && state.messages.length && !window.confirm(words('restartConfirm'))) return;
     var wasPersisted = persisted;
     forgotten = false;
     state = freshState();
@@ -748,6 +1046,7 @@
     hideTyping();
     writeJSON(local, STATE_KEY, null);
     persisted = false;
+    applyLanguage(); // a new conversation starts in the page's language again
     renderAll();
     if (socket) {
       ready = false;
@@ -786,11 +1085,15 @@
 
   // ---------------------------------------------------------------- socket.io
 
-  function setConnection(text) {
-    connection.textContent = text;
-    connection.hidden = !text;
+  // The connection notice by its key (offline, unavailable, connecting), so it follows the language.
+  var connectionKey = '';
+  function setConnection(key) {
+    connectionKey = key;
+    connection.textContent = key ? words(key) : '';
+    connection.hidden = !key;
   }
   setConnection('');
+  applyLanguage(); // the first paint: every element above exists now
 
   var socketIoLoading = null;
   function loadSocketIo(callback) {
@@ -807,14 +1110,14 @@
         var waiting = socketIoLoading;
         socketIoLoading = null;
         if (!window.io) {
-          setConnection(TEXT.unavailable);
+          setConnection('unavailable');
           return;
         }
         waiting.forEach(function (cb) { cb(window.io); });
       };
       tag.onerror = function () {
         socketIoLoading = null;
-        setConnection(TEXT.unavailable);
+        setConnection('unavailable');
       };
       document.head.appendChild(tag);
     }
@@ -825,7 +1128,7 @@
   function connect() {
     if (socket || socketIoLoading) return;
     connectingTimer = window.setTimeout(function () {
-      if (!ready && !connection.textContent) setConnection(TEXT.connecting);
+      if (!ready && !connection.textContent) setConnection('connecting');
     }, 1500);
     loadSocketIo(function (io) {
       if (socket) return;
@@ -851,10 +1154,10 @@
       socket.on('disconnect', function () {
         ready = false;
         outbox.forEach(function (entry) { entry.sent = false; }); // again after the reconnect
-        setConnection(TEXT.offline);
+        setConnection('offline');
       });
       socket.on('connect_error', function () {
-        setConnection(TEXT.offline);
+        setConnection('offline');
       });
     });
   }
