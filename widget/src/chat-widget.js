@@ -316,9 +316,10 @@
   function words(key, values) {
     var text = Object.prototype.hasOwnProperty.call(TEXT, key) ? TEXT[key] : TEXTS.nl[key];
     function fill(part) {
-      return part.replace(/\{(naam|aantal)\}/g, function (all, name) {
-        return values && values[name] !== undefined ? String(values[name]) : all;
+      Object.keys(values || {}).forEach(function (name) {
+        part = part.split('{' + name + '}').join(String(values[name]));
       });
+      return part;
     }
     return Array.isArray(text) ? text.map(fill) : fill(text);
   }
