@@ -343,11 +343,33 @@ def make_config(graph: FakeGraph, state_db: str, **overrides: Any) -> WhatsAppCo
     return WhatsAppConfig(**values)
 
 
+class FakeTracker:
+    def __init__(self, slots: Dict[str, Any]) -> None:
+        self.slots = slots
+
+    def get_slot(self, name: str) -> Any:
+        return self.slots.get(name)
+
+
+class FakeTrackerStore:
+    """The conversations' slots by sender, as the channel reads them (the language: slot `taal`)."""
+
+    def __init__(self) -> None:
+        self.slots: Dict[str, Dict[str, Any]] = {}
+        self.broken = False  # retrieve fails (a database that is gone)
+
+    async def retrieve(self, sender_id: str) -> Optional[FakeTracker]:
+        if self.broken:
+            raise ConnectionError("tracker store unavailable")
+        return FakeTracker(self.slots[sender_id]) if sender_id in self.slots else None
+
+
 class FakeAgent:
     """Stands in for Rasa's Agent behind `register`: records each UserMessage and, when given a
     reply, answers through the message's output channel as Rasa's processor does."""
 
     def __init__(self) -> None:
+        self.tracker_store = FakeTrackerStore()
         self.messages: List[UserMessage] = []
         self.reply: Optional[Dict[str, Any]] = None
         self.echo = False  # answer each text with "Antwoord op: <text>"

@@ -23,7 +23,7 @@ import hmac
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Union
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -49,7 +49,7 @@ from bot.channels.whatsapp.format import (
 from bot.channels.whatsapp.graph import GraphClient, GraphConfig
 from bot.channels.whatsapp.handover_notice import CaseNotifier, HandoverTarget
 from bot.channels.whatsapp.store import PAYLOAD_TOKEN_PREFIX, InboxRow, WhatsAppState
-from bot.channels.whatsapp.texts import TEXTS
+from bot.channels.whatsapp.texts import TEXTS, texts
 from bot.channels.whatsapp.webhook import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
@@ -79,7 +79,8 @@ DEFAULT_HOLD_HOURS = 168.0
 # answer; beyond it the connection is closed. 16 MB, as for Rasa's REST channel (bot/input_guard.py).
 DRAIN_LIMIT_BYTES = 4 * MAX_BODY_BYTES
 
-# The channel's own words (B1, "u"-form) are in teksten.yml (texts.py).
+# The channel's own words (B1, "u"-form) are in teksten.yml (texts.py), translated in bot/i18n/<taal>.yml;
+# the constants are the Dutch ones, a citizen gets them in the conversation language (_words).
 # What the citizen reads when they send something the bot cannot read.
 UNSUPPORTED_REPLY = TEXTS["niet_leesbaar"]
 PERSON_BUTTON = {"title": TEXTS["knop_medewerker"], "payload": "/medewerker"}
@@ -91,6 +92,14 @@ CAPTION_NOTICE = TEXTS["alleen_bijschrift"]
 EDITED_NOTICE = TEXTS["aangepast_bericht"]
 # The answer to a tap on the template's button when no message waits any more.
 NOTHING_HELD_REPLY = TEXTS["geen_bericht_klaar"]
+# The conversation language (nl, en, pl, tr, ar, uk) in the tracker: the slot `taal` of
+# bot/domain/00_core.yml, empty in a conversation that was Dutch all along.
+LANGUAGE_SLOT = "taal"
+
+
+def person_button(words: Mapping[str, str]) -> Dict[str, str]:
+    """The "talk to a person" reply button, its title in the language of `words`."""
+    return {**PERSON_BUTTON, "title": words["knop_medewerker"]}
 # Several photos or files sent at once get the "cannot read this" note once: not again within this
 # many seconds (store.finish_inbound).
 MEDIA_NOTE = "media"
@@ -365,12 +374,14 @@ class TurnOutput(WhatsAppOutput):
         self.collected.extend(parts)
         return True
 
-    async def note(self, recipient_id: str, text: str, name: str, with_person_button: bool = False) -> None:
+    async def note(
+        self, recipient_id: str, text: str, name: str, button: Optional[Dict[str, str]] = None
+    ) -> None:
         """One of the channel's notes, said at most once per MEDIA_NOTE_PAUSE (finish_inbound)."""
         before, self._meta = self._meta, {"note": name}
         try:
-            if with_person_button:
-                await self.send_text_with_buttons(recipient_id, text, [dict(PERSON_BUTTON)])
+            if button is not None:
+                await self.send_text_with_buttons(recipient_id, text, [button])
             else:
                 await self.send_text_message(recipient_id, text)
         finally:
@@ -570,6 +581,21 @@ class WhatsAppInput(InputChannel):
 
     # -- background: one message's turn -----------------------------------------------------------
 
+    async def _words(self, sender_id: str) -> Mapping[str, str]:
+        """The channel's words in the conversation language: the tracker's slot `taal`, read only
+        when the channel says something itself. Dutch when there is none or it cannot be read."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        retrieve = getattr(getattr(agent, "tracker_store", None), "retrieve", None)
+        if retrieve is None:
+            return TEXTS
+        try:
+            tracker = await retrieve(sender_id)
+        except Exception as e:  # the notice still goes out, in Dutch
+            log.warning("whatsapp: conversation language not read (%s); Dutch notice", type(e).__name__)
+            return TEXTS
+        language = tracker.get_slot(LANGUAGE_SLOT) if tracker is not None else None
+        return texts(language if isinstance(language, str) else None)
+
     async def _process(self, row: InboxRow) -> None:
         """One message from the inbox (delivery.Dispatcher): the window, held messages, the turn.
         Raises when the turn failed; the message stays in the inbox and is tried again."""
@@ -587,9 +613,11 @@ class WhatsAppInput(InputChannel):
         if released:
             await self.sender.flush(key)
         output = TurnOutput(self.state, self.sender)
+        says_something = inbound.cut or inbound.edited or inbound.kind in (Kind.TEMPLATE_REPLY, Kind.UNSUPPORTED)
+        words = await self._words(inbound.sender) if says_something else TEXTS
         if inbound.cut:
             log.info("whatsapp text longer than WhatsApp's 4096 characters: first part read")
-            await output.send_text_message(inbound.sender, LONG_TEXT_NOTICE)
+            await output.send_text_message(inbound.sender, words["lang_bericht"])
         read = True  # the text goes to Rasa
         if inbound.kind is Kind.TEMPLATE_REPLY:
             # A tap on the template asks for the held messages (now on their way); with nothing
@@ -597,16 +625,18 @@ class WhatsAppInput(InputChannel):
             read = False
             if not released:
                 log.info("whatsapp template button tapped with nothing held")
-                await output.send_text_with_buttons(inbound.sender, NOTHING_HELD_REPLY, [dict(PERSON_BUTTON)])
+                await output.send_text_with_buttons(
+                    inbound.sender, words["geen_bericht_klaar"], [person_button(words)]
+                )
         elif inbound.edited:
             log.info("whatsapp edited message read as a new message")
-            await output.send_text_message(inbound.sender, EDITED_NOTICE)
+            await output.send_text_message(inbound.sender, words["aangepast_bericht"])
         elif inbound.kind is Kind.UNSUPPORTED and inbound.text:
             log.info("whatsapp %s message: its caption is read", inbound.wa_type)
-            await output.note(inbound.sender, CAPTION_NOTICE, MEDIA_NOTE)
+            await output.note(inbound.sender, words["alleen_bijschrift"], MEDIA_NOTE)
         elif inbound.kind is Kind.UNSUPPORTED:
             log.info("whatsapp %s message answered with the 'please type' reply", inbound.wa_type)
-            await output.note(inbound.sender, UNSUPPORTED_REPLY, MEDIA_NOTE, with_person_button=True)
+            await output.note(inbound.sender, words["niet_leesbaar"], MEDIA_NOTE, button=person_button(words))
             read = False
         if read:
             text = await self._text_for(inbound)

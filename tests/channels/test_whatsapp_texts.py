@@ -1,0 +1,111 @@
+"""The WhatsApp channel's own words in the conversation's language (issue 15, item 3).
+
+Dutch in bot/channels/whatsapp/teksten.yml, each translation in the `whatsapp:` part of
+bot/i18n/<taal>.yml with the Dutch it translates (`nl`). The channel reads the conversation language
+from the tracker (slot `taal`) only when it says something itself."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import pytest
+
+from bot.channels.whatsapp.channel import UNSUPPORTED_REPLY
+from bot.channels.whatsapp.texts import (
+    BUTTONS,
+    MAX_BUTTON_TITLE,
+    REQUIRED,
+    TEXTS,
+    TRANSLATIONS,
+    load_translations,
+    texts,
+)
+from bot.intake.language import LANGUAGES
+from tests.channels.helpers import FakeGraph, Server, media_message, text_message
+
+TRANSLATED = [language for language in LANGUAGES if language != "nl"]
+
+
+def test_the_dutch_file_has_exactly_the_texts_the_channel_uses() -> None:
+    assert sorted(TEXTS) == sorted(REQUIRED)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_language_has_every_text_and_no_other(language: str) -> None:
+    found = TRANSLATIONS[language]
+    assert sorted(set(REQUIRED) - set(found)) == [], f"bot/i18n/{language}.yml whatsapp: ontbreekt"
+    assert sorted(set(found) - set(REQUIRED)) == [], f"bot/i18n/{language}.yml whatsapp: te veel"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_translation_translates_the_current_dutch_text(language: str) -> None:
+    stale = {key: t.dutch for key, t in TRANSLATIONS[language].items() if t.dutch != TEXTS.get(key)}
+    assert stale == {}, f"bot/i18n/{language}.yml whatsapp: het Nederlands is veranderd, vertaal opnieuw"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_button_titles_fit_whatsapp_and_the_sentences_name_the_button_as_it_reads(language: str) -> None:
+    words = texts(language)
+    for key in BUTTONS:
+        assert 0 < len(words[key]) <= MAX_BUTTON_TITLE, f"{language}.{key}: {words[key]!r}"
+    for key, dutch in TEXTS.items():
+        if f"'{TEXTS['knop_medewerker']}'" in dutch:
+            assert f"'{words['knop_medewerker']}'" in words[key], f"{language}.{key}"
+
+
+def test_a_language_without_translations_gets_dutch(tmp_path: Any) -> None:
+    assert load_translations("pl", tmp_path) == {}
+    assert texts(None) == TEXTS and texts("nl") == TEXTS and texts("xx") == TEXTS
+
+
+# -- the channel -------------------------------------------------------------------------------------
+
+
+async def conversation_in(server: Server, language: Optional[str]) -> str:
+    """A citizen who wrote once; their conversation's language as the bot stored it."""
+    await server.send(text_message("Dzień dobry"))
+    sender = server.agent.messages[-1].sender_id
+    server.agent.tracker_store.slots[sender] = {"taal": language}
+    return sender
+
+
+def button_reply_body(reply: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "text": reply["interactive"]["body"]["text"],
+        "buttons": [b["reply"]["title"] for b in reply["interactive"]["action"]["buttons"]],
+    }
+
+
+async def test_a_photo_in_a_polish_conversation_gets_the_polish_answer_and_button(
+    server: Server, graph: FakeGraph
+) -> None:
+    await conversation_in(server, "pl")
+    await server.send(media_message("voice note"))
+    polish = TRANSLATIONS["pl"]
+    assert button_reply_body(graph.sent[-1]) == {
+        "text": polish["niet_leesbaar"].text,
+        "buttons": [polish["knop_medewerker"].text],
+    }
+    assert graph.sent[-1]["interactive"]["action"]["buttons"][0]["reply"]["id"] == "/medewerker"
+
+
+async def test_a_photo_with_a_caption_in_an_arabic_conversation_gets_the_arabic_notice(
+    server: Server, graph: FakeGraph
+) -> None:
+    await conversation_in(server, "ar")
+    server.agent.echo = True
+    await server.send(media_message("photo"))  # with a caption: the caption is read
+    assert graph.delivered_texts()[0] == TRANSLATIONS["ar"]["alleen_bijschrift"].text
+
+
+async def test_a_conversation_that_was_dutch_all_along_gets_dutch(server: Server, graph: FakeGraph) -> None:
+    await conversation_in(server, None)  # the slot stays empty in a Dutch conversation
+    await server.send(media_message("voice note"))
+    assert button_reply_body(graph.sent[-1]) == {"text": UNSUPPORTED_REPLY, "buttons": [TEXTS["knop_medewerker"]]}
+
+
+async def test_without_the_tracker_the_notice_still_goes_out_in_dutch(server: Server, graph: FakeGraph) -> None:
+    await conversation_in(server, "uk")
+    server.agent.tracker_store.broken = True
+    await server.send(media_message("voice note"))
+    assert button_reply_body(graph.sent[-1]) == {"text": UNSUPPORTED_REPLY, "buttons": [TEXTS["knop_medewerker"]]}
