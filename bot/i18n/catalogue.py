@@ -24,6 +24,7 @@ from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple
 
 import yaml
 
+from bot.intake.appointments import SHORT_MONTHS, SHORT_WEEKDAYS
 from bot.intake.appointments import wording as appointment_wording
 from bot.intake.knowledge import knowledge
 from bot.intake.language import DUTCH, LANGUAGES
@@ -39,6 +40,10 @@ NUMBERED = re.compile(r"^(\d+\.\s+|-\s+)(.*)$")
 # as the handover service does for appointments ("dinsdag 8 december, 14.00 uur").
 MOMENT = re.compile(
     rf"^({'|'.join(DAYS)}) (\d{{1,2}}) ({'|'.join(MONTHS)})(?: om|,) (\d{{1,2}})\.(\d{{2}}) uur$"
+)
+# A slot button as bot/intake/appointments.py button_title() writes it ("di 8 dec 10.00").
+SLOT_BUTTON = re.compile(
+    rf"^({'|'.join(SHORT_WEEKDAYS)}) (\d{{1,2}}) ({'|'.join(SHORT_MONTHS)}) (\d{{2}})\.(\d{{2}})$"
 )
 # Rasa's own placeholder rule (rasa.core.nlg.interpolator): {name}, no braces or newline inside.
 PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
@@ -84,6 +89,11 @@ class Catalogue:
     days: Tuple[str, ...] = ()
     months: Tuple[str, ...] = ()
     moment_form: Optional[str] = None
+    # Slot buttons ("di 8 dec 10.00"): short names in SHORT_WEEKDAYS and SHORT_MONTHS order and the
+    # form with the same placeholders; at most 20 characters (WhatsApp); empty: left in Dutch.
+    short_days: Tuple[str, ...] = ()
+    short_months: Tuple[str, ...] = ()
+    button_form: Optional[str] = None
 
     def text(self, dutch: str) -> str:
         """The translation of a knowledge text or a moment; a text joined from several (one per
@@ -98,6 +108,21 @@ class Catalogue:
                 dag=self.days[DAYS.index(day)],
                 datum=date,
                 maand=self.months[MONTHS.index(month)],
+                uur=hour,
+                minuut=minute,
+            )
+        button = SLOT_BUTTON.match(dutch)
+        if (
+            button
+            and self.button_form
+            and len(self.short_days) == len(SHORT_WEEKDAYS)
+            and len(self.short_months) == len(SHORT_MONTHS)
+        ):
+            day, date, month, hour, minute = button.groups()
+            return self.button_form.format(
+                dag=self.short_days[SHORT_WEEKDAYS.index(day)],
+                datum=date,
+                maand=self.short_months[SHORT_MONTHS.index(month)],
                 uur=hour,
                 minuut=minute,
             )
@@ -241,6 +266,9 @@ def load_catalogue(language: str, directory: Path = I18N_DIR) -> Catalogue:
         tuple(str(d) for d in moment.get("dagen") or ()),
         tuple(str(m) for m in moment.get("maanden") or ()),
         moment.get("vorm"),
+        tuple(str(d) for d in moment.get("korte_dagen") or ()),
+        tuple(str(m) for m in moment.get("korte_maanden") or ()),
+        moment.get("knop"),
     )
 
 

@@ -37,6 +37,8 @@ MAX_OFFERED = 3
 
 WEEKDAYS = DAYS  # the Dutch names, one list for the bot (bot/intake/schedule.py)
 SHORT_WEEKDAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
+# "dec": the first three letters, for a slot button (bot/i18n/catalogue.py translates the title).
+SHORT_MONTHS = tuple(month[:3] for month in MONTHS)
 # Parts of the day, as the citizen says them; "morgen" alone is tomorrow, "'s morgens" the morning.
 PARTS = {
     "ochtend": (time(0), time(12)),
@@ -237,7 +239,7 @@ def wants_appointment(text: str) -> bool:
 def button_title(slot: Slot, zone: ZoneInfo) -> str:
     """ "di 8 dec 10.00": a button title stays short (at most 20 characters)."""
     local = slot.starts_at.astimezone(zone)
-    return f"{SHORT_WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1][:3]} {local:%H.%M}"
+    return f"{SHORT_WEEKDAYS[local.weekday()]} {local.day} {SHORT_MONTHS[local.month - 1]} {local:%H.%M}"
 
 
 def offer(slots: Sequence[Slot], zone: ZoneInfo, *, response: str = "utter_afspraak_aanbod") -> Reply:

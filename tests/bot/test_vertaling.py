@@ -263,3 +263,17 @@ def test_the_missing_tool_lists_nothing_for_a_complete_language_and_what_lacks_o
     listed = yaml.safe_load(tool.missing("en"))
     assert list(listed["responses"]) == [name]
     assert listed["teksten"] == [{"nl": "Terug", "en": "Terug"}]
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_slot_buttons_have_every_short_day_and_month_and_fit_whatsapp(code: str) -> None:
+    """ "di 8 dec 10.00" (bot/intake/appointments.py button_title) in the citizen's language, for
+    every day and month at most 20 characters (a WhatsApp button title)."""
+    from bot.intake.appointments import SHORT_MONTHS, SHORT_WEEKDAYS
+
+    found = translations(code)
+    assert (len(found.short_days), len(found.short_months)) == (len(SHORT_WEEKDAYS), len(SHORT_MONTHS))
+    assert sorted(PLACEHOLDER.findall(found.button_form or "")) == sorted(["dag", "datum", "maand", "uur", "minuut"])
+    titles = {found.text(f"{day} 28 {month} 23.59") for day in SHORT_WEEKDAYS for month in SHORT_MONTHS}
+    assert len(titles) == len(SHORT_WEEKDAYS) * len(SHORT_MONTHS)  # every name used, none left Dutch
+    assert [t for t in titles if len(t) > 20] == []

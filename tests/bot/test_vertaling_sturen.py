@@ -267,3 +267,22 @@ def test_a_moment_in_a_sentence_is_in_the_citizens_language() -> None:
     )
     [message] = sent([Reply(response="utter_medewerker_nu_niet", variables={"wanneer": moment})], "ar")
     assert "الاثنين 7 ديسمبر" in message["text"] and "maandag" not in message["text"]
+
+
+def test_slot_buttons_show_the_day_and_month_in_the_citizens_language() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Europe/Amsterdam")
+    slot = appointments.Slot(
+        id=7, starts_at=datetime(2026, 12, 8, 10, 0, tzinfo=zone), mode="stadskantoor",
+        moment="dinsdag 8 december, 10.00 uur",
+    )
+    reply = appointments.offer([slot], zone)
+    assert reply.buttons[0][0] == "di 8 dec 10.00"  # Dutch, as the engine writes it
+    titles = {code: [b["title"] for b in sent([reply], code)[0]["buttons"]] for code in ("pl", "ar", "tr")}
+    assert titles["pl"][0] == "wt. 8 gru 10.00"
+    assert titles["ar"][0] == "ثلاثاء 8/12 10.00"
+    assert titles["tr"][0] == "8 Ara Sal 10.00"
+    # the payload stays the slot's: only the words change
+    assert sent([reply], "pl")[0]["buttons"][0]["payload"] == reply.buttons[0][1]
