@@ -15,6 +15,20 @@ from bot.i18n.catalogue import catalogue, source
 from bot.intake.language import DUTCH, LANGUAGES
 
 
+def whatsapp_missing(language: str) -> Dict[str, Dict[str, str]]:
+    """The WhatsApp channel's own texts (bot/channels/whatsapp/teksten.yml) without a current
+    translation in the `whatsapp:` part."""
+    # Imported here: the channel package brings Rasa along, which the rest of this tool does not need.
+    from bot.channels.whatsapp.texts import TEXTS, load_translations
+
+    found = load_translations(language)
+    return {
+        key: {"nl": dutch, "tekst": dutch}
+        for key, dutch in TEXTS.items()
+        if key not in found or found[key].dutch != dutch
+    }
+
+
 def missing(language: str) -> str:
     """The responses and texts without a (current) translation, as YAML with the Dutch filled in."""
     found = catalogue(language)
@@ -32,9 +46,12 @@ def missing(language: str) -> str:
                 entry["label"] = dutch.words.label
             responses[name] = entry
     texts = [{"nl": t, language: t} for t in sorted(src.texts) if t not in found.texts]
+    whatsapp = whatsapp_missing(language)
     parts: List[str] = []
     if responses:
         parts.append(yaml.safe_dump({"responses": responses}, allow_unicode=True, sort_keys=False, width=110))
+    if whatsapp:
+        parts.append(yaml.safe_dump({"whatsapp": whatsapp}, allow_unicode=True, sort_keys=False, width=110))
     if texts:
         parts.append(yaml.safe_dump({"teksten": texts}, allow_unicode=True, sort_keys=False, width=110))
     return "".join(parts)

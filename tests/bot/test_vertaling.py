@@ -263,6 +263,14 @@ def test_the_missing_tool_lists_nothing_for_a_complete_language_and_what_lacks_o
     listed = yaml.safe_load(tool.missing("en"))
     assert list(listed["responses"]) == [name]
     assert listed["teksten"] == [{"nl": "Terug", "en": "Terug"}]
+    assert "whatsapp" not in listed
+
+    from bot.channels.whatsapp import texts as whatsapp_texts
+
+    monkeypatch.setattr(whatsapp_texts, "load_translations", lambda language: {})
+    listed = yaml.safe_load(tool.missing("en"))
+    assert listed["whatsapp"]["knop_medewerker"] == {"nl": "Praat met medewerker", "tekst": "Praat met medewerker"}
+    assert sorted(listed["whatsapp"]) == sorted(whatsapp_texts.REQUIRED)
 
 
 @pytest.mark.parametrize("code", TRANSLATED)
