@@ -24,6 +24,7 @@ from bot.intake.language import LANGUAGES
 from tests.channels.helpers import FakeGraph, Server, media_message, text_message
 
 TRANSLATED = [language for language in LANGUAGES if language != "nl"]
+DUTCH_REPLY = {"text": UNSUPPORTED_REPLY, "buttons": [TEXTS["knop_medewerker"]]}
 
 
 def test_the_dutch_file_has_exactly_the_texts_the_channel_uses() -> None:
@@ -101,11 +102,13 @@ async def test_a_photo_with_a_caption_in_an_arabic_conversation_gets_the_arabic_
 async def test_a_conversation_that_was_dutch_all_along_gets_dutch(server: Server, graph: FakeGraph) -> None:
     await conversation_in(server, None)  # the slot stays empty in a Dutch conversation
     await server.send(media_message("voice note"))
-    assert button_reply_body(graph.sent[-1]) == {"text": UNSUPPORTED_REPLY, "buttons": [TEXTS["knop_medewerker"]]}
+    assert button_reply_body(graph.sent[-1]) == DUTCH_REPLY
 
 
-async def test_without_the_tracker_the_notice_still_goes_out_in_dutch(server: Server, graph: FakeGraph) -> None:
+async def test_without_the_tracker_the_notice_still_goes_out_in_dutch(
+    server: Server, graph: FakeGraph
+) -> None:
     await conversation_in(server, "uk")
     server.agent.tracker_store.broken = True
     await server.send(media_message("voice note"))
-    assert button_reply_body(graph.sent[-1]) == {"text": UNSUPPORTED_REPLY, "buttons": [TEXTS["knop_medewerker"]]}
+    assert button_reply_body(graph.sent[-1]) == DUTCH_REPLY

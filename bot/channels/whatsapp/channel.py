@@ -613,7 +613,9 @@ class WhatsAppInput(InputChannel):
         if released:
             await self.sender.flush(key)
         output = TurnOutput(self.state, self.sender)
-        says_something = inbound.cut or inbound.edited or inbound.kind in (Kind.TEMPLATE_REPLY, Kind.UNSUPPORTED)
+        says_something = (
+            inbound.cut or inbound.edited or inbound.kind in (Kind.TEMPLATE_REPLY, Kind.UNSUPPORTED)
+        )
         words = await self._words(inbound.sender) if says_something else TEXTS
         if inbound.cut:
             log.info("whatsapp text longer than WhatsApp's 4096 characters: first part read")
