@@ -92,37 +92,35 @@ def evaluate(
 
 
 def _component(config: Dict[str, Any], name: str) -> Dict[str, Any]:
-    """The pipeline component of this class name (also as bot.nlp.fallback.Fallback<name>)."""
-    return next(
-        c for c in config["pipeline"] if c["name"].rsplit(".", 1)[-1].removeprefix("Fallback") == name
-    )
+    """The pipeline component whose class is called `name`."""
+    return next(c for c in config["pipeline"] if c["name"].rsplit(".", 1)[-1] == name)
 
 
 def variants(base: Dict[str, Any]) -> List[Tuple[str, Callable[[Dict[str, Any]], None]]]:
     """Pipeline variants for --compare: each changes one thing of config.yml."""
 
-    def no_char_ngrams(c: Dict[str, Any]) -> None:
-        c["pipeline"] = [p for p in c["pipeline"] if p.get("analyzer") != "char_wb"]
+    def only_e5(c: Dict[str, Any]) -> None:
+        _component(c, "MeaningClassifier")["ngram_weight"] = 0.0
 
-    def no_lemmas(c: Dict[str, Any]) -> None:
-        words = next(
-            p for p in c["pipeline"] if p["name"] == "CountVectorsFeaturizer" and "analyzer" not in p
-        )
-        words["use_lemma"] = False
+    def only_ngrams(c: Dict[str, Any]) -> None:
+        c["pipeline"] = [p for p in c["pipeline"] if not p["name"].endswith("SentenceEmbeddingFeaturizer")]
 
-    def whitespace_tokenizer(c: Dict[str, Any]) -> None:
-        c["pipeline"] = [{"name": "WhitespaceTokenizer"} if p["name"] == "SpacyTokenizer" else p
-                         for p in c["pipeline"] if p["name"] not in ("SpacyNLP", "SpacyEntityExtractor")]
-
-    def transformer(c: Dict[str, Any]) -> None:
-        _component(c, "DIETClassifier")["number_of_transformer_layers"] = 2
+    def diet(c: Dict[str, Any]) -> None:
+        """The pipeline before December 2026: DIET over lexical, word and character n-gram features."""
+        at = next(i for i, p in enumerate(c["pipeline"]) if p["name"].endswith("SentenceEmbeddingFeaturizer"))
+        c["pipeline"][at : at + 2] = [
+            {"name": "LexicalSyntacticFeaturizer"},
+            {"name": "CountVectorsFeaturizer"},
+            {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 5},
+            {"name": "DIETClassifier", "epochs": 40, "number_of_transformer_layers": 0,
+             "entity_recognition": False, "constrain_similarities": True, "random_seed": 42},
+        ]
 
     return [
         ("config.yml", lambda c: None),
-        ("zonder char-n-grammen", no_char_ngrams),
-        ("zonder lemma's", no_lemmas),
-        ("WhitespaceTokenizer i.p.v. spaCy", whitespace_tokenizer),
-        ("DIET met 2 transformerlagen", transformer),
+        ("alleen e5 (zonder n-grammen)", only_e5),
+        ("alleen n-grammen (zonder e5)", only_ngrams),
+        ("DIET op n-grammen (tot v13)", diet),
     ]
 
 

@@ -3,8 +3,9 @@
 Heads on the same vector, each a logistic regression (scikit-learn while training; at run time a
 matrix product over weights stored as plain arrays, no pickles):
 
-- the intent: which topic, life event or conversational act (NLU files); replaces DIET's ranking
-  when the vector is there. Without it (no embedding model) DIET's ranking stays.
+- the intent: which topic, life event or conversational act (NLU files), from the e5 vector and the
+  text's word and character n-grams together (bot/nlp/ngrams.py: their logits added, weighted).
+  Without the embedding model the n-grams alone decide.
 - concerns: the same intent head over each sentence (long sentences in windows of words), so a story
   with three problems keeps all three: for every intent the best score of the whole text and its parts.
 - detectors that do not compete with topics: urgent, crisis, wants a person, language is hard. Each
@@ -35,8 +36,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.intake.knowledge import KNOWLEDGE_DIR, Knowledge, knowledge
 from bot.intake.routing import WANTS_HUMAN_INTENT, find_signals
-from bot.nlp import embeddings
+from bot.nlp import embeddings, ngrams
 from bot.nlp.embeddings import Vectors
+from bot.nlp.ngrams import Ngrams
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +152,14 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             # in other languages (docs/nlu-tuning.md, v13).
             "detector_C": 10.0,
             "positive_weights": {"urgent": 5.0},
+            # The n-gram reader of the intent (bot/nlp/ngrams.py): its regularisation, and the weight
+            # of its logits against e5's (docs/nlu-tuning.md, v14).
+            "ngram_C": 30.0,
+            "ngram_weight": 0.3,
+            # The n-grams beside e5 in a detector too, where that measured better: the crisis head
+            # at .2 fired far less on ordinary worries at the same recall; urgent lost recall
+            # (docs/nlu-tuning.md, v15).
+            "detector_ngram_weights": {"crisis": 0.2},
         }
 
     @staticmethod
@@ -164,6 +174,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         intents: Sequence[str] = (),
         weights: Optional[Mapping[str, Vectors]] = None,
         detectors: Sequence[str] = (),
+        reader: Optional[Ngrams] = None,
     ) -> None:
         self.config = config
         self._storage = model_storage
@@ -171,6 +182,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         self.intents = list(intents)
         self.detectors = list(detectors)
         self.weights = dict(weights or {})
+        self.ngrams = reader
 
     @classmethod
     def create(
@@ -189,23 +201,41 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         return None if sentence is None else np.asarray(sentence.features[0], dtype=np.float32)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [(m, self._vector(m)) for m in training_data.intent_examples]
-        usable = [(m, v) for m, v in examples if v is not None]
-        if len({m.get("intent") for m, _ in usable}) < 2:
-            logger.warning("Geen zinsembeddings bij het trainen: de betekenis-koppen worden niet getraind.")
+        examples = [m for m in training_data.intent_examples if str(m.get(TEXT) or "").strip()]
+        labels = [str(m.get("intent")) for m in examples]
+        if len(set(labels)) < 2:
+            return self._resource
+        self.intents = sorted(set(labels))
+        weights: Dict[str, Vectors] = {}
+        texts = [str(m.get(TEXT)) for m in examples]
+        self.ngrams = ngrams.fit(texts)
+        weights["ngram_w"], weights["ngram_b"] = _fit(
+            self.ngrams.features(texts), labels, float(self.config["ngram_C"])
+        )
+        usable = [(m, v) for m, v in ((m, self._vector(m)) for m in examples) if v is not None]
+        if sorted({str(m.get("intent")) for m, _ in usable}) != self.intents:
+            # Without a vector for every intent's examples the two heads' classes would not line up.
+            logger.warning("Geen zinsembeddings bij het trainen: alleen de n-grammen lezen de intentie.")
+            self.weights = weights
+            self._persist()
             return self._resource
         x = np.stack([v for _, v in usable])
-        labels = [str(m.get("intent")) for m, _ in usable]
-        weights: Dict[str, Vectors] = {}
-        weights["intent_w"], weights["intent_b"] = _fit(x, labels, float(self.config["C"]))
-        self.intents = sorted(set(labels))
+        weights["intent_w"], weights["intent_b"] = _fit(
+            x, [str(m.get("intent")) for m, _ in usable], float(self.config["C"])
+        )
+        self._train_detectors(usable, weights)
+        self.weights = weights
+        self._persist()
+        return self._resource
 
+    def _train_detectors(self, usable: List[Tuple[Message, Vectors]], weights: Dict[str, Vectors]) -> None:
         kb = knowledge()
         self.detectors = list(kb_detectors(kb))
         extra = load_detector_examples(DETECTORS_FILE)
-        labelled = [(v, weak_labels(m.get(TEXT), m.get("intent"), kb)) for m, v in usable]
-        xw = np.stack([v for v, w in labelled if w is not None])
-        weak = [w for _, w in labelled if w is not None]
+        labelled = [(m, v, weak_labels(m.get(TEXT), m.get("intent"), kb)) for m, v in usable]
+        xw = np.stack([v for _, v, w in labelled if w is not None])
+        weak_texts = [str(m.get(TEXT)) for m, _, w in labelled if w is not None]
+        weak = [w for _, _, w in labelled if w is not None]
         for name in self.detectors:
             own = extra.get(name, {"positive": [], "negative": []})
             texts = own["positive"] + own["negative"]
@@ -219,18 +249,23 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             # Positives count three times (urgent: see the config): fewer than negatives, and missing
             # one costs more; fully balanced weights fired on every sad sentence (docs/nlu-tuning.md).
             positive = float((self.config.get("positive_weights") or {}).get(name, 3.0))
-            w, b = _fit(xd, yd, float(self.config["detector_C"]), {True: positive, False: 1.0})
+            c, classes = float(self.config["detector_C"]), {True: positive, False: 1.0}
+            w, b = _fit(xd, yd, c, classes)
             weights[f"detector_{name}_w"], weights[f"detector_{name}_b"] = w[0], b
-        self.weights = weights
-        self._persist()
-        return self._resource
+            if self._detector_ngram_weight(name) > 0 and self.ngrams is not None:
+                w, b = _fit(self.ngrams.features(weak_texts + texts), yd, c, classes)
+                weights[f"detector_{name}_ngram_w"], weights[f"detector_{name}_ngram_b"] = w[0], b
+
+    def _detector_ngram_weight(self, name: str) -> float:
+        return float((self.config.get("detector_ngram_weights") or {}).get(name, 0.0))
 
     def _persist(self) -> None:
+        arrays = {**self.weights, **(self.ngrams.arrays() if self.ngrams else {})}
+        vocabularies = self.ngrams.names() if self.ngrams else {}
+        names = {"intents": self.intents, "detectors": self.detectors, **vocabularies}
         with self._storage.write_to(self._resource) as directory:
-            np.savez(directory / WEIGHTS_FILE, **self.weights)
-            (directory / NAMES_FILE).write_text(
-                json.dumps({"intents": self.intents, "detectors": self.detectors}), encoding="utf-8"
-            )
+            np.savez(directory / WEIGHTS_FILE, **arrays)
+            (directory / NAMES_FILE).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(
@@ -247,30 +282,50 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
                 with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as stored:
                     weights = {key: stored[key] for key in stored.files}
         except (ValueError, FileNotFoundError, OSError):
-            # Trained without embeddings: the component passes every message on unchanged.
+            # Trained on fewer than two intents: the component passes every message on unchanged.
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, names["intents"], weights, names["detectors"])
+        reader = Ngrams.restore(names, weights) if "ngram_w" in weights else None
+        return cls(config, model_storage, resource, names["intents"], weights, names["detectors"], reader)
 
     # --- reading a message ------------------------------------------------------------------------
 
-    def _intent_probabilities(self, vectors: Vectors) -> Vectors:
-        return _softmax(vectors @ self.weights["intent_w"].T + self.weights["intent_b"])
+    def _intent_probabilities(self, texts: Sequence[str], vectors: Optional[Vectors]) -> Vectors:
+        """Softmax over the e5 head's logits and the n-gram head's, added with the configured weight
+        (a weighted geometric mean of the two heads' probabilities); either alone when the other is
+        missing."""
+        logits: List[Vectors] = []
+        shares: List[float] = []
+        if vectors is not None and "intent_w" in self.weights:
+            logits.append(vectors @ self.weights["intent_w"].T + self.weights["intent_b"])
+            shares.append(1.0 - float(self.config["ngram_weight"]))
+        if self.ngrams is not None and "ngram_w" in self.weights:
+            features = self.ngrams.features(texts)
+            logits.append(np.asarray(features @ self.weights["ngram_w"].T) + self.weights["ngram_b"])
+            shares.append(float(self.config["ngram_weight"]) if len(logits) > 1 else 1.0)
+        combined = shares[0] * logits[0]
+        for share, z in zip(shares[1:], logits[1:], strict=True):
+            combined = combined + share * z
+        return _softmax(combined)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             vector = self._vector(message)
-            if vector is None or "intent_w" not in self.weights:
-                continue  # no embedding: DIET's ranking stays
+            if not self.intents or (vector is None and self.ngrams is None) or not message.get(TEXT):
+                continue  # untrained, or nothing to read: the next classifier decides
             self._read(message, vector)
         return messages
 
-    def _read(self, message: Message, vector: Vectors) -> None:
+    def _read(self, message: Message, vector: Optional[Vectors]) -> None:
         text = str(message.get(TEXT) or "")
-        piece_vectors = embeddings.embed(parts(text))
-        rows = vector.reshape(1, -1)
-        if piece_vectors is not None and len(piece_vectors):
-            rows = np.vstack([rows, piece_vectors])
-        probabilities = self._intent_probabilities(rows)
+        pieces = parts(text)
+        texts = [text, *pieces]
+        rows: Optional[Vectors] = None
+        if vector is not None:
+            piece_vectors = embeddings.embed(pieces)
+            rows = vector.reshape(1, -1)
+            if piece_vectors is not None and len(piece_vectors):
+                rows = np.vstack([rows, piece_vectors])
+        probabilities = self._intent_probabilities(texts, rows)
         whole = probabilities[0]
         order = np.argsort(-whole)[:RANKING_LENGTH]
         ranking = [{"name": self.intents[i], "confidence": float(whole[i])} for i in order]
@@ -295,6 +350,8 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             [{"name": self.intents[i], "confidence": round(float(best[i]), 4)} for i in concern_order],
             add_to_output=True,
         )
+        if vector is None:
+            return  # the detectors read meaning only; without it the signal words decide alone
         # Detectors read the whole text and each full sentence (a crisis in the middle of a long story),
         # not windows of words: a torn-off fragment sounds alarming more often than it is.
         whole_sentences = sentences(text)
@@ -302,10 +359,19 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         rows = vector.reshape(1, -1)
         if sentence_vectors is not None:
             rows = np.vstack([rows, sentence_vectors])
+        row_texts = [text, *(whole_sentences if sentence_vectors is not None else [])]
+        features = None
         detected: Dict[str, float] = {}
         for name in self.detectors:
             w = self.weights.get(f"detector_{name}_w")
-            if w is not None:
-                scores = _sigmoid(rows @ w + self.weights[f"detector_{name}_b"])
-                detected[name] = round(float(scores.max()), 4)
+            if w is None:
+                continue
+            logits = rows @ w + self.weights[f"detector_{name}_b"]
+            share = self._detector_ngram_weight(name)
+            wn = self.weights.get(f"detector_{name}_ngram_w")
+            if share > 0 and wn is not None and self.ngrams is not None:
+                features = self.ngrams.features(row_texts) if features is None else features
+                ngram_logits = np.asarray(features @ wn).ravel() + self.weights[f"detector_{name}_ngram_b"]
+                logits = (1.0 - share) * logits + share * ngram_logits
+            detected[name] = round(float(_sigmoid(logits).max()), 4)
         message.set("detectors", detected, add_to_output=True)

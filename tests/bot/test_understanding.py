@@ -269,38 +269,62 @@ def test_the_detector_heads_learn_from_the_examples_file(trained: Any) -> None:
     assert person.get("detectors")["wants_person"] > 0.5 > plain.get("detectors")["wants_person"]
 
 
-def test_without_the_embedding_model_the_heads_leave_the_message_to_diet(
+@needs_model
+def test_the_crisis_detector_reads_words_beside_meaning(trained: Any) -> None:
+    """Only the detectors configured with an n-gram weight get an n-gram head (crisis, v15)."""
+    featurizer, heads = trained
+    assert set(heads.config["detector_ngram_weights"]) == {"crisis"}
+    assert "detector_crisis_ngram_w" in heads.weights and "detector_urgent_ngram_w" not in heads.weights
+    [crisis, plain] = featurizer.process(messages([
+        "ik heb schulden en eerlijk gezegd wil ik er gewoon niet meer zijn",
+        "ik heb schulden en wil een betalingsregeling",
+    ]))
+    heads.process([crisis, plain])
+    assert crisis.get("detectors")["crisis"] > 0.5 > plain.get("detectors")["crisis"]
+
+
+def test_without_the_embedding_model_the_ngrams_read_the_intent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The fallback of README "Taallaag": no vector, so the n-gram reader alone names the intent; the
+    detectors need meaning and stay silent (the signal words still count in routing)."""
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlp.heads import MeaningClassifier
+
     monkeypatch.setattr(embeddings, "_load", lambda: None)
-    featurizer, heads, _, _, _ = components(tmp_path)
-    [message] = featurizer.process(messages(["ik kan mijn boete niet betalen"]))
+    featurizer, heads, storage, config, context = components(tmp_path)
+    data = TrainingData([Message(data={"text": t, "intent": i}) for i, ts in TRAINING.items() for t in ts])
+    featurizer.process_training_data(data)
+    heads.train(data)
+    loaded = MeaningClassifier.load(config, storage, Resource("heads"), context)
+    [message] = featurizer.process(messages(["kan ik de verkeersboete in termijnen betalen"]))
     assert message.features == []
-    heads.process([message])
-    assert message.get("intent") is None and message.get("concerns") is None
+    loaded.process([message])
+    assert message.get("intent")["name"] == "cjib.betalingsregeling"
+    assert message.get("intent_ranking")[0]["confidence"] > 1 / len(TRAINING)
+    assert message.get("detectors") is None
 
 
-def test_diet_reads_only_the_messages_the_heads_left_unread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DIET after the heads (config.yml): a TensorFlow call per message only where it is the fallback."""
-    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+def test_the_ngram_features_are_scikit_learns_tfidf_rebuilt_from_stored_lists() -> None:
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from bot.nlp.fallback import FallbackDIETClassifier
+    from bot.nlp import ngrams
 
-    seen: List[str] = []
-
-    def diet(self: Any, batch: List[Any]) -> List[Any]:
-        for m in batch:
-            seen.append(m.get("text"))
-            m.set("intent", {"name": "diet", "confidence": 0.5}, add_to_output=True)
-        return batch
-
-    monkeypatch.setattr(DIETClassifier, "process", diet)
-    read, unread = messages(["gelezen door de koppen", "niet gelezen"])
-    read.set("intent", {"name": "cjib.betalingsregeling", "confidence": 0.9}, add_to_output=True)
-    fallback = object.__new__(FallbackDIETClassifier)  # process() needs no trained model here
-    out = fallback.process([read, unread])
-    assert seen == ["niet gelezen"]
-    assert [m.get("intent")["name"] for m in out] == ["cjib.betalingsregeling", "diet"]
+    texts = [t for ts in TRAINING.values() for t in ts]
+    reader = ngrams.fit(texts)
+    restored = ngrams.Ngrams.restore(reader.names(), reader.arrays())
+    new = ["ik wil de boete in termijnen betalen", "onbekende woorden xyz", ""]
+    expected = sparse.hstack([
+        TfidfVectorizer(analyzer=analyzer, ngram_range=span, min_df=min_df, sublinear_tf=True)
+        .fit(texts).transform(new)
+        for analyzer, span, min_df in (ngrams.CHARS, ngrams.WORDS)
+    ]).toarray()
+    assert np.allclose(restored.features(new).toarray(), expected, atol=1e-5)
+    assert expected[0].any() and not expected[2].any()
 
 
 @needs_model
