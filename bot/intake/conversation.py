@@ -66,7 +66,13 @@ from bot.intake.effects import (
 )
 from bot.intake.engine import Intake
 from bot.intake.language import DUTCH, ConversationLanguage
-from bot.intake.routing import find_signals, message_signals
+from bot.intake.routing import (
+    WANTS_HUMAN_INTENT,
+    WANTS_HUMAN_SIGNAL,
+    find_signals,
+    is_strong_new_topic,
+    message_signals,
+)
 from bot.intake.schedule import when_in_words
 from bot.intake.state import (
     ASKING_CONTACT,
@@ -600,11 +606,24 @@ class Conversation:
         if user.choice == satisfaction.FINISHED or satisfaction.says_done(user.text):
             return Step(thanks, state.without_satisfaction_question())
         words = user.text.strip()
-        # Another button ("/medewerker" too) or "verwijder mijn gegevens" is no comment on the help.
+        # Another button ("/medewerker" too) or "verwijder mijn gegevens" is no comment on the help;
+        # nor is a new question or a request for a person: the score went out already, and the
+        # message is read as new.
         if user.intent in (CHOICE_INTENT, ERASE_INTENT) or words.startswith("/") or not words:
+            return None
+        if self._asks_something_new(user):
             return None
         sent = SendSatisfaction(reference, given, words[: satisfaction.MAX_WORDS])
         return Step(thanks, state.without_satisfaction_question(), sent)
+
+    def _asks_something_new(self, user: UserInput) -> bool:
+        """A sure new topic, a request for a person, or an urgent matter: a question, not a comment."""
+        signals = [self.kb.signals[s] for s in message_signals(user.parse, self.kb)]
+        return (
+            is_strong_new_topic(self.kb, user.parse)
+            or user.intent == WANTS_HUMAN_INTENT
+            or any(s.id == WANTS_HUMAN_SIGNAL or s.urgent or s.crisis for s in signals)
+        )
 
     # --- what came of an effect ------------------------------------------------------------------
     def after(self, state: ConversationState, effect: Effect, result: Result) -> Step:

@@ -214,6 +214,33 @@ def test_a_button_or_erasure_at_the_words_question_is_no_comment(talk: Conversat
     assert step == talk.handle(ConversationState(), other, ON)  # the score went out already
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        msg("ik kan mijn boete van het cjib niet betalen", "cjib.betalingsregeling"),
+        msg("ik wil een medewerker spreken", "medewerker"),
+        msg("kan iemand mij bellen?", "nlu_fallback"),
+        msg("de deurwaarder komt morgen", "nlu_fallback"),
+    ],
+)
+def test_a_new_question_at_the_words_question_is_no_comment(talk: Conversation, question: Message) -> None:
+    step = talk.handle(WORDS, question, ON)
+    assert step == talk.handle(ConversationState(), question, ON)  # the score went out already
+    assert not isinstance(step.effect, SendSatisfaction)
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        msg("de medewerker was heel vriendelijk en heeft goed geholpen", "bedankt"),
+        msg("het duurde lang voordat ik iemand sprak", "nlu_fallback"),
+    ],
+)
+def test_a_comment_about_the_person_who_helped_is_a_comment(talk: Conversation, comment: Message) -> None:
+    step = talk.handle(WORDS, comment, ON)
+    assert isinstance(step.effect, SendSatisfaction) and step.effect.words == comment.user.text
+
+
 def test_a_crisis_drops_the_question(talk: Conversation) -> None:
     step = talk.handle(WORDS, msg("ik wil niet meer leven", "nlu_fallback"), ON)
     assert "utter_hulplijn_113" in names(step)
