@@ -67,7 +67,6 @@ from bot.intake.effects import (
 from bot.intake.engine import Intake
 from bot.intake.language import DUTCH, ConversationLanguage
 from bot.intake.routing import (
-    WANTS_HUMAN_INTENT,
     WANTS_HUMAN_SIGNAL,
     find_signals,
     is_strong_new_topic,
@@ -617,12 +616,12 @@ class Conversation:
         return Step(thanks, state.without_satisfaction_question(), sent)
 
     def _asks_something_new(self, user: UserInput) -> bool:
-        """A sure new topic, a request for a person, or an urgent matter: a question, not a comment."""
-        signals = [self.kb.signals[s] for s in message_signals(user.parse, self.kb)]
-        return (
-            is_strong_new_topic(self.kb, user.parse)
-            or user.intent == WANTS_HUMAN_INTENT
-            or any(s.id == WANTS_HUMAN_SIGNAL or s.urgent or s.crisis for s in signals)
+        """A sure new topic, or the words of a request for a person or of an urgent matter: a
+        question, not a comment. The words, not the detectors or the intent: a comment on the help
+        names people ("fijn dat iemand meedacht") and reads like asking for one."""
+        signals = [self.kb.signals[s] for s in find_signals(user.text, self.kb)]
+        return is_strong_new_topic(self.kb, user.parse) or any(
+            s.id == WANTS_HUMAN_SIGNAL or s.urgent or s.crisis for s in signals
         )
 
     # --- what came of an effect ------------------------------------------------------------------

@@ -234,6 +234,7 @@ def test_a_new_question_at_the_words_question_is_no_comment(talk: Conversation, 
     [
         msg("de medewerker was heel vriendelijk en heeft goed geholpen", "bedankt"),
         msg("het duurde lang voordat ik iemand sprak", "nlu_fallback"),
+        msg("Fijn dat iemand meedacht.", "medewerker"),  # read as asking for a person by the model
     ],
 )
 def test_a_comment_about_the_person_who_helped_is_a_comment(talk: Conversation, comment: Message) -> None:
