@@ -128,6 +128,7 @@ async def test_figures_are_suppressed_alike_in_page_json_csv_and_chart(client: C
         "van=2020-01-01&tot=2026-12-01",
         "van=0001-01-01&tot=0001-01-02",
         "van=9999-12-30&tot=9999-12-31",
+        "tot=0001-01-01",  # found by the OpenAPI fuzzer: 30 days before it is no date (was a 500)
     ],
 )
 async def test_a_bad_period_gets_a_dutch_answer(client: Client, query: str) -> None:

@@ -48,13 +48,14 @@ class Period:
     def parse(cls, query: Mapping[str, str], today: dt.date) -> Period:
         try:
             end = dt.date.fromisoformat(query["tot"]) if query.get("tot") else today
-            start = (
-                dt.date.fromisoformat(query["van"])
-                if query.get("van")
-                else end - dt.timedelta(days=DEFAULT_DAYS - 1)
-            )
+            start = dt.date.fromisoformat(query["van"]) if query.get("van") else None
         except ValueError as e:
             raise PeriodError("Geef de datums als jjjj-mm-dd, bijvoorbeeld 2026-12-01.") from e
+        if not EARLIEST <= end <= LATEST or (start is not None and not EARLIEST <= start <= LATEST):
+            # Checked before any arithmetic: 30 days before 0001-01-01 is no date at all.
+            raise PeriodError(f"Kies datums tussen {EARLIEST.year} en {LATEST.year}.")
+        if start is None:
+            start = max(EARLIEST, end - dt.timedelta(days=DEFAULT_DAYS - 1))
         if not (EARLIEST <= start and end <= LATEST):
             raise PeriodError(f"Kies datums tussen {EARLIEST.year} en {LATEST.year}.")
         if end < start:
