@@ -68,9 +68,9 @@ from bot.intake.engine import Intake
 from bot.intake.language import DUTCH, ConversationLanguage
 from bot.intake.routing import (
     WANTS_HUMAN_SIGNAL,
+    detected_signals,
     find_signals,
     is_strong_new_topic,
-    message_signals,
 )
 from bot.intake.schedule import when_in_words
 from bot.intake.state import (
@@ -270,11 +270,14 @@ class Conversation:
 
     # --- one message -----------------------------------------------------------------------------
     def handle(self, state: ConversationState, message: Message, context: Context) -> Step:
-        signals = () if message.from_service else message_signals(message.user.parse, self.kb)
+        # The signals its words name (once per message: several rules ask), then with the detectors.
+        word_signals = () if message.from_service else find_signals(message.user.text, self.kb)
+        signals = () if message.from_service else detected_signals(message.user.parse, word_signals, self.kb)
         crisis = self._crisis(state, message, signals)
-        if crisis is not None and self._crisis_in_words(message, crisis):
+        if crisis is not None and any(s in word_signals for s in crisis.state.intake.crisis):
             return crisis
-        step = self._urgent_first(state, message, signals, self._route(state, message, signals, context))
+        routed = self._route(state, message, signals, word_signals, context)
+        step = self._urgent_first(state, message, signals, routed)
         if crisis is None:
             return step
         # Only the detector read a crisis (no words of one): the help line first, and the citizen's
@@ -287,10 +290,6 @@ class Conversation:
             signalen=merge(step.state.intake.signalen, crisis.state.intake.signalen),
         )
         return replace(step, replies=(*lines, *step.replies), state=replace(step.state, intake=intake))
-
-    def _crisis_in_words(self, message: Message, crisis: Step) -> bool:
-        words = set(find_signals(message.user.text, self.kb))
-        return any(s in words for s in crisis.state.intake.crisis)
 
     def _urgent_first(
         self, state: ConversationState, message: Message, signals: Tuple[str, ...], step: Step
@@ -340,13 +339,18 @@ class Conversation:
         return Step(tuple(replies), replace(state, intake=intake).without_satisfaction_question())
 
     def _route(
-        self, state: ConversationState, message: Message, signals: Tuple[str, ...], context: Context
+        self,
+        state: ConversationState,
+        message: Message,
+        signals: Tuple[str, ...],
+        word_signals: Tuple[str, ...],
+        context: Context,
     ) -> Step:
         user = message.user
         if message.from_service and user.intent in SERVICE_INTENTS:
             return self._service_event(state, message)
         if state.tevredenheid_vraag and not message.from_service:
-            answered = self._satisfaction(state, message)
+            answered = self._satisfaction(state, message, word_signals)
             if answered is not None:
                 return answered
             state = state.without_satisfaction_question()  # a new message: the question is dropped
@@ -581,7 +585,9 @@ class Conversation:
         )
 
     # --- the satisfaction question (bot/intake/satisfaction.py) -----------------------------------
-    def _satisfaction(self, state: ConversationState, message: Message) -> Optional[Step]:
+    def _satisfaction(
+        self, state: ConversationState, message: Message, word_signals: Tuple[str, ...]
+    ) -> Optional[Step]:
         """The answer to the open satisfaction question, or None: the message is not one. The score
         goes out as soon as it is given; words typed after it go out again with it (the service keeps
         the latest answer), so a citizen who stops after the score has still answered."""
@@ -610,18 +616,18 @@ class Conversation:
         # message is read as new.
         if user.intent in (CHOICE_INTENT, ERASE_INTENT) or words.startswith("/") or not words:
             return None
-        if self._asks_something_new(user):
+        if self._asks_something_new(user, word_signals):
             return None
         sent = SendSatisfaction(reference, given, words[: satisfaction.MAX_WORDS])
         return Step(thanks, state.without_satisfaction_question(), sent)
 
-    def _asks_something_new(self, user: UserInput) -> bool:
+    def _asks_something_new(self, user: UserInput, word_signals: Tuple[str, ...]) -> bool:
         """A sure new topic, or the words of a request for a person or of an urgent matter: a
         question, not a comment. The words, not the detectors or the intent: a comment on the help
         names people ("fijn dat iemand meedacht") and reads like asking for one."""
-        signals = [self.kb.signals[s] for s in find_signals(user.text, self.kb)]
+        named = [self.kb.signals[s] for s in word_signals]
         return is_strong_new_topic(self.kb, user.parse) or any(
-            s.id == WANTS_HUMAN_SIGNAL or s.urgent or s.crisis for s in signals
+            s.id == WANTS_HUMAN_SIGNAL or s.urgent or s.crisis for s in named
         )
 
     # --- what came of an effect ------------------------------------------------------------------

@@ -21,7 +21,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Text, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Text, Tuple
 
 import numpy as np
 import yaml
@@ -289,7 +289,9 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
 
     # --- reading a message ------------------------------------------------------------------------
 
-    def _intent_probabilities(self, texts: Sequence[str], vectors: Optional[Vectors]) -> Vectors:
+    def _intent_probabilities(
+        self, texts: Sequence[str], vectors: Optional[Vectors], features: Any = None
+    ) -> Vectors:
         """Softmax over the e5 head's logits and the n-gram head's, added with the configured weight
         (a weighted geometric mean of the two heads' probabilities); either alone when the other is
         missing."""
@@ -299,13 +301,23 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             logits.append(vectors @ self.weights["intent_w"].T + self.weights["intent_b"])
             shares.append(1.0 - float(self.config["ngram_weight"]))
         if self.ngrams is not None and "ngram_w" in self.weights:
-            features = self.ngrams.features(texts)
+            features = self.ngrams.features(texts) if features is None else features
             logits.append(np.asarray(features @ self.weights["ngram_w"].T) + self.weights["ngram_b"])
             shares.append(float(self.config["ngram_weight"]) if len(logits) > 1 else 1.0)
         combined = shares[0] * logits[0]
         for share, z in zip(shares[1:], logits[1:], strict=True):
             combined = combined + share * z
         return _softmax(combined)
+
+    def _ngram_rows(self, texts: Sequence[str]) -> Callable[[Sequence[str]], Any]:
+        """The n-gram features of `texts`, counted once (the intent reads the parts of a message, the
+        detectors its sentences, which are often the same): a function that picks rows by text."""
+        if self.ngrams is None:
+            return lambda _: None
+        unique = list(dict.fromkeys(texts))
+        matrix = self.ngrams.features(unique)
+        index = {t: i for i, t in enumerate(unique)}
+        return lambda wanted: matrix[[index[t] for t in wanted]]
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -325,7 +337,11 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             rows = vector.reshape(1, -1)
             if piece_vectors is not None and len(piece_vectors):
                 rows = np.vstack([rows, piece_vectors])
-        probabilities = self._intent_probabilities(texts, rows)
+        # The detectors read the whole text and each full sentence (a crisis in the middle of a long
+        # story), not windows of words: a torn-off fragment sounds alarming more often than it is.
+        whole_sentences = sentences(text) if vector is not None else []
+        ngram_rows = self._ngram_rows([*texts, *whole_sentences])
+        probabilities = self._intent_probabilities(texts, rows, ngram_rows(texts))
         whole = probabilities[0]
         order = np.argsort(-whole)[:RANKING_LENGTH]
         ranking = [{"name": self.intents[i], "confidence": float(whole[i])} for i in order]
@@ -352,15 +368,12 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         )
         if vector is None:
             return  # the detectors read meaning only; without it the signal words decide alone
-        # Detectors read the whole text and each full sentence (a crisis in the middle of a long story),
-        # not windows of words: a torn-off fragment sounds alarming more often than it is.
-        whole_sentences = sentences(text)
         sentence_vectors = embeddings.embed(whole_sentences) if len(whole_sentences) > 1 else None
         rows = vector.reshape(1, -1)
         if sentence_vectors is not None:
             rows = np.vstack([rows, sentence_vectors])
         row_texts = [text, *(whole_sentences if sentence_vectors is not None else [])]
-        features = None
+        features = ngram_rows(row_texts)
         detected: Dict[str, float] = {}
         for name in self.detectors:
             w = self.weights.get(f"detector_{name}_w")
@@ -369,8 +382,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             logits = rows @ w + self.weights[f"detector_{name}_b"]
             share = self._detector_ngram_weight(name)
             wn = self.weights.get(f"detector_{name}_ngram_w")
-            if share > 0 and wn is not None and self.ngrams is not None:
-                features = self.ngrams.features(row_texts) if features is None else features
+            if share > 0 and wn is not None and features is not None:
                 ngram_logits = np.asarray(features @ wn).ravel() + self.weights[f"detector_{name}_ngram_b"]
                 logits = (1.0 - share) * logits + share * ngram_logits
             detected[name] = round(float(_sigmoid(logits).max()), 4)

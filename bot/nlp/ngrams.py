@@ -27,23 +27,21 @@ CHARS = ("char_wb", (2, 5), 2)  # inside word boundaries: compounds and typos
 WORDS = ("word", (1, 2), 2)
 
 
-def _counter(analyzer: str, ngrams: Tuple[int, int], vocabulary: Any = None, min_df: int = 1) -> Any:
+def _counter(analyzer: str, ngrams: Tuple[int, int], vocabulary: Any) -> Any:
     from sklearn.feature_extraction.text import CountVectorizer
 
     return CountVectorizer(
-        analyzer=analyzer, ngram_range=ngrams, lowercase=True, vocabulary=vocabulary, min_df=min_df,
-        dtype=np.float32,
+        analyzer=analyzer, ngram_range=ngrams, lowercase=True, vocabulary=vocabulary, dtype=np.float32
     )
 
 
-def _weighted(counts: Any, idf: Vectors) -> Any:
-    """Sublinear tf times idf, each row L2-normalised (as scikit-learn's TfidfTransformer does)."""
-    counts = sparse.csr_matrix(counts, dtype=np.float32)
-    counts.data = 1.0 + np.log(counts.data)
-    weighted = counts @ sparse.diags(idf.astype(np.float32))
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
-    norms[norms == 0] = 1.0
-    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ weighted)
+def _weigher(idf: Vectors) -> Any:
+    """Sublinear tf times the stored idf, each row L2-normalised: scikit-learn's own transformer."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    weigher = TfidfTransformer(sublinear_tf=True)
+    weigher.idf_ = idf
+    return weigher
 
 
 @dataclass(frozen=True)
@@ -54,20 +52,19 @@ class Ngrams:
     idf: Tuple[Vectors, Vectors]
 
     @cached_property
-    def _counters(self) -> Tuple[Any, Any]:
+    def _readers(self) -> Tuple[Tuple[Any, Any], ...]:
         # Built once per process: a vocabulary of tens of thousands of n-grams is slow to index.
         return tuple(
-            _counter(analyzer, ngrams, {term: i for i, term in enumerate(vocabulary)})
-            for (analyzer, ngrams, _), vocabulary in zip((CHARS, WORDS), self.vocabularies, strict=True)
+            (_counter(analyzer, ngrams, {term: i for i, term in enumerate(vocabulary)}), _weigher(idf))
+            for (analyzer, ngrams, _), vocabulary, idf in zip(
+                (CHARS, WORDS), self.vocabularies, self.idf, strict=True
+            )
         )
 
     def features(self, texts: Sequence[str]) -> Any:
         """One sparse row per text: character block, then word block (each L2-normalised)."""
-        blocks = [
-            _weighted(counter.transform(list(texts)), idf)
-            for counter, idf in zip(self._counters, self.idf, strict=True)
-        ]
-        return sparse.hstack(blocks).tocsr()
+        blocks = [weigher.transform(counter.transform(list(texts))) for counter, weigher in self._readers]
+        return sparse.hstack(blocks, dtype=np.float32).tocsr()
 
     def arrays(self) -> Dict[str, Vectors]:
         return {"ngram_idf_chars": self.idf[0], "ngram_idf_words": self.idf[1]}
@@ -84,17 +81,15 @@ class Ngrams:
 
 
 def fit(texts: Sequence[str]) -> Ngrams:
-    """Vocabularies and idf weights of the training texts (smooth idf, as scikit-learn's)."""
+    """Vocabularies and idf weights of the training texts (scikit-learn's TfidfVectorizer)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vocabularies: List[List[str]] = []
     idfs: List[Vectors] = []
     for analyzer, ngrams, min_df in (CHARS, WORDS):
-        counter = _counter(analyzer, ngrams, min_df=min_df)
-        counts = sparse.csr_matrix(counter.fit_transform(list(texts)))
-        in_texts = np.bincount(counts.indices, minlength=counts.shape[1])
-        idfs.append(np.log((1 + len(texts)) / (1 + in_texts)).astype(np.float32) + 1.0)
-        vocabulary = counter.vocabulary_
-        ordered = [""] * len(vocabulary)
-        for term, i in vocabulary.items():
-            ordered[i] = term
-        vocabularies.append(ordered)
+        vectorizer = TfidfVectorizer(
+            analyzer=analyzer, ngram_range=ngrams, lowercase=True, min_df=min_df, sublinear_tf=True
+        ).fit(list(texts))
+        vocabularies.append([str(term) for term in vectorizer.get_feature_names_out()])
+        idfs.append(vectorizer.idf_.astype(np.float32))
     return Ngrams((vocabularies[0], vocabularies[1]), (idfs[0], idfs[1]))
