@@ -13,6 +13,7 @@ import pytest
 import rasa.core.run
 import socketio
 from rasa.core.agent import Agent
+from rasa.core.lock_store import LockError
 from sanic import Sanic
 from socketio.asyncio_pubsub_manager import AsyncPubSubManager
 
@@ -298,27 +299,35 @@ async def test_a_widget_that_never_acknowledges_gets_a_message_again_a_few_times
 
 class ActionServersBack:
     """Rasa's agent for the widget's messages: the first `failures` turns fail as when no action
-    server answered (bot/action_retry.py: the turn is not saved), the next ones answer."""
+    server answered (bot/action_retry.py: the turn is not saved) or the conversation's lock expired
+    while the turn waited for it (Rasa's LockError), the next ones answer."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, error: Exception) -> None:
         self.failures = failures
+        self.error = error
         self.turns = 0
 
     async def handle_message(self, message: Any) -> None:
         self.turns += 1
         if self.turns <= self.failures:
-            raise ActionServerUnavailable("no action server answered 'action_turn'")
+            raise self.error
         await message.output_channel.send_text_message(message.sender_id, "Antwoord.")
 
 
-async def test_a_message_whose_turn_found_no_action_server_runs_again_and_is_acknowledged_after(
-    pending: PendingMessages, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "error",
+    [ActionServerUnavailable("no action server answered 'action_turn'"), LockError("lock expired")],
+    ids=["no action server", "lock expired"],
+)
+async def test_a_message_whose_turn_failed_runs_again_and_is_acknowledged_after(
+    pending: PendingMessages, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     """The widget sends an unacknowledged message again only after a reconnect; with both action
-    servers gone for a moment its socket stays connected, so the server runs the turn again."""
+    servers gone for a moment, or the lock of a killed instance in the way, its socket stays
+    connected, so the server runs the turn again."""
     monkeypatch.setattr(website_channel, "TURN_FIRST_DELAY", 0.01)
     site = await Site(pending).start(monkeypatch)
-    agent = ActionServersBack(failures=2)
+    agent = ActionServersBack(failures=2, error=error)
     site.app.ctx.agent = agent
     try:
         widget = await site.widget("gesprek-14")
@@ -332,9 +341,9 @@ async def test_a_message_whose_turn_found_no_action_server_runs_again_and_is_ack
         assert await widget.next() == {"text": "Antwoord."}
         assert agent.turns == 3
         # Still no action server after every attempt: the error goes on, so no acknowledgement.
-        site.app.ctx.agent = ActionServersBack(failures=website_channel.TURN_ATTEMPTS)
+        site.app.ctx.agent = ActionServersBack(failures=website_channel.TURN_ATTEMPTS, error=error)
         handle = site.channel.sio.handlers["/"]["user_uttered"]
-        with pytest.raises(ActionServerUnavailable):
+        with pytest.raises(type(error)):
             await handle("sid-x", {"message": "Hallo", "session_id": "gesprek-14"})
         assert site.app.ctx.agent.turns == website_channel.TURN_ATTEMPTS
     finally:

@@ -27,8 +27,9 @@ sockets again what they have not acknowledged after that long (at most MAX_REDEL
 message; the widget drops a `mid` it has shown).
 
 The other way round: a citizen's message whose turn failed because no action server answered
-(bot/action_retry.py; the turn was not saved) runs again here after 2, 4 and 8 s, since the widget
-sends an unacknowledged message again only after a reconnect, and its socket stays connected.
+(bot/action_retry.py), or because the conversation's lock expired while it waited (the turn was not
+saved either way), runs again here after 2, 4 and 8 s, since the widget sends an unacknowledged
+message again only after a reconnect, and its socket stays connected.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 import socketio
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.core.lock_store import LockError
 from sanic import Blueprint
 
 from bot.action_retry import ActionServerUnavailable
@@ -291,17 +293,18 @@ class WebsiteInput(SocketIOInput):
         rasa_user_message = handlers[self.user_message_evt]
 
         async def user_message(sid: str, data: Any) -> Any:
-            # A turn that failed because no action server answered (bot/action_retry.py) was not
-            # saved, and the widget sends an unacknowledged message again only after a reconnect:
-            # so it runs again here, a few times. Still failing: no acknowledgement (error raised).
+            # A turn that failed because no action server answered (bot/action_retry.py), or that
+            # could not get the conversation's lock (it expired while waiting), was not saved, and
+            # the widget sends an unacknowledged message again only after a reconnect: so it runs
+            # again here, a few times. Still failing: no acknowledgement (error raised).
             delay = TURN_FIRST_DELAY
             for attempt in range(1, TURN_ATTEMPTS + 1):
                 try:
                     return await rasa_user_message(sid, data)
-                except ActionServerUnavailable:
+                except (ActionServerUnavailable, LockError) as e:
                     if attempt == TURN_ATTEMPTS:
                         raise
-                    log.warning("website: turn failed without an action server (attempt %d), again", attempt)
+                    log.warning("website: turn failed (%s, attempt %d), again", type(e).__name__, attempt)
                 await asyncio.sleep(delay)
                 delay *= 2
             raise AssertionError("unreachable")  # the loop returns or raises
