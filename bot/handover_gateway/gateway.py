@@ -30,6 +30,7 @@ from bot.intake.effects import (
     SlotGone,
     Unavailable,
 )
+from bot.intake.schedule import office_hours_in_words
 from bot.settings import BotSettings
 
 logger = logging.getLogger(__name__)
@@ -120,10 +121,13 @@ class ServiceGateway:
         except HandoverUnavailable:
             return Unavailable()
         next_open, hours = answer.get("next_open"), answer.get("hours")
+        # The hours as data, worded here (and translated) for the citizen; the service's own Dutch
+        # words only from a service that does not send the data yet.
+        worded = office_hours_in_words(answer.get("office_hours"))
         return Availability(
             live=answer.get("offer") == "live",
             next_open=next_open if isinstance(next_open, str) else None,
-            hours=hours if isinstance(hours, str) else None,
+            hours=worded or (hours if isinstance(hours, str) else None),
         )
 
     async def status(self, reference: str) -> Result:

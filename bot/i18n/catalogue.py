@@ -17,7 +17,7 @@ needs no new model. Anything without a translation is sent in Dutch.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple
@@ -44,6 +44,15 @@ MOMENT = re.compile(
 # A slot button as bot/intake/appointments.py button_title() writes it ("di 8 dec 10.00").
 SLOT_BUTTON = re.compile(
     rf"^({'|'.join(SHORT_WEEKDAYS)}) (\d{{1,2}}) ({'|'.join(SHORT_MONTHS)}) (\d{{2}})\.(\d{{2}})$"
+)
+# Office hours as bot/intake/schedule.py office_hours_in_words() writes them ("maandag tot en met
+# vrijdag van 9.00 tot 17.00 uur, zaterdag van 10.00 tot 12.00 uur en …"): one group each.
+_DAY = "|".join(DAYS)
+_TIME = r"\d{1,2}\.\d{2}"
+HOURS_GROUP = rf"(?:elke dag|(?:{_DAY})(?: (?:tot en met|en) (?:{_DAY}))?) van {_TIME} tot {_TIME} uur"
+OFFICE_HOURS = re.compile(rf"^{HOURS_GROUP}(?:, {HOURS_GROUP})*(?: en {HOURS_GROUP})?$")
+HOURS_PARTS = re.compile(
+    rf"(?:(elke dag)|({_DAY})(?: (tot en met|en) ({_DAY}))?) van ({_TIME}) tot ({_TIME}) uur"
 )
 # Rasa's own placeholder rule (rasa.core.nlg.interpolator): {name}, no braces or newline inside.
 PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
@@ -94,6 +103,9 @@ class Catalogue:
     short_days: Tuple[str, ...] = ()
     short_months: Tuple[str, ...] = ()
     button_form: Optional[str] = None
+    # Office hours: {dagen} {van} {tot} per group, the day ranges ({eerste} {laatste}), "every day",
+    # and the words that join the groups; empty: left in Dutch.
+    hours: Mapping[str, str] = field(default_factory=dict)
 
     def text(self, dutch: str) -> str:
         """The translation of a knowledge text or a moment; a text joined from several (one per
@@ -126,6 +138,9 @@ class Catalogue:
                 uur=hour,
                 minuut=minute,
             )
+        hours = self._office_hours(dutch)
+        if hours is not None:
+            return hours
         if "\n" not in dutch and not NUMBERED.match(dutch):
             return dutch
         lines = []
@@ -136,6 +151,29 @@ class Catalogue:
             else:
                 lines.append(self.texts.get(line, line))
         return "\n".join(lines)
+
+    def _office_hours(self, dutch: str) -> Optional[str]:
+        needed = ("openingstijd", "dagen_tot_en_met", "dagen_en", "elke_dag")
+        complete = len(self.days) == len(DAYS) and all(k in self.hours for k in needed)
+        if not complete or not OFFICE_HOURS.match(dutch):
+            return None
+        groups = []
+        for every, first, joiner, last, opens, closes in HOURS_PARTS.findall(dutch):
+            if every:
+                days = self.hours["elke_dag"]
+            elif not last:
+                days = self.days[DAYS.index(first)]
+            else:
+                form = self.hours["dagen_tot_en_met" if joiner == "tot en met" else "dagen_en"]
+                days = form.format(eerste=self.days[DAYS.index(first)], laatste=self.days[DAYS.index(last)])
+            groups.append(self.hours["openingstijd"].format(dagen=days, van=opens, tot=closes))
+        if len(groups) == 1:
+            return groups[0]
+        # Between groups a comma and before the last "and"; or one separator throughout ("; "),
+        # clearer where the groups have commas of their own.
+        comma = self.hours.get("komma", ", ")
+        last = f" {self.hours['en']} " if self.hours.get("en") else comma
+        return comma.join(groups[:-1]) + last + groups[-1]
 
 
 def fill(template: str, values: Mapping[str, Any]) -> Optional[str]:
@@ -269,6 +307,7 @@ def load_catalogue(language: str, directory: Path = I18N_DIR) -> Catalogue:
         tuple(str(d) for d in moment.get("korte_dagen") or ()),
         tuple(str(m) for m in moment.get("korte_maanden") or ()),
         moment.get("knop"),
+        {str(k): str(v) for k, v in (raw.get("kantoortijden") or {}).items()},
     )
 
 

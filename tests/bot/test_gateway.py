@@ -21,6 +21,7 @@ import rasa_sdk_plugins
 from bot.handover_gateway import HandoverGateway, NoHandoverService, ServiceGateway, gateway_for
 from bot.handover_gateway import outbox as ob
 from bot.intake.effects import (
+    Availability,
     CaseOpened,
     CaseStatus,
     CaseUnknown,
@@ -47,6 +48,7 @@ class FakeHandover:
     def __init__(self) -> None:
         self.url = ""  # set when it runs
         self.offer = "live"
+        self.hours: Dict[str, Any] = {}  # what /api/availability says of the office hours
         self.requests: List[str] = []
         self.cases: List[Dict[str, Any]] = []
         self.messages: List[Dict[str, Any]] = []
@@ -81,7 +83,7 @@ class FakeHandover:
 
         async def availability(request: web.Request) -> web.Response:
             return web.json_response(
-                {"open": self.offer == "live", "online_casemanagers": 1, "offer": self.offer}
+                {"open": self.offer == "live", "online_casemanagers": 1, "offer": self.offer, **self.hours}
             )
 
         async def cases(request: web.Request) -> web.Response:
@@ -272,6 +274,26 @@ async def test_a_wrong_secret_is_refused_and_counts_as_unavailable(
     wrong = ServiceGateway(settings_for(service.url, own_outbox, secret="fout"))
     assert await wrong.open_case(case()) == Unavailable()
     assert service.cases == []
+
+
+async def test_office_hours_sent_as_data_are_worded_by_the_bot(
+    service: FakeHandover, gateway: ServiceGateway
+) -> None:
+    """The bot words the data itself (and so can translate it); the service's Dutch words only when
+    it sends no usable data."""
+    dutch = "maandag tot en met vrijdag van 9.00 tot 17.00 uur"
+    service.offer = "callback"
+    service.hours = {
+        "hours": "iets anders",
+        "office_hours": [{"first_day": 0, "last_day": 4, "opens": "09:00", "closes": "17:00"}],
+    }
+    assert await gateway.availability() == Availability(live=False, hours=dutch)
+    service.hours = {"hours": dutch}  # an older service
+    assert await gateway.availability() == Availability(live=False, hours=dutch)
+    service.hours = {"hours": dutch, "office_hours": [{"first_day": "ma"}]}
+    assert await gateway.availability() == Availability(live=False, hours=dutch)
+    service.hours = {"hours": None, "office_hours": []}
+    assert await gateway.availability() == Availability(live=False, hours=None)
 
 
 async def test_a_service_that_is_down_is_unavailable(down: int, own_outbox: Path) -> None:

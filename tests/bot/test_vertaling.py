@@ -244,6 +244,44 @@ def test_moments_have_every_day_and_month_and_a_complete_form(code: str) -> None
     )
 
 
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_office_hours_from_the_service_read_in_the_citizens_language(code: str) -> None:
+    """The handover service sends its office hours as data; the bot words them in Dutch
+    (bot/intake/schedule.py) and every language words the same groups: every day name its own,
+    no Dutch left, the times as sent."""
+    from bot.intake.schedule import office_hours_in_words
+
+    found = translations(code)
+    assert sorted(PLACEHOLDER.findall(found.hours.get("openingstijd", ""))) == ["dagen", "tot", "van"]
+    for form in ("dagen_tot_en_met", "dagen_en"):
+        assert sorted(PLACEHOLDER.findall(found.hours.get(form, ""))) == ["eerste", "laatste"]
+    week = [
+        {"first_day": 0, "last_day": 3, "opens": "08:30", "closes": "17:00"},
+        {"first_day": 4, "last_day": 4, "opens": "09:00", "closes": "12:00"},
+        {"first_day": 5, "last_day": 6, "opens": "10:00", "closes": "24:00"},
+    ]
+    dutch = office_hours_in_words(week)
+    assert dutch == (
+        "maandag tot en met donderdag van 8.30 tot 17.00 uur, vrijdag van 9.00 tot 12.00 uur"
+        " en zaterdag en zondag van 10.00 tot 24.00 uur"
+    )
+    words = found.text(dutch)
+    for day in (0, 3, 4, 5, 6):
+        assert found.days[day] in words
+    assert [d for d in DAYS if re.search(rf"\b{d}\b", words)] == [] and " uur" not in words
+    for time in ("8.30", "17.00", "9.00", "12.00", "10.00", "24.00"):
+        assert time in words
+    always = [{"first_day": 0, "last_day": 6, "opens": "00:00", "closes": "24:00"}]
+    every = found.text(office_hours_in_words(always) or "")
+    assert found.hours["elke_dag"] in every and "elke dag" not in every
+    # Not office hours (or data the bot cannot read): the text as it was, never an error.
+    assert found.text("maandag van 9.00 tot") == "maandag van 9.00 tot"
+    backwards = {"first_day": 4, "last_day": 2, "opens": "09:00", "closes": "17:00"}
+    assert office_hours_in_words([backwards]) is None
+    assert office_hours_in_words([{**backwards, "first_day": 0, "last_day": 4, "opens": "9 uur"}]) is None
+    assert office_hours_in_words("maandag") is None and office_hours_in_words([]) is None
+
+
 def test_the_missing_tool_lists_nothing_for_a_complete_language_and_what_lacks_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

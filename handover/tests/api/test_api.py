@@ -154,6 +154,7 @@ async def test_availability_offers_live_only_with_someone_online(client: Client)
         "offer": "callback",
         "next_open": None,
         "hours": hours,
+        "office_hours": [{"first_day": 0, "last_day": 6, "opens": "00:00", "closes": "24:00"}],
     }
     assert body == expected
     await add_user(client.app[sessionmaker_key], "anna")
@@ -181,6 +182,10 @@ async def test_availability_outside_office_hours_says_when_they_open(
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT09:30:00\+0[12]:00", body["next_open"])
     names = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
     assert body["hours"] == f"{names[day.weekday()]} van 9.30 tot 12.00 uur"
+    weekday_number = day.weekday()
+    assert body["office_hours"] == [
+        {"first_day": weekday_number, "last_day": weekday_number, "opens": "09:30", "closes": "12:00"}
+    ]
 
 
 async def test_staff_pages_require_login(client: Client) -> None:

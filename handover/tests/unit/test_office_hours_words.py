@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handover.services.presence import office_hours_in_words
+from handover.services.presence import office_hours_as_data, office_hours_in_words
 from handover.settings import OfficeHours
 
 
@@ -29,3 +29,13 @@ from handover.settings import OfficeHours
 )
 def test_office_hours_in_plain_dutch(spec: str, words: str) -> None:
     assert office_hours_in_words(OfficeHours.parse(spec)) == words
+
+
+def test_office_hours_as_data_for_the_bot_in_the_same_groups() -> None:
+    hours = OfficeHours.parse("mon-thu 08:30-17:00; fri 08:30-12:00; sun 00:00-24:00")
+    assert office_hours_as_data(hours) == [
+        {"first_day": 0, "last_day": 3, "opens": "08:30", "closes": "17:00"},
+        {"first_day": 4, "last_day": 4, "opens": "08:30", "closes": "12:00"},
+        {"first_day": 6, "last_day": 6, "opens": "00:00", "closes": "24:00"},
+    ]
+    assert office_hours_as_data(OfficeHours.parse("")) == []

@@ -24,6 +24,8 @@ class Availability:
     # When the office hours open next (their timezone); None while open or when they never do.
     next_open: dt.datetime | None = None
     hours: str = ""  # the office hours in plain Dutch, see office_hours_in_words
+    # The same as data (office_hours_as_data): the bot words them in the conversation's language.
+    hours_data: tuple[dict[str, Any], ...] = ()
 
     @property
     def offer(self) -> str:
@@ -43,9 +45,8 @@ def _days(first: int, last: int) -> str:
     return WEEKDAYS[first] + joiner + WEEKDAYS[last]
 
 
-def office_hours_in_words(hours: OfficeHours) -> str:
-    """E.g. "maandag tot en met vrijdag van 9.00 tot 17.00 uur"; consecutive days with the same
-    hours are one group ("… en vrijdag van 9.00 tot 12.00 uur"). Empty without office hours."""
+def _groups(hours: OfficeHours) -> list[tuple[int, int, tuple[dt.time, dt.time]]]:
+    """Consecutive days with the same hours, as (first day, last day, (opens, closes))."""
     groups: list[tuple[int, int, tuple[dt.time, dt.time]]] = []
     for day in sorted(hours.windows):
         window = hours.windows[day]
@@ -53,13 +54,34 @@ def office_hours_in_words(hours: OfficeHours) -> str:
             groups[-1] = (groups[-1][0], day, window)
         else:
             groups.append((day, day, window))
+    return groups
+
+
+def office_hours_in_words(hours: OfficeHours) -> str:
+    """E.g. "maandag tot en met vrijdag van 9.00 tot 17.00 uur"; consecutive days with the same
+    hours are one group ("… en vrijdag van 9.00 tot 12.00 uur"). Empty without office hours."""
     parts = [
         f"{_days(first, last)} van {_clock(start)} tot {_clock(end)} uur"
-        for first, last, (start, end) in groups
+        for first, last, (start, end) in _groups(hours)
     ]
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + " en " + parts[-1]
+
+
+def office_hours_as_data(hours: OfficeHours) -> list[dict[str, Any]]:
+    """The same groups as data, for the bot, which words them in the citizen's language:
+    `{"first_day": 0, "last_day": 4, "opens": "09:00", "closes": "17:00"}` (0 = Monday; "24:00" is
+    the end of the day)."""
+    return [
+        {
+            "first_day": first,
+            "last_day": last,
+            "opens": start.strftime("%H:%M"),
+            "closes": "24:00" if end == END_OF_DAY else end.strftime("%H:%M"),
+        }
+        for first, last, (start, end) in _groups(hours)
+    ]
 
 
 async def online_casemanagers(
@@ -81,6 +103,7 @@ async def availability(
         online_casemanagers=await online_casemanagers(session, timeout_seconds, now),
         next_open=office_hours.next_open(now),
         hours=office_hours_in_words(office_hours),
+        hours_data=tuple(office_hours_as_data(office_hours)),
     )
 
 

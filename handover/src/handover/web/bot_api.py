@@ -58,7 +58,8 @@ async def get_availability(request: web.Request) -> web.Response:
             "offer": avail.offer,
             # With its offset ("2026-12-07T09:00:00+01:00"): the bot tells the citizen the local time.
             "next_open": avail.next_open.isoformat(timespec="seconds") if avail.next_open else None,
-            "hours": avail.hours or None,
+            "hours": avail.hours or None,  # Dutch words; bots that know office_hours word it themselves
+            "office_hours": list(avail.hours_data),
         }
     )
 
