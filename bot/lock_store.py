@@ -78,21 +78,18 @@ class AtomicRedisLockStore(RedisLockStore):
         self._change(conversation_id, expire)
 
     def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
-        def hand_back(lock: Optional[TicketLock]) -> Outcome[None]:
-            if lock is None:
-                return None, False, None
-            lock.remove_ticket_for(ticket_number)
-            return lock, True, None
-
-        self._change(conversation_id, hand_back)
+        self._hand_back(conversation_id, ticket_number, delete_when_free=False)
 
     def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
         """Hand the ticket back; the lock goes when nobody waits, decided in the same transaction."""
+        self._hand_back(conversation_id, ticket_number, delete_when_free=True)
 
+    def _hand_back(self, conversation_id: Text, ticket_number: int, delete_when_free: bool) -> None:
         def hand_back(lock: Optional[TicketLock]) -> Outcome[None]:
             if lock is None:
                 return None, False, None
             lock.remove_ticket_for(ticket_number)
-            return (lock if lock.is_someone_waiting() else None), True, None
+            free = delete_when_free and not lock.is_someone_waiting()
+            return (None if free else lock), True, None
 
         self._change(conversation_id, hand_back)

@@ -49,11 +49,9 @@ SLOT_BUTTON = re.compile(
 # vrijdag van 9.00 tot 17.00 uur, zaterdag van 10.00 tot 12.00 uur en …"): one group each.
 _DAY = "|".join(DAYS)
 _TIME = r"\d{1,2}\.\d{2}"
-HOURS_GROUP = rf"(?:elke dag|(?:{_DAY})(?: (?:tot en met|en) (?:{_DAY}))?) van {_TIME} tot {_TIME} uur"
+HOURS_GROUP = rf"(?:(elke dag)|({_DAY})(?: (tot en met|en) ({_DAY}))?) van ({_TIME}) tot ({_TIME}) uur"
 OFFICE_HOURS = re.compile(rf"^{HOURS_GROUP}(?:, {HOURS_GROUP})*(?: en {HOURS_GROUP})?$")
-HOURS_PARTS = re.compile(
-    rf"(?:(elke dag)|({_DAY})(?: (tot en met|en) ({_DAY}))?) van ({_TIME}) tot ({_TIME}) uur"
-)
+HOURS_PARTS = re.compile(HOURS_GROUP)  # one group's parts: every day, first day, joiner, last day, times
 # Rasa's own placeholder rule (rasa.core.nlg.interpolator): {name}, no braces or newline inside.
 PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
 
