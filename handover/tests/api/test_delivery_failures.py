@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from handover.keys import sessionmaker_key
 from handover.models import Case, Message
-from tests.conftest import BOT, case_body
+from handover.services.delivery_failures import OUTCOMES, DeliveryFailure, describe, load_texts
+from tests.api.test_api import login
+from tests.conftest import BOT, add_user, case_body
 
 Client = TestClient[Any, Any]
 SENDER = "31612345678"
@@ -110,3 +112,46 @@ async def test_bad_input_is_400(client: Client) -> None:
         resp = await client.post(url(), json=body, headers=BOT)
         assert resp.status == 400, body
     assert await messages(client, "system") == []
+
+
+async def test_a_held_message_whose_template_failed_asks_for_a_callback(client: Client) -> None:
+    """The bot held a casemanager's message (24 hours passed) and the template that asks the
+    citizen to write failed for good too: the case says in plain Dutch that the citizen was not
+    reached on WhatsApp and must be called back, with Meta's code; later the message arrived."""
+    reference = await new_case(client)
+    async with client.app[sessionmaker_key]() as session, session.begin():
+        case_id = (await session.scalars(select(Case.id).where(Case.reference == reference))).one()
+        session.add(Message(case_id=case_id, role="casemanager", name="Sanne", text="Ik bel u morgen."))
+    sha = hashlib.sha256(b"Ik bel u morgen.").hexdigest()
+    for client_id, outcome, code in (("h" * 32, "held", None), ("i" * 32, "unreachable", 132001)):
+        body = {"client_id": client_id, "outcome": outcome, "code": code, "kind": "staff_message"}
+        resp = await client.post(url(), json={**body, "text_sha256": sha}, headers=BOT)
+        assert resp.status == 202, await resp.text()
+    again = {"client_id": "i" * 32, "outcome": "unreachable", "code": 132001, "kind": "staff_message"}
+    assert (await client.post(url(), json=again, headers=BOT)).status == 202  # stored once
+    held, unreachable = await messages(client, "system")
+    assert "nog niet aangekomen" in held.text
+    text = unreachable.text
+    assert text.startswith("De inwoner is niet bereikt via WhatsApp. Het bericht van Sanne van ")
+    assert "(foutcode 132001)" in text and "Bel de inwoner terug" in text
+    assert "Ik bel u morgen" not in text and "{" not in text and "  " not in text
+    # ... and the casemanager reads it on the case page
+    await add_user(client.app[sessionmaker_key], "anna")
+    token = await login(client, "anna")
+    claimed = await client.post(f"/zaken/{reference}/claim", data={"csrf_token": token})
+    assert claimed.status == 200
+    page = await (await client.get(f"/zaken/{reference}")).text()
+    assert "De inwoner is niet bereikt via WhatsApp." in page and "Bel de inwoner terug" in page
+
+
+def test_every_outcome_has_its_sentence_in_the_data_file() -> None:
+    texts = load_texts()
+    assert set(texts["uitkomst"]) == OUTCOMES
+    failure = DeliveryFailure(client_id="x", outcome="unreachable", code=None, kind="staff_message")
+    for outcome in sorted(OUTCOMES):
+        said = describe(
+            DeliveryFailure(client_id="x", outcome=outcome, code=132015, kind="mode"), "whatsapp", None, "UTC"
+        )
+        assert said.startswith(("Het bericht dat de zaak is afgesloten", "De inwoner is niet bereikt"))
+        assert "{" not in said and "\n" not in said
+    assert "foutcode" not in describe(failure, "whatsapp", None, "UTC")

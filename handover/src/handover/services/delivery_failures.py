@@ -4,9 +4,13 @@ case as a system message, so the casemanager sees it in the conversation.
 The bot sends a notice when Meta refused or failed a casemanager's message for good ("failed"),
 or when the message waits because the citizen has not written for more than 24 hours and only
 the approved template could go out ("held": it arrives when the citizen answers the template);
-then again when such a held message reached the citizen after all ("delivered").
+then again when such a held message reached the citizen after all ("delivered"), or when the
+template itself failed for good, so the citizen does not know a message waits and must be called
+back or reached otherwise ("unreachable", with Meta's error code).
 The notice names the casemanager's message by a SHA-256 of its text, so the bot never sends the
 text back; a notice is stored once per `client_id` (the bot may send it again after a lost answer).
+
+What the casemanager reads is in templates/bezorgmeldingen.yml (plain Dutch), not in this code.
 """
 
 from __future__ import annotations
@@ -14,22 +18,50 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Case, Message, Status, utcnow
+from ..settings import HANDOVER_ROOT
 from ..uow import UnitOfWork
 from .errors import DomainError
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ROLE = "system"
-# "delivered": a message reported as held reached the citizen after all (they answered).
-OUTCOMES = frozenset({"held", "failed", "delivered"})
+# "delivered": a message reported as held reached the citizen after all (they answered);
+# "unreachable": it was held and the template that asks the citizen to write failed for good.
+OUTCOMES = frozenset({"held", "failed", "delivered", "unreachable"})
+TEXTS_FILE = HANDOVER_ROOT / "templates" / "bezorgmeldingen.yml"
+
+
+def load_texts(path: Path = TEXTS_FILE) -> dict[str, dict[str, str]]:
+    """The sentences of templates/bezorgmeldingen.yml; fails at start when one is missing."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    texts: dict[str, dict[str, str]] = {}
+    for part, keys in (
+        ("bericht", ("genoemd", "naamloos", "afsluiting", "medewerker", "anders")),
+        ("extra", ("foutcode",)),
+        ("uitkomst", tuple(sorted(OUTCOMES))),
+    ):
+        section = data.get(part) if isinstance(data, dict) else None
+        if not isinstance(section, dict):
+            raise ValueError(f"{path}: '{part}' ontbreekt")
+        for key in keys:
+            if not isinstance(section.get(key), str) or not section[key].strip():
+                raise ValueError(f"{path}: '{part}.{key}' ontbreekt")
+        texts[part] = {key: str(section[key]) for key in keys}
+    return texts
+
+
+TEXTS = load_texts()
+
 # Which message it was, as the bot knows it: a casemanager's words, the closing of the case
 # (its next steps), or another text sent on behalf of the case.
 KINDS = frozenset({"staff_message", "mode", "text"})
@@ -44,8 +76,8 @@ class NoCaseForConversation(DomainError):
 @dataclass(frozen=True)
 class DeliveryFailure:
     client_id: str
-    outcome: str  # "held" | "failed" | "delivered"
-    code: int | None = None  # Meta's error code (131047: 24-hour window closed)
+    outcome: str  # "held" | "failed" | "delivered" | "unreachable"
+    code: int | None = None  # Meta's error code (131047: 24-hour window closed; 132001: no template)
     kind: str = "text"
     text_sha256: str | None = None
 
@@ -86,29 +118,19 @@ async def _named_message(session: AsyncSession, case: Case, text_sha256: str | N
 
 def describe(failure: DeliveryFailure, channel: str, named: Message | None, timezone: str) -> str:
     """What the casemanager reads in the conversation (Dutch, no personal data)."""
+    words = TEXTS["bericht"]
     via = CHANNEL_NAMES.get(channel, channel)
     if named is not None:
         when = named.created_at.astimezone(ZoneInfo(timezone)).strftime("%H.%M")
-        what = f"Het bericht van {named.name or 'de medewerker'} van {when} uur"
+        what = words["genoemd"].format(naam=named.name or words["naamloos"], tijd=when)
     elif failure.kind == "mode":
-        what = "Het bericht dat de zaak is afgesloten"
+        what = words["afsluiting"]
     elif failure.kind == "staff_message":
-        what = "Een bericht van een medewerker"
+        what = words["medewerker"]
     else:
-        what = "Een bericht aan de inwoner"
-    if failure.outcome == "delivered":
-        return f"{what} is nu toch aangekomen bij de inwoner (via {via})."
-    if failure.outcome == "held":
-        return (
-            f"{what} is nog niet aangekomen. De inwoner heeft langer dan 24 uur niets gestuurd. "
-            f"{via} laat dan alleen een vaste melding toe; die is verstuurd. Het bericht komt aan "
-            "als de inwoner daarop reageert. Is het dringend? Neem dan op een andere manier contact op."
-        )
-    code = f" (foutcode {failure.code})" if failure.code is not None else ""
-    return (
-        f"{what} is niet aangekomen{code}. {via} stuurt het niet opnieuw. "
-        "Neem op een andere manier contact op met de inwoner."
-    )
+        what = words["anders"]
+    code = TEXTS["extra"]["foutcode"].format(code=failure.code) if failure.code is not None else ""
+    return TEXTS["uitkomst"][failure.outcome].format(wat=what, via=via, foutcode=code)
 
 
 def _event(case: Case, msg: Message) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Bot API: a message of a case could not be delivered to the citizen (services/delivery_failures.py).
 
     POST /api/conversations/{channel}/{sender_id}/delivery-failures   (bot secret)
-    {"client_id": "<the bot's key>", "outcome": "held" | "failed", "code": 131047 | null,
+    {"client_id": "<the bot's key>", "outcome": "held" | "failed" | "delivered" | "unreachable",
+     "code": 131047 | null,
      "kind": "staff_message" | "mode" | "text", "text_sha256": "<64 hex>" | null}
 
 202 with the case's reference; 404 when the conversation has no case.
