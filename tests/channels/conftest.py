@@ -39,13 +39,17 @@ def state_db(tmp_path: Path) -> str:
 @pytest.fixture
 async def start_server(graph: FakeGraph, state_db: str) -> AsyncIterator[StartServer]:
     """start_server(**config_overrides) -> a running Server with a fresh channel instance on the
-    same state database (a second call is a restart)."""
+    same state database (a second call is a restart). As Meta does, the fake Graph API reports each
+    message it takes as "sent" to the newest server (a citizen's next message waits for that);
+    `callbacks=False`: no status callbacks at all."""
     running: List[Server] = []
 
-    async def start(**overrides: Any) -> Server:
+    async def start(callbacks: bool = True, **overrides: Any) -> Server:
         channel = WhatsAppInput(make_config(graph, state_db, **overrides))
         server = await Server(channel).start()
         running.append(server)
+        if callbacks:
+            graph.callbacks_to(server)
         return server
 
     yield start

@@ -222,7 +222,11 @@ class FakeGraph:
     body), then 200 OK; refuses what Meta would refuse (meta_refusal). `latency` delays every
     answer, `slow` the next answers one by one (the message is taken before the delay, as Meta does
     with a request whose answer is lost). With `callbacks_to(server)` it posts Meta's signed status
-    callback ("sent", with biz_opaque_callback_data) for every accepted message."""
+    callback ("sent", with biz_opaque_callback_data) for every accepted message. Per recipient:
+    `fail_with(..., to=)` scripts the answers to that citizen's requests only, `fail_later(to,
+    code, ...)` takes the next messages and then reports each `failed` with the code (as Meta does
+    with a pair rate limit after the API took the message), `refuse(to, answer)` answers every
+    request to that citizen with `answer` until `release(to)`."""
 
     url: str = ""
     sent: List[Dict[str, Any]] = field(default_factory=list)
@@ -236,6 +240,9 @@ class FakeGraph:
     latency: float = 0.0
     runner: Optional[web.AppRunner] = None
     webhook: Optional[str] = None
+    scripts: Dict[str, Deque[Tuple[int, Dict[str, Any]]]] = field(default_factory=dict)
+    later: Dict[str, Deque[int]] = field(default_factory=dict)
+    refused: Dict[str, Tuple[int, Dict[str, Any]]] = field(default_factory=dict)
     _callbacks: List["asyncio.Task[None]"] = field(default_factory=list)
 
     async def start(self) -> "FakeGraph":
@@ -256,11 +263,29 @@ class FakeGraph:
         if self.runner is not None:
             await self.runner.cleanup()
 
-    def fail_with(self, *responses: Tuple[int, Dict[str, Any]]) -> None:
-        self.script.extend(responses)
+    def fail_with(self, *responses: Tuple[int, Dict[str, Any]], to: Optional[str] = None) -> None:
+        if to is None:
+            self.script.extend(responses)
+        else:
+            self.scripts.setdefault(to, deque()).extend(responses)
+
+    def fail_later(self, to: str, *codes: int) -> None:
+        self.later.setdefault(to, deque()).extend(codes)
+
+    def refuse(self, to: str, answer: Tuple[int, Dict[str, Any]]) -> None:
+        self.refused[to] = answer
+
+    def release(self, to: str) -> None:
+        self.refused.pop(to, None)
 
     def callbacks_to(self, server: "Server") -> None:
         self.webhook = server.webhook
+
+    async def reported(self) -> bool:
+        """Wait until the status callbacks posted so far were answered; False when there were none."""
+        waiting = [task for task in self._callbacks if not task.done()]
+        await asyncio.gather(*waiting, return_exceptions=True)
+        return bool(waiting)
 
     async def _messages(self, request: web.Request) -> web.Response:
         assert request.match_info["phone_number_id"] == PHONE_NUMBER_ID
@@ -271,6 +296,14 @@ class FakeGraph:
         self.keys.append(key)
         self.auth.append(request.headers.get("Authorization"))
         delay = self.slow.popleft() if self.slow else self.latency
+        to = str(message.get("to"))
+        if to in self.refused:
+            code, body = self.refused[to]
+            return web.json_response(body, status=code)
+        if self.scripts.get(to):
+            code, body = self.scripts[to].popleft()
+            await asyncio.sleep(delay)
+            return web.json_response(body, status=code)
         if self.pass_first:
             self.pass_first -= 1
         elif self.script:
@@ -281,9 +314,12 @@ class FakeGraph:
         if refusal is not None:
             return web.json_response(refusal[1], status=refusal[0])
         message_id = wamid()
-        self.delivered.append(message)
+        failure = self.later[to].popleft() if self.later.get(to) else None
+        if failure is None:
+            self.delivered.append(message)
         if self.webhook is not None and key is not None:
-            self._callbacks.append(asyncio.create_task(self._status_callback(message, message_id, key)))
+            callback = self._status_callback(message, message_id, key, failure)
+            self._callbacks.append(asyncio.create_task(callback))
         await asyncio.sleep(delay)
         return web.json_response(
             {
@@ -293,8 +329,10 @@ class FakeGraph:
             }
         )
 
-    async def _status_callback(self, message: Dict[str, Any], message_id: str, key: str) -> None:
-        entry = status("sent")
+    async def _status_callback(
+        self, message: Dict[str, Any], message_id: str, key: str, failure: Optional[int] = None
+    ) -> None:
+        entry = status("sent") if failure is None else status("failed", failure)
         entry.update(id=message_id, recipient_id=message["to"], biz_opaque_callback_data=key)
         body = json.dumps(envelope(statuses=[entry])).encode()
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)}

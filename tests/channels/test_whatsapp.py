@@ -102,8 +102,9 @@ def assert_within_limits(message: Dict[str, Any]) -> None:
 
 @pytest.fixture
 async def channel(graph: FakeGraph, state_db: str) -> AsyncIterator[WhatsAppInput]:
-    """A channel without a server, for the output side."""
-    whatsapp = WhatsAppInput(make_config(graph, state_db))
+    """A channel without a server, for the output side. Without a server no status callback can
+    come, so the next message to a citizen waits only for the API's answer (order_wait 0)."""
+    whatsapp = WhatsAppInput(make_config(graph, state_db, order_wait_seconds=0.0))
     yield whatsapp
     await whatsapp.graph.close()
 

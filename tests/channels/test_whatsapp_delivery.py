@@ -143,7 +143,7 @@ async def test_an_unanswered_send_without_status_callback_is_sent_again_after_th
 ) -> None:
     """No answer and no status callback: Meta most likely never took it, so it goes again (once)
     after `confirm_seconds`; a message is never lost for a lost answer."""
-    server = await start_server(send_timeout=0.2, confirm_seconds=0.3)
+    server = await start_server(send_timeout=0.2, confirm_seconds=0.3, callbacks=False)
     output = await open_window(server)
     graph.slow.append(1.0)
     await output.send_text_message(WA_ID, "Uw afspraak staat.")
@@ -184,6 +184,7 @@ async def test_every_message_carries_its_own_idempotency_key(server: Server, gra
     output = await open_window(server)
     for text in ("een", "twee", "een"):
         await output.send_text_message(WA_ID, text)
+    await server.settled()  # the second waits for Meta's "sent" of the first (order per citizen)
     keys = graph.keys
     assert len(keys) == 3 and all(keys) and len(set(keys)) == 3
 

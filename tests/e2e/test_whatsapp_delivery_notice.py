@@ -1,6 +1,7 @@
 """The WhatsApp channel and the real handover service (its own process and database): a
 casemanager's message that Meta reports as `failed` 131047 is held, the template goes out, and the
-casemanager sees in the case that the message has not arrived yet (issue 13, item 5).
+casemanager sees in the case that the message has not arrived yet (issue 13, item 5); when that
+template fails for good too, the case says the citizen was not reached and must be called back.
 
 No Rasa and no model: the channel runs in this process with a fake Graph API (tests/channels), the
 handover service as `python -m handover` on SQLite, the casemanager uses the workspace's forms."""
@@ -17,9 +18,19 @@ from typing import Any, AsyncIterator, Dict, Iterator, List
 
 import aiohttp
 import pytest
+from sanic import Sanic
 
 from bot.channels.whatsapp import WhatsAppInput
-from tests.channels.helpers import WA_ID, FakeGraph, Server, envelope, make_config, status, template_button
+from tests.channels.helpers import (
+    WA_ID,
+    FakeGraph,
+    Server,
+    envelope,
+    graph_error,
+    make_config,
+    status,
+    template_button,
+)
 from tests.e2e.conftest import HANDOVER, HANDOVER_PY, PASSWORD, SECRET
 from tests.e2e.test_handover_e2e import Casemanager
 from tools.stack import ROOT, free_port, wait_for
@@ -27,6 +38,16 @@ from tools.stack import ROOT, free_port, wait_for
 pytestmark = [pytest.mark.e2e]
 
 STAFF_TEXT = "Ik bel het CJIB nu voor u."
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sanic_test_mode() -> Iterator[None]:
+    """Two Sanic apps start in this module; Sanic rewrites its protocol methods at every start
+    ("touchup") and only in test mode keeps the originals to rewrite again (tests/channels too)."""
+    before = Sanic.test_mode
+    Sanic.test_mode = True
+    yield
+    Sanic.test_mode = before
 
 
 @pytest.fixture(scope="module")
@@ -148,5 +169,50 @@ async def test_failed_131047_on_a_casemanager_message_is_shown_in_the_case(
         assert system_messages(service["db"], reference)[1].endswith(
             "is nu toch aangekomen bij de inwoner (via WhatsApp)."
         )
+    finally:
+        await server.stop()
+
+
+async def test_a_template_that_fails_for_good_asks_the_casemanager_to_call_back(
+    service: Dict[str, Any], graph: FakeGraph, tmp_path: Path
+) -> None:
+    sender = "31687654321"  # has not written for more than 24 hours: only the template may go
+    bot = {"Authorization": f"Bearer {SECRET}"}
+    case = {
+        "channel": "whatsapp",
+        "sender_id": sender,
+        "kind": "chat",
+        "transcript": [{"role": "citizen", "text": "Ik heb een brief van het CJIB", "timestamp": 1767603660}],
+        "summary": {"topic": "schulden", "organisations": ["cjib"], "question_type": 1, "urgent": False},
+        "consent": True,
+        "contact": {},
+    }
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post(f"{service['url']}/api/cases", json=case, headers=bot) as resp:
+            assert resp.status == 201, await resp.text()
+            reference = (await resp.json())["reference"]
+        casemanager = Casemanager(service["url"], http)
+        await casemanager.login()
+        await casemanager.act(reference, "claim")
+        await casemanager.act(reference, "berichten", tekst=STAFF_TEXT)
+
+    config = make_config(
+        graph, str(tmp_path / "whatsapp.db"), handover_url=service["url"], handover_secret=SECRET
+    )
+    server = await Server(WhatsAppInput(config)).start()
+    graph.callbacks_to(server)
+    try:
+        graph.fail_with(graph_error(132001), to=sender)  # Meta: the template does not exist
+        output = server.channel.get_output_channel()
+        staff = {"type": "staff_message", "name": "Sanne", "label": "Sanne (medewerker)", "text": STAFF_TEXT}
+        await output.send_custom_json(sender, {"data": staff})
+        await server.settled()  # includes the notices: the service took them
+        assert graph.types() == ["template"] and graph.delivered == []
+
+        held, unreachable = system_messages(service["db"], reference)
+        assert "nog niet aangekomen" in held
+        assert unreachable.startswith("De inwoner is niet bereikt via WhatsApp. Het bericht van Sanne van ")
+        assert "(foutcode 132001)" in unreachable and "Bel de inwoner terug" in unreachable
+        assert STAFF_TEXT not in unreachable
     finally:
         await server.stop()

@@ -145,6 +145,9 @@ class WhatsAppConfig:
     confirm_seconds: float = 60.0
     workers: int = 4
     poll_seconds: float = 1.0
+    # A citizen's next message waits for Meta's "sent" callback of the one before, at most this long
+    # (delivery.py: order per citizen).
+    order_wait_seconds: float = 10.0
     # The handover service (HANDOVER_URL, HANDOVER_SHARED_SECRET, as for the actions): told when a
     # message of a case cannot be delivered (handover_notice.py).
     handover_url: Optional[str] = None
@@ -159,6 +162,11 @@ class WhatsAppConfig:
             hold_hours = max(float(hold), 0.0)
         except ValueError:
             raise ValueError("WHATSAPP_HOLD_HOURS must be a number of hours") from None
+        order_wait = _setting(creds, "order_wait_seconds", "10") or "0"
+        try:
+            order_wait_seconds = max(float(order_wait), 0.0)
+        except ValueError:
+            raise ValueError("WHATSAPP_ORDER_WAIT_SECONDS must be a number of seconds") from None
         return cls(
             verify_token=_setting(creds, "verify_token"),
             app_secret=_setting(creds, "app_secret"),
@@ -171,6 +179,7 @@ class WhatsAppConfig:
             state_db=_setting(creds, "state_db", DEFAULT_STATE_DB) or DEFAULT_STATE_DB,
             hold_hours=hold_hours,
             workers=_positive_int(_setting(creds, "workers", "4"), "WHATSAPP_WORKERS"),
+            order_wait_seconds=order_wait_seconds,
             handover_url=handover.handover_url,
             handover_secret=handover.handover_secret,
         )
@@ -206,6 +215,7 @@ class WhatsAppConfig:
             send_lease=self.send_timeout * self.send_attempts + 30.0,
             workers=self.workers,
             poll_seconds=self.poll_seconds,
+            order_wait=self.order_wait_seconds,
             notify_handover=self.handover() is not None,
         )
 

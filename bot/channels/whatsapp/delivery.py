@@ -12,6 +12,16 @@ The webhook only stores a message and answers 200 (Meta wants that fast). Then:
   the key, so a slow answer never makes a second copy. Meta's error code decides what happens:
   rate limits and temporary errors are tried again with backoff, 131047 holds the message for the
   template, anything else is logged (codes only) and dropped.
+- Order per citizen: a message goes out only when the citizen's earlier ones are settled (store.py,
+  "Order per contact"): while one waits for its retry (a rate limit, a temporary error, a timeout,
+  also when Meta reports it `failed` later), the later ones wait too; other citizens do not. Meta
+  does not promise to deliver two messages in the order they were sent when they follow each other
+  closely, and a `failed` callback comes after the API took the message, so the next message also
+  waits for Meta's "sent" callback of the one before (at most `order_wait` seconds). A message that
+  failed for good is closed and the next one goes.
+- The template that asks the citizen to write again (24-hour window closed) can fail too: a passing
+  error is retried like any send; when it fails for good the held messages of a case cannot reach
+  the citizen, and the handover service is told ("unreachable"), so the casemanager calls back.
 """
 
 from __future__ import annotations
@@ -96,6 +106,9 @@ class DeliverySettings:
     turn_lease: float = 30.0
     turn_attempts: int = 20
     poll_seconds: float = 1.0
+    # How long a citizen's next message waits for Meta's "sent" callback of the one before (order;
+    # see the module's docstring). 0: only for the API's answer.
+    order_wait: float = 10.0
 
     def backoff(self, attempt: int, error: Optional[GraphError] = None) -> float:
         """attempt 1, 2, 3 …: base, 2 x base, 4 x base …, longer for a rate limit, at most the cap;
@@ -169,9 +182,15 @@ class Sender:
         is_template = bool(meta_of(row.body).get("template"))
         if self.state.now() - row.created_at > self.settings.give_up_seconds:
             log.error(
-                "whatsapp message for %s not sent in time; dropped after %s attempts", ref, row.attempts
+                "whatsapp %s for %s not sent in time; dropped after %s attempts",
+                "template" if is_template else "message",
+                ref,
+                row.attempts,
             )
-            await self.state.fail_outbound(row.key, self.notice(row.body, "failed", None))
+            if is_template:
+                await self.template_failed(row.key, row.contact_key, row.recipient, None)
+            else:
+                await self.state.fail_outbound(row.key, self.notice(row.body, "failed", None))
             return True
         if not is_template and not await self.window_open(row.contact_key):
             await self.outside_window(row.recipient, row.contact_key, row.body, from_key=row.key)
@@ -192,9 +211,9 @@ class Sender:
                 e.code,
             )
             if is_template:
-                # The messages stay held; the next one (or the citizen's next word) tries again.
-                await self.state.release_template(row.contact_key)
-            await self.state.fail_outbound(row.key, self.notice(row.body, "failed", e.code))
+                await self.template_failed(row.key, row.contact_key, row.recipient, e.code)
+            else:
+                await self.state.fail_outbound(row.key, self.notice(row.body, "failed", e.code))
             return True
         except GraphUncertain as e:
             log.warning(
@@ -203,7 +222,8 @@ class Sender:
                 e,
             )
             await self.state.outbound_unconfirmed(row.key, self.settings.confirm_seconds)
-            return True  # the next message need not wait for the callback
+            # The citizen's next message waits until Meta names this one (or it is sent again).
+            return True
         except GraphUnavailable as e:
             delay = self.settings.backoff(row.attempts + 1, e)
             log.warning(
@@ -211,8 +231,29 @@ class Sender:
             )
             await self.state.outbound_retry(row.key, delay)
             return False
-        await self.state.outbound_accepted(row.key)
+        await self.state.outbound_accepted(row.key, self.settings.order_wait)
         return True
+
+    async def template_failed(
+        self, key: str, contact_key: str, recipient: Optional[str], code: Optional[int]
+    ) -> None:
+        """The template failed for good (refused, e.g. 132001 it does not exist, 132000 parameters,
+        132015 paused; or reported `failed` later). The held messages stay held (the citizen may
+        still write, then they arrive), the next message may try the template again, and for each
+        held message of a case the handover service is told that the citizen cannot be reached on
+        WhatsApp now (outcome "unreachable", once per message)."""
+        told = await self.state.fail_template(
+            key, contact_key, lambda body: self.notice(body, "unreachable", code)
+        )
+        if told is None:
+            return  # closed before (another instance, or Meta's repeated callback)
+        ref = self.ref(recipient) if recipient else contact_key[:10]
+        log.error(
+            "whatsapp template for %s failed for good: code=%s; held messages of a case reported: %s",
+            ref,
+            code,
+            told,
+        )
 
     async def statuses(self, reports: List[StatusReport]) -> None:
         """Meta's status callbacks for our messages: sent / delivered / read are recorded; a
@@ -245,26 +286,32 @@ class Sender:
         code: Optional[int],
     ) -> None:
         ref = self.ref(recipient) if recipient else contact_key[:10]
+        is_template = body is not None and bool(meta_of(body).get("template"))
         if body is None or recipient is None:
             # Kept too long to send again (the text is gone): only recorded.
             log.error("whatsapp message for %s failed later, text no longer kept: code=%s", ref, code)
             await self.state.fail_outbound(key)
             return
-        if meta_of(body).get("template"):
-            log.error("whatsapp template for %s failed: code=%s", ref, code)
-            await self.state.release_template(contact_key)
-            await self.state.fail_outbound(key)
+        if code in TEMPORARY_CODES:
+            # Queued again with its old place: the citizen's later messages wait for it.
+            error = GraphUnavailable(None, code, "failed status", None)
+            delay = self.settings.backoff(attempts + 1, error)
+            log.warning(
+                "whatsapp %s for %s failed with code=%s; sent again in %.1f s",
+                "template" if is_template else "message",
+                ref,
+                code,
+                delay,
+            )
+            await self.state.requeue_failed(key, delay)
+            self.on_queued()
+            return
+        if is_template:
+            await self.template_failed(key, contact_key, recipient, code)
             return
         if code in WINDOW_CLOSED_CODES:
             log.info("whatsapp message for %s failed with code=%s: window closed", ref, code)
             await self.outside_window(recipient, contact_key, body, from_key=key, code=code, meta_said=True)
-            return
-        if code in TEMPORARY_CODES:
-            error = GraphUnavailable(None, code, "failed status", None)
-            delay = self.settings.backoff(attempts + 1, error)
-            log.warning("whatsapp message for %s failed with code=%s; sent again in %.1f s", ref, code, delay)
-            await self.state.requeue_failed(key, delay)
-            self.on_queued()
             return
         log.error("whatsapp message for %s failed for good: code=%s", ref, code)
         await self.state.fail_outbound(key, self.notice(body, "failed", code))
@@ -429,9 +476,12 @@ class Dispatcher:
         self._wake.set()
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
-        """Until nothing is left to do: inbox empty, every outgoing message sent or confirmed."""
+        """Until nothing is left to do: inbox empty, every outgoing message sent or confirmed.
+        Looks again after each pass of the loop and each finished task; the loop is woken once
+        only, so a message that waits (a retry, Meta's "sent" for the one before) is no busy loop."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        woken = False
         while True:
             self._progress.clear()
             if not self._active and await self.state.pending() == 0:
@@ -439,7 +489,9 @@ class Dispatcher:
             remaining = deadline - loop.time()
             if remaining <= 0 or not self.running:
                 raise TimeoutError("whatsapp delivery still busy")
-            self.wake()
+            if not woken:
+                self.wake()
+                woken = True
             await asyncio.wait_for(self._progress.wait(), remaining)
 
     async def _run(self) -> None:

@@ -1,12 +1,14 @@
 """Tells the handover service that a message of a case could not be delivered on WhatsApp.
 
 A casemanager's message that Meta refused or reported as failed (or that waits for the template
-because the 24-hour window is closed) is stored as a notice in the state database in the same
-transaction as its outcome (store.py, `whatsapp_case_notice`); this module sends the notices:
+because the 24-hour window is closed, arrived after all, or waits while that template failed for
+good) is stored as a notice in the state database in the same transaction as its outcome
+(store.py, `whatsapp_case_notice`); this module sends the notices:
 
     POST {HANDOVER_URL}/api/conversations/whatsapp/{wa_id}/delivery-failures
     Authorization: Bearer {HANDOVER_SHARED_SECRET}
-    {"client_id": "<key>", "outcome": "held" | "failed", "code": 131047 | null,
+    {"client_id": "<key>", "outcome": "held" | "failed" | "delivered" | "unreachable",
+     "code": 131047 | 132001 | null,
      "kind": "staff_message" | "mode" | "text", "text_sha256": "<sha256 of the casemanager's text>"}
 
 as the action server calls the service (bot/handover_gateway/client.py; this runs in the Rasa

@@ -130,6 +130,13 @@ OUT_QUEUED, OUT_SENDING, OUT_UNCONFIRMED, OUT_SENT, OUT_FAILED, OUT_HELD = (
 # After the send: accepted (Meta's API answered with a message id), then Meta's status callbacks
 # sent, delivered, read. Until delivered the text is kept: a later `failed` callback (e.g. 131047,
 # window closed) must be able to hold the message or send it again.
+#
+# Order per contact: a message goes out only when every earlier message of the contact is settled.
+# Not settled: queued (also while it waits for its retry), sending, unconfirmed, and accepted until
+# Meta's "sent" callback came (`next_at` of an accepted message: until when it waits for that
+# callback; after it the next message goes anyway, so lost callbacks cannot stop a contact). A
+# message Meta reports `failed` for a passing reason is queued again and so holds the later ones
+# back; one that failed for good (or was held for the template) is closed and lets them go.
 OUT_ACCEPTED, OUT_DELIVERED, OUT_READ = "accepted", "delivered", "read"
 OUT_OPEN = (OUT_QUEUED, OUT_SENDING, OUT_UNCONFIRMED)
 # Meta took the message, but it can still be reported as failed.
@@ -252,6 +259,31 @@ class OutboxRow:
     body: Dict[str, Any]
     attempts: int
     created_at: float
+
+
+def _blocking(table: Any, now: float) -> Any:
+    """A message of the contact that the next one must wait for (see "Order per contact")."""
+    return or_(
+        table.c.status.in_(OUT_OPEN),
+        and_(table.c.status == OUT_ACCEPTED, table.c.next_at > now),
+    )
+
+
+def _outbox_due(now: float) -> Any:
+    """Outgoing messages that may go now: queued, due, nothing earlier of the contact unsettled; and
+    sends whose lease ran out (their sender stopped: claim_outbound_head marks them unconfirmed)."""
+    earlier = outbox.alias("earlier")
+    waits = (
+        select(earlier.c.id)
+        .where(earlier.c.contact_key == outbox.c.contact_key)
+        .where(earlier.c.id < outbox.c.id)
+        .where(_blocking(earlier, now))
+        .exists()
+    )
+    return or_(
+        and_(outbox.c.status == OUT_QUEUED, outbox.c.next_at <= now, ~waits),
+        and_(outbox.c.status == OUT_SENDING, outbox.c.next_at <= now),
+    )
 
 
 def _outbox_rows(
@@ -588,17 +620,14 @@ class WhatsAppState:
         return await self._run(work)
 
     async def outbox_due_contacts(self, limit: int) -> List[str]:
-        """Contacts with an outgoing message that may go now (or whose sender stopped mid-send)."""
+        """Contacts with an outgoing message that may go now (or whose sender stopped mid-send); not
+        a contact whose next message waits for an earlier one (its retry, Meta's "sent")."""
         now = self.now()
 
         def work(connection: Connection) -> List[str]:
-            due = or_(
-                and_(outbox.c.status == OUT_QUEUED, outbox.c.next_at <= now),
-                and_(outbox.c.status == OUT_SENDING, outbox.c.next_at <= now),
-            )
             rows = connection.execute(
                 select(outbox.c.contact_key, func.min(outbox.c.id).label("first"))
-                .where(due)
+                .where(_outbox_due(now))
                 .group_by(outbox.c.contact_key)
                 .order_by("first")
                 .limit(limit)
@@ -611,49 +640,47 @@ class WhatsAppState:
         self, contact_key: str, lease: float, confirm_wait: float, owner: str = ""
     ) -> Optional[OutboxRow]:
         """The contact's oldest message still to send, leased to this caller, when it is due and
-        nobody is sending it: messages go out in order, also from several instances. A message
-        whose sender stopped mid-send (lease over) may have reached Meta: it waits for Meta's
-        status callback (unconfirmed) instead of being sent again at once."""
+        every earlier message of the contact is settled ("Order per contact"): messages reach the
+        citizen in the order they were queued, also when one waits for a retry and also from
+        several instances (one transaction; the conditional update lets one caller win). A message
+        whose sender stopped mid-send (lease over) may have reached Meta: it waits for Meta's status
+        callback (unconfirmed) instead of being sent again at once, and the later ones wait too."""
         now = self.now()
 
         def work(connection: Connection) -> Optional[OutboxRow]:
-            rows = connection.execute(
+            row = connection.execute(
                 select(outbox)
                 .where(outbox.c.contact_key == contact_key)
-                .where(outbox.c.status.in_((OUT_QUEUED, OUT_SENDING)))
+                .where(_blocking(outbox, now))
                 .order_by(outbox.c.id)
-            ).all()
-            for row in rows:
-                if row.status == OUT_SENDING:
-                    if row.next_at > now:
-                        return None
+                .limit(1)
+            ).first()
+            if row is None or row.status != OUT_QUEUED or row.next_at > now:
+                if row is not None and row.status == OUT_SENDING and row.next_at <= now:
                     connection.execute(
                         update(outbox)
                         .where(outbox.c.id == row.id)
                         .where(outbox.c.status == OUT_SENDING)
                         .values(status=OUT_UNCONFIRMED, next_at=now + confirm_wait, updated_at=now)
                     )
-                    continue
-                if row.next_at > now:
-                    return None
-                taken = connection.execute(
-                    update(outbox)
-                    .where(outbox.c.id == row.id)
-                    .where(outbox.c.status == OUT_QUEUED)
-                    .values(status=OUT_SENDING, next_at=now + lease, lease_owner=owner, updated_at=now)
-                )
-                if taken.rowcount != 1:
-                    return None
-                return OutboxRow(
-                    row.id,
-                    row.key,
-                    contact_key,
-                    str(row.recipient),
-                    json.loads(row.body),
-                    int(row.attempts),
-                    float(row.created_at),
-                )
-            return None
+                return None
+            taken = connection.execute(
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .where(outbox.c.status == OUT_QUEUED)
+                .values(status=OUT_SENDING, next_at=now + lease, lease_owner=owner, updated_at=now)
+            )
+            if taken.rowcount != 1:
+                return None
+            return OutboxRow(
+                row.id,
+                row.key,
+                contact_key,
+                str(row.recipient),
+                json.loads(row.body),
+                int(row.attempts),
+                float(row.created_at),
+            )
 
         return await self._run(work)
 
@@ -675,10 +702,19 @@ class WhatsAppState:
         """Sent (or failed for good): only the record of the key stays, without text or recipient."""
         return await self._set_outbound(key, OUT_OPEN, status=status, body=None, recipient=None)
 
-    async def outbound_accepted(self, key: str) -> bool:
+    async def outbound_accepted(self, key: str, order_wait: float = 0.0) -> bool:
         """Meta's API took the message (answered with a message id). The text stays until Meta
-        reports it delivered: a later `failed` callback may need it (held or sent again)."""
-        return await self._set_outbound(key, OUT_OPEN, status=OUT_ACCEPTED, lease_owner=None)
+        reports it delivered: a later `failed` callback may need it (held or sent again). The
+        contact's next message waits for Meta's "sent" callback, at most `order_wait` seconds.
+        Only from sending or unconfirmed: a message that a `failed` callback queued again while
+        its request was under way (Meta's callbacks do not wait for the answer) stays queued."""
+        return await self._set_outbound(
+            key,
+            (OUT_SENDING, OUT_UNCONFIRMED),
+            status=OUT_ACCEPTED,
+            next_at=self.now() + order_wait,
+            lease_owner=None,
+        )
 
     async def record_statuses(
         self,
@@ -785,6 +821,62 @@ class WhatsAppState:
 
         return await self._run(work)
 
+    async def fail_template(
+        self,
+        key: str,
+        contact_key: str,
+        notice_for: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]],
+    ) -> Optional[int]:
+        """The template (outbox row `key`) failed for good, so the contact's held messages cannot
+        reach the citizen now. In one transaction: the template is closed as failed, its claim is
+        given back (a later message may try it again), and for each held message that `notice_for`
+        makes a notice of (a message of a case) and that was not reported so before, the notice for
+        the handover service is stored and the held message marked as reported. The messages stay
+        held: when the citizen writes after all, they are delivered. The number of notices; None
+        when the template was closed already (another instance, a repeated callback)."""
+        now = self.now()
+
+        def work(connection: Connection) -> Optional[int]:
+            recipient = connection.execute(select(outbox.c.recipient).where(outbox.c.key == key)).scalar()
+            closed = connection.execute(
+                update(outbox)
+                .where(outbox.c.key == key)
+                .where(outbox.c.status.in_(OUT_OPEN + OUT_TAKEN))
+                .values(status=OUT_FAILED, body=None, recipient=None, updated_at=now, lease_owner=None)
+            )
+            if closed.rowcount != 1:
+                return None
+            connection.execute(
+                update(contacts).where(contacts.c.contact_key == contact_key).values(template_sent_at=None)
+            )
+            if recipient is None:
+                return 0
+            held = connection.execute(
+                select(held_messages.c.id, held_messages.c.body)
+                .where(held_messages.c.contact_key == contact_key)
+                .order_by(held_messages.c.id)
+            ).all()
+            told = 0
+            for row_id, encoded in held:
+                body = json.loads(encoded)
+                meta = body.get(META_KEY) if isinstance(body.get(META_KEY), dict) else {}
+                if meta.get("unreachable"):
+                    continue
+                notice = notice_for(body)
+                if notice is None:
+                    continue
+                _add_notice(connection, contact_key, str(recipient), notice, now)
+                marked = {**body, META_KEY: {**meta, "unreachable": True}}
+                connection.execute(
+                    update(held_messages)
+                    .where(held_messages.c.id == row_id)
+                    .values(body=json.dumps(marked, ensure_ascii=False))
+                )
+                told += 1
+            return told
+
+        return await self._run(work)
+
     async def hold_for_template(
         self,
         contact_key: str,
@@ -805,9 +897,11 @@ class WhatsAppState:
         the handover service's notice stored. `window_closed`: Meta said so (131047), which counts
         over our own clock. (done, template queued); not done when another instance had it."""
         now = self.now()
-        # Marked as held (delivery.META), so its arrival later can be reported too.
-        meta = body.get(META_KEY)
-        held = {**body, META_KEY: {**(meta if isinstance(meta, dict) else {}), "held": True}}
+        # Marked as held (delivery.META), so its arrival later can be reported too; held anew, a
+        # failing template is reported anew (fail_template).
+        known = body.get(META_KEY)
+        meta = {k: v for k, v in (known if isinstance(known, dict) else {}).items() if k != "unreachable"}
+        held = {**body, META_KEY: {**meta, "held": True}}
         held_encoded = json.dumps(held, ensure_ascii=False)
 
         def work(connection: Connection) -> Tuple[bool, bool]:
@@ -927,13 +1021,20 @@ class WhatsAppState:
 
     async def next_due(self) -> Optional[float]:
         """The earliest moment something in the inbox or outbox is due (or a lease ends)."""
+        now = self.now()
 
         def work(connection: Connection) -> Optional[float]:
             moments = [
                 connection.execute(select(func.min(inbox.c.next_at))).scalar(),
                 connection.execute(select(func.min(inbox.c.lease_until))).scalar(),
+                # What may go now, and when a wait ends (a retry, a lease, a confirmation, Meta's
+                # "sent" for an accepted message). A message waiting behind an earlier one is no
+                # moment of its own: it is due when that one is settled.
+                connection.execute(select(func.min(outbox.c.next_at)).where(_outbox_due(now))).scalar(),
                 connection.execute(
-                    select(func.min(outbox.c.next_at)).where(outbox.c.status.in_(OUT_OPEN))
+                    select(func.min(outbox.c.next_at))
+                    .where(outbox.c.status.in_((*OUT_OPEN, OUT_ACCEPTED)))
+                    .where(outbox.c.next_at > now)
                 ).scalar(),
                 connection.execute(select(func.min(case_notices.c.next_at))).scalar(),
             ]
@@ -976,16 +1077,6 @@ class WhatsAppState:
         instances never both send it."""
         now = self.now()
         return await self._run(lambda connection: _claim_template(connection, contact_key, now, pause))
-
-    async def release_template(self, contact_key: str) -> None:
-        """The template could not be sent: allow the next message to try again."""
-
-        def work(connection: Connection) -> None:
-            connection.execute(
-                update(contacts).where(contacts.c.contact_key == contact_key).values(template_sent_at=None)
-            )
-
-        await self._run(work)
 
     # -- long payloads ----------------------------------------------------------------------------
 
