@@ -4,7 +4,8 @@
 // The server stays the truth: after every WebSocket event the script loads the changed parts
 // again (the open case from /zaken/{ref}/paneel, the inbox lists from /werkbak/lijsten) instead of
 // guessing. Buttons and status therefore never go stale; field contents, focus and the scroll
-// position survive each swap, and the reply draft is kept per case in localStorage.
+// position survive each swap, and the reply draft is kept per case in localStorage. The user's
+// own settings (Enter choice, notifications, sound) are stored on the server (POST /instellingen).
 (function () {
   "use strict";
   var body = document.body;
@@ -21,6 +22,12 @@
   var lastRead = {};        // per case: the newest message id reported as read
   var sending = {};         // client_id -> {reference, text} of chat messages on their way
   var BACKGROUND = {"X-Background-Refresh": "1"};  // the page's own loads: no sign of life
+  // The user's own settings, as the server rendered them (base.html); kept current on change.
+  var prefs = {
+    enter: body.getAttribute("data-enter") === "regel",
+    meldingen: body.getAttribute("data-meldingen") === "aan",
+    geluid: body.getAttribute("data-geluid") === "aan"
+  };
 
   var myTeams = (body.getAttribute("data-teams") || "").split(",").filter(Boolean);
   function myTeam(team) { return myTeams.length === 0 || myTeams.indexOf(team) >= 0; }
@@ -520,10 +527,30 @@
     else { setChatStatus("Geen standaardtekst met een titel die begint met " + word + "."); }
   }
 
-  // --- the per-user Enter choice (kept in this browser) --------------------------------------
+  // --- the user's own settings (stored on the server, with the user) ------------------------
 
+  // Saves settings at once: {veld: true/false}; answers with the stored state.
+  function savePreferences(changes) {
+    var data = new FormData();
+    data.append("velden", Object.keys(changes).join(","));
+    Object.keys(changes).forEach(function (name) { if (changes[name]) { data.append(name, "aan"); } });
+    return fetch("/instellingen", {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: {"Accept": "application/json", "X-CSRF-Token": csrf}
+    }).then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
+  }
+
+  // Before, the Enter choice lived in this browser only: hand it to the server once.
   function enterKey() { return "werkplek:enter:" + me; }
-  function enterMakesLine() { return store(function (s) { return s.getItem(enterKey()); }) === "regel"; }
+  if (me && store(function (s) { return s.getItem(enterKey()); }) === "regel") {
+    store(function (s) { s.removeItem(enterKey()); });
+    if (!prefs.enter) {
+      prefs.enter = true;
+      savePreferences({enter_nieuwe_regel: true}).catch(function () {});
+    }
+  }
+
+  function enterMakesLine() { return prefs.enter; }
   function showEnterChoice() {
     var box = $("enter-nieuwe-regel");
     var hint = $("tekst-uitleg");
@@ -536,11 +563,113 @@
   }
   document.addEventListener("change", function (e) {
     if (e.target && e.target.id === "enter-nieuwe-regel") {
-      var line = e.target.checked;
-      store(function (s) { if (line) { s.setItem(enterKey(), "regel"); } else { s.removeItem(enterKey()); } });
+      prefs.enter = e.target.checked;
       showEnterChoice();
+      savePreferences({enter_nieuwe_regel: prefs.enter}).catch(function () {
+        setChatStatus("Uw keuze is niet opgeslagen: geen verbinding met de server.");
+      });
     }
+    if (e.target && (e.target.id === "meldingen" || e.target.id === "geluid")) { changeNotifications(e.target); }
   });
+
+  // --- notifications and sound (off by default; "Meldingen en geluid" in the werkbak) ----------
+
+  function notificationStatus(text) {
+    var el = $("meldingen-status");
+    if (el) { el.textContent = text; }
+  }
+  function permissionWords() {
+    if (!("Notification" in window)) { return "Deze browser kan geen meldingen tonen."; }
+    if (Notification.permission === "denied") {
+      return "De browser blokkeert meldingen van deze site. Sta ze toe in de instellingen van de browser.";
+    }
+    return "";
+  }
+  function changeNotifications(box) {
+    var on = box.checked;
+    if (box.id === "meldingen") { prefs.meldingen = on; } else { prefs.geluid = on; }
+    var changes = {};
+    changes[box.id] = on;
+    savePreferences(changes).then(function () {
+      notificationStatus(on ? (box.id === "meldingen" ? "Meldingen staan aan." : "Geluid staat aan.")
+        : (box.id === "meldingen" ? "Meldingen staan uit." : "Geluid staat uit."));
+      if (box.id === "meldingen" && on && "Notification" in window && Notification.permission === "default") {
+        // Asked once, right after the casemanager chose it (a user action, as browsers require).
+        Promise.resolve(Notification.requestPermission()).then(function () {
+          var words = permissionWords();
+          if (words) { notificationStatus(words); }
+        });
+      } else if (box.id === "meldingen" && on && permissionWords()) {
+        notificationStatus(permissionWords());
+      }
+      if (box.id === "geluid" && on) { unlockAudio(); beep(); }  // let the casemanager hear it
+    }).catch(function () {
+      box.checked = !on;
+      if (box.id === "meldingen") { prefs.meldingen = !on; } else { prefs.geluid = !on; }
+      notificationStatus("Niet opgeslagen: geen verbinding met de server. Probeer het opnieuw.");
+    });
+  }
+  var settingsForm = $("instellingen-form");
+  if (settingsForm) {
+    settingsForm.addEventListener("submit", function (e) {  // each change is saved already
+      e.preventDefault();
+      notificationStatus("Opgeslagen.");
+    });
+    if (prefs.meldingen && permissionWords()) { notificationStatus(permissionWords()); }
+  }
+
+  // A short tone (Web Audio: no sound file). Browsers let a page play sound only after the user
+  // did something on it, so the context is made (or woken) at the first key or click.
+  var audio = null;
+  function unlockAudio() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) { return; }
+    try {
+      audio = audio || new Context();
+      if (audio.state === "suspended") { audio.resume(); }
+    } catch (e) { audio = null; }
+  }
+  document.addEventListener("keydown", function () { if (prefs.geluid) { unlockAudio(); } }, true);
+  document.addEventListener("pointerdown", function () { if (prefs.geluid) { unlockAudio(); } }, true);
+  function beep() {
+    if (!audio) { unlockAudio(); }
+    if (!audio) { return; }
+    try {
+      var tone = audio.createOscillator();
+      var volume = audio.createGain();
+      tone.type = "sine";
+      tone.frequency.value = 880;
+      volume.gain.value = 0.08;
+      tone.connect(volume);
+      volume.connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.18);
+    } catch (e) { /* no sound then */ }
+  }
+
+  // Only when the casemanager would not see it otherwise: the tab is hidden, or another case is
+  // open. The text names only the case reference: a notification can show on a locked screen.
+  function notify(ref, text, once) {
+    if (!ref || (!prefs.meldingen && !prefs.geluid)) { return; }
+    if (document.visibilityState === "visible" && ref === currentRef()) { return; }
+    // Several open workspace tabs get the same event: one signal is enough.
+    var tag = once || ref;
+    var key = "werkplek:gemeld:" + me;
+    var last = store(function (s) { return s.getItem(key); });
+    var now = Date.now();
+    if (last && last.split("|")[0] === tag && now - (parseInt(last.split("|")[1], 10) || 0) < 5000) { return; }
+    store(function (s) { s.setItem(key, tag + "|" + now); });
+    if (prefs.geluid) { beep(); }
+    if (!prefs.meldingen || !("Notification" in window) || Notification.permission !== "granted") { return; }
+    try {
+      var shown = new Notification("Werkplek casemanager", {body: text, tag: "werkplek-" + ref, lang: "nl"});
+      shown.onclick = function () {
+        window.focus();
+        if (inbox) { openCase(ref); } else { window.location.href = "/werkbak?zaak=" + encodeURIComponent(ref); }
+        shown.close();
+      };
+    } catch (e) { /* e.g. a browser that only shows notifications from a service worker */ }
+  }
 
   // --- keyboard ------------------------------------------------------------------------------
 
@@ -588,6 +717,9 @@
     var ref = currentRef();
     if (ev.type === "message") {
       if (ev.reference === ref) { appendMessage(ev); }
+      if (ev.role === "citizen" && ev.handler_id !== undefined && String(ev.handler_id) === me) {
+        notify(ev.reference, "Nieuw bericht in zaak " + ev.reference, "bericht-" + ev.id);
+      }
       refreshCounts();
       return;
     }
@@ -615,10 +747,18 @@
     var byOther = String(ev.actor_id || ev.by_id) !== me;
     if (ev.type === "case_transferred" && String(ev.by_id) === me && String(ev.actor_id) !== me) {
       flash("Zaak " + ev.reference + " is aan u overgedragen.");
+      notify(ev.reference, "Zaak " + ev.reference + " is aan u overgedragen", "overdracht-" + ev.reference);
     } else if (ev.type === "case_returned" && String(ev.from_id) === me && byOther) {
       flash("Zaak " + ev.reference + " is door een ander teruggezet in de wachtrij.");
     } else if (ev.type === "case_closed" && String(ev.from_id) === me && byOther) {
       flash("Zaak " + ev.reference + " is door een ander afgerond.");
+    } else if (ev.type === "case_new" && ev.cause === "onderwerp" && String(ev.from_id) === me && byOther) {
+      flash("Zaak " + ev.reference + " hoort na een aanpassing van het onderwerp bij een ander team en staat in hun wachtrij.");
+    } else if (ev.type === "case_new" && ev.cause === "onderwerp" && String(ev.actor_id) !== me && myTeam(ev.team)) {
+      flash("Zaak " + ev.reference + " hoort na een aanpassing van het onderwerp bij uw team en staat in de wachtrij.");
+    } else if (ev.type === "case_updated" && ev.old_team && myTeam(ev.team) && !myTeam(ev.old_team) &&
+               String(ev.by_id) !== me && String(ev.handler_id) !== me) {
+      flash("Zaak " + ev.reference + " hoort na een aanpassing van het onderwerp nu bij uw team. De behandelaar blijft dezelfde.");
     } else if ((ev.type === "case_new" && ev.from_id && String(ev.from_id) === me && byOther)) {
       flash("Zaak " + ev.reference + " is door een ander overgedragen aan een team.");
     } else if (ev.type === "case_new" && ev.actor_id && String(ev.actor_id) !== me && myTeam(ev.team)) {

@@ -56,6 +56,7 @@ from .web import (
     queue_page,
     satisfaction_api,
     search_page,
+    settings_page,
     websocket,
 )
 from .web import delivery_failures as delivery_failure_api
@@ -285,6 +286,7 @@ def create_app(settings: Settings) -> web.Application:
         search_page,
         directory_page,
         agenda_page,
+        settings_page,
     )
     for module in (bot_api, appointments_api, satisfaction_api, login, *workspace, websocket, privacy_pages):
         app.router.add_routes(module.routes)

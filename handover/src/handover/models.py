@@ -117,6 +117,13 @@ class User(Base):
     # "online" is the casemanager's own availability; presence is last_seen_at.
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[dt.datetime | None]
+    # The user's own workspace settings (services/preferences.py), all off by default.
+    # Enter makes a new line and Ctrl+Enter sends (the other way round from the default).
+    enter_makes_newline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A browser notification (only the case reference) and a short sound for a new citizen
+    # message or a case handed to me, while the tab is hidden or another case is open.
+    notifications: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    notification_sound: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def is_teamleader(self) -> bool:

@@ -67,18 +67,29 @@ class TeamMapping:
         Bot topic ids look like ``cak.eigen_bijdrage``; the part before the dot is the
         organisation that owns the topic, so it is tried before the listed organisations.
         """
-        orgs = list(organisations)
-        if topic:
-            for team_id in self._order:
-                if _norm(topic) in self.teams[team_id].topics:
-                    return team_id
-            if "." in topic:
-                orgs.insert(0, topic.split(".", 1)[0])
-        for org in orgs:
-            for team_id in self._order:
-                if _norm(org) in self.teams[team_id].organisations:
-                    return team_id
+        if team := self.team_of_topic(topic):
+            return team
+        for org in organisations:
+            if team := self._team_of_organisation(org):
+                return team
         return self.default
+
+    def team_of_topic(self, topic: str | None) -> str | None:
+        """The team a topic itself belongs to: the first team listing it, else the team of the
+        organisation that owns it (``cak.eigen_bijdrage`` -> cak). None when neither maps: such
+        a topic says nothing about the team (a corrected topic then leaves the team as it is)."""
+        if not topic:
+            return None
+        for team_id in self._order:
+            if _norm(topic) in self.teams[team_id].topics:
+                return team_id
+        return self._team_of_organisation(topic.split(".", 1)[0]) if "." in topic else None
+
+    def _team_of_organisation(self, org: str) -> str | None:
+        for team_id in self._order:
+            if _norm(org) in self.teams[team_id].organisations:
+                return team_id
+        return None
 
     def label(self, team_id: str) -> str:
         team = self.teams.get(team_id)

@@ -257,7 +257,7 @@ async def test_inbox_unread_title_scroll_and_keyboard(
             assert await not_reloaded(page)
             await assert_no_axe_violations(page, "inbox after claim-next")
 
-            # --- a per-user choice: Enter makes a new line, Ctrl+Enter sends (kept in the browser) ---
+            # --- a per-user choice: Enter makes a new line, Ctrl+Enter sends (stored with the user) ---
             await page.get_by_label("Enter maakt een nieuwe regel (versturen met Ctrl+Enter)").check()
             await expect(page.locator("#tekst-uitleg")).to_contain_text("Ctrl+Enter verstuurt.")
             before = len(fake_rasa.intents("medewerker_bericht"))
@@ -274,6 +274,14 @@ async def test_inbox_unread_title_scroll_and_keyboard(
             await expect(
                 page.get_by_label("Enter maakt een nieuwe regel (versturen met Ctrl+Enter)")
             ).to_be_checked()
+        # On the server, not in one browser: anna in another browser has the same choice.
+        async with logged_in(browser, service, "anna") as elsewhere:
+            other = await open_page(elsewhere, f"/werkbak?zaak={third}", errors)
+            await expect(other.locator("body")).to_have_attribute("data-enter", "regel")
+            await expect(
+                other.get_by_label("Enter maakt een nieuwe regel (versturen met Ctrl+Enter)")
+            ).to_be_checked()
+            await expect(other.locator("#tekst-uitleg")).to_contain_text("Ctrl+Enter verstuurt.")
     assert errors == [], f"JavaScript errors: {errors}"
 
 

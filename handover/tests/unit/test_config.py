@@ -152,6 +152,18 @@ def test_shipped_teams_file_maps_topics_and_organisations() -> None:
     assert set(teams.teams) >= {"inkomen_schulden", "zorg", "migratie", "algemeen"}
 
 
+def test_the_team_a_topic_itself_belongs_to() -> None:
+    """What a corrected topic says about the team (services/intake.py): no default team."""
+    teams = TeamMapping.load(HANDOVER_ROOT / "teams.yml")
+    assert teams.team_of_topic("gemeente.wmo") == "zorg"  # listed as a topic
+    assert teams.team_of_topic("cak.eigen_bijdrage") == "zorg"  # through the owning organisation
+    assert teams.team_of_topic("ind.verblijfsvergunning") == "migratie"
+    assert teams.team_of_topic("svb.kinderbijslag") == "inkomen_schulden"
+    assert teams.team_of_topic("gemeente.huisvesting") is None  # maps to nothing: says nothing
+    assert teams.team_of_topic("digid.hulp") is None
+    assert teams.team_of_topic(None) is None and teams.team_of_topic("") is None
+
+
 def test_missing_teams_file_still_has_default(tmp_path: Path) -> None:
     teams = TeamMapping.load(tmp_path / "none.yml")
     assert teams.team_for("schulden", ["cjib"]) == "algemeen"

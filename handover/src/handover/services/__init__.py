@@ -13,6 +13,7 @@ errors of ``errors.py``. Callers use this package (``services.claim(...)``); the
 - ``search``: closed cases by reference, date, topic and outcome label (history)
 - ``inbox``: a casemanager's chats in progress: last message, unread, waiting for a reply
 - ``presence``: casemanagers online, and live chat or callback for the bot
+- ``preferences``: each user's own settings (Enter choice, notifications and sound)
 - ``positions``: queue positions pushed to waiting citizens
 - ``rasa_calls``: calls to Rasa, written to the outbox in the same transaction
 - ``registration``: a closed case queued for Open Klant, with the citizen's consent (openklant.py)
@@ -61,10 +62,11 @@ from .errors import (
     UnknownUser,
 )
 from .inbox import ChatSummary, chat_summary, mark_read, my_chats, unread_count
-from .intake import correct_intake
+from .intake import IntakeCorrection, correct_intake
 from .overview import TeamOverview, team_overview
 from .permissions import authorize, may_handle, works_in
 from .positions import refresh_queue_positions
+from .preferences import Preferences, save_preferences
 from .presence import Availability, availability, online_casemanagers, touch_presence
 from .queue import (
     QueueInfo,
@@ -102,11 +104,13 @@ __all__ = [
     "ExportNotAllowed",
     "FollowUpNotFound",
     "InvalidInput",
+    "IntakeCorrection",
     "InvalidTransition",
     "NewCase",
     "NotAChat",
     "NotClaimedByYou",
     "NotYourTeam",
+    "Preferences",
     "QueueEmpty",
     "QueueInfo",
     "QueuePage",
@@ -157,6 +161,7 @@ __all__ = [
     "registration_of",
     "retry_registration",
     "save_canned_response",
+    "save_preferences",
     "search_closed",
     "send_casemanager_message",
     "team_overview",

@@ -28,6 +28,8 @@ def _message_event(case: Case, msg: Message) -> dict[str, Any]:
         "text": msg.text,
         "name": msg.name,
         "timestamp": msg.created_at.isoformat(),
+        # Whoever handles the case: only their page raises a notification (werkplek.js).
+        "handler_id": case.claimed_by_id,
         # Who may read the full text (access.redaction_reason); the hub strips it before sending.
         "access": {"status": case.status, "team": case.team, "claimed_by_id": case.claimed_by_id},
     }

@@ -249,6 +249,14 @@ async def transfer_to_team(
     case = await get_case(uow.session, reference, for_update=True)
     require_owner(uow.session, case, user, "overdragen aan een team")
     _transfer_note(uow, case, user, f"team {teams.label(team)}", reason)
+    into_team_queue(uow, case, user, team, why=f"overgedragen aan team {team}")
+    return case
+
+
+def into_team_queue(uow: UnitOfWork, case: Case, user: User, team: str, *, why: str, cause: str = "") -> None:
+    """A case in progress goes, unclaimed, to the queue of ``team`` (a transfer to a team, or a
+    corrected topic of another team): in the history and the audit log as ``why``; the team's
+    pages get ``case_new`` (with ``cause``, e.g. "onderwerp"), the handler's page its signal."""
     old_team = case.team
     previous = case.claimed_by_id
     case.team = team
@@ -259,20 +267,20 @@ async def transfer_to_team(
     # A new queue: tell the citizen their new place right away.
     case.notified_position = None
     case.position_pushed_at = None
-    record_status_change(uow, case, Status.IN_PROGRESS, Status.WAITING, user, f"overgedragen aan team {team}")
-    detail = f"overgedragen aan team {team}"
-    audit.record(uow.session, AuditAction.TRANSFERRED, reference=case.reference, user=user, detail=detail)
-    log.info("case %s transferred by user %s to team %s", case.reference, user.id, team)
+    record_status_change(uow, case, Status.IN_PROGRESS, Status.WAITING, user, why[:128])
+    audit.record(uow.session, AuditAction.TRANSFERRED, reference=case.reference, user=user, detail=why)
+    log.info("case %s moved by user %s to the queue of team %s", case.reference, user.id, team)
     uow.publish(
         {
             "type": "case_new",
             "reference": case.reference,
             "team": team,
+            "old_team": old_team,
             "urgent": case.urgent,
             "from_id": previous,
             "actor_id": user.id,
         }
+        | ({"cause": cause} if cause else {})
     )
     uow.queue_changed(old_team)
     uow.queue_changed(team)
-    return case

@@ -263,7 +263,7 @@ async def _read(f: CaseForm) -> Done:
 
 async def _correct(f: CaseForm) -> Done:
     app = f.request.app
-    changes = await services.correct_intake(
+    done = await services.correct_intake(
         f.uow,
         f.reference,
         f.user,
@@ -271,8 +271,31 @@ async def _correct(f: CaseForm) -> Done:
         organisations=[str(v) for v in f.form.getall("organisatie", [])],
         known_topics=app[labels_key].topics,
         known_organisations=app[directory_key].organisations,
+        teams=app[teams_key],
     )
-    return Done("Intake aangepast." if changes else "Er is niets veranderd.")
+    return Done(correction_words(done, f.user, app[teams_key].label))
+
+
+def correction_words(done: services.IntakeCorrection, user: User, label: Callable[[str], str]) -> str:
+    """What the casemanager reads after a correction: also where the case went, and whether
+    they still handle it."""
+    if not done.changes:
+        return "Er is niets veranderd."
+    if done.moved_to is None:
+        return "Intake aangepast."
+    team = f"team {label(done.moved_to)}"
+    if not done.handed_back:
+        return f"Intake aangepast. De zaak hoort nu bij {team}. De behandelaar blijft dezelfde."
+    if done.handler is not None and done.handler.id == user.id:
+        return (
+            f"Intake aangepast. Dit onderwerp hoort bij {team}. U werkt niet in dat team, "
+            "dus de zaak staat nu in hun wachtrij. U kunt de inwoner in deze zaak niet meer schrijven."
+        )
+    handler = done.handler.display_name if done.handler is not None else "de behandelaar"
+    return (
+        f"Intake aangepast. Dit onderwerp hoort bij {team}. {handler} werkt niet in dat team, "
+        "dus de zaak staat nu in hun wachtrij."
+    )
 
 
 async def _note(f: CaseForm) -> Done:
