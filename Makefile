@@ -166,6 +166,7 @@ test-handover:
 bench: train handover-setup widget-setup haproxy
 	$(PY) -m bench.turns --model $(MODEL)
 	$(PY) -m bench.whatsapp_ack
+	$(PY) -m bench.whatsapp_ack --model $(MODEL)
 	@if [ -f handover/Makefile ]; then $(MAKE) --no-print-directory -C handover bench; fi
 	MODEL="$(MODEL)" $(PY) -m bench.soak
 

@@ -6,6 +6,11 @@ that answers every message, and a local fake Graph API that takes `--api-latency
 same time). Prints the p50/p99/max of the webhook's 200 (Meta: median at most 250 ms, under 1 %
 over 1 s), the time until every message was answered, and checks that every message was answered
 once and in order per user. Last line: `whatsapp_ack_p99_ms=<float>`. Only loopback traffic.
+
+With `--model`, the stand-in reads every message with the trained model first (Rasa's own
+`parse_message`, on the same event loop as the webhook, as in `rasa run`), so the numbers include
+what reading costs the webhook; `--parse-on-loop` measures Rasa's reading on the loop itself
+instead of on its own thread (bot/parse_thread.py), for comparison.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 from aiohttp import web
@@ -47,6 +52,31 @@ class EchoAgent:
     async def handle_message(self, message: UserMessage) -> None:
         self.received.setdefault(message.sender_id, []).append(message.text or "")
         await message.output_channel.send_response(message.sender_id, {"text": f"Antwoord: {message.text}"})
+
+
+class ReadingAgent(EchoAgent):
+    """Reads each message with the trained model (Rasa's processor) before it answers."""
+
+    def __init__(self, rasa_agent: Any) -> None:
+        super().__init__()
+        self.rasa_agent = rasa_agent
+
+    async def handle_message(self, message: UserMessage) -> None:
+        await self.rasa_agent.parse_message(message.text or "")
+        await super().handle_message(message)
+
+
+# What citizens write: short and long messages (written for this bench, not taken from eval/).
+TEXTS = [
+    "Ik heb een brief van de Belastingdienst en ik snap niet wat ik moet doen.",
+    "Mijn moeder is vorige maand overleden en nu komen er allemaal rekeningen binnen. Ik weet niet "
+    "waar ik moet beginnen, de bank heeft haar rekening geblokkeerd en er ligt een aanslag van de "
+    "gemeente. Ook moet de huur nog worden opgezegd en ik heb zelf ook schulden.",
+    "hoi",
+    "Ik ben mijn baan kwijt en ik kan de huur niet meer betalen, de verhuurder dreigt met een "
+    "ontruiming. Ik heb ook nog een boete van het CJIB en mijn toeslagen zijn gestopt.",
+    "Kan ik iemand spreken?",
+]
 
 
 async def fake_graph(latency: float, delivered: Dict[str, List[str]]) -> "tuple[web.AppRunner, str]":
@@ -92,7 +122,31 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(users: int, per_user: int, latency: float, workers: int) -> int:
+def message_text(n: int) -> str:
+    return f"bericht {n}: {TEXTS[n % len(TEXTS)]}"
+
+
+async def stand_in(model: Optional[str], parse_on_loop: bool) -> EchoAgent:
+    """The echo, or (with a model) the echo after Rasa read the message."""
+    if not model:
+        return EchoAgent()
+    from rasa.core.agent import load_agent
+
+    from bot import parse_thread
+
+    if not parse_on_loop:
+        parse_thread.install()
+    return ReadingAgent(await load_agent(model_path=model))
+
+
+async def run(
+    users: int,
+    per_user: int,
+    latency: float,
+    workers: int,
+    model: Optional[str] = None,
+    parse_on_loop: bool = False,
+) -> int:
     delivered: Dict[str, List[str]] = {}
     runner, api_url = await fake_graph(latency, delivered)
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +161,7 @@ async def run(users: int, per_user: int, latency: float, workers: int) -> int:
         )
         channel = WhatsAppInput(config)
         app = Sanic(f"bench_{uuid.uuid4().hex[:8]}")
-        agent = EchoAgent()
+        agent = await stand_in(model, parse_on_loop)
         app.ctx.agent = agent
         register([channel], app, "/webhooks/")
         sock = socket.socket()
@@ -123,7 +177,7 @@ async def run(users: int, per_user: int, latency: float, workers: int) -> int:
 
             async def user(wa_id: str) -> None:
                 for n in range(per_user):
-                    body = webhook_body(wa_id, f"bericht {n}")
+                    body = webhook_body(wa_id, message_text(n))
                     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                     t0 = time.perf_counter()
                     async with http.post(url, data=body, headers={"X-Hub-Signature-256": signature}) as r:
@@ -141,12 +195,14 @@ async def run(users: int, per_user: int, latency: float, workers: int) -> int:
         await server.after_stop()
     await runner.cleanup()
 
-    expected = {w: [f"bericht {n}" for n in range(per_user)] for w in wa_ids}
+    expected = {w: [message_text(n) for n in range(per_user)] for w in wa_ids}
     correct = agent.received == expected and delivered == {
         w: [f"Antwoord: {t}" for t in texts] for w, texts in expected.items()
     }
     over_1s = sum(1 for a in acks if a > 1.0)
+    reading = "none" if not model else ("Rasa's, on the event loop" if parse_on_loop else "on its own thread")
     print(f"whatsapp: {len(acks)} webhooks from {users} users, send API {latency * 1000:.0f} ms per message")
+    print(f"  reading with the model: {reading}")
     p50, p99 = statistics.median(acks) * 1000, percentile(acks, 0.99) * 1000
     print(
         f"  acknowledgement p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(acks) * 1000:.1f} ms, "
@@ -165,8 +221,16 @@ def main() -> None:
     parser.add_argument("--per-user", type=int, default=5)
     parser.add_argument("--api-latency", type=float, default=0.5, help="seconds per send at the fake API")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--model", help="a trained model: read every message with it first")
+    parser.add_argument(
+        "--parse-on-loop", action="store_true", help="with --model: Rasa's reading on the event loop"
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args.users, args.per_user, args.api_latency, args.workers)))
+    sys.exit(
+        asyncio.run(
+            run(args.users, args.per_user, args.api_latency, args.workers, args.model, args.parse_on_loop)
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`python -m bot.server run …`: Rasa's own command line, with one speed-up that keeps its behaviour,
 its API token read from RASA_TOKEN (not the process list), files created for this user only, and a
-turn whose action server died tried again or failed instead of answered as done (bot/action_retry.py).
+turn whose action server died tried again or failed instead of answered as done (bot/action_retry.py),
+and messages read on a thread of their own so the event loop keeps answering (bot/parse_thread.py).
 
 Rasa 3.6 validates every action server response with `jsonschema.validate()`, which first checks the
 *schema itself* against the JSON-Schema meta-schema on every call. Profiling our turns showed half
@@ -47,12 +48,14 @@ def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
 
 
 def apply() -> None:
-    """Install the speed-up in this process, and turns that fail when no action server answered
-    instead of being answered as done (bot/action_retry.py)."""
-    from bot import action_retry
+    """Install the speed-up in this process, turns that fail when no action server answered
+    instead of being answered as done (bot/action_retry.py), and messages read off the event loop
+    (bot/parse_thread.py)."""
+    from bot import action_retry, parse_thread
 
     RemoteAction._validate_action_result = validate_action_result
     action_retry.install()
+    parse_thread.install()
 
 
 def with_token_from_env(argv: List[str], env: Dict[str, str]) -> List[str]:

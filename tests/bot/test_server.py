@@ -5,8 +5,9 @@ from __future__ import annotations
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
+from rasa.core.processor import MessageProcessor
 
-from bot import action_retry
+from bot import action_retry, parse_thread
 from bot.server import apply, validate_action_result, with_token_from_env
 
 VALID = {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"response": "utter_welkom"}]}
@@ -43,9 +44,11 @@ def test_apply_installs_it_on_remote_actions() -> None:
         apply()
         assert RemoteAction._validate_action_result is validate_action_result
         assert RemoteAction.run is action_retry.run_remote_action
+        assert MessageProcessor.parse_message is parse_thread.parse_message
     finally:
         RemoteAction._validate_action_result = original_method
         action_retry.uninstall()
+        parse_thread.uninstall()
 
 
 def test_the_rasa_token_comes_from_the_environment_not_the_command_line() -> None:
