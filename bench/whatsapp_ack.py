@@ -79,21 +79,67 @@ TEXTS = [
 ]
 
 
-async def fake_graph(latency: float, delivered: Dict[str, List[str]]) -> "tuple[web.AppRunner, str]":
-    async def messages(request: web.Request) -> web.Response:
-        body = await request.json()
-        await asyncio.sleep(latency)
-        delivered.setdefault(body["to"], []).append(body["text"]["body"])
-        return web.json_response({"messages": [{"id": f"wamid.{uuid.uuid4().hex}"}]})
+class FakeGraphApi:
+    """Meta's send API: takes `latency` seconds per message, then reports it "sent" through the
+    webhook (signed), as Meta does; the channel sends a citizen's next message after that report."""
 
-    app = web.Application()
-    app.router.add_post("/v24.0/{phone_number_id}/messages", messages)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/v24.0"
+    def __init__(self, latency: float, delivered: Dict[str, List[str]]) -> None:
+        self.latency, self.delivered = latency, delivered
+        self.webhook = ""  # known once the channel's server runs
+        self.reports: "set[asyncio.Task[None]]" = set()
+        self.http: Optional[aiohttp.ClientSession] = None
+
+    async def messages(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        await asyncio.sleep(self.latency)
+        self.delivered.setdefault(body["to"], []).append(body["text"]["body"])
+        message_id = f"wamid.{uuid.uuid4().hex}"
+        key = body.get("biz_opaque_callback_data")
+        if key is not None and self.webhook:
+            task = asyncio.ensure_future(self.report_sent(body["to"], message_id, key))
+            self.reports.add(task)
+            task.add_done_callback(self.reports.discard)
+        return web.json_response({"messages": [{"id": message_id}]})
+
+    async def report_sent(self, wa_id: str, message_id: str, key: str) -> None:
+        status = {
+            "id": message_id,
+            "status": "sent",
+            "timestamp": str(int(time.time())),
+            "recipient_id": wa_id,
+            "biz_opaque_callback_data": key,
+        }
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+            "statuses": [status],
+        }
+        entry = {"changes": [{"field": "messages", "value": value}]}
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+        if self.http is None:
+            self.http = aiohttp.ClientSession()
+        headers = {"X-Hub-Signature-256": signature_of(body)}
+        async with self.http.post(self.webhook, data=body, headers=headers):
+            pass
+
+    async def start(self) -> "tuple[web.AppRunner, str]":
+        app = web.Application()
+        app.router.add_post("/v24.0/{phone_number_id}/messages", self.messages)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return runner, f"http://127.0.0.1:{port}/v24.0"
+
+    async def stop(self) -> None:
+        await asyncio.gather(*self.reports, return_exceptions=True)
+        if self.http is not None:
+            await self.http.close()
+
+
+def signature_of(body: bytes) -> str:
+    return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
 def webhook_body(wa_id: str, text: str) -> bytes:
@@ -148,7 +194,8 @@ async def run(
     parse_on_loop: bool = False,
 ) -> int:
     delivered: Dict[str, List[str]] = {}
-    runner, api_url = await fake_graph(latency, delivered)
+    graph = FakeGraphApi(latency, delivered)
+    runner, api_url = await graph.start()
     with tempfile.TemporaryDirectory() as tmp:
         config = WhatsAppConfig(
             app_secret=SECRET,
@@ -167,6 +214,7 @@ async def run(
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/whatsapp/webhook"
+        graph.webhook = url
         server: Any = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
         await server.startup()
         await server.before_start()
@@ -178,7 +226,7 @@ async def run(
             async def user(wa_id: str) -> None:
                 for n in range(per_user):
                     body = webhook_body(wa_id, message_text(n))
-                    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                    signature = signature_of(body)
                     t0 = time.perf_counter()
                     async with http.post(url, data=body, headers={"X-Hub-Signature-256": signature}) as r:
                         assert r.status == 200, r.status
@@ -188,6 +236,7 @@ async def run(
             await asyncio.gather(*(user(w) for w in wa_ids))
             all_acked = time.perf_counter() - started
             await channel.dispatcher.wait_idle(timeout=600)
+            await graph.stop()
             all_answered = time.perf_counter() - started
         await server.before_stop()
         server.close()
