@@ -336,7 +336,7 @@ def book_at_the_service(system: Dict[str, Any], wa_id: str, slot_id: int) -> str
         return str(json.loads(answer.read())["reference"])
 
 
-def wait_until(check: Any, timeout: float = 60, what: str = "") -> None:
+def wait_until(check: Any, timeout: float = 90, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
