@@ -24,6 +24,9 @@ def send(dispatcher: CollectingDispatcher, replies: Sequence[Reply], language: O
     translations = catalogue(language or DUTCH)
     marked: Dict[str, Any] = {LANG: language} if language else {}
     for reply in replies:
+        if reply.attachment:
+            _send_with_attachment(dispatcher, reply, translations, marked)
+            continue
         if translations is not None and _send_translated(dispatcher, reply, translations, marked):
             continue
         buttons: List[Dict[str, str]] = [{"title": t, "payload": p} for t, p in reply.buttons]
@@ -73,6 +76,31 @@ def _send_translated(
         text=text, buttons=(domain_buttons + buttons) or None, utter_action=reply.response, **marked
     )
     return True
+
+
+def _send_with_attachment(
+    dispatcher: CollectingDispatcher,
+    reply: Reply,
+    translations: Optional[Catalogue],
+    marked: Mapping[str, Any],
+) -> None:
+    """A structured message (a response with a custom payload) with the reply's attachment added
+    to it as it is (the appointment's calendar file: bot/intake/appointments.py calendar_file).
+    Its words in the conversation language when translated, else Dutch."""
+    dutch = source().responses.get(reply.response or "")
+    if dutch is None or dutch.custom is None or dutch.words.text is None:
+        raise ValueError(f"{reply.response}: an attachment needs a response with a custom payload")
+    values: Mapping[str, Any] = _dutch(reply.variables)
+    words = dutch.words
+    translated = translations.responses.get(reply.response or "") if translations is not None else None
+    if translations is not None and translated is not None and translated.text is not None:
+        values = {k: _translated(v, translations) for k, v in reply.variables.items()}
+        words = translated
+    text = fill(words.text or "", values) or fill(dutch.words.text, _dutch(reply.variables)) or ""
+    label = fill(words.label, values) if words.label is not None else dutch.words.label
+    message = _structured(dutch.custom, values, text, label)
+    message["data"].update(reply.attachment)
+    dispatcher.utter_message(json_message=message, utter_action=reply.response, **marked)
 
 
 def _structured(custom: Mapping[str, Any], values: Mapping[str, Any], text: str, label: Optional[str]) -> Any:

@@ -158,7 +158,9 @@ class ActionTurn(Action):
         if isinstance(effect, FindSlots):
             return await self.gateway.free_slots(effect.organisation)
         if isinstance(effect, BookSlot):
-            return await self.gateway.book(channel_of(tracker), tracker.sender_id, effect.slot_id)
+            return await self.gateway.book(
+                channel_of(tracker), tracker.sender_id, effect.slot_id, effect.organisations
+            )
         if isinstance(effect, ChangeAppointment):
             return await self.gateway.change(
                 channel_of(tracker), tracker.sender_id, effect.reference, effect.slot_id

@@ -26,6 +26,9 @@ class HandoverRejected(HandoverUnavailable):
     """The service refused the request itself (bad input, wrong citizen): sending it again cannot help."""
 
 
+# An appointment's calendar file is well under 2 kB; anything larger is not one of ours.
+MAX_CALENDAR_BYTES = 16_384
+
 # 401 stays HandoverUnavailable: a wrong secret is fixed in the configuration, after which a retry works.
 REJECTED_STATUSES = frozenset({400, 403, 413, 422})
 
@@ -163,11 +166,18 @@ class HandoverClient:
         return list(slots) if isinstance(slots, list) else []
 
     async def book_appointment(
-        self, channel: str, sender_id: str, slot_id: int, reference: Optional[str] = None
+        self,
+        channel: str,
+        sender_id: str,
+        slot_id: int,
+        reference: Optional[str] = None,
+        organisations: Optional[List[str]] = None,
     ) -> Dict[str, Any]:
         body: Dict[str, Any] = {"slot_id": slot_id}
         if reference:
             body["reference"] = reference
+        if organisations:
+            body["organisations"] = organisations
         return await self._call(
             "POST", self._conversation_path(channel, sender_id), body, explain_conflict=True
         )
@@ -181,3 +191,23 @@ class HandoverClient:
     async def cancel_appointment(self, channel: str, sender_id: str, appointment: str) -> Dict[str, Any]:
         path = f"{self._conversation_path(channel, sender_id)}/{quote(appointment, safe='')}/cancel"
         return await self._call("POST", path, explain_conflict=True)
+
+    async def calendar_file(self, channel: str, sender_id: str, appointment: str) -> str:
+        """The appointment's iCalendar file (text/calendar, made by the service with `icalendar`).
+        HandoverUnavailable when it cannot be had or is not an iCalendar file of a sane size."""
+        path = f"{self._conversation_path(channel, sender_id)}/{quote(appointment, safe='')}/ics"
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout, headers=self.headers) as session:
+                async with session.get(f"{self.base}{path}") as response:
+                    if response.status >= 300:
+                        raise HandoverUnavailable(f"status {response.status}")
+                    body = await response.content.read(MAX_CALENDAR_BYTES + 1)
+        except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError) as e:
+            raise HandoverUnavailable(type(e).__name__) from e
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise HandoverUnavailable("calendar file not UTF-8") from e
+        if len(body) > MAX_CALENDAR_BYTES or not text.startswith("BEGIN:VCALENDAR"):
+            raise HandoverUnavailable("not a calendar file")
+        return text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Dict, Optional, Protocol
+from typing import Any, Awaitable, Dict, Optional, Protocol, Sequence
 
 from bot.handover_gateway.client import (
     CaseClosed,
@@ -61,11 +61,14 @@ class HandoverGateway(Protocol):
     async def free_slots(self, organisation: Optional[str]) -> Result:
         """FreeSlots, or Unavailable."""
 
-    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
-        """AppointmentMade, SlotGone (with other free slots), Refused or Unavailable."""
+    async def book(
+        self, channel: str, sender_id: str, slot_id: int, organisations: Sequence[str] = ()
+    ) -> Result:
+        """AppointmentMade (with its calendar file when the service gave it), SlotGone (with
+        other free slots), Refused or Unavailable."""
 
     async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:
-        """AppointmentMade, SlotGone, Refused or Unavailable."""
+        """AppointmentMade (with its calendar file), SlotGone, Refused or Unavailable."""
 
     async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
         """AppointmentMade (status geannuleerd), Refused or Unavailable."""
@@ -161,11 +164,30 @@ class ServiceGateway:
         except HandoverUnavailable:
             return Unavailable()
 
-    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
-        return await self._appointment(self.client.book_appointment(channel, sender_id, slot_id))
+    async def book(
+        self, channel: str, sender_id: str, slot_id: int, organisations: Sequence[str] = ()
+    ) -> Result:
+        made = await self._appointment(
+            self.client.book_appointment(channel, sender_id, slot_id, organisations=list(organisations))
+        )
+        return await self._with_calendar(channel, sender_id, made)
 
     async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:
-        return await self._appointment(self.client.change_appointment(channel, sender_id, reference, slot_id))
+        made = await self._appointment(self.client.change_appointment(channel, sender_id, reference, slot_id))
+        return await self._with_calendar(channel, sender_id, made)
+
+    async def _with_calendar(self, channel: str, sender_id: str, made: Result) -> Result:
+        """The booked (or moved) appointment with its iCalendar file, for the citizen's calendar.
+        Without it the booking still stands: the confirmation goes out, the file does not."""
+        reference = made.appointment.get("reference") if isinstance(made, AppointmentMade) else None
+        if not isinstance(made, AppointmentMade) or not isinstance(reference, str) or not reference:
+            return made
+        try:
+            calendar = await self.client.calendar_file(channel, sender_id, reference)
+        except (HandoverUnavailable, NoSuchCase) as e:
+            logger.warning("appointment calendar file not fetched: %s", type(e).__name__)
+            return made
+        return AppointmentMade(made.appointment, calendar)
 
     async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
         return await self._appointment(self.client.cancel_appointment(channel, sender_id, reference))
@@ -222,7 +244,9 @@ class NoHandoverService:
     async def free_slots(self, organisation: Optional[str]) -> Result:
         return Unavailable()
 
-    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
+    async def book(
+        self, channel: str, sender_id: str, slot_id: int, organisations: Sequence[str] = ()
+    ) -> Result:
         return Unavailable()
 
     async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:

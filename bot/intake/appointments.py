@@ -283,6 +283,20 @@ def confirmation(appointment: Mapping[str, Any]) -> Reply:
     )
 
 
+# The calendar file as the citizen receives it: "afspraak-AF-7K3M2P.ics" (the reference only; the
+# widget and the WhatsApp channel check the name against this pattern too).
+CALENDAR_FILE_NAME = re.compile(r"afspraak-[A-Z0-9-]{1,20}\.ics")
+
+
+def calendar_file(ics: str, reference: str) -> Reply:
+    """After the confirmation: the appointment's iCalendar file (made by the handover service),
+    sent as a structured message with the file (bot/domain/afspraken.yml, utter_afspraak_agenda)."""
+    name = f"afspraak-{reference}.ics"
+    if not CALENDAR_FILE_NAME.fullmatch(name):
+        name = "afspraak.ics"
+    return Reply(response="utter_afspraak_agenda", attachment={"filename": name, "ics": ics})
+
+
 def reminder(entities: Mapping[str, str]) -> Reply:
     """The day before: the handover service's event afspraak_herinnering, with Dutch entity names."""
     return Reply(

@@ -671,7 +671,10 @@ class Conversation:
         if slot_id is not None:
             if state.afspraak_fase == appointments.MOVING and reference:
                 return Step((), state, ChangeAppointment(reference, slot_id))
-            return Step((), state, BookSlot(slot_id))
+            # Who joins: the organisations of the intake's outcome, not one the citizen said no to.
+            refused = state.intake.geweigerde_organisaties
+            joining = tuple(o for o in state.intake.organisaties if o not in refused)
+            return Step((), state, BookSlot(slot_id, joining))
         if user.choice == appointments.OTHER_MOMENT:
             return Step((appointments.ask_moment(),), state)
         if user.choice == appointments.MOVE and reference:
@@ -729,7 +732,12 @@ class Conversation:
                 afspraak_referentie=str(made.get("reference") or "") or None,
                 afspraak_begin=str(made.get("starts_at") or "") or None,
             )
-            return Step((appointments.confirmation(made),), booked)
+            confirmed = [appointments.confirmation(made)]
+            if result.calendar:
+                # Right after the confirmation: the widget shows a download link, WhatsApp a document.
+                reference = str(made.get("reference") or "")
+                confirmed.append(appointments.calendar_file(result.calendar, reference))
+            return Step(tuple(confirmed), booked)
         return Step((appointments.not_arranged(),), state)
 
     def _after_availability(

@@ -66,9 +66,12 @@ class FindSlots:
 
 @dataclass(frozen=True)
 class BookSlot:
-    """Book this slot for the conversation (atomic at the service: never two citizens in one slot)."""
+    """Book this slot for the conversation (atomic at the service: never two citizens in one slot).
+    `organisations`: who joins, from the intake's outcome (none: the service takes those of the
+    conversation's case, if any)."""
 
     slot_id: int
+    organisations: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,9 +185,11 @@ class FreeSlots:
 
 @dataclass(frozen=True)
 class AppointmentMade:
-    """Booked, moved or cancelled: the service's answer (reference, status, moment, mode, …)."""
+    """Booked, moved or cancelled: the service's answer (reference, status, moment, mode, …).
+    `calendar`: the appointment's iCalendar file (booked or moved), when the service gave it."""
 
     appointment: Mapping[str, Any]
+    calendar: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,9 @@ class Reply:
     text: Optional[str] = None
     buttons: Tuple[Tuple[str, str], ...] = ()  # (title, payload)
     variables: Mapping[str, Any] = field(default_factory=dict)
+    # Fields added as they are to a structured message (a response with a custom payload), never
+    # translated or filled in: a file for the citizen ({"filename", "ics"}: the appointment's calendar).
+    attachment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -191,8 +191,12 @@ class FakeGateway:
     async def free_slots(self, organisation: Optional[str]) -> Result:
         return self._record("free_slots", organisation=organisation)
 
-    async def book(self, channel: str, sender_id: str, slot_id: int) -> Result:
-        return self._record("book", channel=channel, sender_id=sender_id, slot_id=slot_id)
+    async def book(
+        self, channel: str, sender_id: str, slot_id: int, organisations: Sequence[str] = ()
+    ) -> Result:
+        return self._record(
+            "book", channel=channel, sender_id=sender_id, slot_id=slot_id, organisations=tuple(organisations)
+        )
 
     async def change(self, channel: str, sender_id: str, reference: str, slot_id: int) -> Result:
         return self._record(

@@ -471,7 +471,8 @@ async def test_socketio_delivers_every_structured_message_to_the_widget(name: st
     sio.emit.assert_awaited_once()
     (evt,), kwargs = sio.emit.await_args
     assert evt == "bot_uttered" and set(kwargs) == {"data", "room"}
-    assert kwargs["data"]["type"] in ("staff_message", "mode") and kwargs["data"]["text"]
+    # agenda: the appointment's calendar file (its file added by the action: test_appointment_calendar.py)
+    assert kwargs["data"]["type"] in ("staff_message", "mode", "agenda") and kwargs["data"]["text"]
     assert not [v for v in kwargs["data"].values() if "{" in v], "every placeholder is filled"
 
 

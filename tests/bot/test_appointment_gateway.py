@@ -18,6 +18,7 @@ from typing import Iterator, List
 import pytest
 
 from bot.handover_gateway import ServiceGateway
+from bot.handover_gateway.client import HandoverUnavailable
 from bot.intake.effects import AppointmentMade, FreeSlots, Refused, SlotGone
 from bot.settings import BotSettings
 from tools.stack import free_port
@@ -129,11 +130,35 @@ async def test_book_race_change_and_cancel_through_the_gateway(
 
     winner = ("socketio", "burger-1") if first == made else ("whatsapp", "31612345678")
     reference = made.appointment["reference"]
+    # The calendar file for the citizen came along (the service's icalendar file, bot API .../ics).
+    assert made.calendar is not None and made.calendar.startswith("BEGIN:VCALENDAR\r\n")
+    assert f"UID:{reference.lower()}@afspraken.gemeente" in made.calendar
     moved = await bot.change(*winner, reference, other)
     assert isinstance(moved, AppointmentMade) and moved.appointment["slot_id"] == other
+    assert moved.calendar is not None and "STATUS:CONFIRMED" in moved.calendar
     # Another conversation cannot touch it.
     assert await bot.cancel("socketio", "iemand-anders", reference) == Refused(case_gone=True)
     cancelled = await bot.cancel(*winner, reference)
     assert isinstance(cancelled, AppointmentMade) and cancelled.appointment["status"] == "geannuleerd"
     again = await bot.free_slots(None)
     assert isinstance(again, FreeSlots) and [s["id"] for s in again.slots] == [wanted, other, third]
+
+
+async def test_the_organisations_of_the_intake_join_and_a_missing_file_does_not_undo_the_booking(
+    service: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, database = service
+    [slot] = add_slots(database, [90])
+    bot = gateway(url, tmp_path)
+    made = await bot.book("socketio", "burger-orgs", slot, ("uwv", "svb"))
+    assert isinstance(made, AppointmentMade)
+    assert made.appointment["organisations"] == ["uwv", "svb"]
+    assert made.appointment["organisation_names"] == ["UWV", "SVB"]
+
+    async def unavailable(*_: object) -> str:
+        raise HandoverUnavailable("status 503")
+
+    bot.client.calendar_file = unavailable  # type: ignore[method-assign]
+    [later] = add_slots(database, [95])
+    moved = await bot.change("socketio", "burger-orgs", made.appointment["reference"], later)
+    assert isinstance(moved, AppointmentMade) and moved.calendar is None

@@ -280,7 +280,9 @@ async def test_action_turn_books_through_the_gateway() -> None:
     choice = f"{a.CHOICE_PREFIX}12"
     pressed = tracker(f'/kies{{"keuze": "{choice}"}}', "kies", slots, [{"entity": "keuze", "value": choice}])
     dispatcher, events = await take_turn(gateway, pressed, lambda: SUNDAY_NOON)
-    assert gateway.called("book") == [{"channel": CHANNEL, "sender_id": SENDER, "slot_id": 12}]
+    assert gateway.called("book") == [
+        {"channel": CHANNEL, "sender_id": SENDER, "slot_id": 12, "organisations": ()}
+    ]
     assert responses_of(dispatcher) == ["utter_afspraak_bevestigd"]
     assert apply(slots, events)["afspraak_referentie"] == "AF-7K3M2P"
 

@@ -216,6 +216,7 @@ async def test_the_fake_gateway_answers_from_its_script_and_records_every_call()
             "channel": "rest",
             "message_id": "",
             "organisation": "cjib",
+            "organisations": ("cjib",),
             "slot_id": 12,
             "score": 4,
             "words": None,

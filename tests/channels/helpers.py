@@ -186,6 +186,7 @@ def status(state: str, error_code: Optional[int] = None) -> Dict[str, Any]:
 # one, with the code Meta documents, so a test never passes on a message Meta would refuse.
 TEXT_LIMIT = 4096
 BUTTON_TITLE_LIMIT = 20
+CAPTION_LIMIT = 1024
 ROW_TITLE_LIMIT = 24
 
 
@@ -209,10 +210,32 @@ def meta_refusal(message: Dict[str, Any]) -> Optional[Tuple[int, Dict[str, Any]]
             too_long = any(len(t) > ROW_TITLE_LIMIT for t in titles)
             if len(rows) > 10 or too_long or len(set(titles)) != len(titles):
                 return graph_error(131009)
+    if kind == "document":
+        document = message.get("document") or {}
+        caption = document.get("caption", "")
+        # A document names uploaded media by id (or a link); a caption has at most 1024 characters.
+        if not isinstance(document.get("id") or document.get("link"), str) or len(caption) > CAPTION_LIMIT:
+            return graph_error(100)
     key = message.get("biz_opaque_callback_data")
     if key is not None and (not isinstance(key, str) or len(key) > 512):
         return graph_error(100)
     return None
+
+
+# The media types Meta documents for a document (Cloud API, "Supported media types"); the media
+# endpoint of the fake refuses any other, as Meta does (error 100, "param file must be one of").
+DOCUMENT_MEDIA_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
 
 
 @dataclass
@@ -234,6 +257,11 @@ class FakeGraph:
     delivered: List[Dict[str, Any]] = field(default_factory=list)
     attempts_at: List[float] = field(default_factory=list)
     auth: List[Optional[str]] = field(default_factory=list)
+    # The media endpoint: every upload ({"type", "filename", "content", "messaging_product"}) and
+    # the content of each media id it gave out.
+    uploads: List[Dict[str, Any]] = field(default_factory=list)
+    media: Dict[str, bytes] = field(default_factory=dict)
+    fail_uploads: int = 0  # the next uploads answer 503 (Meta unavailable for a moment)
     script: Deque[Tuple[int, Dict[str, Any]]] = field(default_factory=deque)
     pass_first: int = 0  # this many requests are answered normally before `script` starts
     slow: Deque[float] = field(default_factory=deque)
@@ -248,6 +276,7 @@ class FakeGraph:
     async def start(self) -> "FakeGraph":
         app = web.Application()
         app.router.add_post("/v24.0/{phone_number_id}/messages", self._messages)
+        app.router.add_post("/v24.0/{phone_number_id}/media", self._media)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -340,6 +369,41 @@ class FakeGraph:
         async with aiohttp.ClientSession() as session:
             async with session.post(self.webhook, data=body, headers=headers) as response:
                 assert response.status == 200
+
+    async def _media(self, request: web.Request) -> web.Response:
+        """Meta's media upload: multipart form with messaging_product, type and the file; answers
+        {"id": <media id>}. A type Meta does not take for a document is refused (error 100)."""
+        assert request.match_info["phone_number_id"] == PHONE_NUMBER_ID
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField) or form.get("messaging_product") != "whatsapp":
+            return web.json_response(graph_error(100)[1], status=400)
+        entry = {
+            "messaging_product": form.get("messaging_product"),
+            "type": form.get("type"),
+            "filename": upload.filename,
+            "content": upload.file.read(),
+            "auth": request.headers.get("Authorization"),
+        }
+        self.uploads.append(entry)
+        if self.fail_uploads:
+            self.fail_uploads -= 1
+            return web.json_response(graph_error(131016, 503)[1], status=503)
+        if entry["type"] not in DOCUMENT_MEDIA_TYPES:
+            return web.json_response(graph_error(100)[1], status=400)
+        media_id = str(4_000_000_000_000 + len(self.uploads))
+        self.media[media_id] = entry["content"]
+        return web.json_response({"id": media_id})
+
+    def documents(self, to: str = WA_ID) -> List[Dict[str, Any]]:
+        """The documents delivered to a citizen, each with the content of its uploaded file."""
+        found = []
+        for m in self.delivered:
+            if m["to"] == to and m["type"] == "document":
+                document = dict(m["document"])
+                document["content"] = self.media.get(str(document.get("id")))
+                found.append(document)
+        return found
 
     def types(self) -> List[str]:
         return [m["type"] for m in self.sent]

@@ -456,7 +456,9 @@
   // bot/payloads.py):
   //   {type: 'staff_message', name, text}          a casemanager's own words
   //   {type: 'mode', mode, text, name?, ...}        queue, casemanager, back to the bot
-  // Only those make a casemanager's bubble or change the mode. A text is always the bot's, whatever
+  //   {type: 'agenda', text, label, filename, ics}  an appointment's calendar file (iCalendar)
+  // Only those make a casemanager's bubble or change the mode; an `agenda` message is the bot's,
+  // with a download link for its file (made here, in the browser: no address on a server). A text is always the bot's, whatever
   // it says: the citizen's words that the bot repeats can never pass for a casemanager's.
   var MODES = { queued: 'queue', staff: 'staff', handover: 'handover', closed: 'bot', bot: 'bot' };
 
@@ -480,8 +482,24 @@
       }
       return kind;
     }
+    if (data.type === 'agenda') {
+      var file = calendarFile(data);
+      return file ? { from: 'bot', text: isText(data.text) ? data.text : '', file: file } : null;
+    }
     if (data.type !== undefined) return null; // a structured message this widget does not know
     return { from: 'bot', text: typeof data.text === 'string' ? data.text : '' };
+  }
+
+  // The calendar file of an `agenda` message, or null when it is not a sane .ics file: a plain
+  // name ending in .ics, text that starts as an iCalendar file does, at most 16 kB.
+  var FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+  var MAX_CALENDAR_CHARS = 16384;
+  function calendarFile(data) {
+    var name = data.filename;
+    if (typeof name !== 'string' || !FILE_NAME.test(name) || name.slice(-4) !== '.ics') return null;
+    if (typeof data.ics !== 'string' || data.ics.indexOf('BEGIN:VCALENDAR') !== 0) return null;
+    if (data.ics.length > MAX_CALENDAR_CHARS) return null;
+    return { name: data.filename, label: isText(data.label) ? data.label.trim() : data.filename, ics: data.ics };
   }
 
   // kindOf, plus what follows from it for this conversation: the mode.
@@ -497,6 +515,7 @@
       state.mode = kind.mode;
     }
     if (kind.from === 'staff') return { from: 'staff', name: kind.name, text: kind.text };
+    if (kind.file) return { from: 'bot', text: kind.text, file: kind.file };
     return { from: kind.from, text: kind.text };
   }
 
@@ -512,6 +531,7 @@
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var ICONS = {
     chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm2 5h12v2H6zm0 4h8v2H6z',
+    calendar: 'M7 2h2v2h6V2h2v2h2a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2h2zM5 9v11h14V9zm2 2h4v4H7z',
     close: 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z',
     person: 'M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zm0 2c-4.4 0-8 2.2-8 5v2h16v-2c0-2.8-3.6-5-8-5z',
     info: 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2zm0-8h-2V7h2z',
@@ -793,10 +813,32 @@
     appendRichText(body, message.text);
     bubble.appendChild(body);
     item.appendChild(bubble);
+    if (message.file) item.appendChild(fileElement(message.file));
     if (message.replies && message.replies.length && !message.answered) {
       item.appendChild(repliesElement(message));
     }
     return item;
+  }
+
+  // A download link for a file that came with a message (an appointment's calendar file). The
+  // file is made here from the message, as a blob: URL of this page; nothing is fetched, and no
+  // address with the appointment in it exists anywhere. One URL per file, kept while the page lives.
+  var fileUrls = {};
+  function fileElement(file) {
+    var link = el('a', 'gcw-file');
+    link.appendChild(icon('calendar'));
+    link.appendChild(el('span', '', file.label));
+    link.setAttribute('download', file.name);
+    var key = file.name + ':' + file.ics;
+    if (!fileUrls[key]) {
+      try {
+        fileUrls[key] = URL.createObjectURL(new Blob([file.ics], { type: 'text/calendar;charset=utf-8' }));
+      } catch (e) {
+        fileUrls[key] = 'data:text/calendar;charset=utf-8,' + encodeURIComponent(file.ics);
+      }
+    }
+    link.href = fileUrls[key];
+    return link;
   }
 
   var groupCount = 0;

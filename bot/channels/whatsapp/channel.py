@@ -48,6 +48,7 @@ from bot.channels.whatsapp.format import (
 )
 from bot.channels.whatsapp.graph import GraphClient, GraphConfig
 from bot.channels.whatsapp.handover_notice import CaseNotifier, HandoverTarget
+from bot.channels.whatsapp.media import calendar_document
 from bot.channels.whatsapp.store import PAYLOAD_TOKEN_PREFIX, InboxRow, WhatsAppState
 from bot.channels.whatsapp.texts import TEXTS, texts
 from bot.channels.whatsapp.webhook import (
@@ -297,13 +298,18 @@ class WhatsAppOutput(OutputChannel):
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
-        """A custom payload {"whatsapp": {<Cloud API message without "to">}} is sent as it is; a
-        live-chat message (bot/payloads.py: a casemanager's message, the queue, the return to the
-        bot) as plain text; anything else is meant for another channel and is not shown as raw JSON
-        to the citizen."""
+        """A custom payload {"whatsapp": {<Cloud API message without "to">}} is sent as it is; the
+        appointment's calendar file as a document (media.py); a live-chat message (bot/payloads.py:
+        a casemanager's message, the queue, the return to the bot) as plain text; anything else is
+        meant for another channel and is not shown as raw JSON to the citizen."""
         body = json_message.get(CHANNEL_NAME) if isinstance(json_message, dict) else None
         if isinstance(body, dict) and isinstance(body.get("type"), str):
             await self._deliver(recipient_id, body)
+            return
+        document = calendar_document(json_message)
+        if document is not None:
+            # The appointment's calendar file: a document, its file uploaded when it is sent (media.py).
+            await self._deliver(recipient_id, document)
             return
         text = plain_text(json_message)
         live = structured(json_message)

@@ -42,6 +42,7 @@ from bot.channels.whatsapp.graph import (
     GraphUnavailable,
     GraphUncertain,
 )
+from bot.channels.whatsapp.media import with_uploaded_file
 from bot.channels.whatsapp.store import META_KEY, InboxRow, OutboxRow, WhatsAppState
 from bot.channels.whatsapp.webhook import StatusReport
 
@@ -332,6 +333,7 @@ class Sender:
         return notice
 
     async def send(self, recipient_id: str, body: Dict[str, Any], key: Optional[str] = None) -> None:
+        body = await with_uploaded_file(body, self.graph)  # a document's file goes up first (media.py)
         message: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",

@@ -85,6 +85,10 @@ class GraphConfig:
     def messages_url(self) -> str:
         return f"{self.api_url.rstrip('/')}/{self.phone_number_id}/messages"
 
+    @property
+    def media_url(self) -> str:
+        return f"{self.api_url.rstrip('/')}/{self.phone_number_id}/media"
+
 
 def _error_code(payload: Any) -> Optional[int]:
     """Meta's {"error": {"code": …}} of an error response, if it is there."""
@@ -143,6 +147,52 @@ class GraphClient:
                 if attempt < self.config.attempts:
                     await asyncio.sleep(self._delay(attempt, e))
         raise last
+
+    async def upload(self, content: bytes, mime_type: str, filename: str) -> str:
+        """Upload a file to the media endpoint (multipart: messaging_product, type, file); Meta's
+        media id, for a media message (media.py). Retried like a send; an upload without an answer
+        is simply done again (an unused upload harms nobody, Meta deletes it after 30 days), so it
+        raises GraphUnavailable, never GraphUncertain."""
+        last: GraphError = GraphUnavailable(None, None, "not attempted")
+        for attempt in range(1, self.config.attempts + 1):
+            try:
+                return await self._upload(content, mime_type, filename)
+            except GraphRejected:
+                raise
+            except GraphUnavailable as e:
+                last = e
+                log.warning(
+                    "whatsapp media upload attempt %s/%s failed: status=%s code=%s",
+                    attempt,
+                    self.config.attempts,
+                    e.status,
+                    e.code,
+                )
+                if attempt < self.config.attempts:
+                    await asyncio.sleep(self._delay(attempt, e))
+        raise GraphUnavailable(last.status, last.code, "media upload failed", last.retry_after)
+
+    async def _upload(self, content: bytes, mime_type: str, filename: str) -> str:
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime_type)
+        form.add_field("file", content, filename=filename, content_type=mime_type)
+        headers = {"Authorization": f"Bearer {self.config.access_token}"}
+        try:
+            session = self._get_session()
+            async with session.post(self.config.media_url, data=form, headers=headers) as response:
+                payload = await self._json(response)
+                media_id = payload.get("id") if isinstance(payload, dict) else None
+                if response.status < 300 and isinstance(media_id, str) and media_id:
+                    return media_id
+                code = _error_code(payload)
+                if response.status < 300:
+                    raise GraphUnavailable(response.status, code, "media upload without an id")
+                raise classify(response.status, code)(
+                    response.status, code, "graph api media error", _retry_after(response)
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise GraphUnavailable(None, None, type(e).__name__) from e
 
     def _delay(self, attempt: int, error: GraphError) -> float:
         backoff = self.config.base_delay * 2.0 ** (attempt - 1)
