@@ -111,29 +111,34 @@ def system_messages(db: Path, reference: str) -> List[str]:
     return [str(r[0]) for r in rows]
 
 
-async def test_failed_131047_on_a_casemanager_message_is_shown_in_the_case(
-    service: Dict[str, Any], graph: FakeGraph, tmp_path: Path
-) -> None:
+async def claimed_case_with_staff_message(service_url: str, sender: str, citizen_text: str) -> str:
+    """A WhatsApp citizen's case, claimed by a casemanager who wrote STAFF_TEXT; its reference."""
     bot = {"Authorization": f"Bearer {SECRET}"}
     case = {
         "channel": "whatsapp",
-        "sender_id": WA_ID,
+        "sender_id": sender,
         "kind": "chat",
-        "transcript": [
-            {"role": "citizen", "text": "Ik kan de boete van het CJIB niet betalen", "timestamp": 1767603660}
-        ],
+        "transcript": [{"role": "citizen", "text": citizen_text, "timestamp": 1767603660}],
         "summary": {"topic": "schulden", "organisations": ["cjib"], "question_type": 1, "urgent": False},
         "consent": True,
         "contact": {},
     }
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with http.post(f"{service['url']}/api/cases", json=case, headers=bot) as resp:
+        async with http.post(f"{service_url}/api/cases", json=case, headers=bot) as resp:
             assert resp.status == 201, await resp.text()
-            reference = (await resp.json())["reference"]
-        casemanager = Casemanager(service["url"], http)
+            reference = str((await resp.json())["reference"])
+        casemanager = Casemanager(service_url, http)
         await casemanager.login()
         await casemanager.act(reference, "claim")
         await casemanager.act(reference, "berichten", tekst=STAFF_TEXT)
+    return reference
+
+
+async def test_failed_131047_on_a_casemanager_message_is_shown_in_the_case(
+    service: Dict[str, Any], graph: FakeGraph, tmp_path: Path
+) -> None:
+    citizen_text = "Ik kan de boete van het CJIB niet betalen"
+    reference = await claimed_case_with_staff_message(service["url"], WA_ID, citizen_text)
 
     # What Rasa does with the handover service's trigger_intent: the channel's output outside a turn.
     config = make_config(
@@ -177,24 +182,7 @@ async def test_a_template_that_fails_for_good_asks_the_casemanager_to_call_back(
     service: Dict[str, Any], graph: FakeGraph, tmp_path: Path
 ) -> None:
     sender = "31687654321"  # has not written for more than 24 hours: only the template may go
-    bot = {"Authorization": f"Bearer {SECRET}"}
-    case = {
-        "channel": "whatsapp",
-        "sender_id": sender,
-        "kind": "chat",
-        "transcript": [{"role": "citizen", "text": "Ik heb een brief van het CJIB", "timestamp": 1767603660}],
-        "summary": {"topic": "schulden", "organisations": ["cjib"], "question_type": 1, "urgent": False},
-        "consent": True,
-        "contact": {},
-    }
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with http.post(f"{service['url']}/api/cases", json=case, headers=bot) as resp:
-            assert resp.status == 201, await resp.text()
-            reference = (await resp.json())["reference"]
-        casemanager = Casemanager(service["url"], http)
-        await casemanager.login()
-        await casemanager.act(reference, "claim")
-        await casemanager.act(reference, "berichten", tekst=STAFF_TEXT)
+    reference = await claimed_case_with_staff_message(service["url"], sender, "Ik heb een brief van het CJIB")
 
     config = make_config(
         graph, str(tmp_path / "whatsapp.db"), handover_url=service["url"], handover_secret=SECRET
