@@ -6,11 +6,12 @@ from the tracker (slot `taal`) only when it says something itself."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, Optional
 
 import pytest
 
-from bot.channels.whatsapp.channel import UNSUPPORTED_REPLY
+from bot.channels.whatsapp.channel import UNSUPPORTED_REPLY, WhatsAppConfig
 from bot.channels.whatsapp.texts import (
     BUTTONS,
     MAX_BUTTON_TITLE,
@@ -21,7 +22,8 @@ from bot.channels.whatsapp.texts import (
     texts,
 )
 from bot.intake.language import LANGUAGES
-from tests.channels.helpers import FakeGraph, Server, media_message, text_message
+from tests.channels.conftest import StartServer
+from tests.channels.helpers import WA_ID, FakeGraph, Server, media_message, text_message
 
 TRANSLATED = [language for language in LANGUAGES if language != "nl"]
 DUTCH_REPLY = {"text": UNSUPPORTED_REPLY, "buttons": [TEXTS["knop_medewerker"]]}
@@ -112,3 +114,46 @@ async def test_without_the_tracker_the_notice_still_goes_out_in_dutch(
     server.agent.tracker_store.broken = True
     await server.send(media_message("voice note"))
     assert button_reply_body(graph.sent[-1]) == DUTCH_REPLY
+
+
+# -- the template outside the 24-hour window, in the conversation language --------------------------
+
+APPROVED = ("en_US", "pl", "ar", "uk")  # at Meta, besides Dutch (WHATSAPP_TEMPLATE_LANGUAGES)
+
+
+@pytest.mark.parametrize(
+    "language, code", [("pl", "pl"), ("en", "en_US"), ("uk", "uk"), ("tr", "nl"), (None, "nl")]
+)
+async def test_the_template_goes_in_the_conversation_language_when_meta_approved_it(
+    start_server: StartServer, graph: FakeGraph, language: Optional[str], code: str
+) -> None:
+    server = await start_server(template_languages=APPROVED)
+    server.agent.reply = {"text": "Waar gaat uw vraag over?"}
+    server.agent.tracker_store.slots[WA_ID] = {"taal": language}  # the conversation's language
+    # Meta delivers a message from 25 hours ago (e.g. after an outage): the window is closed.
+    await server.send(text_message("hallo", timestamp=time.time() - 25 * 3600))
+    assert [m["template"]["language"]["code"] for m in graph.sent] == [code]  # Turkish: not approved
+
+
+async def test_without_the_tracker_the_template_goes_in_dutch(
+    start_server: StartServer, graph: FakeGraph
+) -> None:
+    server = await start_server(template_languages=APPROVED)
+    server.agent.reply = {"text": "Waar gaat uw vraag over?"}
+    server.agent.tracker_store.slots[WA_ID] = {"taal": "pl"}
+    server.agent.tracker_store.broken = True
+    await server.send(text_message("hallo", timestamp=time.time() - 25 * 3600))
+    assert [m["template"]["language"]["code"] for m in graph.sent] == ["nl"]
+
+
+def test_template_languages_come_from_the_environment_and_must_be_codes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WHATSAPP_TEMPLATE_LANGUAGES", "en_US, pl,uk")
+    assert WhatsAppConfig.from_credentials(None).template_languages == ("en_US", "pl", "uk")
+    assert WhatsAppConfig.from_credentials(None).delivery().template_code("en") == "en_US"
+    monkeypatch.setenv("WHATSAPP_TEMPLATE_LANGUAGES", "Engels")
+    with pytest.raises(ValueError, match="WHATSAPP_TEMPLATE_LANGUAGES"):
+        WhatsAppConfig.from_credentials(None)
+    monkeypatch.delenv("WHATSAPP_TEMPLATE_LANGUAGES")
+    assert WhatsAppConfig.from_credentials(None).template_languages == ()

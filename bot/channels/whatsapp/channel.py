@@ -22,8 +22,9 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Tuple, Union
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -137,6 +138,8 @@ class WhatsAppConfig:
     api_url: str = DEFAULT_API_URL
     template_name: Optional[str] = None
     template_language: str = DEFAULT_TEMPLATE_LANGUAGE
+    # Meta's codes of the template's other approved languages (WHATSAPP_TEMPLATE_LANGUAGES).
+    template_languages: Tuple[str, ...] = ()
     state_db: str = DEFAULT_STATE_DB
     hold_hours: float = DEFAULT_HOLD_HOURS
     send_attempts: int = 3
@@ -177,6 +180,7 @@ class WhatsAppConfig:
             template_name=_setting(creds, "template_name"),
             template_language=_setting(creds, "template_language", DEFAULT_TEMPLATE_LANGUAGE)
             or DEFAULT_TEMPLATE_LANGUAGE,
+            template_languages=_language_codes(_setting(creds, "template_languages")),
             state_db=_setting(creds, "state_db", DEFAULT_STATE_DB) or DEFAULT_STATE_DB,
             hold_hours=hold_hours,
             workers=_positive_int(_setting(creds, "workers", "4"), "WHATSAPP_WORKERS"),
@@ -208,6 +212,7 @@ class WhatsAppConfig:
         return DeliverySettings(
             template_name=self.template_name,
             template_language=self.template_language,
+            template_languages=self.template_languages,
             hold=self.hold_hours > 0,
             can_send=self.can_send,
             retry_base_delay=self.retry_base_delay,
@@ -219,6 +224,19 @@ class WhatsAppConfig:
             order_wait=self.order_wait_seconds,
             notify_handover=self.handover() is not None,
         )
+
+
+# Meta's template language codes: "nl", "en_US", "pt_BR" (also three letters, "fil").
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+
+
+def _language_codes(value: Optional[str]) -> Tuple[str, ...]:
+    """"nl, en_US,pl" -> ("nl", "en_US", "pl"); a code Meta would not know is a configuration error."""
+    codes = tuple(code.strip() for code in (value or "").split(",") if code.strip())
+    for code in codes:
+        if not _LANGUAGE_CODE.fullmatch(code):
+            raise ValueError(f"WHATSAPP_TEMPLATE_LANGUAGES: {code!r} is not a code such as nl or en_US")
+    return codes
 
 
 def _positive_int(value: Optional[str], name: str) -> int:
@@ -467,6 +485,7 @@ class WhatsAppInput(InputChannel):
         self.graph = graph or GraphClient(config.graph())
         self.ids = ContactIds(config.app_secret)
         self.sender = Sender(config.delivery(), self.state, self.graph, self.ids.key, self.ids.ref)
+        self.sender.language_of = self._conversation_language
         self.notifier = CaseNotifier(self.state, config.handover())
         self.dispatcher = Dispatcher(
             config.delivery(),
@@ -597,20 +616,24 @@ class WhatsAppInput(InputChannel):
 
     # -- background: one message's turn -----------------------------------------------------------
 
-    async def _words(self, sender_id: str) -> Mapping[str, str]:
-        """The channel's words in the conversation language: the tracker's slot `taal`, read only
-        when the channel says something itself. Dutch when there is none or it cannot be read."""
+    async def _conversation_language(self, sender_id: str) -> Optional[str]:
+        """The tracker's slot `taal`, read only when the channel says something itself (a notice,
+        the template). None when the conversation is Dutch or the tracker cannot be read."""
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         retrieve = getattr(getattr(agent, "tracker_store", None), "retrieve", None)
         if retrieve is None:
-            return TEXTS
+            return None
         try:
             tracker = await retrieve(sender_id)
-        except Exception as e:  # the notice still goes out, in Dutch
-            log.warning("whatsapp: conversation language not read (%s); Dutch notice", type(e).__name__)
-            return TEXTS
+        except Exception as e:  # the notice or template still goes out, in Dutch
+            log.warning("whatsapp: conversation language not read (%s); Dutch", type(e).__name__)
+            return None
         language = tracker.get_slot(LANGUAGE_SLOT) if tracker is not None else None
-        return texts(language if isinstance(language, str) else None)
+        return language if isinstance(language, str) else None
+
+    async def _words(self, sender_id: str) -> Mapping[str, str]:
+        """The channel's words in the conversation language; Dutch when there is none."""
+        return texts(await self._conversation_language(sender_id))
 
     async def _process(self, row: InboxRow) -> None:
         """One message from the inbox (delivery.Dispatcher): the window, held messages, the turn.

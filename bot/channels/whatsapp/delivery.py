@@ -30,7 +30,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from bot.channels.whatsapp.format import template_body
 from bot.channels.whatsapp.graph import (
@@ -110,6 +110,18 @@ class DeliverySettings:
     # How long a citizen's next message waits for Meta's "sent" callback of the one before (order;
     # see the module's docstring). 0: only for the API's answer.
     order_wait: float = 10.0
+    # The languages (Meta's codes, "en_US") in which the template is approved at Meta besides
+    # `template_language`; a citizen who talks English gets the English one (template_code).
+    template_languages: Tuple[str, ...] = ()
+
+    def template_code(self, conversation_language: Optional[str]) -> str:
+        """The template's language for a conversation in `conversation_language` ("en"): an
+        approved code of that language ("en" or "en_US"), else `template_language`."""
+        if conversation_language:
+            for code in self.template_languages:
+                if code == conversation_language or code.startswith(f"{conversation_language}_"):
+                    return code
+        return self.template_language
 
     def backoff(self, attempt: int, error: Optional[GraphError] = None) -> float:
         """attempt 1, 2, 3 …: base, 2 x base, 4 x base …, longer for a rate limit, at most the cap;
@@ -137,6 +149,9 @@ class Sender:
         self.graph = graph
         self.key = key
         self.ref = ref
+        # The conversation language of a WhatsApp id (the channel reads it from the tracker);
+        # without it, templates go in `template_language`.
+        self.language_of: Optional[Callable[[str], Awaitable[Optional[str]]]] = None
         self.on_queued: Callable[[], None] = lambda: None
         self.owner = uuid.uuid4().hex  # names this process's leases
 
@@ -367,8 +382,9 @@ class Sender:
         settings = self.settings
         template = None
         if settings.template_name:
+            language = await self.language_of(recipient_id) if self.language_of is not None else None
             template = with_meta(
-                template_body(settings.template_name, settings.template_language), template=True
+                template_body(settings.template_name, settings.template_code(language)), template=True
             )
         hold = settings.hold and template is not None
         notice = self.notice(body, "held" if hold else "failed", code)
