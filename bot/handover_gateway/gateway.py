@@ -177,8 +177,9 @@ class ServiceGateway:
         return await self._with_calendar(channel, sender_id, made)
 
     async def _with_calendar(self, channel: str, sender_id: str, made: Result) -> Result:
-        """The booked (or moved) appointment with its iCalendar file, for the citizen's calendar.
-        Without it the booking still stands: the confirmation goes out, the file does not."""
+        """The booked, moved or cancelled appointment with its iCalendar file, for the citizen's
+        calendar (a cancelled one's file takes it out). Without it the booking or cancellation
+        still stands: the confirmation goes out, the file does not."""
         reference = made.appointment.get("reference") if isinstance(made, AppointmentMade) else None
         if not isinstance(made, AppointmentMade) or not isinstance(reference, str) or not reference:
             return made
@@ -190,7 +191,8 @@ class ServiceGateway:
         return AppointmentMade(made.appointment, calendar)
 
     async def cancel(self, channel: str, sender_id: str, reference: str) -> Result:
-        return await self._appointment(self.client.cancel_appointment(channel, sender_id, reference))
+        made = await self._appointment(self.client.cancel_appointment(channel, sender_id, reference))
+        return await self._with_calendar(channel, sender_id, made)
 
     async def satisfaction(self, reference: str, sender_id: str, score: int, words: Optional[str]) -> Result:
         # Asked once and sent at once, no outbox: a lost answer is a pity, not a harm. Logged

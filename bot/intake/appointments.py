@@ -288,13 +288,16 @@ def confirmation(appointment: Mapping[str, Any]) -> Reply:
 CALENDAR_FILE_NAME = re.compile(r"afspraak-[A-Z0-9-]{1,20}\.ics")
 
 
-def calendar_file(ics: str, reference: str) -> Reply:
+def calendar_file(ics: str, reference: str, *, cancelled: bool = False) -> Reply:
     """After the confirmation: the appointment's iCalendar file (made by the handover service),
-    sent as a structured message with the file (bot/domain/afspraken.yml, utter_afspraak_agenda)."""
+    sent as a structured message with the file (bot/domain/afspraken.yml, utter_afspraak_agenda).
+    After a cancellation the file cancels it (same UID, METHOD:CANCEL): opening it takes the
+    appointment out of a calendar it was put in (utter_afspraak_agenda_weg)."""
     name = f"afspraak-{reference}.ics"
     if not CALENDAR_FILE_NAME.fullmatch(name):
         name = "afspraak.ics"
-    return Reply(response="utter_afspraak_agenda", attachment={"filename": name, "ics": ics})
+    response = "utter_afspraak_agenda_weg" if cancelled else "utter_afspraak_agenda"
+    return Reply(response=response, attachment={"filename": name, "ics": ics})
 
 
 def reminder(entities: Mapping[str, str]) -> Reply:

@@ -723,7 +723,10 @@ class Conversation:
             return Step((appointments.slot_taken(alternatives, zone),), state)
         if isinstance(effect, CancelAppointment) and isinstance(result, AppointmentMade):
             cleared = replace(state, afspraak_fase=None, afspraak_referentie=None, afspraak_begin=None)
-            return Step((appointments.cancelled(),), cleared)
+            said = [appointments.cancelled()]
+            if result.calendar:  # takes it out of the calendar it was put in
+                said.append(appointments.calendar_file(result.calendar, effect.reference, cancelled=True))
+            return Step(tuple(said), cleared)
         if isinstance(result, AppointmentMade):
             made = result.appointment
             booked = replace(

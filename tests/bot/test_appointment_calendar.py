@@ -111,9 +111,27 @@ def test_booked_and_moved_get_the_file_after_the_confirmation(talk: Conversation
     # No file from the service: the booking stands, the confirmation goes out alone.
     alone = talk.after(choosing, BookSlot(12), AppointmentMade(APPOINTMENT))
     assert [r.response for r in alone.replies] == ["utter_afspraak_bevestigd"]
-    cancelled = AppointmentMade({**APPOINTMENT, "status": "geannuleerd"}, ICS)
+    # Cancelled: the service's cancelling file (same UID, METHOD:CANCEL) takes it out of the calendar.
+    cancelling = ICS.replace("METHOD:PUBLISH", "METHOD:CANCEL").replace("CONFIRMED", "CANCELLED")
+    cancelled = AppointmentMade({**APPOINTMENT, "status": "geannuleerd"}, cancelling)
     gone = talk.after(booked.state, CancelAppointment("AF-7K3M2P"), cancelled)
-    assert [r.response for r in gone.replies] == ["utter_afspraak_afgezegd"]
+    assert [r.response for r in gone.replies] == ["utter_afspraak_afgezegd", "utter_afspraak_agenda_weg"]
+    assert dict(gone.replies[1].attachment) == {"filename": "afspraak-AF-7K3M2P.ics", "ics": cancelling}
+    assert gone.state.afspraak_referentie is None
+    without_file = AppointmentMade({**APPOINTMENT, "status": "geannuleerd"})
+    alone_gone = talk.after(booked.state, CancelAppointment("AF-7K3M2P"), without_file)
+    assert [r.response for r in alone_gone.replies] == ["utter_afspraak_afgezegd"]
+
+
+@pytest.mark.parametrize(
+    "language,label",
+    [("nl", "Uit mijn agenda halen"), ("en", "Remove from calendar"), ("pl", "Usuń z mojego kalendarza")],
+)
+def test_the_cancelling_file_says_it_takes_the_appointment_out(language: str, label: str) -> None:
+    [message] = sent([a.calendar_file(ICS, "AF-7K3M2P", cancelled=True)], language)
+    data = message["custom"]["data"]
+    assert data["type"] == "agenda" and data["label"] == label and data["ics"] == ICS
+    assert message["utter_action"] == "utter_afspraak_agenda_weg"
 
 
 def test_who_joins_is_the_outcomes_organisations_without_a_refused_one(talk: Conversation) -> None:

@@ -136,10 +136,14 @@ async def test_book_race_change_and_cancel_through_the_gateway(
     moved = await bot.change(*winner, reference, other)
     assert isinstance(moved, AppointmentMade) and moved.appointment["slot_id"] == other
     assert moved.calendar is not None and "STATUS:CONFIRMED" in moved.calendar
+    assert "SEQUENCE:1" in moved.calendar  # the same event, updated
     # Another conversation cannot touch it.
     assert await bot.cancel("socketio", "iemand-anders", reference) == Refused(case_gone=True)
     cancelled = await bot.cancel(*winner, reference)
     assert isinstance(cancelled, AppointmentMade) and cancelled.appointment["status"] == "geannuleerd"
+    # Its file takes the appointment out of the citizen's calendar.
+    assert cancelled.calendar is not None and "METHOD:CANCEL" in cancelled.calendar
+    assert "STATUS:CANCELLED" in cancelled.calendar and f"UID:{reference.lower()}@" in cancelled.calendar
     again = await bot.free_slots(None)
     assert isinstance(again, FreeSlots) and [s["id"] for s in again.slots] == [wanted, other, third]
 

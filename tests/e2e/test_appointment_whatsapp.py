@@ -321,6 +321,11 @@ def test_a_type_3_intake_ends_in_an_appointment_moved_and_cancelled_by_free_text
     assert any(t.startswith("Uw afspraak is afgezegd.") for t in citizen.texts()), citizen.texts()
     [cancelled] = appointments_of(system["db"], "whatsapp", citizen.wa_id)
     assert cancelled["status"] == "geannuleerd"
+    # A file that takes it out of the calendar: the same event, cancelled.
+    *_, gone = citizen.documents()
+    assert gone["caption"].startswith("Staat de afspraak in uw agenda? Open dan dit bestand.")
+    gone_ics = gone["content"].decode("utf-8")
+    assert f"UID:{reference.lower()}@" in gone_ics and "METHOD:CANCEL" in gone_ics
     assert ids["cjib_day"] in free_slot_ids(system["service_url"], "cjib")
     assert citizen.slots()["afspraak_referentie"] is None
 

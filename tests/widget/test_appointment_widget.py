@@ -146,5 +146,11 @@ def test_a_citizen_books_moves_and_cancels_an_appointment_in_the_widget(
     bot_says(page, "Uw afspraak is afgezegd.")
     [cancelled] = appointments_of(system["db"], "socketio", conversation)
     assert cancelled["status"] == "geannuleerd"
+    # A file that takes it out of the calendar it was put in: the same event, cancelled.
+    remove = page.get_by_role("link", name="Uit mijn agenda halen")
+    expect(remove).to_have_count(1)
+    gone = download(page, remove)
+    assert f"UID:{reference.lower()}@afspraken.gemeente" in gone
+    assert {"METHOD:CANCEL", "STATUS:CANCELLED"} <= set(lines_of(gone))
     assert {office_id, phone_id, next_id} <= set(free_slot_ids(system["service_url"]))
     assert axe_violations(page) == []

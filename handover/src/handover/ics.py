@@ -1,6 +1,7 @@
 """The appointment as an iCalendar file (RFC 5545) for the citizen and the casemanager, made with
-the ``icalendar`` library. A cancelled appointment gives the same UID with STATUS:CANCELLED, so a
-calendar that imported it removes it."""
+the ``icalendar`` library. A moved appointment gives the same UID with a higher SEQUENCE, so a
+calendar that imported it updates it; a cancelled one the same UID with STATUS:CANCELLED, so the
+calendar removes it."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def appointment_ics(appointment: Appointment, directory: Directory, *, for_staff
     event.add("description", "\n".join(lines))
     cancelled = appointment.status == AppointmentStatus.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("sequence", 1 if cancelled else 0)
+    event.add("sequence", appointment.revision)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

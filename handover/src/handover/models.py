@@ -432,6 +432,9 @@ class Appointment(Base):
     organisations: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[dt.datetime | None]
+    # Raised by every move and the cancellation: the calendar file's SEQUENCE, so a calendar that
+    # imported an earlier file takes the newer one as its update (RFC 5545, 3.8.7.4).
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     # Set in the transaction that queues the reminder: it is queued once, whichever instance runs.
     reminder_sent_at: Mapped[dt.datetime | None]
     identity_checked: Mapped[bool | None] = mapped_column(Boolean)

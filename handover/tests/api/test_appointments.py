@@ -155,8 +155,18 @@ async def test_change_and_cancel(client: Client, anna: str) -> None:
     assert (await book(client, "burger-2", twelve["id"])).status == 201
     base = f"/api/conversations/socketio/burger-1/appointments/{reference}"
 
+    async def calendar_event() -> icalendar.Event:
+        ics = await client.get(base + "/ics", headers=BOT)
+        return icalendar.Calendar.from_ical(await ics.read()).walk("VEVENT")[0]
+
+    booked_event = await calendar_event()
     moved = await client.post(base + "/change", json={"slot_id": eleven["id"]}, headers=BOT)
     assert moved.status == 200, await moved.text()
+    # The same appointment (UID) with a higher SEQUENCE: a calendar updates it instead of adding one.
+    moved_event = await calendar_event()
+    assert moved_event["UID"] == booked_event["UID"]
+    assert (booked_event["SEQUENCE"], moved_event["SEQUENCE"]) == (0, 1)
+    assert moved_event.decoded("DTSTART") == tomorrow_at(11)
     assert (await moved.json())["reference"] == reference
     assert [s["id"] for s in await free_slots(client)] == [ten["id"]]
     # A slot that is taken: named error, and the appointment keeps its slot.
@@ -174,8 +184,9 @@ async def test_change_and_cancel(client: Client, anna: str) -> None:
     assert cancelled.status == 200 and (await cancelled.json())["status"] == "geannuleerd"
     assert (await client.post(base + "/cancel", headers=BOT)).status == 200  # twice is fine
     assert [s["id"] for s in await free_slots(client)] == [ten["id"], eleven["id"]]
-    ics = await client.get(base + "/ics", headers=BOT)
-    assert icalendar.Calendar.from_ical(await ics.read()).walk("VEVENT")[0]["STATUS"] == "CANCELLED"
+    cancelled_event = await calendar_event()
+    assert cancelled_event["STATUS"] == "CANCELLED" and cancelled_event["SEQUENCE"] == 2
+    assert cancelled_event["UID"] == booked_event["UID"]
     listed = await client.get("/api/conversations/socketio/burger-1/appointments", headers=BOT)
     assert (await listed.json())["appointments"] == []
 

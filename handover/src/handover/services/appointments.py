@@ -391,6 +391,7 @@ async def change(
     await session.refresh(appointment)
     appointment.slot = slot
     appointment.reminder_sent_at = None  # a new moment gets its own reminder
+    appointment.revision += 1
     if slot.organisation and slot.organisation not in appointment.organisations:
         appointment.organisations = [*appointment.organisations, slot.organisation]
     _audit(session, appointment, None, f"afspraak verzet (tijdslot {previous} naar {slot.id})")
@@ -413,6 +414,7 @@ async def cancel(
     _changeable(appointment, now)
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancelled_at = now
+    appointment.revision += 1
     _audit(uow.session, appointment, None, "afspraak afgezegd door de inwoner")
     return appointment
 
