@@ -302,12 +302,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="only this part (repeatable); default: all")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write metrics and per-item results as JSON")
     parser.add_argument("--via-cli", action="store_true", help="route through `python -m bot.route`")
+    parser.add_argument("--stories", type=Path, metavar="YAML",
+                        help="score these stories instead of eval/stories.yml (the tuning set: dev/stories.yml)")
     parser.add_argument("--gate", type=Path, metavar="YAML",
                         help="compare with the floors and targets in this file (eval/thresholds.yml); "
                              "exit 1 below a floor")
     args = parser.parse_args(argv)
     if not args.model.exists():
         print(f"Model niet gevonden: {args.model}. Draai eerst `make train`.", file=sys.stderr)
+        return 2
+    if args.stories and args.gate:
+        print("--gate geldt alleen voor eval/stories.yml, niet samen met --stories.", file=sys.stderr)
         return 2
     wanted = args.part or list(PARTS)
 
@@ -318,7 +323,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "languages" in wanted:
         jobs["languages"] = (languages, [i.text for i in languages])
     if "stories" in wanted:
-        stories = load_stories()
+        stories = load_stories(args.stories) if args.stories else load_stories()
         jobs["stories"] = (stories, [i.text for i in stories])
         jobs["stories_first"] = (stories, [i.turns[0] for i in stories])
     if "multilingual" in wanted:
