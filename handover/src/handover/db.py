@@ -62,7 +62,12 @@ def make_engine(database_url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock at the start. A deferred transaction that read first
+            # and then writes fails at once with "database is locked" when another process wrote
+            # in between (WAL snapshot; busy_timeout does not help), e.g. a second instance
+            # starting while the first one's reminder round writes. In-process, transactions are
+            # serialised by the single pooled connection anyway.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)

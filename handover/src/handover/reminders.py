@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 
 from aiohttp import web
+from sqlalchemy.exc import OperationalError
 
 from .background import wait_or_stop
 from .keys import outbox_wakeup_key, sessionmaker_key, settings_key
@@ -41,5 +42,12 @@ async def reminder_loop(app: web.Application, stop: asyncio.Event) -> None:
     while not await wait_or_stop(stop, interval):
         try:
             await run_reminders(app)
+        except OperationalError as e:
+            # The database busy or away for a moment (SQLite locked by another instance's round, a
+            # PostgreSQL failover): the next round does the work. No traceback: it is expected.
+            log.warning(
+                "appointment reminders: database not available (%s); retrying at the next interval",
+                type(e.orig).__name__,
+            )
         except Exception:
             log.exception("appointment reminders failed; retrying at the next interval")

@@ -80,3 +80,39 @@ async def test_stop_gracefully_cancels_only_after_the_grace_period() -> None:
     task = asyncio.create_task(stuck(), name="stuck")
     await stop_gracefully(task, asyncio.Event(), grace_seconds=0.05)
     assert task.cancelled()
+
+
+async def test_a_busy_database_in_the_reminder_round_is_a_warning_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three instances on one SQLite file lock each other now and then; the next round does the
+    work, so the log says so in one line (a traceback is kept for errors nobody expects)."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    from sqlalchemy.exc import OperationalError
+
+    from handover import reminders
+    from handover.keys import settings_key
+
+    stop = asyncio.Event()
+    rounds: list[int] = []
+
+    async def busy_then_broken(app: object) -> int:
+        rounds.append(1)
+        if len(rounds) == 1:
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("UPDATE appointments", {}, locked)
+        stop.set()
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(reminders, "run_reminders", busy_then_broken)
+    app = {settings_key: SimpleNamespace(appointment_poll_seconds=0.01)}
+    with caplog.at_level("WARNING", logger="handover.reminders"):
+        await asyncio.wait_for(reminders.reminder_loop(app, stop), timeout=30)  # type: ignore[arg-type]
+    busy, unexpected = caplog.records
+    assert busy.levelname == "WARNING" and busy.exc_info is None
+    assert busy.getMessage() == (
+        "appointment reminders: database not available (OperationalError); retrying at the next interval"
+    )
+    assert unexpected.levelname == "ERROR" and unexpected.exc_info is not None
