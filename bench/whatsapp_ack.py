@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
-import json
 import socket
 import statistics
 import sys
@@ -34,10 +31,8 @@ from aiohttp import web
 from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 
+from bench.soak_whatsapp import APP_SECRET, PHONE_NUMBER_ID, envelope, signed
 from bot.channels.whatsapp import WhatsAppConfig, WhatsAppInput
-
-SECRET = "bench-secret"
-PHONE_NUMBER_ID = "1065"
 
 
 class EchoAgent:
@@ -109,17 +104,10 @@ class FakeGraphApi:
             "recipient_id": wa_id,
             "biz_opaque_callback_data": key,
         }
-        value = {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-            "statuses": [status],
-        }
-        entry = {"changes": [{"field": "messages", "value": value}]}
-        body = json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+        raw, headers = signed(envelope(wa_id, statuses=[status]))
         if self.http is None:
             self.http = aiohttp.ClientSession()
-        headers = {"X-Hub-Signature-256": signature_of(body)}
-        async with self.http.post(self.webhook, data=body, headers=headers):
+        async with self.http.post(self.webhook, data=raw, headers=headers):
             pass
 
     async def start(self) -> "tuple[web.AppRunner, str]":
@@ -138,29 +126,14 @@ class FakeGraphApi:
             await self.http.close()
 
 
-def signature_of(body: bytes) -> str:
-    return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-
-
-def webhook_body(wa_id: str, text: str) -> bytes:
-    message = {
+def text_message(wa_id: str, text: str) -> Dict[str, Any]:
+    return {
         "from": wa_id,
         "id": f"wamid.{uuid.uuid4().hex}",
         "timestamp": str(int(time.time())),
         "type": "text",
         "text": {"body": text},
     }
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-        "messages": [message],
-    }
-    return json.dumps(
-        {
-            "object": "whatsapp_business_account",
-            "entry": [{"changes": [{"field": "messages", "value": value}]}],
-        }
-    ).encode()
 
 
 def percentile(values: List[float], q: float) -> float:
@@ -198,7 +171,7 @@ async def run(
     runner, api_url = await graph.start()
     with tempfile.TemporaryDirectory() as tmp:
         config = WhatsAppConfig(
-            app_secret=SECRET,
+            app_secret=APP_SECRET,
             verify_token="v",
             access_token="t",
             phone_number_id=PHONE_NUMBER_ID,
@@ -225,10 +198,9 @@ async def run(
 
             async def user(wa_id: str) -> None:
                 for n in range(per_user):
-                    body = webhook_body(wa_id, message_text(n))
-                    signature = signature_of(body)
+                    body, headers = signed(envelope(wa_id, messages=[text_message(wa_id, message_text(n))]))
                     t0 = time.perf_counter()
-                    async with http.post(url, data=body, headers={"X-Hub-Signature-256": signature}) as r:
+                    async with http.post(url, data=body, headers=headers) as r:
                         assert r.status == 200, r.status
                     acks.append(time.perf_counter() - t0)
 
