@@ -353,3 +353,24 @@ async def test_a_message_whose_instance_died_mid_turn_is_taken_over_within_the_t
     taken = await state.claim_inbox_head("contact", lease, "instance-b")
     assert taken is not None and taken.id == first.id
     state.dispose()
+
+
+async def test_a_turn_run_twice_after_its_lease_ran_out_is_answered_once(tmp_path: Path) -> None:
+    """Instance a is slow (its lease runs out while it is still busy), instance b takes the message
+    over and runs the turn too: whichever finishes first answers, the other's replies are dropped."""
+    from bot.channels.whatsapp.store import WhatsAppState
+
+    now = [1_000_000.0]
+    state = WhatsAppState(f"sqlite:///{tmp_path / 'state.db'}", clock=lambda: now[0])
+    assert await state.enqueue_inbound([("wamid.1", "contact", {"text": "hallo"})]) == 1
+    first = await state.claim_inbox_head("contact", 30, "instance-a")
+    assert first is not None
+    now[0] += 31  # a's renewals did not get through
+    second = await state.claim_inbox_head("contact", 30, "instance-b")
+    assert second is not None and second.id == first.id
+    reply = [{"type": "text", "text": {"body": "Antwoord"}}]
+    keys = await state.finish_inbound(second.id, "contact", WA_ID, reply)
+    assert keys is not None and len(keys) == 1
+    assert await state.finish_inbound(first.id, "contact", WA_ID, reply) is None
+    assert await state.pending() == 1  # one reply in the outbox, the message out of the inbox
+    state.dispose()

@@ -693,7 +693,9 @@ class WhatsAppInput(InputChannel):
                     )
                 )
         output.collecting = False
-        await self.state.finish_inbound(row.id, key, inbound.sender, output.collected, output.notes())
+        keys = await self.state.finish_inbound(row.id, key, inbound.sender, output.collected, output.notes())
+        if keys is None:
+            log.warning("whatsapp turn ran twice (its lease ran out); the second run's replies dropped")
 
     async def _text_for(self, inbound: Inbound) -> str:
         """What Rasa receives: the button payload for a tap, the typed text otherwise."""

@@ -518,14 +518,20 @@ class WhatsAppState:
         recipient: str,
         bodies: Sequence[Dict[str, Any]],
         notes: Optional[Dict[int, Tuple[str, float]]] = None,
-    ) -> List[str]:
+    ) -> Optional[List[str]]:
         """The turn is done: its replies go into the outbox and the message leaves the inbox, in
         one transaction (a crash leaves either both or neither). `notes`: reply index → (note,
         pause): that reply is one of the channel's notes, left out when it was said to this
-        contact in the last `pause` seconds (several photos sent at once get it once)."""
+        contact in the last `pause` seconds (several photos sent at once get it once).
+
+        Only the first run of a turn to finish writes its replies: a turn whose lease ran out while
+        it was still busy (a slow database, a paused process) can have been run again elsewhere, and
+        the later of the two finds its message gone and returns None."""
         now = self.now()
 
-        def work(connection: Connection) -> List[str]:
+        def work(connection: Connection) -> Optional[List[str]]:
+            if connection.execute(delete(inbox).where(inbox.c.id == row_id)).rowcount != 1:
+                return None
             said: Dict[str, bool] = {}
             kept = []
             for index, body in enumerate(bodies):
@@ -537,9 +543,7 @@ class WhatsAppState:
                     if not said[name]:
                         continue
                 kept.append(body)
-            keys = _outbox_rows(connection, contact_key, recipient, kept, now)
-            connection.execute(delete(inbox).where(inbox.c.id == row_id))
-            return keys
+            return _outbox_rows(connection, contact_key, recipient, kept, now)
 
         return await self._run(work)
 
