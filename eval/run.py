@@ -304,6 +304,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--via-cli", action="store_true", help="route through `python -m bot.route`")
     parser.add_argument("--stories", type=Path, metavar="YAML",
                         help="score these stories instead of eval/stories.yml (the tuning set: dev/stories.yml)")
+    parser.add_argument("--openings", type=Path, metavar="YAML",
+                        help="score these openings and languages instead of eval/openings.yml "
+                             "(the tuning set: dev/openings.yml)")
     parser.add_argument("--gate", type=Path, metavar="YAML",
                         help="compare with the floors and targets in this file (eval/thresholds.yml); "
                              "exit 1 below a floor")
@@ -311,12 +314,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.model.exists():
         print(f"Model niet gevonden: {args.model}. Draai eerst `make train`.", file=sys.stderr)
         return 2
-    if args.stories and args.gate:
-        print("--gate geldt alleen voor eval/stories.yml, niet samen met --stories.", file=sys.stderr)
+    if (args.stories or args.openings) and args.gate:
+        print("--gate geldt alleen voor eval/, niet samen met --stories of --openings.", file=sys.stderr)
         return 2
     wanted = args.part or list(PARTS)
 
-    openings, languages = load_openings()
+    openings, languages = load_openings(args.openings) if args.openings else load_openings()
     jobs: Dict[str, Tuple[List[Item], List[str]]] = {}
     if "openings" in wanted:
         jobs["openings"] = (openings, [i.text for i in openings])
