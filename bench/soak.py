@@ -14,8 +14,11 @@ At the end (after a drain period) it counts per direction: sent, received, lost,
 order, p50/p95 latency; turns per second; conversations that restarted (the welcome text again, or an
 intake answer to a live-chat message). Duplicates and order are judged on what the other side sees:
 the case's messages in the handover database for citizen -> casemanager, the widget's messages (after
-its `mid` dedupe, as chat-widget.js shows them) for casemanager -> citizen. Exits 1 when anything was
-lost, doubled, out of order or restarted.
+its `mid` dedupe, as chat-widget.js shows them) for casemanager -> citizen. Then the insight figures:
+the conversations on the teamleider's /api/inzicht once both handover instances have read all of
+Rasa's event broker ("inzicht: N gesprekken geteld van M gestart"), at least every conversation Rasa
+answered and none counted twice. Exits 1 when anything was lost, doubled, out of order, restarted
+or miscounted.
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ class Citizen:
         self.inbox: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.reference = ""
         self.live = False
+        self.spoke = False  # began to send its first message (it may or may not have reached Rasa)
+        self.answered = False  # Rasa answered it: the conversation is in the event broker
 
     async def connect(self) -> None:
         raise NotImplementedError
@@ -136,8 +141,10 @@ class Citizen:
         try:
             await self.connect()
             step = "verhaal"
+            self.spoke = True
             await self.say(STORY)
             await self.expect("Klopt dat?")
+            self.answered = True
             step = "medewerker gevraagd"
             await self.say("ik wil met een medewerker praten")
             consent = await self.expect("Mag de medewerker dit lezen?")
@@ -278,6 +285,23 @@ class WhatsAppCitizen(Citizen):
         await self.http.close()
 
 
+async def login(http: aiohttp.ClientSession, url: str, password: str) -> str:
+    """The workspace's login as `demo` (a teamleider: casemanager's work and /inzicht), retried until
+    it works (an instance may be down); returns the page's CSRF token."""
+    while True:
+        try:
+            page = await (await http.get(f"{url}/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            done = await http.post(
+                f"{url}/login", data={"username": "demo", "password": password, "csrf_token": token}
+            )
+            if done.status == 200:
+                return re.search(r'name="csrf_token" value="([^"]+)"', await done.text()).group(1)  # type: ignore[union-attr]
+        except (aiohttp.ClientError, AttributeError):
+            pass
+        await asyncio.sleep(0.5)
+
+
 class Casemanager:
     """The workspace's side: login, claim, the WebSocket /ws for live messages and sending. After a
     reconnect (its handover instance was killed) it catches up from the case's JSON, as a page would."""
@@ -293,20 +317,7 @@ class Casemanager:
         self.id = uuid.uuid4().hex[:8]
 
     async def login(self) -> None:
-        while True:
-            try:
-                page = await (await self.http.get(f"{self.url}/login")).text()
-                token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-                done = await self.http.post(
-                    f"{self.url}/login",
-                    data={"username": "demo", "password": self.password, "csrf_token": token},
-                )
-                if done.status == 200:
-                    self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', await done.text()).group(1)  # type: ignore[union-attr]
-                    return
-            except (aiohttp.ClientError, AttributeError):
-                pass
-            await asyncio.sleep(0.5)
+        self.csrf = await login(self.http, self.url, self.password)
 
     async def connect(self) -> None:
         while True:
@@ -520,6 +531,12 @@ async def soak(
             await person.close()
         for cm in staff:
             await cm.close()
+        insight = await insight_counted(
+            system.url("handover"), system.demo_password, system.databases["events"]
+        )
+        insight["started"] = sum(1 for p in people if p.answered)
+        insight["spoke"] = sum(1 for p in people if p.spoke)
+        print(f"inzicht: {insight['counted']} gesprekken geteld van {insight['started']} gestart", flush=True)
         report: Dict[str, Any] = ledger.report()
         report["citizens"] = citizens
         report["whatsapp_citizens"] = on_whatsapp
@@ -534,6 +551,7 @@ async def soak(
         report["restarted"] = len(ledger.restarted)
         report["drain_seconds"] = round(time.monotonic() - drained)
         report["pending_after_drain"] = report_pending
+        report["insight"] = insight
         channel_of = {
             p.reference: "whatsapp" if isinstance(p, WhatsAppCitizen) else "website" for p in people
         }
@@ -559,6 +577,54 @@ PENDING_QUERIES = {
     ),
     "handover": ("outbox", "SELECT count(*) FROM outbox WHERE status = 'pending'"),
 }
+
+
+async def insight_counted(url: str, password: str, events_db: str, timeout: float = 120) -> Dict[str, Any]:
+    """The conversations on the teamleider's /api/inzicht once the handover instances have counted
+    all of Rasa's SQL event broker: no row left unread (a counted row is deleted in a later
+    transaction than its counts, the last one kept without data) and the figure the same twice in
+    a row; or what it is after `timeout`. Both instances read the one broker table and one Rasa
+    instance was killed mid-run: more than the citizens who began would be a conversation counted
+    twice, fewer than the ones Rasa answered a conversation lost."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(events_db, future=True)
+
+    def unread() -> int:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("events"):
+                return 0  # Rasa creates it with its first event
+            found = conn.execute(sa.text("SELECT count(*) FROM events WHERE data IS NOT NULL"))
+            return int(found.scalar() or 0)
+
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        await login(http, url, password)
+        deadline = time.monotonic() + timeout
+        last: Optional[Tuple[int, int]] = None
+        while True:
+            left = await asyncio.to_thread(unread)
+            try:
+                async with http.get(f"{url}/api/inzicht") as got:
+                    figures = await got.json() if got.status == 200 else None
+            except aiohttp.ClientError:
+                figures = None
+            if figures is not None:
+                # Conversations per day (the last 30 days): exact counts, not rounded (only the
+                # group's total is rounded to 5); a day with 1-4 is hidden (null). The soak's
+                # conversations are all of today, unless the run crosses midnight: then a day may be
+                # hidden, and a conversation on both days counts on both (README "Inzicht").
+                days = [c["aantal"] for c in figures["groepen"]["per_dag"]["cellen"]]
+                now = (sum(n or 0 for n in days), sum(n is None for n in days))
+                if (left == 0 and now == last) or time.monotonic() > deadline:
+                    return {"counted": now[0], "hidden_days": now[1], "unread_events": left}
+                last = now
+            elif time.monotonic() > deadline:
+                return {"counted": None, "hidden_days": 0, "unread_events": left}
+            await asyncio.sleep(1)
+    finally:
+        await http.close()
+        engine.dispose()
 
 
 class PendingWork:
@@ -596,6 +662,12 @@ def failures(report: Dict[str, Any]) -> List[str]:
         bad.append(f"gesprekken opnieuw begonnen: {report['restarted']}")
     if report["intake_failed"]:
         bad.append(f"intake niet tot de wachtrij gekomen: {report['intake_failed']}")
+    insight = report["insight"]
+    if insight["counted"] is None or not insight["started"] <= insight["counted"] <= insight["spoke"]:
+        bad.append(
+            f"inzicht: {insight['counted']} gesprekken geteld van {insight['started']} gestart"
+            f" ({insight['spoke']} begonnen)"
+        )
     return bad
 
 

@@ -538,6 +538,18 @@ class InsightKey(Base):
     key: Mapped[str] = mapped_column(String(64))
 
 
+class InsightMessage(Base):
+    """A RabbitMQ message already counted, as a keyed hash of its body under its day's key
+    (insight_keys), written in the transaction of its counts: a redelivery after a crash between
+    that commit and the acknowledgement is recognised and not counted again. Deleted with the
+    day's key when the day is over."""
+
+    __tablename__ = "insight_messages"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class InsightCursor(Base):
     """The id of the last event read from Rasa's SQL event broker (rows up to it are deleted)."""
 

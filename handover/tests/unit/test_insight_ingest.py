@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -15,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handover.insight.facts import observe
-from handover.insight.ingest import Clock, consume_sql_round, events_engine
-from handover.models import InsightConversation, InsightCount, InsightCursor, InsightKey
+from handover.insight.ingest import Clock, consume_sql_round, events_engine, housekeeping
+from handover.models import InsightConversation, InsightCount, InsightCursor, InsightKey, InsightMessage
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 CLOCK = Clock(ZONE, dt.timedelta(minutes=30))
@@ -207,6 +208,40 @@ async def test_the_cursor_reads_only_new_rows(
     assert await remaining(events) == 0
 
 
+async def test_a_redelivered_message_counts_once_and_the_same_words_elsewhere_count_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """RabbitMQ delivers at least once; amqp.count_message makes the counting exactly once."""
+    from handover.insight.amqp import count_message
+
+    a, b = SENDERS
+    body = json.dumps(user(a, T0)).encode()
+    assert await count_message(sessionmaker, CLOCK, body)
+    # The consumer died after its commit, before the acknowledgement: the same body comes again.
+    assert not await count_message(sessionmaker, CLOCK, body)
+    assert await counts(sessionmaker) == {"gesprek:": 1, "kanaal:website": 1, "berichten:": 1}
+    # Two instances get it at once: the cursor row's lock lets one count it, the other finds it.
+    again = json.dumps(user(a, T0 + dt.timedelta(seconds=1))).encode()
+    done = await asyncio.gather(*(count_message(sessionmaker, CLOCK, again) for _ in range(2)))
+    assert sorted(done) == [False, True]
+    # The same words in another conversation are another message, and so counted.
+    assert await count_message(sessionmaker, CLOCK, json.dumps(user(b, T0)).encode())
+    assert await counts(sessionmaker) == {"gesprek:": 2, "kanaal:website": 2, "berichten:": 3}
+    # An event that tells the counts nothing leaves no digest either.
+    bot = {"event": "bot", "sender_id": a, "timestamp": T0.timestamp(), "text": "Welkom"}
+    assert not await count_message(sessionmaker, CLOCK, json.dumps(bot).encode())
+    async with sessionmaker() as session:
+        digests = (await session.scalars(select(InsightMessage.digest))).all()
+    assert len(digests) == 3 and all(len(d) == 64 and int(d, 16) >= 0 for d in digests)  # only hashes
+    # The next day the digests go with yesterday's key; the counts stay.
+    async with sessionmaker() as session, session.begin():
+        await housekeeping(session, CLOCK, T0 + dt.timedelta(days=1), retention_days=365)
+    async with sessionmaker() as session:
+        assert (await session.scalars(select(InsightMessage))).all() == []
+        assert (await session.scalars(select(InsightKey))).all() == []
+    assert (await counts(sessionmaker))["berichten:"] == 3
+
+
 def test_sentences_are_never_read() -> None:
     seen = observe(user("x", T0, text="Ik wil over digid praten, ik ben mijn baan kwijt"))
     assert seen is not None and seen.marks == ("gesprek:", "kanaal:website")
@@ -241,7 +276,6 @@ async def test_events_from_rabbitmq_are_counted_and_acknowledged(
     """Published as Rasa's Pika broker does (fanout exchange rasa-exchange, durable queue)."""
     if not _rabbitmq_up():
         pytest.skip("RabbitMQ is not reachable at 127.0.0.1:5672")
-    import asyncio
     import uuid
 
     import aio_pika
@@ -277,4 +311,61 @@ async def test_events_from_rabbitmq_are_counted_and_acknowledged(
         await queue.delete(if_unused=False, if_empty=False)
     finally:
         stop.set()
+        await connection.close()
+
+
+async def test_a_message_rabbitmq_delivers_again_after_a_crash_is_counted_once(
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance counts a message and dies before acknowledging it; the next consumer gets it again."""
+    if not _rabbitmq_up():
+        pytest.skip("RabbitMQ is not reachable at 127.0.0.1:5672")
+    import uuid
+
+    import aio_pika
+
+    from handover.insight import amqp
+
+    url = "amqp://guest:guest@127.0.0.1:5672/"
+    queue_name = f"insight_test_{uuid.uuid4().hex[:8]}"
+    connection = await aio_pika.connect_robust(url)
+    stop = asyncio.Event()
+    consumer: asyncio.Task[None] | None = None
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(amqp.EXCHANGE, aio_pika.ExchangeType.FANOUT)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        await queue.bind(exchange, "")
+        await exchange.publish(aio_pika.Message(json.dumps(user(SENDERS[0], T0)).encode()), routing_key="")
+
+        crashed = await aio_pika.connect(url)
+        first = await (await (await crashed.channel()).get_queue(queue_name)).get(timeout=10)
+        assert first is not None and not first.redelivered
+        assert await amqp.count_message(sessionmaker, CLOCK, first.body)  # committed ...
+        await crashed.close()  # ... never acknowledged: RabbitMQ puts it back in the queue
+
+        # What the consumer's count_message answers for each delivery (before it acknowledges).
+        answers: list[bool] = []
+        count_message = amqp.count_message
+
+        async def recording(*args: Any) -> bool:
+            answers.append(await count_message(*args))
+            return answers[-1]
+
+        monkeypatch.setattr(amqp, "count_message", recording)
+        consumer = asyncio.create_task(amqp.consume_amqp(sessionmaker, url, queue_name, CLOCK, stop))
+        for _ in range(200):  # until the consumer had the redelivered message
+            if answers:
+                break
+            await asyncio.sleep(0.05)
+        assert answers == [False]  # recognised: acknowledged without counting
+        stop.set()
+        await asyncio.wait_for(consumer, 10)
+        assert (await queue.declare()).message_count == 0  # acknowledged: gone from RabbitMQ
+        assert await counts(sessionmaker) == {"gesprek:": 1, "kanaal:website": 1, "berichten:": 1}
+        await queue.delete(if_unused=False, if_empty=False)
+    finally:
+        stop.set()
+        if consumer is not None and not consumer.done():
+            consumer.cancel()
         await connection.close()

@@ -4,10 +4,15 @@ Rasa's Pika broker (bot/event_broker.py) publishes every event to the fanout exc
 ``rasa-exchange``, bound to the durable queue HANDOVER_EVENTS_QUEUE. This consumer declares the
 same exchange and queue (so it may start first), counts each message in one transaction of the
 service's database and acknowledges it afterwards: a message is never lost, and removed from
-RabbitMQ once counted. A crash between the commit and the acknowledgement counts that one event
-twice (at-least-once); the counts are statistics, suppressed below 5 and rounded, so this is
-accepted rather than keeping message ids. Several instances may consume the same queue: the
-cursor row ``amqp`` is locked while one message is counted.
+RabbitMQ once counted.
+
+Counting is exactly once, although RabbitMQ delivers at least once (a consumer that dies between
+the commit and the acknowledgement gets, or leaves another instance, the same message again): the
+transaction that counts a message also records a keyed hash of its body under the day's key
+(ingest.apply_once, table insight_messages; no text, no sender id), and a message whose hash is
+there already is acknowledged without counting. The hashes go with the day's key when the day is
+over. Several instances may consume the same queue: the cursor row ``amqp`` is locked while one
+message is counted, so a second delivery waits for the first one's commit and then finds its hash.
 """
 
 from __future__ import annotations
@@ -19,13 +24,21 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .ingest import Clock, apply_events, lock_counts
+from .ingest import Clock, apply_once, lock_counts
 
 log = logging.getLogger(__name__)
 
 AMQP_SOURCE = "amqp"
 EXCHANGE = "rasa-exchange"  # rasa.core.brokers.pika.RABBITMQ_EXCHANGE
 PREFETCH = 50
+
+
+async def count_message(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, body: bytes) -> bool:
+    """Count one delivered message in its own transaction; False when it was counted before (or
+    tells nothing). The caller acknowledges it after this returns."""
+    async with sessionmaker() as session, session.begin():
+        await lock_counts(session, AMQP_SOURCE)
+        return await apply_once(session, clock, body)
 
 
 async def consume_amqp(
@@ -40,9 +53,7 @@ async def consume_amqp(
     async def count(message: AbstractIncomingMessage) -> None:
         # An error puts the message back in the queue (requeue); it is counted later.
         async with message.process(requeue=True):
-            async with sessionmaker() as session, session.begin():
-                await lock_counts(session, AMQP_SOURCE)
-                await apply_events(session, clock, [message.body.decode("utf-8", "replace")])
+            await count_message(sessionmaker, clock, message.body)
 
     connection = await aio_pika.connect_robust(url)
     try:

@@ -11,8 +11,10 @@ round (FOR UPDATE on PostgreSQL), so several service instances never count a row
 
 Conversations are told apart by a keyed hash of the sender id (HMAC-SHA256) whose key is made for
 each day and deleted, with the day's hashes, when the day is over: afterwards nobody can link a
-count to a conversation, not even with the sender id in hand. Counts are per day (the office
-hours' time zone) and are deleted after HANDOVER_RETENTION_CASE_DAYS.
+count to a conversation, not even with the sender id in hand. A message from RabbitMQ
+(amqp.py) is recorded as such a keyed hash of its body too, deleted with the same key, so
+that a redelivered message is not counted twice. Counts are per day (the office hours' time zone)
+and are deleted after HANDOVER_RETENTION_CASE_DAYS.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ..models import InsightConversation, InsightCount, InsightCursor, InsightKey
+from ..models import InsightConversation, InsightCount, InsightCursor, InsightKey, InsightMessage
 from ..rasa_conversations import TrackerStoreError, async_url
 from .facts import Observation, observe
 
@@ -87,6 +89,11 @@ async def _key(session: AsyncSession, day: dt.date) -> bytes:
     return bytes.fromhex(row.key)
 
 
+async def _digest(session: AsyncSession, day: dt.date, data: bytes) -> str:
+    """HMAC-SHA256 of ``data`` under the day's key: unlinkable to ``data`` once the key is gone."""
+    return hmac.new(await _key(session, day), data, hashlib.sha256).hexdigest()
+
+
 def _ending(row: InsightConversation) -> list[str]:
     """The marks a conversation adds when it ends: its outcome, language and where it was left."""
     marks = set(row.marks)
@@ -104,8 +111,7 @@ def _ending(row: InsightConversation) -> list[str]:
 
 async def _apply(session: AsyncSession, clock: Clock, seen: Observation) -> None:
     day = clock.day(seen.at)
-    key = await _key(session, day)
-    conversation = hmac.new(key, seen.sender_id.encode(), hashlib.sha256).hexdigest()
+    conversation = await _digest(session, day, seen.sender_id.encode())
     row = await session.get(InsightConversation, (day, conversation))
     if row is None:
         row = InsightConversation(
@@ -163,6 +169,7 @@ async def close_quiet_conversations(session: AsyncSession, clock: Clock, now: dt
         for mark in _ending(row):
             await _add(session, row.day, mark)
     await session.execute(delete(InsightConversation).where(InsightConversation.day < today))
+    await session.execute(delete(InsightMessage).where(InsightMessage.day < today))
     await session.execute(delete(InsightKey).where(InsightKey.day < today))
 
 
@@ -174,19 +181,45 @@ async def housekeeping(session: AsyncSession, clock: Clock, now: dt.datetime, re
     )
 
 
+def _observe(raw: str | bytes) -> Observation | None:
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return None  # not JSON: nothing to count, and nothing of it is logged
+    return observe(event) if isinstance(event, dict) else None
+
+
 async def apply_events(session: AsyncSession, clock: Clock, events: Iterable[str]) -> int:
     """Count a batch of events (JSON as Rasa publishes them); returns how many told something."""
     counted = 0
     for raw in events:
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            continue  # not JSON: nothing to count, and nothing of it is logged
-        seen = observe(event) if isinstance(event, dict) else None
+        seen = _observe(raw)
         if seen is not None:
             await _apply(session, clock, seen)
             counted += 1
     return counted
+
+
+async def apply_once(session: AsyncSession, clock: Clock, body: bytes) -> bool:
+    """Count one delivered message (RabbitMQ) unless it was counted before; True when counted now.
+
+    The message's keyed digest is recorded in this transaction, with its counts: a redelivery
+    (the consumer died after the commit, before the acknowledgement) finds it and adds nothing.
+    The digest is of the whole body, so the same words in another conversation, or at another
+    moment, are another message."""
+    seen = _observe(body)
+    if seen is None:
+        return False
+    # The event's own day, as for its conversation's hash: the digest lives exactly as long as
+    # the day's key. A redelivery after its day was closed (a crash just before midnight) is
+    # counted again, as any late event of a closed day is: its conversation's hash is gone too.
+    day = clock.day(seen.at)
+    digest = await _digest(session, day, body)
+    if await session.get(InsightMessage, (day, digest)) is not None:
+        return False
+    session.add(InsightMessage(day=day, digest=digest))
+    await _apply(session, clock, seen)
+    return True
 
 
 async def lock_counts(session: AsyncSession, source: str) -> InsightCursor:
