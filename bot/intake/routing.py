@@ -24,6 +24,15 @@ CANDIDATE_MARGIN = 0.25
 MAX_CANDIDATES = 3
 # A part of a long text (bot/nlp/heads.py, `concerns`) this sure of a topic adds it to the topics.
 CONCERN_CONFIDENCE = 0.6
+# Words of a crisis without a clear topic: the help line, not a guessed administrative question.
+TOPIC_BESIDE_CRISIS = 0.5
+# An open life-event question ("ontslagen, wat nu?") has the concrete question behind it only when
+# the ranking is this sure of one; else the life event's own questions follow.
+TOPIC_BEHIND_EVENT = 0.25
+# The two rules above judge a message of at most this many sentences (bot/nlp/heads.py, `parts`).
+# In a longer story the whole-text ranking is spread over its several problems by design, so a low
+# best score there means "several problems", not "no problem".
+SHORT_MESSAGE_PARTS = 4
 
 
 @dataclass(frozen=True)
@@ -119,11 +128,23 @@ def candidates(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[Tuple[str, floa
 def behind_life_event(parse: Mapping[str, Any], kb: Knowledge) -> List[str]:
     """The best topic in the ranking when a life event leads it: the concrete question the event
     brings ("ik word 18, moet ik nu zelf zorgtoeslag aanvragen"); it competes with the event in one
-    ranking, so it is judged by MIN_CONFIDENCE alone, not by its distance to the event."""
+    ranking, so it is judged by a floor alone (TOPIC_BEHIND_EVENT in a short message, MIN_CONFIDENCE in
+    a story), not by its distance to the event."""
+    least = TOPIC_BEHIND_EVENT if is_short(parse) else MIN_CONFIDENCE
     for r in parse.get("intent_ranking") or ():
-        if r.get("name") in kb.topics and float(r.get("confidence") or 0.0) >= MIN_CONFIDENCE:
+        if r.get("name") in kb.topics and float(r.get("confidence") or 0.0) >= least:
             return [str(r["name"])]
     return []
+
+
+def is_short(parse: Mapping[str, Any]) -> bool:
+    """A message of a few sentences, not a story (SHORT_MESSAGE_PARTS)."""
+    return len(parse.get("parts") or ()) <= SHORT_MESSAGE_PARTS
+
+
+def weak_beside_crisis(found: Tuple[Tuple[str, float], ...], parse: Mapping[str, Any], crisis: bool) -> bool:
+    """Whether a short message is a crisis whose best topic is only a guess (TOPIC_BESIDE_CRISIS)."""
+    return bool(found) and crisis and is_short(parse) and found[0][1] < TOPIC_BESIDE_CRISIS
 
 
 def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
@@ -161,8 +182,9 @@ def detected_signals(parse: Mapping[str, Any], found: Tuple[str, ...], kb: Knowl
             continue
         present = [kb.signals[s] for s in (*found, *added)]
         covered = signal.id in found or (
-            any(s.crisis for s in present) if signal.crisis else
-            signal.urgent and any(s.urgent for s in present)
+            any(s.crisis for s in present)
+            if signal.crisis
+            else signal.urgent and any(s.urgent for s in present)
         )
         if not covered:
             added.append(signal.id)
@@ -181,6 +203,9 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     intent = (parse.get("intent") or {}).get("name") or ""
     found = candidates(parse, kb)
     signals = message_signals(parse, kb)
+    crisis = any(kb.signals[s].crisis for s in signals)
+    if weak_beside_crisis(found, parse, crisis):
+        found = ()
     mentioned = mentioned_organisations(parse.get("entities") or (), kb)
     best = found[0][0] if found else None
     confidence = found[0][1] if found else float((parse.get("intent") or {}).get("confidence") or 0.0)
@@ -202,8 +227,10 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     handling = None  # a life event that a topic handles itself: schulden → schuldhulp
     if life_event and led_by_event:
         handling = kb.life_events[life_event].topic
-    topic = next(iter([*([first] if first else []), *ranked_topics, *parts_topics,
-                       *([handling] if handling else [])]), None)
+    topic = next(
+        iter([*([first] if first else []), *ranked_topics, *parts_topics, *([handling] if handling else [])]),
+        None,
+    )
     dependent = False
     if topic:
         organisations = merge(
@@ -232,7 +259,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
         confidence=confidence,
         signals=signals,
         candidates=topics,
-        crisis=any(kb.signals[s].crisis for s in signals),
+        crisis=crisis,
         deadline_days=deadline_days(text, today),
         concerns=parts_topics,
         mentioned=mentioned,

