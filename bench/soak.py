@@ -16,9 +16,9 @@ intake answer to a live-chat message). Duplicates and order are judged on what t
 the case's messages in the handover database for citizen -> casemanager, the widget's messages (after
 its `mid` dedupe, as chat-widget.js shows them) for casemanager -> citizen. Then the insight figures:
 the conversations on the teamleider's /api/inzicht once both handover instances have read all of
-Rasa's event broker ("inzicht: N gesprekken geteld van M gestart"), at least every conversation Rasa
-answered and none counted twice. Exits 1 when anything was lost, doubled, out of order, restarted
-or miscounted.
+Rasa's event broker ("inzicht: N gesprekken geteld; A door de bot beantwoord, S begonnen"), at
+least every conversation Rasa answered and none counted twice. Exits 1 when anything was lost,
+doubled, out of order, restarted or miscounted.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -68,6 +69,13 @@ class Ledger:
     restarted: Set[str] = field(default_factory=set)
     # where an intake got stuck: "<channel>: <step>" -> how many citizens
     intake_failures: Dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # when each stuck step began, in seconds from the start (to tell a kill from an overload)
+    stuck_at: List[int] = field(default_factory=list)
+    began: float = field(default_factory=time.monotonic)
+
+    def stuck(self, where: str, since: float) -> None:
+        self.intake_failures[where] += 1
+        self.stuck_at.append(round(since - self.began))
 
     @property
     def intake_failed(self) -> int:
@@ -137,27 +145,27 @@ class Citizen:
                 return data
 
     async def run(self, stop: asyncio.Event) -> None:
-        step = "verbinden"
+        step, since = "verbinden", time.monotonic()
         try:
             await self.connect()
-            step = "verhaal"
+            step, since = "verhaal", time.monotonic()
             self.spoke = True
             await self.say(STORY)
             await self.expect("Klopt dat?")
             self.answered = True
-            step = "medewerker gevraagd"
+            step, since = "medewerker gevraagd", time.monotonic()
             await self.say("ik wil met een medewerker praten")
             consent = await self.expect("Mag de medewerker dit lezen?")
-            step = "toestemming"
+            step, since = "toestemming", time.monotonic()
             await self.choose(*next(b for b in consent["buttons"] if b[1] == "Ja, dat mag"))
             queued = await self.expect("U staat in de wachtrij")
             self.ledger.turns += 3
         except (asyncio.TimeoutError, StopIteration, OSError, socketio.exceptions.ConnectionError) as e:
-            self.ledger.intake_failures[f"{type(self).__name__}: {step} ({type(e).__name__})"] += 1
+            self.ledger.stuck(f"{type(self).__name__}: {step} ({type(e).__name__})", since)
             return
         found = REFERENCE.search(queued["text"])
         if not found:
-            self.ledger.intake_failures[f"{type(self).__name__}: geen referentie"] += 1
+            self.ledger.stuck(f"{type(self).__name__}: geen referentie", time.monotonic())
             return
         self.reference = found.group(0)
         self.live = True
@@ -481,7 +489,7 @@ async def soak(
             Casemanager(system.url("handover"), system.demo_password, ledger, pool, pause)
             for _ in range(casemanagers)
         ]
-        began = time.monotonic()
+        began = ledger.began = time.monotonic()  # the kills' and the stuck steps' clock
         tasks = [asyncio.ensure_future(c.run(stop)) for c in staff]
         for person in people:  # arrive over the first `arrival` share of the run
             tasks.append(asyncio.ensure_future(person.run(stop)))
@@ -536,7 +544,11 @@ async def soak(
         )
         insight["started"] = sum(1 for p in people if p.answered)
         insight["spoke"] = sum(1 for p in people if p.spoke)
-        print(f"inzicht: {insight['counted']} gesprekken geteld van {insight['started']} gestart", flush=True)
+        print(
+            f"inzicht: {insight['counted']} gesprekken geteld; {insight['started']} door de bot beantwoord,"
+            f" {insight['spoke']} begonnen",
+            flush=True,
+        )
         report: Dict[str, Any] = ledger.report()
         report["citizens"] = citizens
         report["whatsapp_citizens"] = on_whatsapp
@@ -548,6 +560,7 @@ async def soak(
         report["conversations_live"] = sum(1 for p in people if p.live)
         report["intake_failed"] = ledger.intake_failed
         report["intake_failures"] = dict(ledger.intake_failures)
+        report["intake_stuck_at_seconds"] = sorted(ledger.stuck_at)
         report["restarted"] = len(ledger.restarted)
         report["drain_seconds"] = round(time.monotonic() - drained)
         report["pending_after_drain"] = report_pending
@@ -665,8 +678,8 @@ def failures(report: Dict[str, Any]) -> List[str]:
     insight = report["insight"]
     if insight["counted"] is None or not insight["started"] <= insight["counted"] <= insight["spoke"]:
         bad.append(
-            f"inzicht: {insight['counted']} gesprekken geteld van {insight['started']} gestart"
-            f" ({insight['spoke']} begonnen)"
+            f"inzicht: {insight['counted']} gesprekken geteld; {insight['started']} door de bot"
+            f" beantwoord, {insight['spoke']} begonnen"
         )
     return bad
 
@@ -685,6 +698,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--arrival", type=float, default=0.5, help="share of the run over which the citizens arrive"
     )
+    parser.add_argument("--logs", type=Path, help="copy the processes' logs here at the end")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         report = asyncio.run(
@@ -698,6 +712,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 arrival=args.arrival,
             )
         )
+        if args.logs and (Path(tmp) / "logs").is_dir():
+            shutil.copytree(Path(tmp) / "logs", args.logs, dirs_exist_ok=True)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     bad = failures(report)
     for line in bad:
