@@ -281,6 +281,34 @@ async def test_a_message_whose_emit_got_lost_goes_again_to_the_widget_that_stays
         await site.stop()
 
 
+async def test_the_answer_to_an_acknowledged_message_reaches_the_widget_when_its_emit_got_lost(
+    site: Site, pending: PendingMessages
+) -> None:
+    """The server acknowledges the citizen's message when its turn is done, straight back on the
+    socket; the answer goes through the message queue and is lost there (the instance killed before
+    it came back, or just restarted and not listening yet). The widget has its acknowledgement, so
+    it does not send the message again: the answer must wait for it, and comes when it rejoins."""
+    site.app.ctx.agent = ActionServersBack(failures=0, error=RuntimeError())
+    queue = lose_published_emits(site)
+    try:
+        widget = await site.widget("gesprek-15")
+        acknowledged = asyncio.Event()
+        await widget.client.emit(
+            "user_uttered",
+            {"message": "Hallo", "session_id": "gesprek-15", "metadata": {"message_id": "m-15-000001"}},
+            callback=lambda *_: acknowledged.set(),
+        )
+        await asyncio.wait_for(acknowledged.wait(), 10)
+        await widget.leave()  # its socket died (the instance was killed): nothing came
+        assert widget.received.empty()
+        again = await site.widget("gesprek-15")  # the reconnect; nothing to send again
+        assert await again.next() == {"text": "Antwoord."}
+        await all_acknowledged(pending, "gesprek-15")
+        assert again.received.empty()
+    finally:
+        queue.thread.cancel()
+
+
 async def test_a_widget_that_never_acknowledges_gets_a_message_again_a_few_times_only(
     site: Site, pending: PendingMessages, clock: Clock
 ) -> None:

@@ -16,7 +16,10 @@ the agreed next steps when a case is closed). Rasa emits that to the conversatio
 when no widget is in it (the page is closed, or reloading) Rasa's own channel drops it. Here it
 waits in `PendingMessages` for as long as the widget remembers the conversation, and goes out
 right after the widget's `session_request` for that conversation. The answers to the citizen's own
-messages are not affected: a page is connected when it sends one.
+messages go the same way (Rasa's own handler would emit them through its plain SocketIOOutput): the
+server acknowledges the citizen's message when its turn is done, so the widget never sends it
+again, while the answer may still be lost on its way (through Redis, back to an instance killed a
+moment later, or to one just restarted that does not listen yet; or the socket dropped meanwhile).
 
 With several instances every emit travels through Redis (python-socketio's pub/sub manager) and
 comes back to the instance that holds the socket. An instance just restarted may not listen yet,
@@ -35,6 +38,7 @@ message again only after a reconnect, and its socket stays connected.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from contextvars import ContextVar
@@ -292,6 +296,24 @@ class WebsiteInput(SocketIOInput):
 
         rasa_user_message = handlers[self.user_message_evt]
 
+        async def handle_message(sid: str, data: Any) -> Any:
+            # Rasa's handler, but the answers go through WebsiteOutput: kept until the widget
+            # acknowledges them, sent again when it rejoins (or after REDELIVER_SECONDS). The
+            # acknowledgement of the message itself goes straight back on the socket while an
+            # answer takes the way through Redis, so a turn acknowledged is no answer delivered.
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            output = self.get_output_channel()
+            ours = self.session_persistence and isinstance(session_id, str) and bool(session_id)
+            if not ours or output is None:
+                return await rasa_user_message(sid, data)  # Rasa's: a warning, or the socket's room
+            metadata = data.get(self.metadata_key, {})
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            message = UserMessage(
+                data.get("message", ""), output, session_id, input_channel=self.name(), metadata=metadata
+            )
+            await on_new_message(message)
+
         async def user_message(sid: str, data: Any) -> Any:
             # A turn that failed because no action server answered (bot/action_retry.py), or that
             # could not get the conversation's lock (it expired while waiting), was not saved, and
@@ -300,7 +322,7 @@ class WebsiteInput(SocketIOInput):
             delay = TURN_FIRST_DELAY
             for attempt in range(1, TURN_ATTEMPTS + 1):
                 try:
-                    return await rasa_user_message(sid, data)
+                    return await handle_message(sid, data)
                 except (ActionServerUnavailable, LockError) as e:
                     if attempt == TURN_ATTEMPTS:
                         raise
