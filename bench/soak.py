@@ -72,6 +72,7 @@ class Ledger:
     # when each stuck step began, in seconds from the start (to tell a kill from an overload)
     stuck_at: List[int] = field(default_factory=list)
     began: float = field(default_factory=time.monotonic)
+    stuck_people: List[Any] = field(default_factory=list)
 
     def stuck(self, where: str, since: float) -> None:
         self.intake_failures[where] += 1
@@ -162,6 +163,7 @@ class Citizen:
             self.ledger.turns += 3
         except (asyncio.TimeoutError, StopIteration, OSError, socketio.exceptions.ConnectionError) as e:
             self.ledger.stuck(f"{type(self).__name__}: {step} ({type(e).__name__})", since)
+            self.ledger.stuck_people.append(self)
             return
         found = REFERENCE.search(queued["text"])
         if not found:
@@ -205,7 +207,13 @@ class WebCitizen(Citizen):
         self.mids: Set[str] = set()
         self.unacked: Dict[str, str] = {}  # message_id -> text, until the server acknowledged it
         self.sio.on("connect", self._joined)
+        self.sio.on("disconnect", lambda: self._note("disconnect"))
         self.sio.on("bot_uttered", self._got)
+        # what happened on this socket, for a stuck intake (synthetic ids: no personal data)
+        self.trail: List[str] = []
+
+    def _note(self, what: str) -> None:
+        self.trail.append(f"{time.monotonic() - self.ledger.began:.1f} {what}")
 
     async def connect(self) -> None:
         await self.sio.connect(
@@ -213,6 +221,7 @@ class WebCitizen(Citizen):
         )
 
     async def _joined(self) -> None:
+        self._note(f"connect {sorted(self.unacked)}")
         await self.sio.emit("session_request", {"session_id": self.session_id})
         for message_id, text in list(self.unacked.items()):  # as chat-widget.js: again, same id
             await self._emit(message_id, text)
@@ -222,6 +231,7 @@ class WebCitizen(Citizen):
             return
         # as chat-widget.js: acknowledge the mid; show a mid, or a casemanager's message id, once
         mid = data.get("mid")
+        self._note(f"got mid={mid} {str(data.get('text') or '')[:25]!r}")
         keys = {mid} if isinstance(mid, str) else set()
         if isinstance(mid, str):
             await self.sio.emit("bot_uttered_ack", {"mid": mid})
@@ -245,7 +255,10 @@ class WebCitizen(Citizen):
 
     async def _emit(self, message_id: str, text: str) -> None:
         def done(*_: Any) -> None:
+            self._note(f"ack {message_id[:8]}")
             self.unacked.pop(message_id, None)
+
+        self._note(f"send {message_id[:8]} {text[:20]!r}")
 
         data = {"message": text, "session_id": self.session_id, "metadata": {"message_id": message_id}}
         try:
@@ -539,6 +552,11 @@ async def soak(
             await person.close()
         for cm in staff:
             await cm.close()
+        # the first stuck web citizens: what their socket saw, what Rasa did (bench/soak.py only)
+        began_wall = time.time() - (time.monotonic() - began)
+        report_stuck = await asyncio.to_thread(
+            stuck_details, ledger.stuck_people[:12], system.databases, began_wall
+        )
         insight = await insight_counted(
             system.url("handover"), system.demo_password, system.databases["events"]
         )
@@ -565,6 +583,7 @@ async def soak(
         report["drain_seconds"] = round(time.monotonic() - drained)
         report["pending_after_drain"] = report_pending
         report["insight"] = insight
+        report["stuck_details"] = report_stuck
         channel_of = {
             p.reference: "whatsapp" if isinstance(p, WhatsAppCitizen) else "website" for p in people
         }
@@ -577,6 +596,58 @@ async def soak(
         system.stop()
         await graph.stop()
         drop_databases(prefix)
+
+
+def stuck_details(people: List[Any], databases: Dict[str, str], began_wall: float) -> List[Dict[str, Any]]:
+    """Per stuck citizen: its socket's trail (web: connects, what it sent, the acknowledgements, what
+    it got), its conversation's last events in the tracker store and what waits for it unacknowledged
+    in the website store; seconds from the start. Synthetic ids only, no personal data."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    out: List[Dict[str, Any]] = []
+    engines = {n: sa.create_engine(databases[n], future=True) for n in ("tracker", "website")}
+    try:
+        for p in people:
+            sid = getattr(p, "session_id", None) or getattr(p, "wa_id", None)
+            entry: Dict[str, Any] = {"session_id": sid, "trail": getattr(p, "trail", [])}
+            if sid:
+                with engines["tracker"].connect() as conn:
+                    rows = conn.execute(
+                        sa.text(
+                            "SELECT type_name, timestamp, intent_name, action_name, data FROM events"
+                            " WHERE sender_id = :s AND type_name IN ('user', 'bot', 'action') ORDER BY id"
+                        ),
+                        {"s": sid},
+                    ).all()
+                events = []
+                for type_name, stamp, intent, action, data in rows[-12:]:
+                    event = json.loads(data) if data else {}
+                    message_id = str((event.get("metadata") or {}).get("message_id") or "")[:8]
+                    text = str(event.get("text") or "")[:25]
+                    events.append(
+                        f"{stamp - began_wall:.1f} {type_name} {intent or action or ''} {message_id} {text!r}"
+                    )
+                entry["events"] = events
+            if sid:
+                key = hashlib.sha256(sid.encode()).hexdigest()
+                with engines["website"].connect() as conn:
+                    if sa.inspect(conn).has_table("website_message"):
+                        rows = conn.execute(
+                            sa.text(
+                                "SELECT id, created_at, data FROM website_message WHERE conversation_key = :k"
+                            ),
+                            {"k": key},
+                        ).all()
+                        entry["website_pending"] = [f"{i} {c - began_wall:.1f} {d[:40]}" for i, c, d in rows]
+            out.append(entry)
+    except Exception as e:  # diagnostics only
+        out.append({"error": repr(e)})
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+    return out
 
 
 PENDING_QUERIES = {
