@@ -216,9 +216,19 @@ class WebCitizen(Citizen):
         self.trail.append(f"{time.monotonic() - self.ledger.began:.1f} {what}")
 
     async def connect(self) -> None:
-        await self.sio.connect(
-            self.url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=30
-        )
+        # socket.io's JavaScript client (chat-widget.js) tries a failed first connection again, as
+        # it does a lost one; python-socketio reconnects only after a first success.
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                await self.sio.connect(
+                    self.url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=30
+                )
+                return
+            except socketio.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(1)
 
     async def _joined(self) -> None:
         self._note(f"connect {sorted(self.unacked)}")
