@@ -44,8 +44,10 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import aiohttp
 import socketio
+import sqlalchemy as sa
 
 from bench.soak_whatsapp import FakeGraph, channel_env, envelope, post_until_accepted, readable, wamid
+from bot.channels.website.pending import conversation_key, pending_messages
 from tools.scale import ScaledSystem, drop_databases
 from tools.stack import ROOT, free_port
 
@@ -612,10 +614,6 @@ def stuck_details(people: List[Any], databases: Dict[str, str], began_wall: floa
     """Per stuck citizen: its socket's trail (web: connects, what it sent, the acknowledgements, what
     it got), its conversation's last events in the tracker store and what waits for it unacknowledged
     in the website store; seconds from the start. Synthetic ids only, no personal data."""
-    import hashlib
-
-    import sqlalchemy as sa
-
     out: List[Dict[str, Any]] = []
     engines = {n: sa.create_engine(databases[n], future=True) for n in ("tracker", "website")}
     try:
@@ -640,15 +638,13 @@ def stuck_details(people: List[Any], databases: Dict[str, str], began_wall: floa
                         f"{stamp - began_wall:.1f} {type_name} {intent or action or ''} {message_id} {text!r}"
                     )
                 entry["events"] = events
-            if sid:
-                key = hashlib.sha256(sid.encode()).hexdigest()
                 with engines["website"].connect() as conn:
-                    if sa.inspect(conn).has_table("website_message"):
+                    if sa.inspect(conn).has_table(pending_messages.name):
+                        t = pending_messages.c
                         rows = conn.execute(
-                            sa.text(
-                                "SELECT id, created_at, data FROM website_message WHERE conversation_key = :k"
-                            ),
-                            {"k": key},
+                            sa.select(t.id, t.created_at, t.data).where(
+                                t.conversation_key == conversation_key(sid)
+                            )
                         ).all()
                         entry["website_pending"] = [f"{i} {c - began_wall:.1f} {d[:40]}" for i, c, d in rows]
             out.append(entry)

@@ -53,7 +53,7 @@ def _mid(row_id: int) -> str:
     return str(row_id)
 
 
-def _key(session_id: str) -> str:
+def conversation_key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
@@ -77,7 +77,7 @@ class PendingMessages:
     async def keep(self, session_id: str, data: Any) -> str:
         """Keep what the widget should receive (the `bot_uttered` data) until it acknowledges it;
         returns the message's `mid` for the widget."""
-        now, key = self.clock(), _key(session_id)
+        now, key = self.clock(), conversation_key(session_id)
         encoded = json.dumps(data, ensure_ascii=False)
         oldest = now - self.hold_seconds
 
@@ -106,7 +106,7 @@ class PendingMessages:
     async def unacknowledged(self, session_id: str) -> List[Tuple[str, Any]]:
         """The conversation's messages that can still be shown and were not acknowledged, oldest
         first, with their `mid`. They stay until acknowledged: sent again at the next rejoin."""
-        key, oldest = _key(session_id), self.clock() - self.hold_seconds
+        key, oldest = conversation_key(session_id), self.clock() - self.hold_seconds
 
         def work(connection: Connection) -> List[Tuple[str, Any]]:
             rows = connection.execute(
@@ -123,7 +123,7 @@ class PendingMessages:
     ) -> Dict[str, List[Tuple[str, Any]]]:
         """Of these conversations, the messages kept at least `older_than` seconds ago (and still
         showable) that no widget acknowledged, oldest first, per conversation."""
-        by_key = {_key(session_id): session_id for session_id in session_ids}
+        by_key = {conversation_key(session_id): session_id for session_id in session_ids}
         now = self.clock()
         newest, oldest = now - older_than, now - self.hold_seconds
         keys = sorted(by_key)
@@ -153,7 +153,7 @@ class PendingMessages:
     async def acknowledge(self, session_id: str, mid: str) -> bool:
         """The widget of this conversation has shown message `mid`: it is not kept any longer.
         Anything that is not a `mid` of this conversation changes nothing."""
-        key = _key(session_id)
+        key = conversation_key(session_id)
         if not (mid.isdigit() and len(mid) <= 18):
             return False
 
@@ -170,7 +170,7 @@ class PendingMessages:
     async def take(self, session_id: str) -> List[Any]:
         """Remove and return the conversation's messages that can still be shown, oldest first.
         A row is only returned by the call that deleted it, so two instances never both send it."""
-        key, oldest = _key(session_id), self.clock() - self.hold_seconds
+        key, oldest = conversation_key(session_id), self.clock() - self.hold_seconds
 
         def work(connection: Connection) -> List[Any]:
             rows = connection.execute(
@@ -189,7 +189,7 @@ class PendingMessages:
 
     async def forget(self, session_id: str) -> None:
         """Erase the conversation's waiting messages (the citizen's erasure request)."""
-        key = _key(session_id)
+        key = conversation_key(session_id)
 
         def work(connection: Connection) -> None:
             connection.execute(delete(pending_messages).where(pending_messages.c.conversation_key == key))
