@@ -26,8 +26,9 @@ comes back to the instance that holds the socket. An instance just restarted may
 and a subscription can drop: such an emit reaches nobody while the widget stays connected, so it
 would not rejoin to fetch it. Hence: what goes to a socket of this instance on its rejoin is
 emitted here directly, not through Redis; and every REDELIVER_SECONDS each instance sends its own
-sockets again what they have not acknowledged after that long (at most MAX_REDELIVERIES times a
-message; the widget drops a `mid` it has shown).
+sockets again what they have not acknowledged after that long, then after twice as long each time
+(10, 20, 40 ... s; at most MAX_REDELIVERIES times a message, about 10 minutes: a slow moment under
+load does not use them up at once; the widget drops a `mid` it has shown).
 
 The other way round: a citizen's message whose turn failed because no action server answered
 (bot/action_retry.py), or because the conversation's lock expired while it waited (the turn was not
@@ -42,7 +43,7 @@ import json
 import logging
 import os
 from contextvars import ContextVar
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 import socketio
 from rasa.core.channels.channel import UserMessage
@@ -68,7 +69,9 @@ DEFAULT_SESSION_MINUTES = 120.0
 # A message a connected widget has not acknowledged after this long is sent to it again; an
 # acknowledgement normally takes well under a second.
 REDELIVER_SECONDS = 10.0
-MAX_REDELIVERIES = 3  # a widget that never acknowledges (an old version) is not flooded
+# The gap doubles after each time; an old widget that never acknowledges (it would show every
+# repeat) gets a message at most this often again, over about 10 minutes.
+MAX_REDELIVERIES = 6
 # A citizen's message whose turn failed because no action server answered runs again after 2, 4, 8 s.
 TURN_ATTEMPTS = 4
 TURN_FIRST_DELAY = 2.0
@@ -181,20 +184,21 @@ class WebsiteOutput(SocketIOOutput):
         rooms = self.sio.manager.rooms.get(self.namespace, {})
         return [room for room, members in rooms.items() if isinstance(room, str) and members]
 
-    async def redeliver(self, older_than: float, resent: Dict[str, int]) -> int:
+    async def redeliver(self, older_than: float, resent: Dict[str, Tuple[int, float]]) -> int:
         """Send the sockets of this instance again what they have not acknowledged `older_than`
-        seconds after it was kept; `resent` counts per `mid` how often (kept by the caller across
-        rounds). Returns the count sent."""
+        seconds after it was kept, then each time after twice the gap before; `resent` holds per
+        `mid` how often and when next (kept by the caller across rounds). Returns the count sent."""
         waiting = await self.pending.unacknowledged_in(self._local_rooms(), older_than)
         still = {mid for messages in waiting.values() for mid, _ in messages}
         for mid in [m for m in resent if m not in still]:  # acknowledged (or gone) since
             del resent[mid]
-        sent = 0
+        now, sent = self.pending.clock(), 0
         for room, messages in waiting.items():
             for mid, data in messages:
-                if not isinstance(data, dict) or resent.get(mid, 0) >= MAX_REDELIVERIES:
+                times, due = resent.get(mid, (0, now))
+                if not isinstance(data, dict) or times >= MAX_REDELIVERIES or now < due:
                     continue
-                resent[mid] = resent.get(mid, 0) + 1
+                resent[mid] = (times + 1, now + older_than * 2 ** (times + 1))
                 await self.sio.emit(
                     self.bot_message_evt,
                     {**data, MID: mid},
@@ -236,7 +240,7 @@ class WebsiteInput(SocketIOInput):
         self._redelivery: Optional["asyncio.Task[None]"] = None
 
     async def _redeliver_loop(self) -> None:
-        resent: Dict[str, int] = {}
+        resent: Dict[str, Tuple[int, float]] = {}
         while True:
             await asyncio.sleep(self.redeliver_seconds)
             output = self.get_output_channel()
