@@ -338,6 +338,28 @@ def test_the_crisis_detector_reads_words_beside_meaning(trained: Any) -> None:
     assert crisis.get("detectors")["crisis"] > 0.5 > plain.get("detectors")["crisis"]
 
 
+@needs_model
+def test_the_ngram_head_multiplies_by_its_own_current_weights(trained: Any) -> None:
+    """The n-gram weights are read through a contiguous copy (speed, bench/turns.py); the result is
+    still the plain product with the stored weights, and follows them when they are replaced."""
+    import copy
+
+    _, heads = trained
+    texts = ["die boete kan ik niet in een keer betalen", "mijn toeslag moet ik terugbetalen"]
+    features = heads.ngrams.features(texts)
+
+    def plain(weights: Dict[str, Any]) -> Any:
+        logits = features.toarray() @ weights["ngram_w"].T + weights["ngram_b"]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    np.testing.assert_allclose(heads._intent_probabilities(texts, None, features), plain(heads.weights), rtol=1e-6)
+    other = copy.copy(heads)
+    other.weights = {**heads.weights, "ngram_w": heads.weights["ngram_w"][::-1].copy()}
+    np.testing.assert_allclose(other._intent_probabilities(texts, None, features), plain(other.weights), rtol=1e-6)
+    assert not np.allclose(plain(other.weights), plain(heads.weights))
+
+
 def test_without_the_embedding_model_the_ngrams_read_the_intent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
