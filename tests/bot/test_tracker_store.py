@@ -115,6 +115,40 @@ def stored(store: TrackerStore, sender: str) -> int:
         )
 
 
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.published: List[dict] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
+
+
+async def test_each_event_goes_to_the_event_broker_once_in_order_across_sessions(
+    store: TrackerStore, domain: Domain
+) -> None:
+    """The store finds the new events by counting the stored ones (Rasa loads the whole session
+    again): every turn publishes exactly what it adds, also after a new session started. Each turn
+    loads the conversation first, as Rasa does."""
+    broker = RecordingBroker()
+    store.event_broker = broker  # type: ignore[assignment]
+    start = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+    added: List[Event] = [*start, *turn("hallo", "Welkom!")]
+    await store.save(conversation("burger-e", domain, *added))
+    for new in ([], turn("ik heb een boete", "Klopt dat?"), [*start, *turn("nog een vraag", "Zeg het maar.")]):
+        burger = await store.retrieve("burger-e")
+        assert burger is not None
+        for event in new:
+            burger.update(event)
+        await store.save(burger)
+        added += new
+    await store.save(conversation("burger-f", domain, *start))  # another citizen
+
+    mine = [e for e in broker.published if e["sender_id"] == "burger-e"]
+    assert [(e["event"], e["timestamp"]) for e in mine] == [(e.as_dict()["event"], e.timestamp) for e in added]
+    assert [e.get("text") for e in mine if e["event"] == "user"] == ["hallo", "ik heb een boete", "nog een vraag"]
+    assert len([e for e in broker.published if e["sender_id"] == "burger-f"]) == len(start)
+
+
 def test_rasa_builds_our_store_from_the_endpoints_file(store: TrackerStore) -> None:
     # Rasa silently falls back to an in-memory store when a custom class cannot be loaded.
     assert type(store) is ts.ErasingSQLTrackerStore
