@@ -133,7 +133,8 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
         if self.event_broker is None:
             return
         with self.session_scope() as session:
-            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+            query = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False)
+            stored = query.count()
         new_events = list(itertools.islice(tracker.events, stored, None))
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 

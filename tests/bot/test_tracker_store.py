@@ -134,7 +134,8 @@ async def test_each_event_goes_to_the_event_broker_once_in_order_across_sessions
     start = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
     added: List[Event] = [*start, *turn("hallo", "Welkom!")]
     await store.save(conversation("burger-e", domain, *added))
-    for new in ([], turn("ik heb een boete", "Klopt dat?"), [*start, *turn("nog een vraag", "Zeg het maar.")]):
+    second_session = [*start, *turn("nog een vraag", "Zeg het maar.")]
+    for new in ([], turn("ik heb een boete", "Klopt dat?"), second_session):
         burger = await store.retrieve("burger-e")
         assert burger is not None
         for event in new:
@@ -144,8 +145,10 @@ async def test_each_event_goes_to_the_event_broker_once_in_order_across_sessions
     await store.save(conversation("burger-f", domain, *start))  # another citizen
 
     mine = [e for e in broker.published if e["sender_id"] == "burger-e"]
-    assert [(e["event"], e["timestamp"]) for e in mine] == [(e.as_dict()["event"], e.timestamp) for e in added]
-    assert [e.get("text") for e in mine if e["event"] == "user"] == ["hallo", "ik heb een boete", "nog een vraag"]
+    expected = [(e.as_dict()["event"], e.timestamp) for e in added]
+    assert [(e["event"], e["timestamp"]) for e in mine] == expected
+    said = [e.get("text") for e in mine if e["event"] == "user"]
+    assert said == ["hallo", "ik heb een boete", "nog een vraag"]
     assert len([e for e in broker.published if e["sender_id"] == "burger-f"]) == len(start)
 
 
