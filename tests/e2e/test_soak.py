@@ -14,14 +14,29 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.soak import CITIZEN_TO_CM, CM_TO_CITIZEN, failures, soak
+from bench.soak import CITIZEN_TO_CM, CM_TO_CITIZEN, DAY_ZONES, failures, one_day_zone, soak
 from tools.stack import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_the_soak_counts_in_a_time_zone_where_the_whole_run_is_one_day(hour: int) -> None:
+    """Any start hour (UTC, winter and summer): a run of 20 minutes stays on one local date there,
+    so the insight figures count each conversation once (a conversation counts on every day)."""
+    for month in (1, 7):
+        start = datetime(2026, month, 15, hour, 55, tzinfo=timezone.utc)
+        length = timedelta(minutes=20)
+        zone = ZoneInfo(one_day_zone(start, length))
+        assert start.astimezone(zone).date() == (start + length).astimezone(zone).date()
+    at_noon = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+    assert one_day_zone(at_noon, length) == DAY_ZONES[0]  # the municipality's own zone when it can
 
 
 def test_forty_citizens_and_a_killed_rasa_instance_lose_nothing(tmp_path: Path) -> None:
