@@ -214,6 +214,35 @@ def test_talking_about_a_person_is_not_asking_for_one(text: str) -> None:
     assert "wil_persoon" not in message_signals(parse(text, "gemeente.zorgen_inkomen"), knowledge())
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Binnen 10 dagen moet ik bezwaar maken tegen de terugvordering van mijn zorgtoeslag",
+        "ik heb uitstel gehad voor de aangifte maar die moet binnen 3 dagen binnen zijn",
+        "mijn tijdelijke huurcontract stopt over een week en ik heb nog niks",
+        "ik moet binnen twee weken betalen anders komt de deurwaarder",
+    ],
+)
+def test_a_deadline_within_two_weeks_is_urgent(text: str) -> None:
+    """The labelling rule of eval/README.md: a deadline within 14 days is urgent."""
+    routing = route(parse(text, "toeslagen.terugvordering"), knowledge())
+    assert "termijn_kort" in routing.signals and routing.urgent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "over een week begin ik aan mijn nieuwe baan, wat moet ik doorgeven",
+        "ik moet binnen drie weken reageren op de brief",
+        "twee weken geleden ben ik ontslagen",
+        "ik wacht al twee weken op antwoord van de gemeente",
+        "mijn contract stopt over drie weken",
+    ],
+)
+def test_a_later_deadline_or_a_past_period_is_not(text: str) -> None:
+    assert "termijn_kort" not in route(parse(text, "toeslagen.terugvordering"), knowledge()).signals
+
+
 # --- the Rasa components, trained and loaded as Rasa does -------------------------------------------
 
 TRAINING = {
