@@ -196,6 +196,7 @@ def test_the_first_sure_part_of_a_long_text_is_the_main_topic() -> None:
         "ik wil graag een medewerker aan de telefoon over mijn aanslag",
         "kan er iemand met mij meekijken naar die formulieren",
         "liever niet via een chatbot, ik praat met een echt persoon over mijn schulden",
+        "ik wil mijn consulent spreken, vandaag nog",
     ],
 )
 def test_asking_for_a_person_in_plain_words_is_found_by_the_words(text: str) -> None:
@@ -208,6 +209,7 @@ def test_asking_for_a_person_in_plain_words_is_found_by_the_words(text: str) -> 
         "ik had iemand van het uwv aan de telefoon en die was heel aardig",
         "ik heb geen computer, hoe vraag ik dit aan",
         "de medewerker heeft mij gisteren gebeld over de aanvraag",
+        "mijn consulent wil mij volgende week spreken over de uitkering",
     ],
 )
 def test_talking_about_a_person_is_not_asking_for_one(text: str) -> None:
