@@ -32,7 +32,6 @@ they are still there.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import time
 from typing import Awaitable, Callable, Iterable, List, Optional, Set
@@ -128,14 +127,12 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publish the events not stored yet to the event broker. Rasa finds them by loading the
         stored session again (every event read and rebuilt, on every save: a fifth of the Rasa
-        process's busy time under load); the number of stored events of the session is the same
-        offset (Rasa's `event_difference` takes what follows it), counted as Rasa's save does."""
+        process's busy time under load); Rasa's own `_additional_events`, which its save uses to
+        find what to insert, gives the same events from a count."""
         if self.event_broker is None:
             return
         with self.session_scope() as session:
-            query = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False)
-            stored = query.count()
-        new_events = list(itertools.islice(tracker.events, stored, None))
+            new_events = list(self._additional_events(session, tracker))
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def _retrieve(
