@@ -621,6 +621,11 @@ async def soak(
         report["pending_after_drain"] = report_pending
         report["insight"] = insight
         report["stuck_details"] = report_stuck
+        # the citizens whose messages went missing in either direction: the same trail
+        lost_refs = {ref for d, ref, k in ledger.missing()}
+        report["lost_details"] = await asyncio.to_thread(
+            stuck_details, [p for p in people if p.reference in lost_refs][:12], system.databases, began_wall
+        )
         channel_of = {
             p.reference: "whatsapp" if isinstance(p, WhatsAppCitizen) else "website" for p in people
         }

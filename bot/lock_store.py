@@ -9,17 +9,29 @@ fails with `LockError`. The citizen's message was then never handled (the short 
 December 2026). Here each change runs in a Redis transaction (WATCH/MULTI) that is tried again when
 the lock changed in between, so no ticket is ever lost.
 
+And a waiting turn keeps its own ticket alive. Rasa counts a ticket's lifetime from its issue, also
+while it waits: when the turn ahead was on an instance that was killed, its ticket and the one
+issued just after it (the citizen's next message, on the other instance) expire in the same check,
+and the waiting turn, its ticket gone, is never served; it fails only when another turn deletes the
+lock, or it waits forever. Here each check, in the same transaction, renews the waiting ticket's
+lifetime first, so only the tickets of instances that stopped checking expire. A ticket that is gone
+anyway (the instance stalled longer than the lifetime) ends the wait with `LockError`; the channels
+run that message again (bot/channels/website/channel.py, the WhatsApp inbox).
+
 endpoints.scale.yml: `lock_store: type: bot.lock_store.AtomicRedisLockStore` with Rasa's `redis`
 settings (url, port, password, db, key_prefix).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any, Callable, Optional, Text, Tuple, TypeVar
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncGenerator, Callable, Optional, Text, Tuple, TypeVar
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 T = TypeVar("T")
@@ -59,6 +71,39 @@ class AtomicRedisLockStore(RedisLockStore):
                     return result
                 except redis.WatchError:
                     continue  # another instance changed this lock in between: read it again
+
+    @asynccontextmanager
+    async def lock(
+        self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's, waiting with `_wait_for_turn`."""
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            yield await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
+        finally:
+            self.cleanup(conversation_id, ticket)
+
+    async def _wait_for_turn(
+        self, conversation_id: Text, ticket: int, lifetime: float, wait: float
+    ) -> TicketLock:
+        """Until `ticket` is served: each check renews its lifetime, then drops expired tickets."""
+
+        def check(lock: Optional[TicketLock]) -> Outcome[Optional[TicketLock]]:
+            if lock is None:
+                return None, False, None
+            mine = [t for t in lock.tickets if t.number == ticket]
+            for own in mine:
+                own.expires = time.time() + lifetime
+            lock.remove_expired_tickets()
+            return lock, True, (lock if mine else None)
+
+        while True:
+            lock = self._change(conversation_id, check)
+            if lock is None:
+                raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait)
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
         def take(lock: Optional[TicketLock]) -> Outcome[int]:

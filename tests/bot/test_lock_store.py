@@ -4,6 +4,7 @@ conversation's lock at the same moment, and Rasa builds the store from endpoints
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from typing import Iterator, List
@@ -85,7 +86,7 @@ async def test_a_waiting_turn_gets_the_lock_when_the_holder_hands_it_back(prefix
     async with holder.lock("gesprek", lock_lifetime=30, wait_time_in_seconds=0.01):
         ticket = waiter.issue_ticket("gesprek", 30)
         order.append("holder")
-    lock = await waiter._acquire_lock("gesprek", ticket, 0.01)
+    lock = await waiter._wait_for_turn("gesprek", ticket, 30, 0.01)
     order.append("waiter")
     waiter.cleanup("gesprek", ticket)
     assert order == ["holder", "waiter"] and lock.now_serving == ticket
@@ -101,7 +102,38 @@ async def test_an_expired_holder_lets_the_next_turn_in(prefix: str) -> None:
     with pytest.raises(LockError):  # a lock deleted while waiting is Rasa's LockError, unchanged
         ticket = alive.issue_ticket("ander", 30)
         alive.delete_lock("ander")
-        await alive._acquire_lock("ander", ticket, 0.01)
+        await alive._wait_for_turn("ander", ticket, 30, 0.01)
+
+
+async def _turn_behind_a_killed_instance(kind: type, prefix: str) -> None:
+    """The turn ahead was on an instance that was killed; the next message's ticket, issued just
+    after it with the same lifetime, waits for it (checks every 0.3 s, lifetimes 1 s)."""
+    dead, alive = _store(kind, prefix), _store(kind, prefix)
+    dead.issue_ticket("gesprek", 1.0)
+    async with alive.lock("gesprek", lock_lifetime=1.0, wait_time_in_seconds=0.3) as lock:
+        assert [t.number for t in lock.tickets] == [lock.now_serving]
+
+
+async def test_a_turn_waiting_behind_a_killed_instance_is_served(prefix: str) -> None:
+    await asyncio.wait_for(_turn_behind_a_killed_instance(AtomicRedisLockStore, prefix), 30)
+
+
+async def test_rasas_own_store_strands_that_turn(prefix: str) -> None:
+    """Why the waiting ticket is renewed: with Rasa's the two tickets expire in the same check and
+    the waiting turn is never served (it waits until another turn deletes the lock)."""
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(_turn_behind_a_killed_instance(RedisLockStore, prefix), 4)
+
+
+async def test_a_waiting_turn_whose_ticket_is_gone_fails_at_once(prefix: str) -> None:
+    """An instance that stalled longer than the lifetime lost its ticket: LockError (the channels
+    run the message again), not a wait without end or a turn beside another one."""
+    holder, waiter = _store(AtomicRedisLockStore, prefix), _store(AtomicRedisLockStore, prefix)
+    holder.issue_ticket("gesprek", 30)
+    ticket = waiter.issue_ticket("gesprek", 30)
+    waiter.finish_serving("gesprek", ticket)  # as if it had expired
+    with pytest.raises(LockError):
+        await asyncio.wait_for(waiter._wait_for_turn("gesprek", ticket, 30, 0.01), 30)
 
 
 def test_rasa_builds_the_store_from_the_scale_endpoints(prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:

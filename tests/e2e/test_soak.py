@@ -46,6 +46,8 @@ def test_forty_citizens_and_a_killed_rasa_instance_lose_nothing(tmp_path: Path) 
         pytest.fail("HAProxy ontbreekt: make test installeert het (make haproxy)")
     report = asyncio.run(soak(citizens=40, casemanagers=5, seconds=90, pause=4, kills=1, run_dir=tmp_path))
     print(json.dumps(report, indent=2, ensure_ascii=False))
+    if failures(report) and (tmp_path / "logs").is_dir():  # kept for a look after a red run
+        shutil.copytree(tmp_path / "logs", ROOT / "var" / "soak-failed-logs", dirs_exist_ok=True)
     assert report["conversations_live"] == 40 and report["intake_failed"] == 0, report
     for direction in (CITIZEN_TO_CM, CM_TO_CITIZEN):
         assert report[direction]["sent"] >= 80, report  # the chat went on, also around the kill
