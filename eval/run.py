@@ -307,6 +307,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--openings", type=Path, metavar="YAML",
                         help="score these openings and languages instead of eval/openings.yml "
                              "(the tuning set: dev/openings.yml)")
+    parser.add_argument("--multilingual", type=Path, metavar="YAML",
+                        help="score these messages instead of eval/multilingual.yml "
+                             "(the tuning set: dev/multilingual.yml)")
     parser.add_argument("--gate", type=Path, metavar="YAML",
                         help="compare with the floors and targets in this file (eval/thresholds.yml); "
                              "exit 1 below a floor")
@@ -314,8 +317,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.model.exists():
         print(f"Model niet gevonden: {args.model}. Draai eerst `make train`.", file=sys.stderr)
         return 2
-    if (args.stories or args.openings) and args.gate:
-        print("--gate geldt alleen voor eval/, niet samen met --stories of --openings.", file=sys.stderr)
+    if (args.stories or args.openings or args.multilingual) and args.gate:
+        print("--gate geldt alleen voor eval/, niet samen met --stories, --openings of --multilingual.",
+              file=sys.stderr)
         return 2
     wanted = args.part or list(PARTS)
 
@@ -330,7 +334,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         jobs["stories"] = (stories, [i.text for i in stories])
         jobs["stories_first"] = (stories, [i.turns[0] for i in stories])
     if "multilingual" in wanted:
-        multilingual = load_multilingual()
+        multilingual = load_multilingual(args.multilingual) if args.multilingual else load_multilingual()
         jobs["multilingual"] = (multilingual, [i.text for i in multilingual])
 
     texts = [t for _, ts in jobs.values() for t in ts]
