@@ -404,7 +404,19 @@
     var clientId = String(Date.now()) + Math.random().toString(16).slice(2, 6);
     sending[clientId] = {reference: ref, text: text};
     socket.send(JSON.stringify({type: "send", reference: ref, text: text, client_id: clientId}));
+    // Empty at once, so what is typed next is a new message (not added to this one and sent again);
+    // the draft keeps the text until the server confirms it, and it comes back if it fails.
+    form.elements["tekst"].value = "";
     setChatStatus("Bezig met versturen…");
+  }
+
+  // A message that was not sent goes back into the reply box, before what was typed since.
+  function giveBack(entry) {
+    var box = $("tekst");
+    if (!entry || entry.reference !== currentRef() || !box) { return; }
+    var value = box.value ? entry.text + "\n" + box.value : entry.text;
+    box.value = value;
+    store(function (s) { s.setItem(draftKey(entry.reference), value); });
   }
 
   function submitLive(form) {
@@ -731,14 +743,16 @@
       }
       var box = $("tekst");
       if (sent && sent.reference === ref && box) {
-        if (box.value === sent.text) { box.value = ""; }
         setChatStatus("Verstuurd");
         box.focus();
       }
       return;
     }
     if (ev.type === "error") {
-      if (ev.client_id) { delete sending[ev.client_id]; }
+      if (ev.client_id) {
+        giveBack(sending[ev.client_id]);
+        delete sending[ev.client_id];
+      }
       setChatStatus(ev.detail || "Niet verstuurd.");
       refreshPanel();
       return;
@@ -796,6 +810,8 @@
     };
     socket.onclose = function (ev) {
       socket = null;
+      // Not confirmed: back into the box (as before this socket), for the casemanager to send again.
+      Object.keys(sending).forEach(function (id) { giveBack(sending[id]); delete sending[id]; });
       // 4401: the login session ended (logout, expiry, idle); the reload leads to the login page.
       if (ev.code === 4401) { window.location.reload(); return; }
       body.setAttribute("data-live", "closed");

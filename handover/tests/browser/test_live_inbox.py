@@ -211,7 +211,14 @@ async def test_inbox_unread_title_scroll_and_keyboard(
                 "Standaardtekst Afspraken staat in het berichtvak"
             )
             await page.keyboard.type(" Ik hoor het graag.")
-            await page.keyboard.press("Enter")
+            # Enter empties the box at once, before the service confirms: what the casemanager types
+            # next is a new message, not added to this one (which was then sent again with it).
+            left = await page.evaluate(
+                "() => { const box = document.getElementById('tekst');"
+                " box.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));"
+                " return box.value; }"
+            )
+            assert left == ""
             await fake_rasa.wait_for(
                 lambda f: len(f.intents("medewerker_bericht")) == sent_before + 1, timeout=15
             )
