@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -65,12 +66,16 @@ class Signal:
     id: str
     label: str
     urgent: bool
-    patterns: Tuple[re.Pattern[str], ...]
+    patterns: Tuple[re.Pattern[str], ...]  # the Dutch words (`woorden`), folded like the text
+    # The words in English, Polish, Turkish, Arabic and Ukrainian (`talen`), folded the same way.
+    other_language_patterns: Tuple[re.Pattern[str], ...] = ()
     # A crisis: the domain response with the help line the bot gives at once, before anything else.
     hulplijn: Optional[str] = None
     # The detector head (bot/knowledge/detectors.yml) that also finds this signal without its words.
     detector: Optional[str] = None
     threshold: float = 0.5  # the detector's score from which the signal holds
+    # The same for a message clearly written in another language than Dutch; None: `threshold`.
+    threshold_other_language: Optional[float] = None
     vandaag: Optional[str] = None  # an urgent signal: what the citizen can do today (B1)
 
     @property
@@ -143,6 +148,28 @@ def _compile(patterns: List[str]) -> Tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
+# Letters that do not fall apart into a base letter and a mark (Polish l with stroke, Turkish dotless
+# i, o with stroke), Arabic letters that people write either way (teh marbuta / heh, alef maksura /
+# yeh, the tatweel stretch), and the apostrophes of phone keyboards. Escapes: the letters look alike.
+_FOLD_LETTERS = str.maketrans({
+    "\u0142": "l", "\u0131": "i", "\u00f8": "o",
+    "\u0629": "\u0647", "\u0649": "\u064a", "\u0640": None,
+    "\u2019": "'", "\u02bc": "'", "\u2018": "'", "`": "'",
+})
+
+
+def fold(text: str) -> str:
+    """Lower case without accents or vowel marks: "Nie chcę żyć" and "nie chce zyc" read the same,
+    as do Arabic with and without harakat. Many citizens type without them on a phone."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLD_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_FOLD_LETTERS)
+
+
+def _folded(words: Any) -> Tuple[re.Pattern[str], ...]:
+    """Signal words compiled folded like the text they are matched on (`fold`)."""
+    return tuple(re.compile(fold(w)) for w in words or ())
+
+
 def _gemeente_overrides(org: Dict[str, Any]) -> Dict[str, Any]:
     # The demo municipality ships in the knowledge file; an installation names its own.
     env = {
@@ -195,10 +222,13 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             id=signal_id,
             label=raw["label"],
             urgent=bool(raw.get("urgent", False)) or bool(raw.get("hulplijn")),
-            patterns=_compile(raw.get("woorden", [])),
+            patterns=_folded(raw.get("woorden")),
+            other_language_patterns=_folded(w for ws in (raw.get("talen") or {}).values() for w in ws),
             hulplijn=raw.get("hulplijn") or None,
             detector=raw.get("detector") or None,
             threshold=float(raw.get("drempel", 0.5)),
+            threshold_other_language=(
+                float(raw["drempel_andere_taal"]) if raw.get("drempel_andere_taal") is not None else None),
             vandaag=raw.get("vandaag") or None,
         )
         for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()

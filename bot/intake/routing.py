@@ -11,7 +11,8 @@ from datetime import date
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.intake.deadline import deadline_days
-from bot.intake.knowledge import Knowledge
+from bot.intake.knowledge import Knowledge, fold
+from bot.intake.language import DUTCH, detect
 from bot.intake.state import merge
 
 LIFE_EVENT_PREFIX = "leven."
@@ -85,10 +86,16 @@ def question_type(organisations: Sequence[str], dependent: bool) -> Optional[int
     return 3 if dependent else 2
 
 
-def find_signals(text: str, kb: Knowledge) -> Tuple[str, ...]:
-    """Ids of the signals whose patterns occur in the text."""
-    lowered = text.lower()
-    return tuple(s.id for s in kb.signals.values() if any(p.search(lowered) for p in s.patterns))
+def find_signals(text: str, kb: Knowledge, other_languages: bool = True) -> Tuple[str, ...]:
+    """Ids of the signals whose words occur in the text (both folded: lower case, no accents): the
+    Dutch words and, unless `other_languages` is False, those of the other languages."""
+    folded = fold(text)
+    found = []
+    for signal in kb.signals.values():
+        patterns = (*signal.patterns, *signal.other_language_patterns) if other_languages else signal.patterns
+        if any(p.search(folded) for p in patterns):
+            found.append(signal.id)
+    return tuple(found)
 
 
 def find_life_event(text: str, kb: Knowledge) -> Optional[str]:
@@ -171,6 +178,13 @@ def first_concern(parse: Mapping[str, Any], kb: Knowledge) -> Optional[str]:
     return None
 
 
+def in_other_language(text: str) -> bool:
+    """Whether a message is clearly written in one of our languages other than Dutch (lingua, with
+    the conversation's own rule for "clearly": bot/intake/language.py). Non-native Dutch is Dutch."""
+    found = detect(text)
+    return found.clear and found.language != DUTCH
+
+
 def detected_signals(parse: Mapping[str, Any], found: Tuple[str, ...], kb: Knowledge) -> Tuple[str, ...]:
     """Signals the detector heads add to the ones found by their words. The words are the floor: a
     detector adds its signal only when no signal of the same kind (crisis, urgent, the same one) is
@@ -178,7 +192,12 @@ def detected_signals(parse: Mapping[str, Any], found: Tuple[str, ...], kb: Knowl
     scores = parse.get("detectors") or {}
     added: List[str] = []
     for signal in kb.signals.values():
-        if not signal.detector or float(scores.get(signal.detector) or 0.0) < signal.threshold:
+        score = float(scores.get(signal.detector) or 0.0) if signal.detector else 0.0
+        if score < signal.threshold or (
+            signal.threshold_other_language is not None
+            and score < signal.threshold_other_language
+            and in_other_language(str(parse.get("text") or ""))
+        ):
             continue
         present = [kb.signals[s] for s in (*found, *added)]
         covered = signal.id in found or (

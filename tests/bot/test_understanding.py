@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from bot.intake.knowledge import knowledge
-from bot.intake.routing import MIN_CONFIDENCE, detected_signals, message_signals, route
+from bot.intake.routing import (
+    MIN_CONFIDENCE,
+    detected_signals,
+    find_signals,
+    in_other_language,
+    message_signals,
+    route,
+)
 from bot.nlp import embeddings
 from bot.nlp.heads import DETECTORS_FILE, detector_names, kb_detectors, parts, weak_labels
 
@@ -64,6 +71,10 @@ def test_weak_labels_come_from_the_signal_words_and_the_intent() -> None:
     assert weak_labels("the bailiff comes tomorrow", "cjib.beslaglegging", kb) is None
     person = weak_labels("please can I talk to a real person", "medewerker", kb)
     assert person is not None and person["wants_person"] and not person["urgent"]
+    # Only the Dutch words label: "is" makes this English example look Dutch (docs/nlu-tuning.md, v21).
+    mixed = "my electricity is cut off tomorrow"
+    assert "energie_afgesloten" in find_signals(mixed, kb)
+    assert weak_labels(mixed, "gemeente.energietoeslag", kb) == {name: False for name in kb_detectors(kb)}
 
 
 def test_the_fallback_threshold_and_routing_agree() -> None:
@@ -122,6 +133,22 @@ def test_a_detector_counts_from_its_signals_threshold() -> None:
     strict = replace(kb, signals={**kb.signals, "wil_persoon": stricter})
     assert detected_signals(parse("x", "y", detectors={"wants_person": 0.8}), (), strict) == ()
 
+
+
+def test_the_crisis_detector_needs_more_in_a_message_in_another_language() -> None:
+    # Where the crisis words of other languages (signalen.yml, talen) carry the floor, the detector
+    # alone needs .7; in Dutch, and in a message too short or mixed to tell, .5 as before.
+    kb = knowledge()
+    english = "I am desperate, this letter from the tax office makes no sense at all"
+    dutch = "ik ben wanhopig, deze brief van de belastingdienst snap ik helemaal niet"
+    assert in_other_language(english) and not in_other_language(dutch)
+    assert not in_other_language("help") and not in_other_language("mijn english is niet goed")
+    assert detected_signals(parse(english, "y", detectors={"crisis": 0.6}), (), kb) == ()
+    assert detected_signals(parse(english, "y", detectors={"crisis": 0.7}), (), kb) == ("crisis_algemeen",)
+    assert detected_signals(parse(dutch, "y", detectors={"crisis": 0.5}), (), kb) == ("crisis_algemeen",)
+    assert detected_signals(parse("help", "y", detectors={"crisis": 0.5}), (), kb) == ("crisis_algemeen",)
+    # the words stay the floor in every language
+    assert "crisis" in message_signals(parse("I don't want to live anymore", "y", detectors={}), kb)
 
 def test_a_crisis_found_only_by_meaning_gets_the_general_help_line() -> None:
     from bot.intake.conversation import Conversation, ConversationState

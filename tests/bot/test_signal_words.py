@@ -1,0 +1,130 @@
+"""The signal words in other languages (bot/knowledge/signalen.yml, `talen`): a crisis, violence at
+home, no place to sleep, a child in danger and a request for a person are found by their words in
+English, Polish, Turkish, Arabic and Ukrainian too, with or without accents; a stressed message that
+is none of them gets no help line. The urgent situations (eviction, energy cut off, garnishment, no
+money for food, a deadline within two weeks) are found the same way.
+
+The sentences (tests/bot/signal_cases.yml, tests/bot/urgent_cases.yml) were written for this test,
+not taken from eval/ or dev/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import yaml
+
+from bot.intake.conversation import Conversation, ConversationState
+from bot.intake.engine import Intake
+from bot.intake.knowledge import fold, knowledge
+from bot.intake.routing import find_signals
+from bot.intake.schema import schema
+from tests.bot.test_conversation import ON, msg, names
+
+CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
+    (Path(__file__).parent / "signal_cases.yml").read_text(encoding="utf-8"))
+URGENT_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
+    (Path(__file__).parent / "urgent_cases.yml").read_text(encoding="utf-8"))
+LANGUAGES = ["en", "pl", "tr", "ar", "uk"]
+URGENT = ["ontruiming", "energie_afgesloten", "beslag", "geen_geld_eten", "termijn_kort"]
+# Of 30 worried but not urgent messages per language, at most this many get an urgent signal: the
+# Dutch words citizens use in every language ("beslag", "deurwaarder", "voedselbank") and an
+# eviction in the past fire whatever the tense, as they do in Dutch (a casemanager reads it).
+MAX_URGENT_NEGATIVES = 5
+SIGNALS = ["crisis", "huiselijk_geweld", "geen_slaapplek", "kind_in_gevaar", "wil_persoon"]
+# The words are the floor under the detectors, kept narrow on purpose: of each language's sentences
+# of a kind they must find at least this share (each kind has 6-8 sentences per language).
+MIN_FOUND = 0.75
+
+
+@pytest.fixture(scope="module")
+def talk() -> Conversation:
+    return Conversation(Intake(knowledge(), schema()))
+
+
+def test_the_case_file_has_every_language_and_kind() -> None:
+    assert sorted(CASES) == sorted(LANGUAGES)
+    for lang in LANGUAGES:
+        assert set(CASES[lang]) == {*SIGNALS, "none"}, lang
+        assert len(CASES[lang]["none"]) >= 25
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("signal", SIGNALS)
+def test_the_words_find_most_of_each_kind_in_each_language(lang: str, signal: str) -> None:
+    kb = knowledge()
+    texts = CASES[lang][signal]
+    missed = [t for t in texts if signal not in find_signals(t, kb)]
+    assert len(texts) - len(missed) >= MIN_FOUND * len(texts), missed
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_stressed_message_in_another_language_gets_no_help_line_and_no_person(lang: str) -> None:
+    kb = knowledge()
+    crisis = {s.id for s in kb.signals.values() if s.crisis}
+    wrong = {t: found for t in CASES[lang]["none"]
+             if (found := set(find_signals(t, kb)) & (crisis | {"wil_persoon"}))}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("kind", URGENT)
+def test_urgent_situations_are_found_by_their_words_in_each_language(lang: str, kind: str) -> None:
+    kb = knowledge()
+    urgent = {s.id for s in kb.signals.values() if s.urgent}
+    texts = URGENT_CASES[lang][kind]
+    missed = [t for t in texts if not urgent & set(find_signals(t, kb))]
+    assert len(texts) - len(missed) >= MIN_FOUND * len(texts), missed
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_far_deadline_or_a_solved_problem_is_seldom_urgent(lang: str) -> None:
+    kb = knowledge()
+    urgent = {s.id for s in kb.signals.values() if s.urgent}
+    assert sorted(URGENT_CASES[lang]) == sorted([*URGENT, "none"])
+    wrong = [t for t in URGENT_CASES[lang]["none"] if urgent & set(find_signals(t, kb))]
+    assert len(wrong) <= MAX_URGENT_NEGATIVES, wrong
+
+
+@pytest.mark.parametrize("text,line", [
+    ("I don't want to live anymore, the debts from the UWV are too much", "utter_hulplijn_113"),
+    ("Nie chcę już żyć, mam za dużo długów", "utter_hulplijn_113"),
+    ("nie chce juz zyc, mam za duzo dlugow", "utter_hulplijn_113"),  # the same without accents
+    ("Artık yaşamak istemiyorum", "utter_hulplijn_113"),
+    ("لا أريدُ أنْ أعيشَ بعد الآن", "utter_hulplijn_113"),  # with vowel marks
+    ("Я не хочу більше жити", "utter_hulplijn_113"),
+    ("my husband hits me and I am scared to go home", "utter_hulplijn_veilig_thuis"),
+    ("Kocam beni dövüyor, eve dönmeye korkuyorum", "utter_hulplijn_veilig_thuis"),
+    ("زوجي يضربني", "utter_hulplijn_veilig_thuis"),
+    ("Nie mam gdzie spać dzisiaj", "utter_hulplijn_slaapplek"),
+    ("Мені ніде спати сьогодні", "utter_hulplijn_slaapplek"),
+    ("the neighbours beat their little boy every night", "utter_hulplijn_kind"),
+])
+def test_a_crisis_in_another_language_gets_its_own_help_line_first(
+    talk: Conversation, text: str, line: str
+) -> None:
+    step = talk.handle(ConversationState(), msg(text, "nlu_fallback"), ON)
+    assert names(step)[0] == line
+    assert step.state.intake.urgent and step.state.intake.crisis
+
+
+@pytest.mark.parametrize("text", [
+    "the landlord threatens to evict us if we do not pay the huur before Friday",
+    "właściciel grozi, że nas eksmituje",
+    "ev sahibi bizi çıkarmakla tehdit ediyor",
+    "صاحب البيت يهددنا بالطرد",
+    "my brother is homeless and needs a postal address, can he register at my place",
+    "this letter is killing me, I don't understand it",
+])
+def test_a_threat_of_eviction_or_a_mention_is_no_crisis(talk: Conversation, text: str) -> None:
+    step = talk.handle(ConversationState(), msg(text, "nlu_fallback"), ON)
+    assert not [n for n in names(step) if n and n.startswith(("utter_hulplijn", "utter_crisis"))]
+
+
+def test_folding_drops_case_accents_and_vowel_marks_only() -> None:
+    assert fold("Nie chcę ŻYĆ") == "nie chce zyc"
+    assert fold("İstanbul'da ışık") == "istanbul'da isik"
+    assert fold("أَنْ أَمُوتَ") == "ان اموت"
+    assert fold("вб’ю") == "вб'ю"
+    assert fold("ik wil er niet meer zíjn") == "ik wil er niet meer zijn"
