@@ -38,17 +38,31 @@ def test_the_gate_fails_below_a_floor_and_only_reports_a_missed_target() -> None
     assert floors == ["openings.topic_acc=0.700 < 0.75"]
 
 
+def test_the_gate_holds_each_language_of_a_part_to_its_own_floor() -> None:
+    from eval.run import compare, gated_metrics
+
+    results = {"multilingual": {"topic_acc": 0.85}}
+    languages = {"multilingual": {"all": {"topic_acc": 0.85}, "pl": {"topic_acc": 0.9},
+                                  "uk": {"topic_acc": 0.7}}}
+    gate = {"floors": {"multilingual": {"topic_acc": 0.82}, "multilingual.pl": {"topic_acc": 0.8},
+                       "multilingual.uk": {"topic_acc": 0.8}}}
+    floors, _ = compare(gated_metrics(results, languages), gate)
+    assert floors == ["multilingual.uk.topic_acc=0.700 < 0.8"]
+
+
 def test_the_gate_file_names_real_metrics_and_no_floor_is_above_its_target() -> None:
     import yaml
 
-    from eval.run import PARTS
+    from eval.check import LANGUAGES
+    from eval.run import PARTS, PER_LANGUAGE_PARTS
 
     gate = yaml.safe_load((ROOT / "eval" / "thresholds.yml").read_text(encoding="utf-8"))
     known = {"topic_acc", "topics_recall", "orgs_exact", "qtype_acc", "urgent_recall", "urgent_precision",
              "wants_person_recall", "wants_person_precision", "crisis_recall", "crisis_precision"}
     assert set(gate) == {"floors", "targets"}
+    per_language = {f"{part}.{lang}" for part in PER_LANGUAGE_PARTS for lang in LANGUAGES}
     for kind in ("floors", "targets"):
-        assert set(gate[kind]) <= set(PARTS)
+        assert set(gate[kind]) <= set(PARTS) | per_language
         assert all(set(limits) <= known for limits in gate[kind].values()), kind
     for part, limits in gate["floors"].items():
         for metric, floor in limits.items():
