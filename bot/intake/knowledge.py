@@ -167,7 +167,7 @@ def fold(text: str) -> str:
 
 def _folded(words: Any) -> Tuple[re.Pattern[str], ...]:
     """Signal words compiled folded like the text they are matched on (`fold`)."""
-    return tuple(re.compile(fold(w)) for w in words or ())
+    return _compile([fold(w) for w in words or ()])
 
 
 def _gemeente_overrides(org: Dict[str, Any]) -> Dict[str, Any]:

@@ -90,12 +90,11 @@ def find_signals(text: str, kb: Knowledge, other_languages: bool = True) -> Tupl
     """Ids of the signals whose words occur in the text (both folded: lower case, no accents): the
     Dutch words and, unless `other_languages` is False, those of the other languages."""
     folded = fold(text)
-    found = []
-    for signal in kb.signals.values():
-        patterns = (*signal.patterns, *signal.other_language_patterns) if other_languages else signal.patterns
-        if any(p.search(folded) for p in patterns):
-            found.append(signal.id)
-    return tuple(found)
+    return tuple(
+        s.id for s in kb.signals.values()
+        if any(p.search(folded) for p in s.patterns)
+        or (other_languages and any(p.search(folded) for p in s.other_language_patterns))
+    )
 
 
 def find_life_event(text: str, kb: Knowledge) -> Optional[str]:
