@@ -17,8 +17,9 @@ service reads them into counts without personal data and deletes what it read
 
 from __future__ import annotations
 
+import json
 from asyncio import AbstractEventLoop
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, Optional, Sequence, Text
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy
@@ -27,7 +28,8 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.utils.endpoints import EndpointConfig
-from sqlalchemy.pool import QueuePool
+
+from bot.storage import kept_sqlite_engine
 
 DEFAULT_QUEUE = "intake_events"
 
@@ -52,13 +54,6 @@ def pika_settings(url: str, queue: str) -> Dict[str, Any]:
     }
 
 
-def _wal(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 def fast_sqlite(broker: SQLEventBroker) -> None:
     """Rasa publishes every event on its event loop, one commit each. SQLAlchemy 1.4 opens a new
     SQLite connection per commit (NullPool) and each commit waits for the disk: about 16 ms an
@@ -66,11 +61,25 @@ def fast_sqlite(broker: SQLEventBroker) -> None:
     A power cut may lose the last events (never corrupts the file); they are statistics."""
     url = broker.engine.url
     broker.engine.dispose()
-    broker.engine = sqlalchemy.create_engine(
-        url, poolclass=QueuePool, connect_args={"check_same_thread": False}
-    )
-    sqlalchemy.event.listen(broker.engine, "connect", _wal)
+    broker.engine = kept_sqlite_engine(url, synchronous="NORMAL")
     broker.sessionmaker.configure(bind=broker.engine)
+
+
+class IntakeSQLEventBroker(SQLEventBroker):
+    """Rasa's SQL broker (same table, same rows) that can also write a turn's events in one commit."""
+
+    def publish_many(self, events: Sequence[Dict[Text, Any]]) -> None:
+        """Publish events in order, in one transaction (Rasa's `publish` commits each one)."""
+        if not events:
+            return
+        with self.session_scope() as session:
+            session.add_all(
+                [
+                    self.SQLBrokerEvent(sender_id=event.get("sender_id"), data=json.dumps(event))
+                    for event in events
+                ]
+            )
+            session.commit()
 
 
 class IntakeEventBroker(EventBroker):
@@ -95,11 +104,11 @@ class IntakeEventBroker(EventBroker):
                 "EVENT_BROKER_URL is geen adres: gebruik sqlite:///pad/events.db, postgresql://… of amqp://…"
             )
         try:
-            broker = SQLEventBroker(host=url)
+            broker = IntakeSQLEventBroker(host=url)
         except sqlalchemy.exc.DBAPIError:
             # Two instances creating the table at the same moment (PostgreSQL: pg_type unique,
             # SQLite: table already exists): the second attempt finds it.
-            broker = SQLEventBroker(host=url)
+            broker = IntakeSQLEventBroker(host=url)
         if url.startswith("sqlite"):
             fast_sqlite(broker)
         return broker

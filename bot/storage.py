@@ -15,7 +15,9 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 T = TypeVar("T")
 
@@ -36,6 +38,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def kept_sqlite_engine(url: "URL | str", synchronous: str) -> Engine:
+    """An engine for one of Rasa's SQLite stores that keeps its connections open, in WAL mode.
+
+    SQLAlchemy 1.4 opens a new SQLite connection for every session of a file database (NullPool),
+    and in the default journal mode every commit waits for the disk several times. Rasa's stores
+    open a session for each read and write, several a turn. `synchronous`: "FULL" (WAL) waits for
+    the disk once per commit, so a committed turn survives a power cut; "NORMAL" survives a crash of
+    the process but may lose the last commits on a power cut (statistics only).
+    """
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(synchronous)
+
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    # check_same_thread: a pooled connection may be used by another thread than the one that made it.
+    engine = create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", pragmas)
+    return engine
 
 
 class LazyDatabase:

@@ -32,15 +32,19 @@ they are still there.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
-from typing import Awaitable, Callable, Iterable, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
-from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from bot.storage import kept_sqlite_engine
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +104,17 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore (same settings) that erases a conversation instead of saving it when asked,
     and never writes back a copy of an erased conversation."""
 
+    engine: sa.engine.Engine  # set by Rasa's __init__, replaced below for SQLite
+
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            # Several sessions a turn (load, count, tombstones, insert): kept connections, one wait
+            # for the disk per commit (bot/storage.py). A committed turn still survives a power cut.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = kept_sqlite_engine(url, synchronous="FULL")
+            self.sessionmaker.configure(bind=self.engine)
         try:
             TOMBSTONES.metadata.create_all(self.engine)
         except sa.exc.DBAPIError:
@@ -110,30 +123,54 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
                 raise
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Store the new events, or erase the whole conversation when it asked for that."""
+        """Store the new events, or erase the whole conversation when it asked for that.
+
+        Rasa's own save asks the database twice which events are new (once to publish them to the
+        event broker, once to insert them); this one asks once, in the session that writes them, and
+        publishes them after the commit (no session stays open while the broker is awaited)."""
         if wants_erasure(tracker):
             await self.erase(tracker.sender_id, tracker)
             return
-        if self._erased_copy(tracker):
-            # No sender id in the log: on WhatsApp it is a phone number.
-            logger.warning("a copy of an erased conversation was not written back")
-            return
-        await super().save(tracker)
+        with self.session_scope() as session:
+            if self._erased_copy(tracker, session):
+                # No sender id in the log: on WhatsApp it is a phone number.
+                logger.warning("a copy of an erased conversation was not written back")
+                return
+            new_events = [(event, event.as_dict()) for event in self._additional_events(session, tracker)]
+            for event, data in new_events:
+                session.add(self._row(tracker.sender_id, event, data))
+            session.commit()
         # The erasure may have run (elsewhere) between the check above and this write.
         if self._erased_copy(tracker):
             self._delete_events(tracker.sender_id, {e.timestamp for e in tracker.events})
             logger.warning("a copy of an erased conversation was written back during the erasure: removed")
-
-    async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Publish the events not stored yet to the event broker. Rasa finds them by loading the
-        stored session again (every event read and rebuilt, on every save: a fifth of the Rasa
-        process's busy time under load); Rasa's own `_additional_events`, which its save uses to
-        find what to insert, gives the same events from a count."""
-        if self.event_broker is None:
             return
-        with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
-        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+        if self.event_broker is not None:
+            self._publish([{"sender_id": tracker.sender_id, **data} for _, data in new_events])
+
+    def _publish(self, bodies: List[Dict[str, Any]]) -> None:
+        """The events to the broker as Rasa publishes them; a whole turn in one commit when the broker
+        can (bot/event_broker.py: Rasa's SQL broker commits every event on its own)."""
+        publish_many = getattr(self.event_broker, "publish_many", None)
+        if not bodies:
+            return
+        if publish_many is not None:
+            publish_many(bodies)
+            return
+        for body in bodies:
+            self.event_broker.publish(body)
+
+    def _row(self, sender_id: str, event: Event, data: Dict[str, Any]) -> "SQLTrackerStore.SQLEvent":
+        """The stored row of one event (`data`: its `as_dict()`), as Rasa 3.6's SQLTrackerStore.save
+        makes it."""
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
@@ -195,21 +232,25 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
         )
         return (float(t) for (t,) in rows if t is not None)
 
-    def _tombstones(self, sender_id: str) -> List[tuple[float, float]]:
+    def _tombstones(
+        self, sender_id: str, session: Optional[sa.orm.Session] = None
+    ) -> List[tuple[float, float]]:
         """(session_start, erased_at) of the erased conversations in this sender's bucket."""
-        with self.session_scope() as session:
-            rows = session.execute(
-                sa.select(TOMBSTONES.c.session_start, TOMBSTONES.c.erased_at).where(
-                    TOMBSTONES.c.sender_bucket == sender_bucket(sender_id)
-                )
-            ).all()
+        query = sa.select(TOMBSTONES.c.session_start, TOMBSTONES.c.erased_at).where(
+            TOMBSTONES.c.sender_bucket == sender_bucket(sender_id)
+        )
+        if session is not None:
+            rows = session.execute(query).all()
+        else:
+            with self.session_scope() as own:
+                rows = own.execute(query).all()
         return [(float(s), float(e)) for s, e in rows]
 
-    def _erased_copy(self, tracker: DialogueStateTracker) -> bool:
+    def _erased_copy(self, tracker: DialogueStateTracker, session: Optional[sa.orm.Session] = None) -> bool:
         """Whether the tracker is (a continuation of) an erased conversation: it holds the start of an
         erased session, or it holds nothing the citizen said and was triggered from outside since the
         erasure (the handover service answering a case that is gone)."""
-        tombstones = self._tombstones(tracker.sender_id)
+        tombstones = self._tombstones(tracker.sender_id, session)
         if not tombstones:
             return False
         starts = {s for s, _ in tombstones}

@@ -123,13 +123,26 @@ class RecordingBroker:
         self.published.append(event)
 
 
+class RecordingBatchBroker(RecordingBroker):
+    """Like bot/event_broker.py's SQL broker: a turn's events in one call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def publish_many(self, events: List[dict]) -> None:
+        self.batches += 1
+        self.published.extend(events)
+
+
+@pytest.mark.parametrize("kind", [RecordingBroker, RecordingBatchBroker], ids=["per_event", "per_turn"])
 async def test_each_event_goes_to_the_event_broker_once_in_order_across_sessions(
-    store: TrackerStore, domain: Domain
+    store: TrackerStore, domain: Domain, kind: type
 ) -> None:
     """The store finds the new events by counting the stored ones (Rasa loads the whole session
     again): every turn publishes exactly what it adds, also after a new session started. Each turn
     loads the conversation first, as Rasa does."""
-    broker = RecordingBroker()
+    broker = kind()
     store.event_broker = broker  # type: ignore[assignment]
     start = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
     added: List[Event] = [*start, *turn("hallo", "Welkom!")]
@@ -150,11 +163,63 @@ async def test_each_event_goes_to_the_event_broker_once_in_order_across_sessions
     said = [e.get("text") for e in mine if e["event"] == "user"]
     assert said == ["hallo", "ik heb een boete", "nog een vraag"]
     assert len([e for e in broker.published if e["sender_id"] == "burger-f"]) == len(start)
+    if isinstance(broker, RecordingBatchBroker):
+        assert broker.batches == 4  # every save with new events, once (the save without any: none)
 
 
 def test_rasa_builds_our_store_from_the_endpoints_file(store: TrackerStore) -> None:
     # Rasa silently falls back to an in-memory store when a custom class cannot be loaded.
     assert type(store) is ts.ErasingSQLTrackerStore
+
+
+async def test_our_rows_are_the_rows_rasa_writes(store: TrackerStore, domain: Domain) -> None:
+    """Our save writes the rows itself (one count of the stored events, not two): column for column
+    what Rasa 3.6's own save writes for the same events."""
+    events = [*_start(), *turn("ik heb een boete", "Klopt dat?"), SlotSet("taal", "nl")]
+    await store.save(conversation("burger-ours", domain, *events))
+    await SQLTrackerStore.save(store, conversation("burger-rasa", domain, *events))  # type: ignore[arg-type]
+
+    def rows(sender: str) -> List[tuple]:
+        with store.engine.connect() as conn:  # type: ignore[attr-defined]
+            return [
+                tuple(row)
+                for row in conn.execute(
+                    sa.text(
+                        "SELECT type_name, timestamp, intent_name, action_name, data FROM events"
+                        " WHERE sender_id = :s ORDER BY id"
+                    ),
+                    {"s": sender},
+                )
+            ]
+
+    assert rows("burger-ours") == rows("burger-rasa")
+    assert len(rows("burger-ours")) == len(events)
+
+
+def test_sqlite_keeps_its_connections_and_waits_for_the_disk_once_per_commit(
+    store: TrackerStore,
+) -> None:
+    engine = store.engine  # type: ignore[attr-defined]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    assert isinstance(engine.pool, sa.pool.QueuePool)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a commit survives a power cut
+
+
+async def test_a_copy_of_an_erased_conversation_is_not_published(store: TrackerStore, domain: Domain) -> None:
+    broker = RecordingBroker()
+    await store.save(conversation("burger-p", domain, *_start(), *turn("hallo", "Welkom!")))
+    copy = await store.retrieve("burger-p")
+    assert copy is not None
+    await _erase_via_chat(store, "burger-p")
+    store.event_broker = broker  # type: ignore[assignment]
+    for event in turn("EXTERNAL: medewerker_bericht", "Sanne: ik kijk even mee"):
+        copy.update(event)
+    await store.save(copy)
+    assert broker.published == []
+    assert stored(store, "burger-p") == 0
 
 
 async def test_erasure_deletes_every_event_of_one_sender_only(store: TrackerStore, domain: Domain) -> None:
@@ -320,9 +385,9 @@ async def test_a_copy_written_while_the_erasure_ran_is_taken_back(
     checks = {"n": 0}
     real_check = store._erased_copy  # type: ignore[attr-defined]
 
-    def first_check_before_the_erasure(tracker: DialogueStateTracker) -> bool:
+    def first_check_before_the_erasure(tracker: DialogueStateTracker, *session: object) -> bool:
         checks["n"] += 1
-        return False if checks["n"] == 1 else bool(real_check(tracker))
+        return False if checks["n"] == 1 else bool(real_check(tracker, *session))
 
     await _erase_via_chat(store, "burger-f")
     monkeypatch.setattr(store, "_erased_copy", first_check_before_the_erasure)
