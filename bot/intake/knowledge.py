@@ -57,6 +57,10 @@ class LifeEvent:
     patterns: Tuple[re.Pattern[str], ...] = ()
     topic: Optional[str] = None  # the topic that handles the event itself (schulden: schuldhulp)
     erkenning: Optional[str] = None  # said first, before any question ("Gecondoleerd …")
+    # Signals that mean this event whatever the ranking says (schulden: a cut-off), and signals that
+    # do so when the event's words occur too (schulden: an eviction).
+    signals: Tuple[str, ...] = ()
+    signals_with_words: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,18 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_FOLD_LETTERS)
 
 
+_ESCAPE = re.compile(r"(\\.)")
+
+
+def fold_pattern(pattern: str) -> str:
+    """A regular expression folded like the text (`fold`), its escapes left as written: lower case
+    would turn \\W, \\S, \\D and \\B into their opposites."""
+    return "".join(part if _ESCAPE.fullmatch(part) else fold(part) for part in _ESCAPE.split(pattern))
+
+
 def _folded(words: Any) -> Tuple[re.Pattern[str], ...]:
-    """Signal words compiled folded like the text they are matched on (`fold`)."""
-    return _compile([fold(w) for w in words or ()])
+    """Signal words compiled folded like the text they are matched on (`fold_pattern`)."""
+    return _compile([fold_pattern(w) for w in words or ()])
 
 
 def _gemeente_overrides(org: Dict[str, Any]) -> Dict[str, Any]:
@@ -214,6 +227,8 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             patterns=_compile(events_extra.get(event_id, {}).get("woorden", [])),
             topic=events_extra.get(event_id, {}).get("onderwerp"),
             erkenning=events_extra.get(event_id, {}).get("erkenning"),
+            signals=tuple(events_extra.get(event_id, {}).get("signalen") or ()),
+            signals_with_words=tuple(events_extra.get(event_id, {}).get("signalen_met_woorden") or ()),
         )
         for event_id, raw in catalogue["life_events"].items()
     }

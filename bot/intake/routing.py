@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.intake.deadline import deadline_days
-from bot.intake.knowledge import Knowledge, fold
+from bot.intake.knowledge import Knowledge, LifeEvent, fold
 from bot.intake.language import DUTCH, detect
 from bot.intake.state import merge
 
@@ -209,6 +209,36 @@ def detected_signals(parse: Mapping[str, Any], found: Tuple[str, ...], kb: Knowl
     return (*found, *added)
 
 
+def sureness(parse: Mapping[str, Any], topic: str) -> float:
+    """How sure the ranking is of a topic: for the whole text or its surest part."""
+    scores = [*(parse.get("intent_ranking") or ()), *(parse.get("concerns") or ())]
+    return max((float(r.get("confidence") or 0.0) for r in scores if r.get("name") == topic), default=0.0)
+
+
+def signalled_event(signals: Sequence[str], found_event: Optional[str], kb: Knowledge) -> Optional[LifeEvent]:
+    """The life event a signal stands for (levensgebeurtenissen.yml `signalen`, `signalen_met_woorden`
+    with the event found by its words): an energy cut-off is a debt problem in every language, an
+    eviction when the text names the debt, though the ranking may read "energietoeslag" or "huisvesting"."""
+    present = set(signals)
+    for event in kb.life_events.values():
+        with_words = found_event == event.id and present & set(event.signals_with_words)
+        if present & set(event.signals) or with_words:
+            return event
+    return None
+
+
+def takes_over(handler: str, topic: Optional[str], parse: Mapping[str, Any], kb: Knowledge) -> bool:
+    """Whether a signalled life event's own topic comes before the ranking's: when there is none, or
+    when the ranking's is of the same organisation and not sure ("energietoeslag?" asked outright
+    stays)."""
+    if handler == topic:
+        return False
+    if topic is None:
+        return True
+    same_desk = kb.topics[topic].organisations == kb.topics[handler].organisations
+    return same_desk and sureness(parse, topic) < CONCERN_CONFIDENCE
+
+
 def message_signals(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
     """Every signal of a message: found by its words, then by the detector heads."""
     return detected_signals(parse, find_signals(str(parse.get("text") or ""), kb), kb)
@@ -249,6 +279,16 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
         iter([*([first] if first else []), *ranked_topics, *parts_topics, *([handling] if handling else [])]),
         None,
     )
+    # Not beside a crisis (its help line first), and not in a story, whose main concern is its first
+    # sure part (`first_concern`): a cut-off can be one problem of many there.
+    calm_and_short = not crisis and is_short(parse)
+    signalled = signalled_event(signals, find_life_event(text, kb), kb) if calm_and_short else None
+    if signalled is not None:
+        life_event = life_event or signalled.id
+        handler = signalled.topic
+        if handler is not None and takes_over(handler, topic, parse, kb):
+            topic = handler
+            topics = merge((handler,), topics)
     dependent = False
     if topic:
         organisations = merge(

@@ -272,6 +272,44 @@ def test_a_later_deadline_or_a_past_period_is_not(text: str) -> None:
     assert "termijn_kort" not in route(parse(text, "toeslagen.terugvordering"), knowledge()).signals
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Energy company says they will cut off our electricity in 5 days. What can I do?",
+        "W poniedziałek odetną nam gaz, mamy małe dziecko w domu",
+        "ze gaan volgende week ons gas afsluiten",
+    ],
+)
+def test_a_cut_off_is_a_debt_problem_for_schuldhulp_not_the_energietoeslag(text: str) -> None:
+    """Labelling rule 2 (eval/README.md; 000:34-40): a cut-off because of arrears goes to the gemeente's
+    schuldhulp; the unsure ranking's energietoeslag stays as a second topic."""
+    routing = route(parse(text, "gemeente.energietoeslag", 0.45), knowledge())
+    assert (routing.topic, routing.life_event) == ("gemeente.schuldhulp", "schulden")
+    assert "gemeente.energietoeslag" in routing.candidates
+    assert routing.urgent
+
+
+def test_a_sure_question_about_the_energietoeslag_stays_one() -> None:
+    text = "kan ik de energietoeslag krijgen? Essent wil volgende week het gas afsluiten"
+    assert route(parse(text, "gemeente.energietoeslag", 0.9), knowledge()).topic == "gemeente.energietoeslag"
+
+
+@pytest.mark.parametrize(
+    "text,topic",
+    [
+        ("we moeten over 2 weken het huis uit vanwege de huurachterstand", "gemeente.schuldhulp"),
+        ("de verhuurder verkoopt het huis, we moeten eruit. waar is een woning", "gemeente.huisvesting"),
+    ],
+)
+def test_an_eviction_is_for_schuldhulp_only_when_the_text_names_the_debt(text: str, topic: str) -> None:
+    assert route(parse(text, "gemeente.huisvesting", 0.45), knowledge()).topic == topic
+
+
+def test_a_crisis_keeps_its_own_order() -> None:
+    text = "ze sluiten morgen de stroom af en ik zie het niet meer zitten"
+    assert route(parse(text, "gemeente.energietoeslag", 0.45), knowledge()).topic != "gemeente.schuldhulp"
+
+
 # --- the Rasa components, trained and loaded as Rasa does -------------------------------------------
 
 TRAINING = {
