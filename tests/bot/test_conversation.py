@@ -766,11 +766,21 @@ def test_an_urgent_message_read_as_out_of_scope_goes_to_the_intake(talk: Convers
 
 
 def test_something_urgent_that_cannot_be_placed_offers_a_person_at_once(talk: Conversation) -> None:
-    step = talk.handle(ConversationState(), msg("morgen wordt de stroom afgesloten", "nlu_fallback"), ON)
+    step = talk.handle(ConversationState(), msg("ik moet binnen 3 dagen reageren", "nlu_fallback"), ON)
     # First that it is urgent and what to do today (signalen.yml, vandaag), then a person at once.
     assert names(step) == ["utter_urgent_gezien", None, "utter_urgent_niet_begrepen"]
-    assert "energiebedrijf" in str(step.replies[1].text)
+    assert "Reageer voor die datum" in str(step.replies[1].text)
     assert ("Praat met medewerker", "/medewerker") in step.replies[-1].buttons
+
+
+def test_a_cut_off_is_placed_as_a_debt_problem_after_the_step_for_today(talk: Conversation) -> None:
+    """A cut-off is the life event schulden (levensgebeurtenissen.yml `signalen`): the step for today,
+    then the topic schuldhulp to confirm, not "I do not understand"."""
+    step = talk.handle(ConversationState(), msg("morgen wordt de stroom afgesloten", "nlu_fallback"), ON)
+    assert names(step)[0] == "utter_urgent_gezien"
+    assert "energiebedrijf" in str(step.replies[1].text)
+    assert "utter_urgent_niet_begrepen" not in names(step)
+    assert step.state.intake.kandidaten[:1] == ("gemeente.schuldhulp",) and step.state.intake.urgent
 
 
 def test_a_greeting_with_a_question_goes_to_the_intake(talk: Conversation) -> None:

@@ -280,9 +280,20 @@ def test_topics_that_start_the_same_route_are_one_question(intake: Intake) -> No
 def test_a_life_event_in_the_words_is_offered_when_nlu_is_unsure(intake: Intake) -> None:
     ranking = [("nlu_fallback", 0.3), ("leven.verhuizen", 0.07)]
     turn = intake.handle(
-        IntakeState(), said("de deurwaarder komt ons huis ontruimen", "nlu_fallback", 0.3, ranking)
+        IntakeState(), said("de deurwaarder komt morgen beslag leggen", "nlu_fallback", 0.3, ranking)
     )
     # the life event is acknowledged first ("Goed dat u het vertelt"), then the topic is checked
     assert responses(turn) == [None, "utter_bevestig_onderwerp"]
     assert turn.state.kandidaten == ("leven.schulden",)
+    assert turn.state.urgent is True
+
+
+def test_an_eviction_over_a_debt_is_offered_as_schuldhulp(intake: Intake) -> None:
+    """levensgebeurtenissen.yml `signalen_met_woorden`: the eviction and the debt's own words."""
+    ranking = [("nlu_fallback", 0.3), ("leven.verhuizen", 0.07)]
+    turn = intake.handle(
+        IntakeState(), said("de deurwaarder komt ons huis ontruimen", "nlu_fallback", 0.3, ranking)
+    )
+    assert responses(turn) == [None, "utter_bevestig_onderwerp"]
+    assert turn.state.kandidaten == ("gemeente.schuldhulp",)
     assert turn.state.urgent is True

@@ -32,6 +32,12 @@ URGENT_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
 # lowered benefit, a toeslag stopped on purpose, a permit renewed or expiring next year).
 INCOME_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
     (Path(__file__).parent / "income_cases.yml").read_text(encoding="utf-8"))
+# Requests for a person of every kind rule 23 names (with me, a call, an appointment, the desk, a
+# home visit, a real person, not the chat), 14 per language, and 10 hard negatives ("can someone
+# help me?" alone, "nobody calls me back", the lady at the desk said ...). Written for this test by a
+# helper who saw neither the words nor eval/ or dev/.
+PERSON_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
+    (Path(__file__).parent / "person_cases.yml").read_text(encoding="utf-8"))
 LANGUAGES = ["en", "pl", "tr", "ar", "uk"]
 URGENT = ["ontruiming", "energie_afgesloten", "beslag", "geen_geld_eten", "termijn_kort"]
 # Of 30 worried but not urgent messages per language, at most this many get an urgent signal: the
@@ -123,6 +129,16 @@ def test_a_benefit_ending_later_or_a_permit_renewed_is_not_urgent(lang: str) -> 
 ])
 def test_a_permit_is_urgent_when_it_expires_soon_not_months_ahead(text: str, expired: bool) -> None:
     assert ("termijn_kort" in find_signals(text, knowledge())) is expired
+
+
+@pytest.mark.parametrize("lang", ["nl", *LANGUAGES])
+def test_every_kind_of_request_for_a_person_is_found_in_each_language(lang: str) -> None:
+    kb = knowledge()
+    texts = PERSON_CASES[lang]["wil_persoon"]
+    missed = [t for t in texts if "wil_persoon" not in find_signals(t, kb)]
+    assert len(texts) - len(missed) >= 0.85 * len(texts), missed
+    wrong = [t for t in PERSON_CASES[lang]["none"] if "wil_persoon" in find_signals(t, kb)]
+    assert len(wrong) <= 1, wrong
 
 
 @pytest.mark.parametrize("text,asks", [
