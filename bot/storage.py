@@ -52,11 +52,10 @@ def kept_sqlite_engine(url: "URL | str", synchronous: str) -> Engine:
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError(synchronous)
 
-    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+    def pragmas(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, record)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     # check_same_thread: a pooled connection may be used by another thread than the one that made it.

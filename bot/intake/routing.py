@@ -263,7 +263,8 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     first = first_concern(parse, kb)
     topics = merge((first,) if first else (), tuple(name for name, _ in found), parts_topics)
 
-    life_event = find_life_event(text, kb)
+    worded_event = find_life_event(text, kb)
+    life_event = worded_event
     led_by_event = best is not None and best.startswith(LIFE_EVENT_PREFIX)
     if best and led_by_event:
         life_event = best[len(LIFE_EVENT_PREFIX) :]
@@ -282,7 +283,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     # Not beside a crisis (its help line first), and not in a story, whose main concern is its first
     # sure part (`first_concern`): a cut-off can be one problem of many there.
     calm_and_short = not crisis and is_short(parse)
-    signalled = signalled_event(signals, find_life_event(text, kb), kb) if calm_and_short else None
+    signalled = signalled_event(signals, worded_event, kb) if calm_and_short else None
     if signalled is not None:
         life_event = life_event or signalled.id
         handler = signalled.topic
