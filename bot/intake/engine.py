@@ -318,9 +318,11 @@ class Intake:
         return found[0] if len(found) == 1 else None
 
     def _told(self, state: IntakeState, node: Node, option: Option) -> bool:
-        """The option's words are in the story, or, at an urgency question, its urgent signal was
-        found in it already ("de deurwaarder komt morgen" answers "Is er nu iets dringends?")."""
+        """The option's words are in the story, or a signal that means it (`herken_signalen`), or,
+        at an urgency question, its urgent signal was found in it already ("de deurwaarder komt morgen" answers "Is er nu iets dringends?")."""
         if option.herken and any(option.recognised_in(t) for t in state.verhaal):
+            return True
+        if set(option.herken_signalen) & set(state.signalen):
             return True
         urgency_question = sum(o.zet.urgent for o in node.opties) >= URGENT_OPTIONS
         return urgency_question and option.zet.urgent and bool(set(option.zet.signalen) & set(state.signalen))

@@ -88,6 +88,29 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class Creditor:
+    """A kind of creditor a citizen can owe (schuldeisers.yml)."""
+
+    id: str
+    patterns: Tuple[re.Pattern[str], ...] = ()  # its words in every language, folded like the text
+    organisation: Optional[str] = None  # a named organisation that is this creditor
+    private: bool = False  # not a government body: its debt is the gemeente's schuldhulp
+    part_of: Optional[str] = None  # the creditor that collects this debt (zorgverzekering: cak)
+    # Collects for others (an incassobureau): with a government creditor named, it is that one's debt.
+    collects_for_government: bool = False
+
+
+@dataclass(frozen=True)
+class Debts:
+    """What says that a citizen owes money, and to whom (schuldeisers.yml)."""
+
+    event: str  # the life event of debts; its topic (schuldhulp) coordinates the creditors
+    signals: Tuple[str, ...]  # signals that say there is a debt or a payment problem
+    several: str  # the signal for two or more creditors
+    creditors: Tuple[Creditor, ...]
+
+
+@dataclass(frozen=True)
 class MenuGroup:
     """A group of topics for the "choose a subject" menu."""
 
@@ -113,6 +136,7 @@ class Knowledge:
     dependent_pairs: Tuple[Tuple[frozenset[str], frozenset[str]], ...] = ()
     # Phrases about the conversation itself (gesprek.yml): "wat bedoelt u", "klopt niet", …
     phrases: Mapping[str, Tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    debts: Optional[Debts] = None
 
     def says(self, kind: str, text: str) -> bool:
         """Whether the text is a phrase of this kind (a key of gesprek.yml)."""
@@ -270,6 +294,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
     wrong = {e.topic for e in life_events.values() if e.topic and e.topic not in topics}
     if wrong:
         raise ValueError(f"levensgebeurtenissen.yml: onbekend onderwerp {sorted(wrong)}")
+    debts = _debts(_read("schuldeisers.yml", directory), life_events, signals, organisations)
     dependencies = _read("afhankelijkheden.yml", directory)
     groups = {name: frozenset(ids) for name, ids in dependencies["groepen"].items()}
     unknown = {t for ids in groups.values() for t in ids} - set(topics)
@@ -287,7 +312,43 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         jargon=jargon,
         dependent_pairs=tuple((groups[a], groups[b]) for a, b in dependencies["paren"]),
         phrases={kind: _compile(p) for kind, p in _read("gesprek.yml", directory)["gesprek"].items()},
+        debts=debts,
     )
+
+
+def _debts(
+    raw: Dict[str, Any], events: Mapping[str, LifeEvent], signals: Mapping[str, Signal],
+    organisations: Mapping[str, Organisation],
+) -> Optional[Debts]:
+    if not raw:
+        return None
+    creditors = tuple(
+        Creditor(
+            id=kind,
+            patterns=_folded(entry.get("woorden")),
+            organisation=entry.get("organisatie"),
+            private=bool(entry.get("prive", False)),
+            part_of=entry.get("valt_onder"),
+            collects_for_government=bool(entry.get("int_voor_overheid", False)),
+        )
+        for kind, entry in raw["soorten"].items()
+    )
+    debts = Debts(
+        event=raw["levensgebeurtenis"],
+        signals=tuple(raw["schuld"]),
+        several=raw["meerdere"],
+        creditors=creditors,
+    )
+    kinds = {c.id for c in creditors}
+    wrong = (
+        ({debts.event} - set(events))
+        | (set(debts.signals) | {debts.several}) - set(signals)
+        | {c.organisation for c in creditors if c.organisation} - set(organisations)
+        | {c.part_of for c in creditors if c.part_of} - kinds
+    )
+    if wrong:
+        raise ValueError(f"schuldeisers.yml: onbekend {sorted(wrong)}")
+    return debts
 
 
 @lru_cache(maxsize=1)

@@ -215,6 +215,12 @@ def sureness(parse: Mapping[str, Any], topic: str) -> float:
     return max((float(r.get("confidence") or 0.0) for r in scores if r.get("name") == topic), default=0.0)
 
 
+def whole_text_confidence(parse: Mapping[str, Any], topic: str) -> float:
+    """How sure the ranking of the whole text is of a topic."""
+    ranked = (r for r in parse.get("intent_ranking") or () if r.get("name") == topic)
+    return max((float(r.get("confidence") or 0.0) for r in ranked), default=0.0)
+
+
 def signalled_event(signals: Sequence[str], found_event: Optional[str], kb: Knowledge) -> Optional[LifeEvent]:
     """The life event a signal stands for (levensgebeurtenissen.yml `signalen`, `signalen_met_woorden`
     with the event found by its words): an energy cut-off is a debt problem in every language, an
@@ -237,6 +243,51 @@ def takes_over(handler: str, topic: Optional[str], parse: Mapping[str, Any], kb:
         return True
     same_desk = kb.topics[topic].organisations == kb.topics[handler].organisations
     return same_desk and sureness(parse, topic) < CONCERN_CONFIDENCE
+
+
+def owed_creditors(
+    text: str, signals: Sequence[str], mentioned: Sequence[str], kb: Knowledge
+) -> Tuple[str, ...]:
+    """The kinds of creditor the citizen says they owe (schuldeisers.yml): none unless the text says
+    there is a debt or a payment problem (its signals, or the words of the debts life event)."""
+    debts = kb.debts
+    if debts is None:
+        return ()
+    event = kb.life_events[debts.event]
+    if not set(signals) & set(debts.signals) and not any(p.search(text.lower()) for p in event.patterns):
+        return ()
+    folded = fold(text)
+    found = {
+        c.id for c in debts.creditors
+        if c.organisation in mentioned or any(p.search(folded) for p in c.patterns)
+    }
+    owed = [c for c in debts.creditors if c.id in found and c.part_of not in found]
+    government = any(c.organisation for c in owed)
+    return tuple(c.id for c in owed if not (government and c.collects_for_government))
+
+
+def debt_event(
+    owed: Sequence[str], signals: Sequence[str], kb: Knowledge
+) -> Tuple[Optional[LifeEvent], bool]:
+    """(the debts life event, whether schuldhulp comes first) for a text that names a debt the
+    gemeente's schuldhulp handles: one owed to a private creditor (landlord, energy company, …), or
+    debts to two or more creditors, which schuldhulp coordinates (000:34-40). (None, False) else."""
+    debts = kb.debts
+    if debts is None:
+        return None, False
+    private = {c.id for c in debts.creditors if c.private}
+    several = len(owed) > 1 or debts.several in signals
+    if not several and not private & set(owed):
+        return None, False
+    return kb.life_events[debts.event], several
+
+
+def handled_first(event: LifeEvent, topics: Tuple[str, ...]) -> Tuple[str, ...]:
+    """The candidates with the topic that handles a life event first, and without the event itself:
+    the topic stands for it (one "Schulden" button, not two)."""
+    if event.topic is None:
+        return topics
+    return merge((event.topic,), tuple(t for t in topics if t != LIFE_EVENT_PREFIX + event.id))
 
 
 def message_signals(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
@@ -289,7 +340,19 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
         handler = signalled.topic
         if handler is not None and takes_over(handler, topic, parse, kb):
             topic = handler
-            topics = merge((handler,), topics)
+            topics = handled_first(signalled, topics)
+    # Debts the gemeente's schuldhulp handles (a private creditor, or several creditors: then it comes
+    # first), also beside a crisis: the text says so, it is no guess. Not in a story (see above).
+    owed = owed_creditors(text, signals, mentioned, kb) if is_short(parse) else ()
+    debts, first_of_all = debt_event(owed, signals, kb)
+    if debts is not None and debts.topic is not None:
+        life_event = life_event or debts.id
+        unsure = topic is None or whole_text_confidence(parse, topic) < CONCERN_CONFIDENCE
+        if (first_of_all and unsure) or takes_over(debts.topic, topic, parse, kb):
+            topic = debts.topic
+            topics = handled_first(debts, topics)
+        if first_of_all and kb.debts is not None and kb.debts.several not in signals:
+            signals = (*signals, kb.debts.several)  # the stroomschema need not ask it again
     dependent = False
     if topic:
         organisations = merge(

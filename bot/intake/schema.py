@@ -50,7 +50,9 @@ class Option:
 
     `herken`: patterns (re.search on the citizen's words in lower case) that mean this answer, in
     a typed answer or already in the story; `uit_verhaal`: what the bot says when it took the answer
-    from the story ("U schreef dat u de boete niet kunt betalen."), so the citizen can correct it.
+    from the story ("U schreef dat u de boete niet kunt betalen."), so the citizen can correct it;
+    `herken_signalen`: signals (signalen.yml, in every language) that, found in the story, mean
+    this answer too (debts at two or more creditors: bot/knowledge/schuldeisers.yml).
     """
 
     label: str
@@ -58,6 +60,7 @@ class Option:
     zet: Facts = field(default_factory=Facts)
     herken: Tuple[re.Pattern[str], ...] = ()
     uit_verhaal: Optional[str] = None
+    herken_signalen: Tuple[str, ...] = ()
 
     def recognised_in(self, text: str) -> bool:
         lowered = text.lower()
@@ -195,9 +198,10 @@ def _parse_node(node_id: str, thema: str, raw: Dict[str, Any], problems: List[st
                 zet=_facts(o.get("zet") or {}),
                 herken=_patterns(f"{where}.opties[{i}]", o.get("herken") or (), problems),
                 uit_verhaal=o.get("uit_verhaal"),
+                herken_signalen=tuple(o.get("herken_signalen") or ()),
             )
         )
-        if o.get("uit_verhaal") and not o.get("herken"):
+        if o.get("uit_verhaal") and not (o.get("herken") or o.get("herken_signalen")):
             problems.append(f"{where}.opties[{i}]: 'uit_verhaal' zonder 'herken'")
     if not options and "vraag" in raw:
         problems.append(f"{where}: vraag zonder opties")

@@ -1,0 +1,138 @@
+"""Debts for the gemeente's schuldhulp (bot/knowledge/schuldeisers.yml, labelling rule 2 of
+eval/README.md; 000:34-40): a debt to a private creditor is schuldhulp's, and with two or more
+creditors schuldhulp comes first, in every language; one government body, or rent and energy without
+arrears, are not. The routing keeps a question the whole text is sure of, and a story's order."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+import yaml
+
+from bot.intake.knowledge import Knowledge, knowledge
+from bot.intake.routing import debt_event, find_signals, owed_creditors, route
+from tests.bot.test_understanding import parse
+
+CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
+    (Path(__file__).parent / "debt_cases.yml").read_text(encoding="utf-8"))
+LANGUAGES = ["nl", "en", "pl", "tr", "ar", "uk"]
+
+
+def named(text: str, kb: Knowledge) -> Tuple[str, ...]:
+    """The organisations the entity ruler names (lexicon.yml): the longest variant wins, as in
+    bot/nlp/build.py ("gemeentelijke belastingen" is the gemeente, not the Belastingdienst)."""
+    lowered, taken, found = text.lower(), [], []
+    for variant, org in sorted(kb.org_variants.items(), key=lambda item: -len(item[0])):
+        for m in re.finditer(r"(?<!\w)" + re.escape(variant) + r"(?!\w)", lowered):
+            if not any(a < m.end() and m.start() < b for a, b in taken):
+                taken.append((m.start(), m.end()))
+                found.append(org)
+    return tuple(dict.fromkeys(found))
+
+
+def debts_of(text: str) -> Tuple[Any, bool]:
+    kb = knowledge()
+    signals = find_signals(text, kb)
+    return debt_event(owed_creditors(text, signals, named(text, kb), kb), signals, kb)
+
+
+def entities(text: str) -> List[Dict[str, Any]]:
+    found = re.findall(r"(?i)\b(cjib|belastingdienst|cak|duo)\b", text)
+    return [{"entity": "organisatie", "value": v} for v in found]
+
+
+def test_the_case_file_has_every_language_and_group() -> None:
+    assert sorted(CASES) == sorted(LANGUAGES)
+    assert all(sorted(CASES[lang]) == ["geen", "meerdere", "prive"] for lang in LANGUAGES)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_debt_to_a_private_creditor_is_for_schuldhulp(lang: str) -> None:
+    missed = [t for t in CASES[lang]["prive"] if debts_of(t)[0] is None]
+    assert not missed
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_two_or_more_creditors_put_schuldhulp_first(lang: str) -> None:
+    missed = [t for t in CASES[lang]["meerdere"] if not debts_of(t)[1]]
+    assert not missed
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_one_government_body_or_no_arrears_is_no_debt_for_schuldhulp(lang: str) -> None:
+    fired = [t for t in CASES[lang]["geen"] if debts_of(t)[0] is not None]
+    assert not fired
+
+
+def test_an_unsure_ranking_gets_schuldhulp_first_and_keeps_the_creditors_questions() -> None:
+    text = "belastingdienst wil geld, cjib wil geld en de woningcorporatie ook. ik kan niemand meer betalen"
+    ranked = parse(text, "belastingdienst.betalingsregeling", 0.35, entities=entities(text))
+    routing = route(ranked, knowledge())
+    assert routing.topic == "gemeente.schuldhulp"
+    assert routing.candidates[:2] == ("gemeente.schuldhulp", "belastingdienst.betalingsregeling")
+    assert set(routing.organisations) == {"gemeente", "belastingdienst", "cjib"}
+    assert (routing.life_event, routing.question_type) == ("schulden", 3)
+    # The stroomschema's question "bij meer dan één organisatie?" need not be asked again.
+    assert "meerdere_schuldeisers" in routing.signals
+
+
+def test_a_question_the_whole_text_is_sure_of_stays_first() -> None:
+    text = "het CJIB heeft beslag gelegd op mijn loon, nu kan ik mijn huur niet betalen"
+    routing = route(parse(text, "cjib.beslaglegging", 0.9, entities=entities(text)), knowledge())
+    assert routing.topic == "cjib.beslaglegging"
+
+
+def test_a_private_debt_takes_over_an_unsure_gemeente_topic_only() -> None:
+    text = "I owe my landlord 3 months of rent and I cannot pay it"
+    kb = knowledge()
+    assert route(parse(text, "gemeente.huisvesting", 0.4), kb).topic == "gemeente.schuldhulp"
+    assert route(parse(text, "gemeente.huisvesting", 0.8), kb).topic == "gemeente.huisvesting"
+    # Another organisation's question is not taken over by one private debt.
+    assert route(parse(text, "uwv.recht_ww", 0.4), kb).topic == "uwv.recht_ww"
+
+
+def test_beside_a_crisis_the_stated_debts_stay_the_topic() -> None:
+    text = "ik zie het niet meer zitten. schulden bij de zorgverzekering, het energiebedrijf en klarna"
+    routing = route(parse(text, "gemeente.zorgen_inkomen", 0.3), knowledge())
+    assert routing.crisis
+    assert routing.topic == "gemeente.schuldhulp"
+
+
+def test_a_story_keeps_the_order_its_citizen_gave() -> None:
+    text = "Mijn WW is gestopt. Ik heb een achterstand bij de verhuurder en het energiebedrijf. " \
+        "Ook moet ik DUO betalen. En de auto is kapot. Wat nu?"
+    parts = [{"name": "uwv.recht_ww", "confidence": 0.9}] * 5
+    routing = route(parse(text, "uwv.recht_ww", 0.4, parts=parts), knowledge())
+    assert routing.topic == "uwv.recht_ww"
+
+
+def test_the_stroomschema_takes_several_creditors_from_a_story_in_any_language() -> None:
+    """"Bij hoeveel instanties heeft u schulden?" is not asked again when the story named two
+    creditors, also in Polish (`herken_signalen` in bot/stroomschema/levensgebeurtenissen.yml)."""
+    from bot.intake.engine import Intake
+    from bot.intake.schema import schema
+    from bot.intake.state import IntakeState
+    from tests.bot.test_engine import button, pressed, said
+
+    intake = Intake(knowledge(), schema())
+    text = "Mam zaległy czynsz i dług w Klarna, nie mogę zapłacić. Co robić?"
+    turn = intake.handle(IntakeState(), said(text, "leven.schulden"))
+    assert "meerdere_schuldeisers" in turn.state.signalen
+    # One topic to confirm, not "Schulden" twice (the debts life event and the topic that handles it).
+    titles = [title for r in turn.replies for title, _ in r.buttons]
+    assert titles[0] == "Ja, dat klopt" and titles.count("Schulden") <= 1
+    turn = intake.handle(turn.state, pressed(button(turn, "Ja, dat klopt")))
+    turn = intake.handle(turn.state, pressed(button(turn, "Nee")))  # nothing urgent
+    said_back = [r.text for r in turn.replies if r.text]
+    assert "U schreef dat u geld moet betalen aan meer dan één organisatie." in said_back
+    assert turn.state.intake_knoop == "gemeente.schuldhulp.wie"
+
+
+def test_every_signal_that_answers_a_question_exists() -> None:
+    from bot.intake.schema import schema
+
+    named_signals = {s for node in schema().nodes.values() for o in node.opties for s in o.herken_signalen}
+    assert named_signals and named_signals <= set(knowledge().signals)
