@@ -319,7 +319,8 @@ class Intake:
 
     def _told(self, state: IntakeState, node: Node, option: Option) -> bool:
         """The option's words are in the story, or a signal that means it (`herken_signalen`), or,
-        at an urgency question, its urgent signal was found in it already ("de deurwaarder komt morgen" answers "Is er nu iets dringends?")."""
+        at an urgency question, its urgent signal was found in it already ("de deurwaarder komt
+        morgen" answers "Is er nu iets dringends?")."""
         if option.herken and any(option.recognised_in(t) for t in state.verhaal):
             return True
         if set(option.herken_signalen) & set(state.signalen):

@@ -245,41 +245,69 @@ def takes_over(handler: str, topic: Optional[str], parse: Mapping[str, Any], kb:
     return same_desk and sureness(parse, topic) < CONCERN_CONFIDENCE
 
 
-def owed_creditors(
-    text: str, signals: Sequence[str], mentioned: Sequence[str], kb: Knowledge
-) -> Tuple[str, ...]:
-    """The kinds of creditor the citizen says they owe (schuldeisers.yml): none unless the text says
-    there is a debt or a payment problem (its signals, or the words of the debts life event)."""
+def names_a_debt(text: str, signals: Sequence[str], kb: Knowledge) -> bool:
+    """Whether the text says the citizen owes money or cannot pay (schuldeisers.yml `schuld`: its
+    signals, in every language, or the words of the debts life event)."""
     debts = kb.debts
     if debts is None:
-        return ()
+        return False
     event = kb.life_events[debts.event]
-    if not set(signals) & set(debts.signals) and not any(p.search(text.lower()) for p in event.patterns):
+    return bool(set(signals) & set(debts.signals)) or any(p.search(text.lower()) for p in event.patterns)
+
+
+def owed_creditors(text: str, mentioned: Sequence[str], kb: Knowledge) -> Tuple[str, ...]:
+    """The kinds of creditor a text names (schuldeisers.yml), for a text that names a debt: the words
+    of each kind, or a named organisation that is one."""
+    if kb.debts is None:
         return ()
     folded = fold(text)
     found = {
-        c.id for c in debts.creditors
+        c.id for c in kb.debts.creditors
         if c.organisation in mentioned or any(p.search(folded) for p in c.patterns)
     }
-    owed = [c for c in debts.creditors if c.id in found and c.part_of not in found]
+    owed = [c for c in kb.debts.creditors if c.id in found and c.part_of not in found]
     government = any(c.organisation for c in owed)
     return tuple(c.id for c in owed if not (government and c.collects_for_government))
 
 
-def debt_event(
-    owed: Sequence[str], signals: Sequence[str], kb: Knowledge
-) -> Tuple[Optional[LifeEvent], bool]:
-    """(the debts life event, whether schuldhulp comes first) for a text that names a debt the
-    gemeente's schuldhulp handles: one owed to a private creditor (landlord, energy company, …), or
-    debts to two or more creditors, which schuldhulp coordinates (000:34-40). (None, False) else."""
-    debts = kb.debts
-    if debts is None:
-        return None, False
-    private = {c.id for c in debts.creditors if c.private}
-    several = len(owed) > 1 or debts.several in signals
-    if not several and not private & set(owed):
-        return None, False
-    return kb.life_events[debts.event], several
+@dataclass(frozen=True)
+class Debt:
+    """A debt a short message names (`debt_of`), and what it says about schuldhulp's place."""
+
+    event: LifeEvent  # the debts life event; its topic, schuldhulp, coordinates the creditors
+    several: bool  # two or more creditors: schuldhulp first (000:34-40)
+    private: bool  # owed to a landlord, energy company, …: schuldhulp's, not a government body's
+    evicted: bool  # an eviction or cut-off over it: schuldhulp first whatever the ranking (rule 2)
+
+
+def debt_of(text: str, signals: Sequence[str], mentioned: Sequence[str], kb: Knowledge) -> Optional[Debt]:
+    """The debt a text names, if it names one (`names_a_debt`), with its creditors' kinds."""
+    if kb.debts is None or not names_a_debt(text, signals, kb):
+        return None
+    owed = owed_creditors(text, mentioned, kb)
+    private = {c.id for c in kb.debts.creditors if c.private} & set(owed)
+    event = kb.life_events[kb.debts.event]
+    return Debt(
+        event=event,
+        several=len(owed) > 1 or kb.debts.several in signals,
+        private=bool(private),
+        evicted=bool(private) and bool((set(event.signals) | set(event.signals_with_words)) & set(signals)),
+    )
+
+
+def debt_first(debt: Debt, topic: Optional[str], parse: Mapping[str, Any], kb: Knowledge) -> bool:
+    """Whether schuldhulp comes before the ranking's topic: always after an eviction or cut-off over
+    a debt to a private creditor; with several creditors unless the whole text is sure of another
+    question ("het CJIB legt beslag, nu kan ik de huur niet betalen"); for one private creditor as a
+    signalled life event does (`takes_over`); for any other debt only when there is no topic at all."""
+    handler = debt.event.topic
+    if handler is None or handler == topic:
+        return False
+    if topic is None or debt.evicted:
+        return True
+    if debt.several:
+        return whole_text_confidence(parse, topic) < CONCERN_CONFIDENCE
+    return debt.private and takes_over(handler, topic, parse, kb)
 
 
 def handled_first(event: LifeEvent, topics: Tuple[str, ...]) -> Tuple[str, ...]:
@@ -341,17 +369,20 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
         if handler is not None and takes_over(handler, topic, parse, kb):
             topic = handler
             topics = handled_first(signalled, topics)
-    # Debts the gemeente's schuldhulp handles (a private creditor, or several creditors: then it comes
-    # first), also beside a crisis: the text says so, it is no guess. Not in a story (see above).
-    owed = owed_creditors(text, signals, mentioned, kb) if is_short(parse) else ()
-    debts, first_of_all = debt_event(owed, signals, kb)
-    if debts is not None and debts.topic is not None:
-        life_event = life_event or debts.id
-        unsure = topic is None or whole_text_confidence(parse, topic) < CONCERN_CONFIDENCE
-        if (first_of_all and unsure) or takes_over(debts.topic, topic, parse, kb):
-            topic = debts.topic
-            topics = handled_first(debts, topics)
-        if first_of_all and kb.debts is not None and kb.debts.several not in signals:
+    # Debts the gemeente's schuldhulp handles (`debt_first`), also beside a crisis: the text says
+    # so, it is no guess. In a story only when its words say there are several creditors ("schulden
+    # bij meerdere instanties"): a long story names rent or energy as costs too, not as debts.
+    debt = debt_of(text, signals, mentioned, kb)
+    if debt is not None and not is_short(parse) and not (kb.debts and kb.debts.several in signals):
+        debt = None
+    if debt is not None:
+        if debt_first(debt, topic, parse, kb):
+            topic = debt.event.topic
+            topics = handled_first(debt.event, topics)
+            life_event = life_event or debt.event.id
+        elif debt.private or debt.several:
+            life_event = life_event or debt.event.id
+        if debt.several and kb.debts is not None and kb.debts.several not in signals:
             signals = (*signals, kb.debts.several)  # the stroomschema need not ask it again
     dependent = False
     if topic:

@@ -282,9 +282,10 @@ def test_a_life_event_in_the_words_is_offered_when_nlu_is_unsure(intake: Intake)
     turn = intake.handle(
         IntakeState(), said("de deurwaarder komt morgen beslag leggen", "nlu_fallback", 0.3, ranking)
     )
-    # the life event is acknowledged first ("Goed dat u het vertelt"), then the topic is checked
+    # the life event is acknowledged first ("Goed dat u het vertelt"), then the topic that handles
+    # it is checked: a debt and no other topic is schuldhulp's (bot/knowledge/schuldeisers.yml)
     assert responses(turn) == [None, "utter_bevestig_onderwerp"]
-    assert turn.state.kandidaten == ("leven.schulden",)
+    assert turn.state.kandidaten == ("gemeente.schuldhulp",)
     assert turn.state.urgent is True
 
 
