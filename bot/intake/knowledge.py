@@ -81,6 +81,8 @@ class Signal:
     # The same for a message clearly written in another language than Dutch; None: `threshold`.
     threshold_other_language: Optional[float] = None
     vandaag: Optional[str] = None  # an urgent signal: what the citizen can do today (B1)
+    # Found by its words only: the detector heads do not learn urgency from its examples (`weak_labels`).
+    words_only: bool = False
 
     @property
     def crisis(self) -> bool:
@@ -269,6 +271,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
             threshold_other_language=(
                 float(raw["drempel_andere_taal"]) if raw.get("drempel_andere_taal") is not None else None),
             vandaag=raw.get("vandaag") or None,
+            words_only=bool(raw.get("alleen_woorden", False)),
         )
         for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()
     }

@@ -83,7 +83,8 @@ def weak_labels(text: str, intent: Optional[str], kb: Knowledge) -> Optional[Dic
         return {name: name == "wants_person" for name in kb_detectors(kb)}
     # The Dutch words only: whether an example is Dutch is a guess (_DUTCH), and the detectors
     # trained on the other languages' words lost an urgent message in another language (v21).
-    signals = [kb.signals[s] for s in find_signals(text, kb, other_languages=False)]
+    found_by_words = (kb.signals[s] for s in find_signals(text, kb, other_languages=False))
+    signals = [s for s in found_by_words if not s.words_only]
     found = {s.detector for s in signals if s.detector}
     if any(s.urgent for s in signals):
         found.add("urgent")

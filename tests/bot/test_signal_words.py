@@ -38,6 +38,9 @@ INCOME_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
 # helper who saw neither the words nor eval/ or dev/.
 PERSON_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
     (Path(__file__).parent / "person_cases.yml").read_text(encoding="utf-8"))
+# Staying on someone's couch or with family, without a home of one's own: urgent, not a crisis.
+COUCH_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
+    (Path(__file__).parent / "couch_cases.yml").read_text(encoding="utf-8"))
 LANGUAGES = ["en", "pl", "tr", "ar", "uk"]
 URGENT = ["ontruiming", "energie_afgesloten", "beslag", "geen_geld_eten", "termijn_kort"]
 # Of 30 worried but not urgent messages per language, at most this many get an urgent signal: the
@@ -115,6 +118,17 @@ def test_a_benefit_ending_later_or_a_permit_renewed_is_not_urgent(lang: str) -> 
     urgent = {s.id for s in kb.signals.values() if s.urgent}
     assert set(INCOME_CASES[lang]) == {"geen_inkomen", "vergunning_verloopt", "none"}
     wrong = [t for t in INCOME_CASES[lang]["none"] if urgent & set(find_signals(t, kb))]
+    assert len(wrong) <= 1, wrong
+
+
+@pytest.mark.parametrize("lang", ["nl", *LANGUAGES])
+def test_staying_with_others_without_a_home_is_urgent_but_no_crisis(lang: str) -> None:
+    kb = knowledge()
+    assert kb.signals["logeert"].urgent and not kb.signals["logeert"].crisis
+    texts = COUCH_CASES[lang]["logeert"]
+    missed = [t for t in texts if "logeert" not in find_signals(t, kb)]
+    assert len(texts) - len(missed) >= MIN_FOUND * len(texts), missed
+    wrong = [t for t in COUCH_CASES[lang]["geen"] if "logeert" in find_signals(t, kb)]
     assert len(wrong) <= 1, wrong
 
 

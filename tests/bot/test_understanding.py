@@ -75,6 +75,11 @@ def test_weak_labels_come_from_the_signal_words_and_the_intent() -> None:
     mixed = "my electricity is cut off tomorrow"
     assert "energie_afgesloten" in find_signals(mixed, kb)
     assert weak_labels(mixed, "gemeente.energietoeslag", kb) == {name: False for name in kb_detectors(kb)}
+    # A signal found by its words only (`alleen_woorden`) is urgent in the routing but teaches the
+    # detectors nothing (docs/nlu-tuning.md, v23).
+    couch = "ik slaap nu al een maand bij een vriend op de bank"
+    assert kb.signals["logeert"].words_only and route(parse(couch, "gemeente.huisvesting"), kb).urgent
+    assert not label(couch, "gemeente.huisvesting")["urgent"]
 
 
 def test_the_fallback_threshold_and_routing_agree() -> None:
