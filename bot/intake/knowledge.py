@@ -100,6 +100,9 @@ class Creditor:
     part_of: Optional[str] = None  # the creditor that collects this debt (zorgverzekering: cak)
     # Collects for others (an incassobureau): with a government creditor named, it is that one's debt.
     collects_for_government: bool = False
+    # Words that must occur too before this creditor counts (the UWV pays; it is owed only when it
+    # wants money back).
+    only_with: Tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,7 @@ def _debts(
             private=bool(entry.get("prive", False)),
             part_of=entry.get("valt_onder"),
             collects_for_government=bool(entry.get("int_voor_overheid", False)),
+            only_with=_folded(entry.get("alleen_met")),
         )
         for kind, entry in raw["soorten"].items()
     )

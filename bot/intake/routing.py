@@ -263,7 +263,8 @@ def owed_creditors(text: str, mentioned: Sequence[str], kb: Knowledge) -> Tuple[
     folded = fold(text)
     found = {
         c.id for c in kb.debts.creditors
-        if c.organisation in mentioned or any(p.search(folded) for p in c.patterns)
+        if (c.organisation in mentioned or any(p.search(folded) for p in c.patterns))
+        and (not c.only_with or any(p.search(folded) for p in c.only_with))
     }
     owed = [c for c in kb.debts.creditors if c.id in found and c.part_of not in found]
     government = any(c.organisation for c in owed)
@@ -272,7 +273,7 @@ def owed_creditors(text: str, mentioned: Sequence[str], kb: Knowledge) -> Tuple[
 
 @dataclass(frozen=True)
 class Debt:
-    """A debt a short message names (`debt_of`), and what it says about schuldhulp's place."""
+    """A debt a message names (`debt_of`), and what it says about schuldhulp's place."""
 
     event: LifeEvent  # the debts life event; its topic, schuldhulp, coordinates the creditors
     several: bool  # two or more creditors: schuldhulp first (000:34-40)

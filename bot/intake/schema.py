@@ -202,7 +202,7 @@ def _parse_node(node_id: str, thema: str, raw: Dict[str, Any], problems: List[st
             )
         )
         if o.get("uit_verhaal") and not (o.get("herken") or o.get("herken_signalen")):
-            problems.append(f"{where}.opties[{i}]: 'uit_verhaal' zonder 'herken'")
+            problems.append(f"{where}.opties[{i}]: 'uit_verhaal' zonder 'herken' of 'herken_signalen'")
     if not options and "vraag" in raw:
         problems.append(f"{where}: vraag zonder opties")
     return Node(

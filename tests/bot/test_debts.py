@@ -71,6 +71,26 @@ def test_one_government_body_or_no_arrears_is_no_debt_for_schuldhulp(lang: str) 
     assert not fired
 
 
+@pytest.mark.parametrize("text", [
+    # found in review: a company, a place or a word that only looks like a debt
+    "I applied to three companies", "wysłałem CV do kilku firm", "я працювала в різних компаніях",
+    "Jak długo trwa wniosek?", "мій паспорт прострочений", "не можу повернутися додому",
+    "в мене оплачено", "ik wil geld", "mijn loon is niet betaald",
+    "hoe zet ik automatische incasso op voor de huur", "het is mijn schuld dat ik de brief kwijt ben",
+    "I need essentials for the baby", "I called my landlord by phone, is the energietoeslag fine?",
+    "zadzwoniłam telefonicznie do właściciela mieszkania",
+])
+def test_words_that_only_look_like_debts_are_none(text: str) -> None:
+    assert not for_schuldhulp(debts_of(text))
+
+
+def test_the_uwv_svb_and_toeslagen_are_creditors_only_when_they_want_money_back() -> None:
+    paid = "het uwv betaalt niet en nu kan ik de huur niet betalen"
+    back = "het uwv wil geld terug en ik kan de huur niet betalen"
+    assert not (debts_of(paid) or NO_DEBT).several
+    assert (debts_of(back) or NO_DEBT).several
+
+
 def test_an_unsure_ranking_gets_schuldhulp_first_and_keeps_the_creditors_questions() -> None:
     text = "belastingdienst wil geld, cjib wil geld en de woningcorporatie ook. ik kan niemand meer betalen"
     ranked = parse(text, "belastingdienst.betalingsregeling", 0.35, entities=entities(text))
