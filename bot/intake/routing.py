@@ -251,8 +251,10 @@ def names_a_debt(text: str, signals: Sequence[str], kb: Knowledge) -> bool:
     debts = kb.debts
     if debts is None:
         return False
-    event = kb.life_events[debts.event]
-    return bool(set(signals) & set(debts.signals)) or any(p.search(text.lower()) for p in event.patterns)
+    if set(signals) & set(debts.signals):
+        return True
+    lowered = text.lower()
+    return any(p.search(lowered) for p in kb.life_events[debts.event].patterns)
 
 
 def owed_creditors(text: str, mentioned: Sequence[str], kb: Knowledge) -> Tuple[str, ...]:
@@ -373,17 +375,15 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     # Debts the gemeente's schuldhulp handles (`debt_first`), also beside a crisis: the text says
     # so, it is no guess. In a story only when its words say there are several creditors ("schulden
     # bij meerdere instanties"): a long story names rent or energy as costs too, not as debts.
-    debt = debt_of(text, signals, mentioned, kb)
-    if debt is not None and not is_short(parse) and not (kb.debts and kb.debts.several in signals):
-        debt = None
-    if debt is not None:
-        if debt_first(debt, topic, parse, kb):
+    debt = debt_of(text, signals, mentioned, kb) if kb.debts is not None else None
+    if debt is not None and kb.debts is not None and (is_short(parse) or kb.debts.several in signals):
+        schuldhulp_first = debt_first(debt, topic, parse, kb)
+        if schuldhulp_first:
             topic = debt.event.topic
             topics = handled_first(debt.event, topics)
+        if schuldhulp_first or debt.private or debt.several:
             life_event = life_event or debt.event.id
-        elif debt.private or debt.several:
-            life_event = life_event or debt.event.id
-        if debt.several and kb.debts is not None and kb.debts.several not in signals:
+        if debt.several and kb.debts.several not in signals:
             signals = (*signals, kb.debts.several)  # the stroomschema need not ask it again
     dependent = False
     if topic:
