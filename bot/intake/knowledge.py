@@ -136,12 +136,12 @@ class Knowledge:
     org_variants: Mapping[str, str]  # lowercase variant -> organisation id
     regeling_variants: Mapping[str, str]  # lowercase variant -> regeling id
     spelling: Mapping[str, str]
+    debts: Debts
     jargon: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     # Pairs of topic groups whose answers depend on each other (afhankelijkheden.yml).
     dependent_pairs: Tuple[Tuple[frozenset[str], frozenset[str]], ...] = ()
     # Phrases about the conversation itself (gesprek.yml): "wat bedoelt u", "klopt niet", …
     phrases: Mapping[str, Tuple[re.Pattern[str], ...]] = field(default_factory=dict)
-    debts: Optional[Debts] = None
 
     def says(self, kind: str, text: str) -> bool:
         """Whether the text is a phrase of this kind (a key of gesprek.yml)."""
@@ -325,9 +325,9 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
 def _debts(
     raw: Dict[str, Any], events: Mapping[str, LifeEvent], signals: Mapping[str, Signal],
     organisations: Mapping[str, Organisation],
-) -> Optional[Debts]:
+) -> Debts:
     if not raw:
-        return None
+        raise ValueError("schuldeisers.yml is leeg")
     creditors = tuple(
         Creditor(
             id=kind,

@@ -249,8 +249,6 @@ def names_a_debt(text: str, signals: Sequence[str], kb: Knowledge) -> bool:
     """Whether the text says the citizen owes money or cannot pay (schuldeisers.yml `schuld`: its
     signals, in every language, or the words of the debts life event)."""
     debts = kb.debts
-    if debts is None:
-        return False
     if set(signals) & set(debts.signals):
         return True
     lowered = text.lower()
@@ -260,8 +258,6 @@ def names_a_debt(text: str, signals: Sequence[str], kb: Knowledge) -> bool:
 def owed_creditors(text: str, mentioned: Sequence[str], kb: Knowledge) -> Tuple[str, ...]:
     """The kinds of creditor a text names (schuldeisers.yml), for a text that names a debt: the words
     of each kind, or a named organisation that is one."""
-    if kb.debts is None:
-        return ()
     folded = fold(text)
     found = {
         c.id for c in kb.debts.creditors
@@ -285,7 +281,7 @@ class Debt:
 
 def debt_of(text: str, signals: Sequence[str], mentioned: Sequence[str], kb: Knowledge) -> Optional[Debt]:
     """The debt a text names, if it names one (`names_a_debt`), with its creditors' kinds."""
-    if kb.debts is None or not names_a_debt(text, signals, kb):
+    if not names_a_debt(text, signals, kb):
         return None
     owed = owed_creditors(text, mentioned, kb)
     private = {c.id for c in kb.debts.creditors if c.private} & set(owed)
@@ -375,8 +371,8 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     # Debts the gemeente's schuldhulp handles (`debt_first`), also beside a crisis: the text says
     # so, it is no guess. In a story only when its words say there are several creditors ("schulden
     # bij meerdere instanties"): a long story names rent or energy as costs too, not as debts.
-    debt = debt_of(text, signals, mentioned, kb) if kb.debts is not None else None
-    if debt is not None and kb.debts is not None and (is_short(parse) or kb.debts.several in signals):
+    debt = debt_of(text, signals, mentioned, kb)
+    if debt is not None and (is_short(parse) or kb.debts.several in signals):
         schuldhulp_first = debt_first(debt, topic, parse, kb)
         if schuldhulp_first:
             topic = debt.event.topic

@@ -227,3 +227,30 @@ def test_folding_drops_case_accents_and_vowel_marks_only() -> None:
     assert fold("أَنْ أَمُوتَ") == "ان اموت"
     assert fold("вб’ю") == "вб'ю"
     assert fold("ik wil er niet meer zíjn") == "ik wil er niet meer zijn"
+
+
+CUTOFF_CASES: Dict[str, List[str]] = yaml.safe_load(
+    (Path(__file__).parent / "cutoff_cases.yml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("text", CUTOFF_CASES["positive"])
+def test_a_cut_off_is_found_in_any_dutch_word_order(text: str) -> None:
+    assert "energie_afgesloten" in find_signals(text, knowledge())
+
+
+@pytest.mark.parametrize("text", CUTOFF_CASES["negative"])
+def test_closing_a_contract_or_an_office_is_no_cut_off(text: str) -> None:
+    assert "energie_afgesloten" not in find_signals(text, knowledge())
+
+
+@pytest.mark.parametrize("text, evicted", [
+    ("volgende week zetten ze ons uit huis", True),
+    ("de verhuurder zet me eruit", True),
+    ("de woningcorporatie heeft de huur opgezegd", True),
+    ("de huisbaas zegt het contract op", True),
+    ("ik heb de huur opgezegd want ik ga verhuizen", False),
+    ("ze zetten me in de wacht", False),
+    ("zet me maar op de lijst", False),
+])
+def test_an_eviction_with_the_verb_first_is_found(text: str, evicted: bool) -> None:
+    assert ("ontruiming" in find_signals(text, knowledge())) is evicted
