@@ -6,6 +6,7 @@ what a municipality measures on its own question logs is exactly what the bot do
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -294,6 +295,28 @@ def debt_of(text: str, signals: Sequence[str], mentioned: Sequence[str], kb: Kno
     )
 
 
+_SENTENCE = re.compile(r"[^.!?;\n]+")
+
+
+def owed_in_one_sentence(text: str, entities: Iterable[Mapping[str, Any]], kb: Knowledge) -> Tuple[str, ...]:
+    """The creditors a story names in a sentence that itself says there is a debt ("ik heb een
+    achterstand bij de woningcorporatie en bij vattenfall"): a long story also names rent or energy
+    as costs ("de huur is al meer dan ik verdien"), which the whole text's count would take for debts."""
+    spans = [(e.get("start"), e.get("end"), e) for e in entities]
+    owed: List[str] = []
+    for sentence in _SENTENCE.finditer(text):
+        words = sentence.group(0)
+        if not names_a_debt(words, find_signals(words, kb), kb):
+            continue
+        inside = [
+            e for start, end, e in spans
+            if isinstance(start, int) and isinstance(end, int)
+            and sentence.start() <= start and end <= sentence.end()
+        ]
+        owed = list(merge(owed, owed_creditors(words, mentioned_organisations(inside, kb), kb)))
+    return tuple(owed)
+
+
 def debt_first(debt: Debt, topic: Optional[str], parse: Mapping[str, Any], kb: Knowledge) -> bool:
     """Whether schuldhulp comes before the ranking's topic: always after an eviction or cut-off over
     a debt to a private creditor; with several creditors unless the whole text is sure of another
@@ -372,7 +395,11 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     # so, it is no guess. In a story only when its words say there are several creditors ("schulden
     # bij meerdere instanties"): a long story names rent or energy as costs too, not as debts.
     debt = debt_of(text, signals, mentioned, kb)
-    if debt is not None and (is_short(parse) or kb.debts.several in signals):
+    if debt is not None and (
+        is_short(parse)
+        or kb.debts.several in signals
+        or len(owed_in_one_sentence(text, parse.get("entities") or (), kb)) > 1
+    ):
         schuldhulp_first = debt_first(debt, topic, parse, kb)
         if schuldhulp_first:
             topic = debt.event.topic

@@ -127,13 +127,22 @@ def test_beside_a_crisis_the_stated_debts_stay_the_topic() -> None:
 
 def test_a_story_keeps_the_order_its_citizen_gave_unless_it_says_there_are_several_creditors() -> None:
     parts = [{"name": "uwv.recht_ww", "confidence": 0.9}] * 5
-    # Creditors counted in a long story may be costs, not debts ("de huur is meer dan ik verdien").
-    text = "Mijn WW is gestopt. Ik heb een achterstand bij de verhuurder en het energiebedrijf. " \
-        "Ook moet ik DUO betalen. En de auto is kapot. Wat nu?"
-    assert route(parse(text, "uwv.recht_ww", 0.4, parts=parts), knowledge()).topic == "uwv.recht_ww"
-    said = "Mijn WW is gestopt. Ik heb schulden bij meerdere instanties. Ook moet ik DUO betalen. " \
-        "En de auto is kapot. Wat nu?"
-    assert route(parse(said, "uwv.recht_ww", 0.4, parts=parts), knowledge()).topic == "gemeente.schuldhulp"
+    # Creditors counted over a long story may be costs, not debts ("de huur is meer dan ik verdien"):
+    # they count only in a sentence that says there is a debt.
+    costs = "Mijn WW is gestopt. De huur is al meer dan ik verdien. Ik heb een achterstand bij het " \
+        "energiebedrijf. Ook moet ik DUO betalen. En de auto is kapot. Wat nu?"
+    assert route(parse(costs, "uwv.recht_ww", 0.4, parts=parts), knowledge()).topic == "uwv.recht_ww"
+    for said in [
+        "Mijn WW is gestopt. Ik heb schulden bij meerdere instanties. Ook moet ik DUO betalen. "
+        "En de auto is kapot. Wat nu?",
+        "Mijn WW is gestopt. Ik heb een achterstand bij de verhuurder en het energiebedrijf. "
+        "Ook moet ik DUO betalen. En de auto is kapot. Wat nu?",
+    ]:
+        routing = route(parse(said, "uwv.recht_ww", 0.4, parts=parts), knowledge())
+        assert routing.topic == "gemeente.schuldhulp"
+    # The whole text sure of another question keeps it.
+    sure = route(parse(said, "uwv.recht_ww", 0.8, parts=parts), knowledge())
+    assert (sure.topic, sure.life_event) == ("uwv.recht_ww", "schulden")
 
 
 def test_the_stroomschema_takes_several_creditors_from_a_story_in_any_language() -> None:
