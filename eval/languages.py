@@ -9,8 +9,9 @@ Two kinds of numbers, reported per language by `python -m eval.run` (part `multi
 - the understanding (the model through bot/intake/routing.py, as for the other parts): topic,
   organisations, urgent, wants a person, per language.
 
-`answers_in` says honestly what the citizen reads today: every bot text is Dutch until the texts are
-translated (issue 15 item 3), whatever the conversation language.
+`answers_in` says what the citizen reads in a conversation in that language: the language itself when
+its file in bot/i18n translates every text (`python -m bot.i18n.missing` finds nothing), "nl" without a
+file, and "<language>+nl" when some texts are missing (those are sent in Dutch).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any, Dict, List, Optional, Sequence
 from eval.dataset import Item
 
 MIN_WORDS_FOR_FLOOR = 4  # "messages of at least 4 words" (whitespace-separated, as typed)
-ANSWERS_IN_TODAY = "nl"  # no translated texts yet (issue 15 item 3)
 LANGUAGE_ORDER = ("nl", "en", "pl", "tr", "ar", "uk")
 
 
@@ -31,6 +31,16 @@ def words(text: str) -> int:
 
 def _ratio(num: int, den: int) -> Optional[float]:
     return num / den if den else None
+
+
+def answers_in(language: str) -> str:
+    """The language of the bot's texts in a conversation in `language` (see the module docstring)."""
+    from bot.i18n.catalogue import catalogue
+    from bot.i18n.missing import missing
+
+    if language == "all" or catalogue(language) is None:
+        return "nl"
+    return language if not missing(language) else f"{language}+nl"
 
 
 def language_scores(items: Sequence[Item]) -> Dict[str, Dict[str, Any]]:
@@ -54,7 +64,7 @@ def language_scores(items: Sequence[Item]) -> Dict[str, Dict[str, Any]]:
             "conversation_language_acc": _ratio(
                 sum(c == i.labels.language for i, c in zip(group, conversation, strict=True)), len(group)),
             "conversation_languages": dict(Counter(conversation)),
-            "answers_in": ANSWERS_IN_TODAY,
+            "answers_in": answers_in(lang),
             "language_misses": [
                 {"id": i.id, "gold": i.labels.language, "detected": d, "text": i.text[:120]}
                 for i, d in zip(group, detected, strict=True) if d != i.labels.language

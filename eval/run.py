@@ -283,8 +283,8 @@ def print_languages(part: str, scores: Dict[str, Dict[str, Any]]) -> None:
     for row in LANGUAGE_ROWS:
         print(f"{row:<28}" + "".join(f"{_fmt(scores[lang].get(row)):>8}" for lang in langs))
     print("language_acc: lingua's best language is the message's; conversation_language_acc: the sticky")
-    print("language after it as a first message; answers_in: the bot's texts are Dutch only until they are")
-    print("translated (issue 15 item 3).")
+    print("language after it as a first message; answers_in: the language of the bot's texts (bot/i18n;")
+    print("'+nl': some texts not translated yet, sent in Dutch).")
     print()
     for lang in langs:
         for row in LANGUAGE_ROWS:

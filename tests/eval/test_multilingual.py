@@ -127,4 +127,14 @@ def test_the_per_language_report_scores_each_language_on_its_own(
     out = capsys.readouterr().out
     assert "multilingual.pl.topic_acc=1.000" in out
     assert "multilingual.uk.language_acc_4plus=1.000" in out
-    assert "multilingual.ar.answers_in=nl" in out
+    # Every language's file translates every text (tests/bot/test_vertaling.py): Arabic is answered in Arabic.
+    assert "multilingual.ar.answers_in=ar" in out and "multilingual.nl.answers_in=nl" in out
+
+
+def test_a_language_with_texts_missing_is_answered_partly_in_dutch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.i18n.missing
+    from eval.languages import answers_in
+
+    assert answers_in("pl") == "pl"
+    monkeypatch.setattr(bot.i18n.missing, "missing", lambda language: "teksten: [{nl: Hallo, pl: Hallo}]")
+    assert answers_in("pl") == "pl+nl"
