@@ -300,8 +300,9 @@ _SENTENCE = re.compile(r"[^.!?;\n]+")
 
 def owed_in_one_sentence(text: str, entities: Iterable[Mapping[str, Any]], kb: Knowledge) -> Tuple[str, ...]:
     """The creditors a story names in a sentence that itself says there is a debt ("ik heb een
-    achterstand bij de woningcorporatie en bij vattenfall"): a long story also names rent or energy
-    as costs ("de huur is al meer dan ik verdien"), which the whole text's count would take for debts."""
+    achterstand bij de woningcorporatie en bij vattenfall"), up to the second: a long story also names
+    rent or energy as costs ("de huur is al meer dan ik verdien"), which a count over the whole text
+    would take for debts."""
     spans = [(e.get("start"), e.get("end"), e) for e in entities]
     owed: List[str] = []
     for sentence in _SENTENCE.finditer(text):
@@ -314,6 +315,8 @@ def owed_in_one_sentence(text: str, entities: Iterable[Mapping[str, Any]], kb: K
             and sentence.start() <= start and end <= sentence.end()
         ]
         owed = list(merge(owed, owed_creditors(words, mentioned_organisations(inside, kb), kb)))
+        if len(owed) > 1:
+            break  # several: all the routing asks
     return tuple(owed)
 
 
