@@ -17,6 +17,7 @@ file, and "<language>+nl" when some texts are missing (those are sent in Dutch).
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence
 
 from eval.dataset import Item
@@ -33,12 +34,14 @@ def _ratio(num: int, den: int) -> Optional[float]:
     return num / den if den else None
 
 
+@lru_cache(maxsize=None)
 def answers_in(language: str) -> str:
-    """The language of the bot's texts in a conversation in `language` (see the module docstring)."""
+    """The language of the bot's texts in a conversation in `language` (see the module docstring).
+    Cached: `missing` reads every translation file and the WhatsApp channel's texts (which load Rasa)."""
     from bot.i18n.catalogue import catalogue
     from bot.i18n.missing import missing
 
-    if language == "all" or catalogue(language) is None:
+    if catalogue(language) is None:  # also the `all` row: no one language
         return "nl"
     return language if not missing(language) else f"{language}+nl"
 

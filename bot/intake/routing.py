@@ -295,16 +295,20 @@ def debt_of(text: str, signals: Sequence[str], mentioned: Sequence[str], kb: Kno
     )
 
 
-_SENTENCE = re.compile(r"[^.!?;\n]+")
+# A sentence ends at . ! ? ; (also Arabic ؟ and …) followed by a space or the end: "1.200 euro" and
+# "bol.com" stay whole, and so does a list of creditors over several lines.
+_SENTENCE = re.compile(r"(?:[^.!?;\u061f\u2026]|[.!?;\u061f\u2026](?!\s|$))+")
 
 
-def owed_in_one_sentence(text: str, entities: Iterable[Mapping[str, Any]], kb: Knowledge) -> Tuple[str, ...]:
-    """The creditors a story names in a sentence that itself says there is a debt ("ik heb een
-    achterstand bij de woningcorporatie en bij vattenfall"), up to the second: a long story also names
-    rent or energy as costs ("de huur is al meer dan ik verdien"), which a count over the whole text
-    would take for debts."""
+def several_owed_in_a_sentence(text: str, entities: Iterable[Mapping[str, Any]], kb: Knowledge) -> bool:
+    """Whether a story names two or more creditors in sentences that themselves say there is a debt
+    ("ik heb een achterstand bij de woningcorporatie en bij vattenfall"): a long story also names rent
+    or energy as costs ("de huur is al meer dan ik verdien"), which a count over the whole text would
+    take for debts. A story typed without full stops is one sentence: read so, the tuning sets' run-on
+    stories of several debts got schuldhulp (docs/nlu-tuning.md, v24). Organisations count by the
+    entity ruler's offsets (Rasa gives them)."""
     spans = [(e.get("start"), e.get("end"), e) for e in entities]
-    owed: List[str] = []
+    owed: Tuple[str, ...] = ()
     for sentence in _SENTENCE.finditer(text):
         words = sentence.group(0)
         if not names_a_debt(words, find_signals(words, kb), kb):
@@ -314,10 +318,10 @@ def owed_in_one_sentence(text: str, entities: Iterable[Mapping[str, Any]], kb: K
             if isinstance(start, int) and isinstance(end, int)
             and sentence.start() <= start and end <= sentence.end()
         ]
-        owed = list(merge(owed, owed_creditors(words, mentioned_organisations(inside, kb), kb)))
+        owed = merge(owed, owed_creditors(words, mentioned_organisations(inside, kb), kb))
         if len(owed) > 1:
-            break  # several: all the routing asks
-    return tuple(owed)
+            return True
+    return False
 
 
 def debt_first(debt: Debt, topic: Optional[str], parse: Mapping[str, Any], kb: Knowledge) -> bool:
@@ -395,13 +399,14 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
             topic = handler
             topics = handled_first(signalled, topics)
     # Debts the gemeente's schuldhulp handles (`debt_first`), also beside a crisis: the text says
-    # so, it is no guess. In a story only when its words say there are several creditors ("schulden
-    # bij meerdere instanties"): a long story names rent or energy as costs too, not as debts.
+    # so, it is no guess. In a story only when it says there are several creditors: in those words
+    # ("schulden bij meerdere instanties") or in a sentence that names the debt and them; a long
+    # story names rent or energy as costs too, not as debts.
     debt = debt_of(text, signals, mentioned, kb)
     if debt is not None and (
         is_short(parse)
         or kb.debts.several in signals
-        or len(owed_in_one_sentence(text, parse.get("entities") or (), kb)) > 1
+        or several_owed_in_a_sentence(text, parse.get("entities") or (), kb)
     ):
         schuldhulp_first = debt_first(debt, topic, parse, kb)
         if schuldhulp_first:

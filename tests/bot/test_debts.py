@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot.intake.knowledge import Knowledge, knowledge
-from bot.intake.routing import Debt, debt_of, find_signals, route
+from bot.intake.routing import Debt, debt_of, find_signals, route, several_owed_in_a_sentence
 from tests.bot.test_understanding import parse
 
 CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
@@ -141,7 +141,9 @@ def test_a_story_keeps_the_order_its_citizen_gave_unless_it_says_there_are_sever
         routing = route(parse(said, "uwv.recht_ww", 0.4, parts=parts), knowledge())
         assert routing.topic == "gemeente.schuldhulp"
     # The whole text sure of another question keeps it.
-    sure = route(parse(said, "uwv.recht_ww", 0.8, parts=parts), knowledge())
+    arrears = "Mijn WW is gestopt. Ik heb een achterstand bij de verhuurder en het energiebedrijf. " \
+        "Ook moet ik DUO betalen. En de auto is kapot. Wat nu?"
+    sure = route(parse(arrears, "uwv.recht_ww", 0.8, parts=parts), knowledge())
     assert (sure.topic, sure.life_event) == ("uwv.recht_ww", "schulden")
 
 
@@ -196,3 +198,26 @@ def test_one_government_creditor_keeps_its_own_question() -> None:
     text = "ik heb een schuld bij DUO en kan niet betalen"
     ranked = parse(text, "duo.studieschuld", 0.4, entities=entities(text))
     assert route(ranked, knowledge()).topic == "duo.studieschuld"
+
+
+@pytest.mark.parametrize("text, several", [
+    ("Ik heb een achterstand van 1.200 euro bij de verhuurder en bij Eneco.", True),
+    ("Ik heb schulden bij bol.com en de verhuurder. Wat nu?", True),
+    ("Ik heb een betalingsachterstand bij:\n- de verhuurder\n- Eneco\n- CZ", True),
+    # the rent as a cost, the debt elsewhere; in Arabic with its own question mark
+    ("Mijn WW is gestopt. De huur is al meer dan ik verdien. Ik heb een achterstand bij Eneco.", False),
+    ("انقطع راتبي؟ الايجار اكثر من دخلي؟ عندي دين عند شركة الكهرباء؟ ماذا افعل", False),
+    # a story typed without full stops is one sentence (docs/nlu-tuning.md, v24)
+    ("hoi ik heb een achterstand bij de woningcorporatie en bij vattenfall ook en ik weet echt niet meer "
+     "hoe ik dat allemaal moet betalen want mijn uren zijn minder geworden", True),
+])
+def test_a_storys_creditors_count_per_sentence_that_names_the_debt(text: str, several: bool) -> None:
+    assert several_owed_in_a_sentence(text, [], knowledge()) is several
+
+
+def test_a_named_government_creditor_counts_in_its_own_sentence() -> None:
+    text = "Het gaat slecht. Ik heb schulden bij de Belastingdienst en het CJIB."
+    found = [{"entity": "organisatie", "value": m.group(0), "start": m.start(), "end": m.end()}
+             for m in re.finditer(r"Belastingdienst|CJIB", text)]
+    assert several_owed_in_a_sentence(text, found, knowledge())
+    assert not several_owed_in_a_sentence(text, [], knowledge())  # without the entity ruler's offsets

@@ -135,6 +135,9 @@ def test_a_language_with_texts_missing_is_answered_partly_in_dutch(monkeypatch: 
     import bot.i18n.missing
     from eval.languages import answers_in
 
+    answers_in.cache_clear()
     assert answers_in("pl") == "pl"
     monkeypatch.setattr(bot.i18n.missing, "missing", lambda language: "teksten: [{nl: Hallo, pl: Hallo}]")
+    answers_in.cache_clear()
     assert answers_in("pl") == "pl+nl"
+    answers_in.cache_clear()
