@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
@@ -64,6 +64,18 @@ def kept_sqlite_engine(url: "URL | str", synchronous: str) -> Engine:
     return engine
 
 
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create the tables that are missing, one by one. A second instance starting at the same moment
+    creates them too: a table it made between our check and our CREATE is there, which is all we
+    need (one retry of the whole set was not enough: it raced again on the next table)."""
+    for table in metadata.sorted_tables:
+        try:
+            table.create(engine, checkfirst=True)
+        except DBAPIError:
+            if not inspect(engine).has_table(table.name):
+                raise
+
+
 class LazyDatabase:
     """One engine per store, created (with its tables) on first use."""
 
@@ -80,12 +92,7 @@ class LazyDatabase:
                 engine = create_engine(self.url, future=True)
                 if engine.dialect.name == "sqlite":
                     event.listen(engine, "connect", _sqlite_pragmas)
-                try:
-                    self._metadata.create_all(engine)
-                except DBAPIError:
-                    # Another process (a second instance) created the tables at the same moment:
-                    # they are there now, and a second pass creates whatever is still missing.
-                    self._metadata.create_all(engine)
+                create_tables(engine, self._metadata)
                 if self._obsolete:
                     with engine.begin() as connection:
                         for name in self._obsolete:

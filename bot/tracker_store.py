@@ -44,7 +44,7 @@ from rasa.shared.core.events import Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.storage import kept_sqlite_engine
+from bot.storage import create_tables, kept_sqlite_engine
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +115,7 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             self.engine = kept_sqlite_engine(url, synchronous="FULL")
             self.sessionmaker.configure(bind=self.engine)
-        try:
-            TOMBSTONES.metadata.create_all(self.engine)
-        except sa.exc.DBAPIError:
-            # Two instances starting at once on PostgreSQL: the other one created it first.
-            if not sa.inspect(self.engine).has_table(TOMBSTONES.name):
-                raise
+        create_tables(self.engine, TOMBSTONES.metadata)  # also when a second instance starts at once
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the new events, or erase the whole conversation when it asked for that.
