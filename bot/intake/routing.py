@@ -26,6 +26,13 @@ CANDIDATE_MARGIN = 0.25
 MAX_CANDIDATES = 3
 # A part of a long text (bot/nlp/heads.py, `concerns`) this sure of a topic adds it to the topics.
 CONCERN_CONFIDENCE = 0.6
+# In a short message a sure part needs at least this from the whole text's ranking as well: a side
+# remark ("het is allemaal zo duur") reads as a topic on its own, the whole message says it is not one.
+CONCERN_WHOLE_SHORT = 0.03
+# A part of a short message less sure than CONCERN_CONFIDENCE still adds its topic when the whole
+# text ranks it this high too: two readings agree ("huurtoeslag aanvragen, maar geen DigiD").
+CORROBORATED_PART = 0.45
+CORROBORATED_WHOLE = 0.15
 # Words of a crisis without a clear topic: the help line, not a guessed administrative question.
 TOPIC_BESIDE_CRISIS = 0.5
 # An open life-event question ("ontslagen, wat nu?") has the concrete question behind it only when
@@ -156,11 +163,30 @@ def weak_beside_crisis(found: Tuple[Tuple[str, float], ...], parse: Mapping[str,
 
 def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
     """Topics a part of the text is about (a sentence of a long story), best first: the meaning
-    heads' `concerns` (bot/nlp/heads.py); none without them."""
+    heads' `concerns` (bot/nlp/heads.py); none without them. In a short message the whole text's
+    ranking must not rule the part's topic out (CONCERN_WHOLE_SHORT)."""
+    short = is_short(parse)
     return tuple(
         str(c["name"])
         for c in parse.get("concerns") or ()
-        if c.get("name") in kb.topics and float(c.get("confidence") or 0.0) >= CONCERN_CONFIDENCE
+        if c.get("name") in kb.topics
+        and float(c.get("confidence") or 0.0) >= CONCERN_CONFIDENCE
+        and (not short or whole_text_confidence(parse, str(c["name"])) >= CONCERN_WHOLE_SHORT)
+    )
+
+
+def corroborated_concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
+    """Topics of a short message that a part and the whole text both rank, neither surely
+    (CORROBORATED_PART, CORROBORATED_WHOLE): a second concern beside the main one. They add
+    organisations, never the main topic."""
+    if not is_short(parse):
+        return ()
+    return tuple(
+        str(c["name"])
+        for c in parse.get("concerns") or ()
+        if c.get("name") in kb.topics
+        and CORROBORATED_PART <= float(c.get("confidence") or 0.0) < CONCERN_CONFIDENCE
+        and whole_text_confidence(parse, str(c["name"])) >= CORROBORATED_WHOLE
     )
 
 
@@ -370,6 +396,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
     parts_topics = concerns(parse, kb)
     first = first_concern(parse, kb)
     topics = merge((first,) if first else (), tuple(name for name, _ in found), parts_topics)
+    seconded = corroborated_concerns(parse, kb)
 
     worded_event = find_life_event(text, kb)
     life_event = worded_event
@@ -416,6 +443,10 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
             life_event = life_event or debt.event.id
         if debt.several and kb.debts.several not in signals:
             signals = (*signals, kb.debts.several)  # the stroomschema need not ask it again
+    if topic:
+        # Beside a main topic only: two unsure readings of an open life-event question are no topic.
+        parts_topics = merge(parts_topics, seconded)
+        topics = merge(topics, seconded)
     dependent = False
     if topic:
         organisations = merge(

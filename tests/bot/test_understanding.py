@@ -181,12 +181,78 @@ def test_every_concern_of_a_story_is_a_topic_and_its_organisations_join() -> Non
             {"name": "begroeten", "confidence": 0.9},  # not a topic: never a concern
             {"name": "duo.diploma", "confidence": 0.1},
         ],  # too unsure
+        intent_ranking=[
+            {"name": "toeslagen.terugvordering", "confidence": 0.7},
+            {"name": "cjib.betalingsregeling", "confidence": 0.2},
+        ],
     )
     routing = route(story, kb)
     assert routing.topic == "toeslagen.terugvordering"  # the whole text's best stays the main topic
     assert routing.as_json()["topics"] == ["toeslagen.terugvordering", "cjib.betalingsregeling"]
     assert set(routing.organisations) == {"toeslagen", "cjib"}
     assert routing.question_type in (2, 3)
+
+
+def _side_remark(whole_cjib: float, part_cjib: float, sentences: int) -> Dict[str, Any]:
+    """A message whose second sentence reads as a CJIB payment plan to the part head (`part_cjib`)
+    and which the whole text's ranking gives `whole_cjib`."""
+    return parse(
+        "Mijn toeslag is gestopt. Kan ik dat per maand terugbetalen?",
+        "toeslagen.terugvordering",
+        0.9,
+        intent_ranking=[
+            {"name": "toeslagen.terugvordering", "confidence": 0.9},
+            {"name": "cjib.betalingsregeling", "confidence": whole_cjib},
+        ],
+        parts=[{"name": "toeslagen.terugvordering", "confidence": 0.9}] * (sentences - 1)
+        + [{"name": "cjib.betalingsregeling", "confidence": part_cjib}],
+        concerns=[
+            {"name": "toeslagen.terugvordering", "confidence": 0.9},
+            {"name": "cjib.betalingsregeling", "confidence": part_cjib},
+        ],
+    )
+
+
+def test_a_part_of_a_short_message_needs_the_whole_texts_ranking_too() -> None:
+    kb = knowledge()
+    # sure in its sentence, ruled out by the whole message: a side remark, no second organisation
+    assert route(_side_remark(0.01, 0.8, 2), kb).organisations == ("toeslagen",)
+    assert route(_side_remark(0.05, 0.8, 2), kb).organisations == ("toeslagen", "cjib")
+    # a long story spreads its ranking over its problems: there the part decides alone
+    assert route(_side_remark(0.01, 0.8, 6), kb).organisations == ("toeslagen", "cjib")
+
+
+def test_a_part_and_the_whole_text_that_agree_unsurely_add_a_second_concern() -> None:
+    kb = knowledge()
+    seconded = route(_side_remark(0.2, 0.5, 2), kb)
+    assert seconded.topic == "toeslagen.terugvordering"
+    assert seconded.as_json()["topics"] == ["toeslagen.terugvordering", "cjib.betalingsregeling"]
+    assert seconded.organisations == ("toeslagen", "cjib")
+    # one of the two readings too unsure: no second concern
+    assert route(_side_remark(0.1, 0.5, 2), kb).organisations == ("toeslagen",)
+    assert route(_side_remark(0.2, 0.4, 2), kb).organisations == ("toeslagen",)
+    # not in a long story, whose whole-text ranking is spread by design
+    assert route(_side_remark(0.2, 0.5, 6), kb).organisations == ("toeslagen",)
+
+
+def test_unsure_readings_of_an_open_life_event_question_are_no_topic() -> None:
+    kb = knowledge()
+    message = parse(
+        "Ik ben mijn werk kwijt en heb geen geld voor eten. Wat moet ik doen?",
+        "leven.verlies_inkomen",
+        0.5,
+        intent_ranking=[
+            {"name": "leven.verlies_inkomen", "confidence": 0.5},
+            {"name": "gemeente.zorgen_inkomen", "confidence": 0.2},
+        ],
+        parts=[
+            {"name": "gemeente.zorgen_inkomen", "confidence": 0.5},
+            {"name": "onbekend", "confidence": 0.4},
+        ],
+        concerns=[{"name": "gemeente.zorgen_inkomen", "confidence": 0.5}],
+    )
+    routing = route(message, kb)
+    assert routing.topic is None and routing.life_event == "verlies_inkomen"
 
 
 def test_the_first_sure_part_of_a_long_text_is_the_main_topic() -> None:
