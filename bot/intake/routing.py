@@ -29,6 +29,10 @@ CONCERN_CONFIDENCE = 0.6
 # In a short message a sure part needs at least this from the whole text's ranking as well: a side
 # remark ("het is allemaal zo duur") reads as a topic on its own, the whole message says it is not one.
 CONCERN_WHOLE_SHORT = 0.03
+# The same in a story, lower: its whole-text ranking is spread over its problems by design, but a
+# topic it gives under 1 % is a phrase read out of context ("kan ik het per maand betalen" after a
+# toeslag repayment is no CJIB payment plan).
+CONCERN_WHOLE_STORY = 0.01
 # A part of a short message less sure than CONCERN_CONFIDENCE still adds its topic when the whole
 # text ranks it this high too: two readings agree ("huurtoeslag aanvragen, maar geen DigiD").
 CORROBORATED_PART = 0.45
@@ -163,15 +167,15 @@ def weak_beside_crisis(found: Tuple[Tuple[str, float], ...], parse: Mapping[str,
 
 def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
     """Topics a part of the text is about (a sentence of a long story), best first: the meaning
-    heads' `concerns` (bot/nlp/heads.py); none without them. In a short message the whole text's
-    ranking must not rule the part's topic out (CONCERN_WHOLE_SHORT)."""
-    short = is_short(parse)
+    heads' `concerns` (bot/nlp/heads.py); none without them. The whole text's ranking must not rule
+    the part's topic out (CONCERN_WHOLE_SHORT, CONCERN_WHOLE_STORY; not in its top ten is out too)."""
+    whole_least = CONCERN_WHOLE_SHORT if is_short(parse) else CONCERN_WHOLE_STORY
     return tuple(
         str(c["name"])
         for c in parse.get("concerns") or ()
         if c.get("name") in kb.topics
         and float(c.get("confidence") or 0.0) >= CONCERN_CONFIDENCE
-        and (not short or whole_text_confidence(parse, str(c["name"])) >= CONCERN_WHOLE_SHORT)
+        and whole_text_confidence(parse, str(c["name"])) >= whole_least
     )
 
 

@@ -218,8 +218,9 @@ def test_a_part_of_a_short_message_needs_the_whole_texts_ranking_too() -> None:
     # sure in its sentence, ruled out by the whole message: a side remark, no second organisation
     assert route(_side_remark(0.01, 0.8, 2), kb).organisations == ("toeslagen",)
     assert route(_side_remark(0.05, 0.8, 2), kb).organisations == ("toeslagen", "cjib")
-    # a long story spreads its ranking over its problems: there the part decides alone
-    assert route(_side_remark(0.01, 0.8, 6), kb).organisations == ("toeslagen", "cjib")
+    # a long story spreads its ranking over its problems: there a little is enough, nothing is not
+    assert route(_side_remark(0.02, 0.8, 6), kb).organisations == ("toeslagen", "cjib")
+    assert route(_side_remark(0.005, 0.8, 6), kb).organisations == ("toeslagen",)
 
 
 def test_a_part_and_the_whole_text_that_agree_unsurely_add_a_second_concern() -> None:
