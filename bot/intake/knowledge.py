@@ -83,6 +83,9 @@ class Signal:
     vandaag: Optional[str] = None  # an urgent signal: what the citizen can do today (B1)
     # Found by its words only: the detector heads do not learn urgency from its examples (`weak_labels`).
     words_only: bool = False
+    # Organisations the signal itself brings in, whatever the topic (`organisaties`): the Juridisch
+    # Loket for someone who can no longer act for themselves (labelling rule 11, `003:630`).
+    organisations: Tuple[str, ...] = ()
 
     @property
     def crisis(self) -> bool:
@@ -275,6 +278,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
                 float(raw["drempel_andere_taal"]) if raw.get("drempel_andere_taal") is not None else None),
             vandaag=raw.get("vandaag") or None,
             words_only=bool(raw.get("alleen_woorden", False)),
+            organisations=tuple(raw.get("organisaties") or ()),
         )
         for signal_id, raw in _read("signalen.yml", directory)["signalen"].items()
     }

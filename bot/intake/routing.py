@@ -463,6 +463,7 @@ def route(parse: Mapping[str, Any], kb: Knowledge, today: Optional[date] = None)
         dependent = event.afhankelijk
     else:
         organisations = mentioned
+    organisations = merge(organisations, *(kb.signals[s].organisations for s in signals))
     if topic and life_event:
         # A life event behind a concrete question makes the organisations' answers depend on each other.
         dependent = kb.life_events[life_event].afhankelijk and len(organisations) > 1

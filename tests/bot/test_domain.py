@@ -131,7 +131,9 @@ def test_knowledge_has_labels_for_every_topic_and_life_event() -> None:
     assert all(t.label and t.knop for t in kb.topics.values())
     assert all(e.label and e.knop for e in kb.life_events.values())
     used = {o for t in kb.topics.values() for o in t.organisations}
+    brought_by_signals = {o for s in kb.signals.values() for o in s.organisations}
     assert set(kb.organisations) == used | {"juridisch_loket"}
+    assert brought_by_signals and brought_by_signals <= set(kb.organisations)
 
 
 def test_every_organisation_has_a_public_contact_route() -> None:

@@ -315,3 +315,17 @@ def test_an_eviction_with_the_verb_first_or_split_is_found(text: str) -> None:
 ])
 def test_a_rent_rise_a_tenant_who_moves_or_being_sacked_is_no_eviction(text: str) -> None:
     assert "ontruiming" not in find_signals(text, knowledge())
+
+
+INCAPACITY_CASES = yaml.safe_load(
+    (Path(__file__).parent / "incapacity_cases.yml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("text", INCAPACITY_CASES["positive"])
+def test_someone_who_can_no_longer_act_for_themselves_is_found(text: str) -> None:
+    assert "handelingsonbekwaam" in find_signals(text, knowledge())
+
+
+@pytest.mark.parametrize("text", INCAPACITY_CASES["negative"])
+def test_an_illness_or_a_machtiging_for_convenience_is_no_incapacity(text: str) -> None:
+    assert "handelingsonbekwaam" not in find_signals(text, knowledge())

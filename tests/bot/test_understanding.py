@@ -630,3 +630,15 @@ def test_a_story_of_many_sentences_keeps_its_spread_out_topic() -> None:
         "ontslagen. " * 6, ("leven.verlies_inkomen", 0.5), ("gemeente.huisvesting", 0.15), parts=sentences
     )
     assert route(event, kb).topic == "gemeente.huisvesting"
+
+
+def test_someone_who_can_no_longer_sign_brings_in_the_juridisch_loket() -> None:
+    kb = knowledge()
+    text = "mijn moeder is dement en kan niets meer ondertekenen. haar eigen bijdrage bij het cak is te hoog"
+    routing = route(parse(text, "cak.eigen_bijdrage", 0.9), kb)
+    assert routing.topic == "cak.eigen_bijdrage"
+    assert routing.organisations == ("cak", "juridisch_loket")
+    assert "handelingsonbekwaam" in routing.signals
+    # the same question without the incapacity: the CAK alone
+    plain = route(parse("de eigen bijdrage van mijn moeder bij het cak is te hoog", "cak.eigen_bijdrage"), kb)
+    assert plain.organisations == ("cak",)
