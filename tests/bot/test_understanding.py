@@ -155,6 +155,21 @@ def test_the_crisis_detector_needs_more_in_a_message_in_another_language() -> No
     # the words stay the floor in every language
     assert "crisis" in message_signals(parse("I don't want to live anymore", "y", detectors={}), kb)
 
+
+def test_wanting_a_person_needs_more_from_the_detector_in_another_language() -> None:
+    # v25: in another language the detector read distress as a request ("please help", "hello? anyone
+    # there"); there it needs .8, the words carry the requests. In Dutch .5 as before.
+    kb = knowledge()
+    english = "I have a problem with my rent allowance and I do not know who to ask about it"
+    dutch = "ik heb een probleem met mijn huurtoeslag en ik weet niet aan wie ik het moet vragen"
+    assert in_other_language(english) and not in_other_language(dutch)
+    assert detected_signals(parse(english, "y", detectors={"wants_person": 0.75}), (), kb) == ()
+    assert detected_signals(parse(english, "y", detectors={"wants_person": 0.85}), (), kb) == ("wil_persoon",)
+    assert detected_signals(parse(dutch, "y", detectors={"wants_person": 0.55}), (), kb) == ("wil_persoon",)
+    # the words stay the floor: an explicit request is found whatever the detector says
+    asking = "could someone from the gemeente call me back about my rent allowance please"
+    assert "wil_persoon" in message_signals(parse(asking, "y", detectors={"wants_person": 0.1}), kb)
+
 def test_a_crisis_found_only_by_meaning_gets_the_general_help_line() -> None:
     from bot.intake.conversation import Conversation, ConversationState
     from bot.intake.engine import Intake
