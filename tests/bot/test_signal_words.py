@@ -329,3 +329,13 @@ def test_someone_who_can_no_longer_act_for_themselves_is_found(text: str) -> Non
 @pytest.mark.parametrize("text", INCAPACITY_CASES["negative"])
 def test_an_illness_or_a_machtiging_for_convenience_is_no_incapacity(text: str) -> None:
     assert "handelingsonbekwaam" not in find_signals(text, knowledge())
+
+
+@pytest.mark.parametrize("text", [
+    "Bu ay hiç param kalmadı, çocuklara yemek alamıyorum.",
+    "nie stać mnie na jedzenie dla dzieci w tym tygodniu",
+    "ما بقدر اشتري اكل لولادي هالشهر",
+    "не можу купити їжу дітям до кінця місяця",
+])
+def test_cannot_buy_food_is_urgent_in_each_language(text: str) -> None:
+    assert "geen_geld_eten" in find_signals(text, knowledge())
