@@ -39,6 +39,9 @@ CORROBORATED_PART = 0.45
 CORROBORATED_WHOLE = 0.15
 # Words of a crisis without a clear topic: the help line, not a guessed administrative question.
 TOPIC_BESIDE_CRISIS = 0.5
+# The same in a message clearly in another language: there the ranking is less sure of every topic it
+# gets right, and the crisis words and detector less sure of a crisis (v25, docs/nlu-tuning.md).
+TOPIC_BESIDE_CRISIS_OTHER_LANGUAGE = 0.3
 # An open life-event question ("ontslagen, wat nu?") has the concrete question behind it only when
 # the ranking is this sure of one; else the life event's own questions follow.
 TOPIC_BEHIND_EVENT = 0.25
@@ -161,8 +164,12 @@ def is_short(parse: Mapping[str, Any]) -> bool:
 
 
 def weak_beside_crisis(found: Tuple[Tuple[str, float], ...], parse: Mapping[str, Any], crisis: bool) -> bool:
-    """Whether a short message is a crisis whose best topic is only a guess (TOPIC_BESIDE_CRISIS)."""
-    return bool(found) and crisis and is_short(parse) and found[0][1] < TOPIC_BESIDE_CRISIS
+    """Whether a short message is a crisis whose best topic is only a guess (TOPIC_BESIDE_CRISIS; in
+    another language TOPIC_BESIDE_CRISIS_OTHER_LANGUAGE). The help line comes first either way."""
+    if not (found and crisis and is_short(parse)):
+        return False
+    other = in_other_language(str(parse.get("text") or ""))
+    return found[0][1] < (TOPIC_BESIDE_CRISIS_OTHER_LANGUAGE if other else TOPIC_BESIDE_CRISIS)
 
 
 def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:

@@ -621,6 +621,20 @@ def test_a_crisis_without_a_clear_topic_gets_no_guessed_topic() -> None:
     assert route(calm, kb).topic == "gemeente.zorgen_inkomen"
 
 
+
+def test_beside_a_crisis_in_another_language_a_less_sure_topic_stays() -> None:
+    # v25: in another language the ranking is less sure of the topics it gets right; the help line
+    # still comes first (crisis), the topic waits behind it.
+    kb = knowledge()
+    english = "I don't want to live anymore. I lost my job and the UWV says there is no WW for me"
+    assert route(ranked(english, ("uwv.recht_ww", 0.4)), kb).crisis
+    assert route(ranked(english, ("uwv.recht_ww", 0.4)), kb).topic == "uwv.recht_ww"
+    assert route(ranked(english, ("uwv.recht_ww", 0.2)), kb).topic is None
+    dutch = "ik zie het echt niet meer zitten. ik ben mijn werk kwijt en het uwv zegt geen ww voor mij"
+    assert route(ranked(dutch, ("uwv.recht_ww", 0.4)), kb).crisis
+    assert route(ranked(dutch, ("uwv.recht_ww", 0.4)), kb).topic is None
+
+
 def test_an_open_life_event_question_keeps_only_a_sure_topic_behind_it() -> None:
     kb = knowledge()
     event = "leven.verlies_inkomen"
