@@ -339,3 +339,26 @@ def test_an_illness_or_a_machtiging_for_convenience_is_no_incapacity(text: str) 
 ])
 def test_cannot_buy_food_is_urgent_in_each_language(text: str) -> None:
     assert "geen_geld_eten" in find_signals(text, knowledge())
+
+
+# v25: said in passing in stories a helper wrote without seeing the words (urgent ones, requests for a
+# person, and complaints about a call back that never came).
+@pytest.mark.parametrize("text,signal", [
+    ("oja en er lag gister een brief van eneco dat ze de stroom er volgende week afhalen omdat ik achter ben",
+     "energie_afgesloten"),
+    ("op de laatste staat in rood dat de monteur op 15 december komt om de levering te beperken",
+     "energie_afgesloten"),
+    ("een brief van de woningstichting dat er een rechtszaak komt omdat de huur al maanden niet betaald is",
+     "ontruiming"),
+    ("is er iemand die dat een keer met mij kan doorlopen want die sites snap ik echt niet", "wil_persoon"),
+])
+def test_a_signal_said_in_passing_is_found(text: str, signal: str) -> None:
+    assert signal in find_signals(text, knowledge())
+
+
+@pytest.mark.parametrize("text", [
+    "ze zouden mij terugbellen voor een paar vragen maar ik heb nog niks gehoord",
+    "ik heb voicemail ingesproken en die zou mij terugbellen, nooit gebeurd. wat een service",
+])
+def test_a_call_back_that_never_came_is_a_complaint_not_a_request(text: str) -> None:
+    assert "wil_persoon" not in find_signals(text, knowledge())
