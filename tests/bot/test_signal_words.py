@@ -362,3 +362,21 @@ def test_a_signal_said_in_passing_is_found(text: str, signal: str) -> None:
 ])
 def test_a_call_back_that_never_came_is_a_complaint_not_a_request(text: str) -> None:
     assert "wil_persoon" not in find_signals(text, knowledge())
+
+
+REVIEW_CASES: Dict[str, Dict[str, List[str]]] = yaml.safe_load(
+    (Path(__file__).parent / "review_cases.yml").read_text(encoding="utf-8"))
+
+
+REVIEW_FOUND = [(s, t) for s, kinds in REVIEW_CASES.items() for t in kinds["positive"]]
+REVIEW_LOOKALIKES = [(s, t) for s, kinds in REVIEW_CASES.items() for t in kinds["negative"]]
+
+
+@pytest.mark.parametrize("signal,text", REVIEW_FOUND)
+def test_the_reviewed_words_find_their_signal(signal: str, text: str) -> None:
+    assert signal in find_signals(text, knowledge())
+
+
+@pytest.mark.parametrize("signal,text", REVIEW_LOOKALIKES)
+def test_the_reviewed_look_alikes_do_not_fire(signal: str, text: str) -> None:
+    assert signal not in find_signals(text, knowledge())
