@@ -359,6 +359,8 @@ def test_a_signal_said_in_passing_is_found(text: str, signal: str) -> None:
 @pytest.mark.parametrize("text", [
     "ze zouden mij terugbellen voor een paar vragen maar ik heb nog niks gehoord",
     "ik heb voicemail ingesproken en die zou mij terugbellen, nooit gebeurd. wat een service",
+    "they said they would call me back but they never did",
+    "someone was going to call me back, nothing happened",
 ])
 def test_a_call_back_that_never_came_is_a_complaint_not_a_request(text: str) -> None:
     assert "wil_persoon" not in find_signals(text, knowledge())
