@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.intake.deadline import deadline_days
@@ -177,13 +178,7 @@ def concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
     heads' `concerns` (bot/nlp/heads.py); none without them. The whole text's ranking must not rule
     the part's topic out (CONCERN_WHOLE_SHORT, CONCERN_WHOLE_STORY; not in its top ten is out too)."""
     whole_least = CONCERN_WHOLE_SHORT if is_short(parse) else CONCERN_WHOLE_STORY
-    return tuple(
-        str(c["name"])
-        for c in parse.get("concerns") or ()
-        if c.get("name") in kb.topics
-        and float(c.get("confidence") or 0.0) >= CONCERN_CONFIDENCE
-        and whole_text_confidence(parse, str(c["name"])) >= whole_least
-    )
+    return parts_ranked(parse, kb, CONCERN_CONFIDENCE, float("inf"), whole_least)
 
 
 def corroborated_concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str, ...]:
@@ -192,12 +187,20 @@ def corroborated_concerns(parse: Mapping[str, Any], kb: Knowledge) -> Tuple[str,
     organisations, never the main topic."""
     if not is_short(parse):
         return ()
+    return parts_ranked(parse, kb, CORROBORATED_PART, CONCERN_CONFIDENCE, CORROBORATED_WHOLE)
+
+
+def parts_ranked(
+    parse: Mapping[str, Any], kb: Knowledge, least: float, below: float, whole_least: float
+) -> Tuple[str, ...]:
+    """The topics of the heads' `concerns` a part ranks from `least` up to (not including) `below`,
+    and the whole text's ranking at least `whole_least`, best first."""
     return tuple(
         str(c["name"])
         for c in parse.get("concerns") or ()
         if c.get("name") in kb.topics
-        and CORROBORATED_PART <= float(c.get("confidence") or 0.0) < CONCERN_CONFIDENCE
-        and whole_text_confidence(parse, str(c["name"])) >= CORROBORATED_WHOLE
+        and least <= float(c.get("confidence") or 0.0) < below
+        and whole_text_confidence(parse, str(c["name"])) >= whole_least
     )
 
 
@@ -215,6 +218,8 @@ def first_concern(parse: Mapping[str, Any], kb: Knowledge) -> Optional[str]:
     return None
 
 
+# Asked up to three times for one message (two detector thresholds, the topic beside a crisis).
+@lru_cache(maxsize=256)
 def in_other_language(text: str) -> bool:
     """Whether a message is clearly written in one of our languages other than Dutch (lingua, with
     the conversation's own rule for "clearly": bot/intake/language.py). Non-native Dutch is Dutch."""
