@@ -33,7 +33,7 @@ def catalogue_intents() -> Set[str]:
 
 def nlu_examples() -> Dict[str, List[str]]:
     """The examples per intent in bot/data/nlu/ (an intent may have examples in several files, as
-    the other languages in talen.yml; Rasa merges them)."""
+    the other languages in talen_*.yml; Rasa merges them)."""
     examples: Dict[str, List[str]] = {}
     for path in (ROOT / "bot" / "data" / "nlu").glob("*.yml"):
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
@@ -63,6 +63,45 @@ def test_every_intent_has_training_examples_except_button_only_ones() -> None:
     assert missing == set()
     too_few = {i: len(examples[i]) for i in catalogue_intents() if len(examples[i]) < 20}
     assert too_few == {}
+
+
+OTHER_LANGUAGES = ("en", "pl", "tr", "ar", "uk")
+MIN_PER_LANGUAGE = 15  # issue 15, item 2: examples per topic per language
+
+
+def _examples_in(path: Any) -> Dict[str, List[str]]:
+    blocks = yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []
+    return {
+        b["intent"]: [line.strip()[1:].strip() for line in b["examples"].splitlines() if line.strip()]
+        for b in blocks if "intent" in b
+    }
+
+
+@pytest.mark.parametrize("language", OTHER_LANGUAGES)
+def test_every_topic_life_event_and_request_for_a_person_has_fifteen_examples_per_language(
+    language: str,
+) -> None:
+    examples = _examples_in(ROOT / "bot" / "data" / "nlu" / f"talen_{language}.yml")
+    too_few = {
+        intent: len(examples.get(intent, []))
+        for intent in sorted(catalogue_intents() | {"medewerker"})
+        if len(examples.get(intent, [])) < MIN_PER_LANGUAGE
+    }
+    assert too_few == {}
+
+
+@pytest.mark.parametrize("language", OTHER_LANGUAGES)
+def test_the_examples_of_a_language_file_are_in_that_language(language: str) -> None:
+    from bot.intake.language import detect
+
+    examples = _examples_in(ROOT / "bot" / "data" / "nlu" / f"talen_{language}.yml")
+    # Four words of evidence or more: below that lingua's guess is no judgement. A few messages
+    # full of Dutch words ("huishoudelijke hulp", "zorgovereenkomst") are read as Dutch, as citizens
+    # write them; a misfiled block would be far more than 3 %.
+    judged = [detect(text) for texts in examples.values() for text in texts]
+    judged = [d for d in judged if d.words >= 4]
+    share = sum(d.language == language for d in judged) / len(judged)
+    assert share >= 0.97
 
 
 def _rules() -> List[Dict[str, Any]]:
