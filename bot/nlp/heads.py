@@ -34,6 +34,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.intake import language
 from bot.intake.knowledge import KNOWLEDGE_DIR, Knowledge, knowledge
 from bot.intake.routing import WANTS_HUMAN_INTENT, find_signals
 from bot.nlp import embeddings, ngrams
@@ -73,15 +74,32 @@ def load_detector_examples(path: Path) -> Dict[str, Dict[str, List[str]]]:
 _DUTCH = re.compile(r"\b(ik|de|het|een|mijn|niet|wat|van|voor|met|heb|kan|moet|is|en)\b", re.IGNORECASE)
 
 
-def weak_labels(text: str, intent: Optional[str], kb: Knowledge) -> Optional[Dict[str, bool]]:
-    """What the regex signals (and the intent) say about an NLU example, per detector; None for an
-    example in another language, which the Dutch words cannot judge (wanting a person excepted:
-    its intent says so in every language)."""
-    if not _DUTCH.search(text):
-        if intent != WANTS_HUMAN_INTENT:
-            return None
-        return {name: name == "wants_person" for name in kb_detectors(kb)}
-    # The Dutch words only: whether an example is Dutch is a guess (_DUTCH), and the detectors
+def is_dutch(text: str) -> bool:
+    """Whether the Dutch signal words can judge an example: lingua's language where the example has
+    words enough for it (bot/intake/language.py), else a Dutch function word. The function words alone
+    took a fifth of the English examples for Dutch ("is"), and with them their urgent and crisis
+    messages as "not urgent" (v26)."""
+    found = language.detect(text)
+    if found.words >= language.MIN_WORDS:
+        return found.language == language.DUTCH
+    return bool(_DUTCH.search(text))
+
+
+def example_weights(texts: Sequence[str], other_language: float) -> Dict[str, float]:
+    """The weight of each training text in the intent heads: 1 for Dutch, `other_language` else."""
+    return {text: 1.0 if other_language == 1.0 or is_dutch(text) else other_language for text in set(texts)}
+
+
+def weak_labels(text: str, intent: Optional[str], kb: Knowledge) -> Dict[str, Optional[bool]]:
+    """What the regex signals (and the intent) say about an NLU example, per detector; None where
+    they cannot say. The Dutch words cannot judge an example in another language; whether it asks
+    for a person its intent says in every language (an example has one intent), so there the
+    wanting-a-person detector learns from both sides, not only from the requests (v26)."""
+    detectors = kb_detectors(kb)
+    if not is_dutch(text):
+        asks = intent == WANTS_HUMAN_INTENT
+        return {name: asks if name == "wants_person" else None for name in detectors}
+    # The Dutch words only: whether an example is Dutch is a guess (is_dutch), and the detectors
     # trained on the other languages' words lost an urgent message in another language (v21).
     found_by_words = (kb.signals[s] for s in find_signals(text, kb, other_languages=False))
     signals = [s for s in found_by_words if not s.words_only]
@@ -92,7 +110,7 @@ def weak_labels(text: str, intent: Optional[str], kb: Knowledge) -> Optional[Dic
         found.add("crisis")
     if intent == WANTS_HUMAN_INTENT:
         found.add("wants_person")
-    return {name: name in found for name in kb_detectors(kb)}
+    return {name: name in found for name in detectors}
 
 
 def kb_detectors(kb: Knowledge) -> Tuple[str, ...]:
@@ -128,12 +146,13 @@ def _sigmoid(scores: Vectors) -> Vectors:
 
 
 def _fit(
-    x: Vectors, y: Sequence[Any], c: float, weights: Any = "balanced"
+    x: Vectors, y: Sequence[Any], c: float, weights: Any = "balanced",
+    sample_weight: Optional[Sequence[float]] = None,
 ) -> Tuple[Vectors, Vectors]:
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=c, max_iter=3000, class_weight=weights)
-    model.fit(x, list(y))
+    model.fit(x, list(y), sample_weight=None if sample_weight is None else np.asarray(sample_weight))
     return model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
 
 
@@ -159,6 +178,9 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             # of its logits against e5's (docs/nlu-tuning.md, v14).
             "ngram_C": 30.0,
             "ngram_weight": 0.3,
+            # The weight of one example in another language in the intent heads: fifteen per topic
+            # per language weigh as much as the three of before (issue 15; docs/nlu-tuning.md, v26).
+            "other_language_weight": 0.2,
             # The n-grams beside e5 in a detector too, where that measured better: the crisis head
             # at .2 fired far less on ordinary worries at the same recall; urgent lost recall
             # (docs/nlu-tuning.md, v15).
@@ -212,9 +234,11 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         self.intents = sorted(set(labels))
         weights: Dict[str, Vectors] = {}
         texts = [str(m.get(TEXT)) for m in examples]
+        share = example_weights(texts, float(self.config.get("other_language_weight", 1.0)))
         self.ngrams = ngrams.fit(texts)
         weights["ngram_w"], weights["ngram_b"] = _fit(
-            self.ngrams.features(texts), labels, float(self.config["ngram_C"])
+            self.ngrams.features(texts), labels, float(self.config["ngram_C"]),
+            sample_weight=[share[t] for t in texts],
         )
         usable = [(m, v) for m, v in ((m, self._vector(m)) for m in examples) if v is not None]
         if sorted({str(m.get("intent")) for m, _ in usable}) != self.intents:
@@ -225,7 +249,8 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             return self._resource
         x = np.stack([v for _, v in usable])
         weights["intent_w"], weights["intent_b"] = _fit(
-            x, [str(m.get("intent")) for m, _ in usable], float(self.config["C"])
+            x, [str(m.get("intent")) for m, _ in usable], float(self.config["C"]),
+            sample_weight=[share[str(m.get(TEXT))] for m, _ in usable],
         )
         self._train_detectors(usable, weights)
         self.weights = weights
@@ -237,17 +262,18 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         self.detectors = list(kb_detectors(kb))
         extra = load_detector_examples(DETECTORS_FILE)
         labelled = [(m, v, weak_labels(m.get(TEXT), m.get("intent"), kb)) for m, v in usable]
-        xw = np.stack([v for _, v, w in labelled if w is not None])
-        weak_texts = [str(m.get(TEXT)) for m, _, w in labelled if w is not None]
-        weak = [w for _, _, w in labelled if w is not None]
         for name in self.detectors:
+            known = [(m, v, w[name]) for m, v, w in labelled if w[name] is not None]
+            xw = np.stack([v for _, v, _ in known])
+            weak_texts = [str(m.get(TEXT)) for m, _, _ in known]
             own = extra.get(name, {"positive": [], "negative": []})
             texts = own["positive"] + own["negative"]
             vectors = embeddings.embed(texts) if texts else np.empty((0, xw.shape[1]), dtype=np.float32)
             if vectors is None:
                 continue
             xd = np.concatenate([xw, vectors])
-            yd = [w[name] for w in weak] + [True] * len(own["positive"]) + [False] * len(own["negative"])
+            yd = [bool(y) for _, _, y in known]
+            yd += [True] * len(own["positive"]) + [False] * len(own["negative"])
             if len(set(yd)) < 2:
                 continue
             # Positives count three times (urgent: see the config): fewer than negatives, and missing
