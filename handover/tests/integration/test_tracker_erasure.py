@@ -8,6 +8,7 @@ Also the privacy CLI commands (erase without a tracker store, retention --dry-ru
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -139,7 +140,9 @@ async def test_a_copy_held_elsewhere_is_not_written_back_after_erasure_by_refere
     assert rasa("read", tracker_url, ERASE) == {ERASE: 0}
 
 
-def run_cli(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+async def run_cli(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a thread: a blocking call would stop this test's event loop, and with it the
+    service under test midway through a write (SQLite: the CLI then waits for its lock in vain)."""
     environ = {
         **os.environ,
         "HANDOVER_DATABASE_URL": db_url,
@@ -149,7 +152,8 @@ def run_cli(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[
     }
     if "HANDOVER_TRACKER_DB_URL" not in env:
         environ.pop("HANDOVER_TRACKER_DB_URL", None)
-    return subprocess.run(
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "handover", *args],
         capture_output=True,
         text=True,
@@ -166,13 +170,13 @@ async def test_cli_erasure_deletes_the_rasa_conversation(
     assert rasa("save", tracker_url, ERASE, KEEP) == {ERASE: 4, KEEP: 4}
     client = await client_factory()
     ref = (await create_case(client, ERASE))["reference"]
-    done = run_cli(db_url, "erase", ref.lower(), HANDOVER_TRACKER_DB_URL=tracker_url)
+    done = await run_cli(db_url, "erase", ref.lower(), HANDOVER_TRACKER_DB_URL=tracker_url)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"verwijderd in de werkplek: 1 zaak/zaken ({ref})" in done.stdout
     assert "gesprek in de chatbot verwijderd: 5 opgeslagen gebeurtenissen" in done.stdout
     assert rasa("read", tracker_url, ERASE, KEEP) == {ERASE: 0, KEEP: 4}
 
-    again = run_cli(db_url, "erase", ref, HANDOVER_TRACKER_DB_URL=tracker_url)
+    again = await run_cli(db_url, "erase", ref, HANDOVER_TRACKER_DB_URL=tracker_url)
     assert again.returncode == 1 and "bestaat niet" in again.stdout
 
 
@@ -181,7 +185,7 @@ async def test_cli_erasure_without_tracker_store_says_it_did_not_erase_it(
 ) -> None:
     client = await client_factory()
     ref = (await create_case(client, ERASE))["reference"]
-    done = run_cli(db_url, "erase", ref)
+    done = await run_cli(db_url, "erase", ref)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "het gesprek in de chatbot is NIET verwijderd" in done.stdout
     assert (
@@ -190,8 +194,8 @@ async def test_cli_erasure_without_tracker_store_says_it_did_not_erase_it(
 
 
 async def test_cli_retention_prints_counts(db_url: str) -> None:
-    dry = run_cli(db_url, "retention", "--dry-run")
+    dry = await run_cli(db_url, "retention", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "volledige tekst te verwijderen: 0 zaken" in dry.stdout and "zaken te verwijderen: 0" in dry.stdout
-    real = run_cli(db_url, "retention")
+    real = await run_cli(db_url, "retention")
     assert real.returncode == 0 and "zaken verwijderd: 0" in real.stdout

@@ -155,14 +155,14 @@ async def test_cli_retention_covers_chatbot_conversations(
     assert save_aged(tracker_url, now, conversations) == dict.fromkeys(conversations, 4)
     await create(sessionmaker, "old-open")
 
-    dry = run_cli(db_url, "retention", "--dry-run", HANDOVER_TRACKER_DB_URL=tracker_url)
+    dry = await run_cli(db_url, "retention", "--dry-run", HANDOVER_TRACKER_DB_URL=tracker_url)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "chatbotgesprekken te verwijderen: 1 (5 opgeslagen gebeurtenissen)" in dry.stdout
     assert "chatbotgesprekken bewaard vanwege een open of recent afgeronde zaak: 1" in dry.stdout
     assert "er is niets veranderd" in dry.stdout
     assert rasa("read", tracker_url, *conversations) == dict.fromkeys(conversations, 4)
 
-    real = run_cli(db_url, "retention", HANDOVER_TRACKER_DB_URL=tracker_url)
+    real = await run_cli(db_url, "retention", HANDOVER_TRACKER_DB_URL=tracker_url)
     assert real.returncode == 0, real.stdout + real.stderr
     assert "chatbotgesprekken verwijderd: 1 (5 opgeslagen gebeurtenissen)" in real.stdout
     assert rasa("read", tracker_url, *conversations) == {"old": 0, "recent": 4, "old-open": 4}
@@ -186,7 +186,7 @@ async def test_cli_retention_says_when_chatbot_conversations_are_not_covered(
         save_aged(tracker_url, utcnow(), {"old": "45"})
         env = {**env, "HANDOVER_TRACKER_DB_URL": tracker_url}
     for args in (["--dry-run"], []):
-        done = run_cli(db_url, "retention", *args, **env)
+        done = await run_cli(db_url, "retention", *args, **env)
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"LET OP: gesprekken in de chatbot {says}" in done.stdout
         assert "chatbotgesprekken" not in done.stdout
