@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Text, Tuple
 
@@ -74,6 +75,7 @@ def load_detector_examples(path: Path) -> Dict[str, Dict[str, List[str]]]:
 _DUTCH = re.compile(r"\b(ik|de|het|een|mijn|niet|wat|van|voor|met|heb|kan|moet|is|en)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1 << 16)  # training asks twice per example: its weight and its detector labels
 def is_dutch(text: str) -> bool:
     """Whether the Dutch signal words can judge an example: lingua's language where the example has
     words enough for it (bot/intake/language.py), else a Dutch function word. The function words alone
