@@ -36,12 +36,8 @@ def nlu_examples() -> Dict[str, List[str]]:
     the other languages in talen_*.yml; Rasa merges them)."""
     examples: Dict[str, List[str]] = {}
     for path in (ROOT / "bot" / "data" / "nlu").glob("*.yml"):
-        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
-            if "intent" in block:
-                lines = block["examples"].splitlines()
-                examples.setdefault(block["intent"], []).extend(
-                    line for line in lines if line.strip().startswith("-")
-                )
+        for intent, texts in _examples_in(path).items():
+            examples.setdefault(intent, []).extend(texts)
     return examples
 
 
