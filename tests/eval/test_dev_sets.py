@@ -23,6 +23,7 @@ def _dev_sets() -> Dict[str, List[Item]]:
         "stories": load_stories(DEV / "stories.yml"),
         "urgent_stories": load_stories(DEV / "urgent_stories.yml"),
         "multilingual": load_multilingual(DEV / "multilingual.yml"),
+        "multilingual_recall": load_multilingual(DEV / "multilingual_recall.yml"),
     }
 
 
